@@ -1,0 +1,155 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/go-github/v62/github"
+)
+
+// Check-run names whose re-run maps to a kind of work.
+var rerunKinds = map[string]string{
+	"pipeline-orchestrator/plan":    KindPreview,
+	"pipeline-orchestrator/sync":    KindPropose,
+	"pipeline-orchestrator/harness": KindApply,
+	"pipeline-orchestrator/drift":   KindReconcile,
+}
+
+// CheckSuite turns "Re-run all checks" into a new preview of that commit.
+// The automatic "requested" suite after every push is ignored: push and
+// pull_request events already cover it.
+type CheckSuite struct {
+	Repos    Repos
+	Recorder Recorder
+}
+
+// Handles implements githubapp.EventHandler.
+func (h *CheckSuite) Handles() []string { return []string{"check_suite"} }
+
+// Handle implements githubapp.EventHandler.
+func (h *CheckSuite) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var ev github.CheckSuiteEvent
+	if err := decode(eventType, payload, &ev); err != nil {
+		return err
+	}
+	if ev.GetAction() != "rerequested" {
+		return ignore(ctx, "check_suite "+ev.GetAction())
+	}
+	suite := ev.GetCheckSuite()
+	w := Work{
+		DeliveryID:   deliveryID,
+		Event:        eventType,
+		Action:       ev.GetAction(),
+		Repo:         ev.GetRepo().GetFullName(),
+		Installation: ev.GetInstallation().GetID(),
+		Ref:          suite.GetHeadBranch(),
+		SHA:          suite.GetHeadSHA(),
+		Before:       suite.GetBeforeSHA(),
+		Sender:       ev.GetSender().GetLogin(),
+		Key:          KindPreview + ":" + suite.GetHeadSHA(),
+	}
+	if prs := suite.PullRequests; len(prs) > 0 {
+		w.PR = prs[0].GetNumber()
+		w.Ref = prs[0].GetBase().GetRef()
+		w.Before = prs[0].GetBase().GetSHA()
+	}
+	if !laneFor(h.Repos, &w) {
+		return ignore(ctx, "repository not configured")
+	}
+	return record(ctx, h.Recorder, w)
+}
+
+// CheckRun turns "Re-run" on one of the app's check runs into the work that
+// produces that check run.
+type CheckRun struct {
+	Repos    Repos
+	Recorder Recorder
+}
+
+// Handles implements githubapp.EventHandler.
+func (h *CheckRun) Handles() []string { return []string{"check_run"} }
+
+// checkRunEvent is the part of a check_run payload the handler reads.
+// go-github's CheckRunEvent is not used: GitHub's documented example
+// payload carries app timestamps ("2018-04-25 20:42:10") that it cannot
+// decode, and none of those fields matter here.
+type checkRunEvent struct {
+	Action   string `json:"action"`
+	CheckRun struct {
+		Name       string `json:"name"`
+		HeadSHA    string `json:"head_sha"`
+		CheckSuite struct {
+			HeadBranch string `json:"head_branch"`
+		} `json:"check_suite"`
+		PullRequests []struct {
+			Number int `json:"number"`
+			Base   struct {
+				Ref string `json:"ref"`
+				SHA string `json:"sha"`
+			} `json:"base"`
+		} `json:"pull_requests"`
+	} `json:"check_run"`
+	Repository struct {
+		FullName string `json:"full_name"`
+	} `json:"repository"`
+	Installation struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+	Sender struct {
+		Login string `json:"login"`
+	} `json:"sender"`
+}
+
+// Handle implements githubapp.EventHandler.
+func (h *CheckRun) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var ev checkRunEvent
+	if err := decode(eventType, payload, &ev); err != nil {
+		return err
+	}
+	if ev.Action != "rerequested" {
+		return ignore(ctx, "check_run "+ev.Action)
+	}
+	run := ev.CheckRun
+	kind, ours := rerunKinds[run.Name]
+	if !ours {
+		return ignore(ctx, "check run "+run.Name+" is not the app's")
+	}
+	w := Work{
+		DeliveryID:   deliveryID,
+		Event:        eventType,
+		Action:       ev.Action,
+		Repo:         ev.Repository.FullName,
+		Installation: ev.Installation.ID,
+		Ref:          run.CheckSuite.HeadBranch,
+		SHA:          run.HeadSHA,
+		Sender:       ev.Sender.Login,
+		Key:          kind,
+	}
+	if prs := run.PullRequests; len(prs) > 0 {
+		w.PR = prs[0].Number
+		w.Ref = prs[0].Base.Ref
+		w.Before = prs[0].Base.SHA
+	}
+	if kind == KindPreview {
+		w.Key = KindPreview + ":" + w.SHA
+	}
+	if !laneFor(h.Repos, &w) {
+		return ignore(ctx, "repository not configured")
+	}
+	if kind != KindPreview {
+		w.Lane = h.Repos.Pipelines // propose, apply and reconcile write there
+	}
+	return record(ctx, h.Recorder, w)
+}
+
+// laneFor sets w.Lane to the event's repository; false if not configured.
+func laneFor(repos Repos, w *Work) bool {
+	switch {
+	case repos.isConfig(w.Repo):
+		w.Lane = repos.Config
+	case repos.isPipelines(w.Repo):
+		w.Lane = repos.Pipelines
+	default:
+		return false
+	}
+	return true
+}

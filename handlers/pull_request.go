@@ -1,0 +1,74 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/go-github/v62/github"
+)
+
+// PullRequest turns PR activity into work: a new head on a config-repo PR
+// or on a pipelines-repo PR is previewed; the bot PR's closing (merged or
+// not) and its labels are recorded for the propose and apply runs.
+type PullRequest struct {
+	Repos    Repos
+	Recorder Recorder
+}
+
+// Handles implements githubapp.EventHandler.
+func (h *PullRequest) Handles() []string { return []string{"pull_request"} }
+
+// Handle implements githubapp.EventHandler.
+func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var ev github.PullRequestEvent
+	if err := decode(eventType, payload, &ev); err != nil {
+		return err
+	}
+	repo := ev.GetRepo().GetFullName()
+	pr := ev.GetPullRequest()
+	w := Work{
+		DeliveryID:   deliveryID,
+		Event:        eventType,
+		Action:       ev.GetAction(),
+		Repo:         repo,
+		Installation: ev.GetInstallation().GetID(),
+		Ref:          pr.GetBase().GetRef(),
+		SHA:          pr.GetHead().GetSHA(),
+		Before:       pr.GetBase().GetSHA(),
+		PR:           pr.GetNumber(),
+		Sender:       ev.GetSender().GetLogin(),
+	}
+	switch {
+	case h.Repos.isConfig(repo):
+		w.Lane = h.Repos.Config
+	case h.Repos.isPipelines(repo):
+		w.Lane = h.Repos.Pipelines
+	default:
+		return ignore(ctx, "repository not configured")
+	}
+
+	if h.Repos.isPipelines(repo) && pr.GetHead().GetRef() == syncBranch {
+		switch ev.GetAction() {
+		case "closed":
+			// Merged or not: the propose run must learn of it (a bot PR
+			// closed unmerged is not reopened for the same proposal).
+			w.Key = KindBotPR
+		case "labeled", "unlabeled":
+			if !pr.GetMerged() {
+				return ignore(ctx, "label on the open bot PR: read when it merges")
+			}
+			// The mass-delete label on a merged bot PR releases its held deletes.
+			w.Key = KindApply
+			w.SHA = pr.GetMergeCommitSHA()
+		default:
+			return ignore(ctx, "the app's own bot PR")
+		}
+		return record(ctx, h.Recorder, w)
+	}
+
+	switch ev.GetAction() {
+	case "opened", "synchronize", "reopened", "ready_for_review":
+		w.Key = KindPreview + ":" + w.SHA
+		return record(ctx, h.Recorder, w)
+	}
+	return ignore(ctx, "pull_request action "+ev.GetAction()+" needs no preview")
+}
