@@ -1,0 +1,382 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+)
+
+// Paths of the v0 pipeline-service endpoints (PipelineResource and
+// PlanExecutionResource in harness-core's pipeline-service contracts).
+const (
+	pathPipelines       = "/pipeline/api/pipelines/"
+	pathCreateV2        = "/pipeline/api/pipelines/v2"
+	pathUpdateV2        = "/pipeline/api/pipelines/v2/"
+	pathList            = "/pipeline/api/pipelines/list"
+	pathExecute         = "/pipeline/api/pipeline/execute/" // singular "pipeline", as in the server
+	pathExecutionStatus = "/pipeline/api/pipelines/execution/v2/"
+)
+
+// listPageSize is the page size for ListPipelines; Harness caps it at 200.
+const listPageSize = 100
+
+// identifierRE is Harness's pipeline identifier pattern
+// (NGRegexValidatorConstants.PIPELINE_IDENTIFIER_PATTERN).
+var identifierRE = regexp.MustCompile(`^[a-zA-Z_][0-9a-zA-Z_]{0,127}$`)
+
+// Pipeline is a pipeline as stored in Harness.
+type Pipeline struct {
+	Identifier string
+	Name       string
+	// YAML is the stored pipeline YAML (data.yamlPipeline), byte for byte.
+	YAML []byte
+	// Tags are read from the YAML's pipeline.tags.
+	Tags map[string]string
+}
+
+// PipelineSummary is one entry of ListPipelines.
+type PipelineSummary struct {
+	Identifier string
+	Name       string
+	Tags       map[string]string
+}
+
+func checkID(id string) error {
+	if !identifierRE.MatchString(id) {
+		return fmt.Errorf("harness: pipeline identifier %q does not match %s: %w", id, identifierRE, ErrInvalidRequest)
+	}
+	return nil
+}
+
+// unexpected builds the error for a success envelope whose data is not what
+// the call requires.
+func unexpected(format string, args ...any) error {
+	return &APIError{HTTPStatus: http.StatusOK, Message: fmt.Sprintf(format, args...), kind: ErrUnexpectedResponse}
+}
+
+// GetPipeline reads a pipeline. A missing pipeline is ErrNotFound.
+func (c *Client) GetPipeline(ctx context.Context, id string) (*Pipeline, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	var data struct {
+		YAMLPipeline *string `json:"yamlPipeline"`
+	}
+	err := c.do(ctx, call{
+		op: "get_pipeline", method: http.MethodGet, path: pathPipelines + url.PathEscape(id),
+		decode: func(raw json.RawMessage) error {
+			if err := json.Unmarshal(raw, &data); err != nil || data.YAMLPipeline == nil {
+				return unexpected("get pipeline answer has no data.yamlPipeline")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("getting pipeline %q: %w", id, err)
+	}
+	p := &Pipeline{Identifier: id, YAML: []byte(*data.YAMLPipeline)}
+	if m, err := parseMeta(p.YAML); err == nil {
+		p.Name = m.Name
+		p.Tags = m.Tags
+	}
+	return p, nil
+}
+
+// saveResponse is PipelineSaveResponse, the data of create and update v2.
+type saveResponse struct {
+	Identifier         string `json:"identifier"`
+	GovernanceMetadata *struct {
+		Deny    bool   `json:"deny"`
+		Message string `json:"message"`
+		Details []struct {
+			Identifier string `json:"identifier"`
+			Deny       bool   `json:"deny"`
+		} `json:"details"`
+	} `json:"governanceMetadata"`
+}
+
+// decodeSave checks a create/update answer. A governance (OPA) deny comes
+// back as HTTP 200 with only governanceMetadata and no identifier, and means
+// nothing was saved (PipelineResourceImpl.createPipelineV2 and
+// updatePipelineV2 in harness-core's pipeline-service).
+func decodeSave(out *saveResponse) func(json.RawMessage) error {
+	return func(raw json.RawMessage) error {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return unexpected("save answer is not a PipelineSaveResponse")
+		}
+		if g := out.GovernanceMetadata; g != nil && g.Deny {
+			var sets []string
+			for _, d := range g.Details {
+				if d.Deny {
+					sets = append(sets, d.Identifier)
+				}
+			}
+			msg := "pipeline denied by governance policy"
+			if len(sets) > 0 {
+				msg += " sets [" + strings.Join(sets, ", ") + "]"
+			}
+			if g.Message != "" {
+				msg += ": " + g.Message
+			}
+			return &APIError{HTTPStatus: http.StatusOK, Message: msg, kind: ErrGovernanceDenied}
+		}
+		if out.Identifier == "" {
+			return unexpected("save answer has no identifier and no governance deny")
+		}
+		return nil
+	}
+}
+
+// CreatePipeline creates the pipeline described by yaml (root "pipeline:")
+// and returns its identifier.
+//
+// A create is never replayed blindly. It is repeated only when the request
+// provably did not reach Harness (a dial error) or was throttled (429).
+// After an ambiguous failure (timeout, dropped connection, or 5xx after the
+// request was sent) the client reads the pipeline back: found with the same
+// content means the create took effect and CreatePipeline succeeds; found with
+// other content is ErrAlreadyExists; absent returns the original (retryable)
+// error, so the next attempt starts again from a read.
+func (c *Client) CreatePipeline(ctx context.Context, yaml []byte) (string, error) {
+	m, err := parseMeta(yaml)
+	if err != nil {
+		// Let Harness say what is wrong; without an identifier there is
+		// nothing to read back, so ambiguous failures are returned as they are.
+		m = meta{}
+	}
+	return c.create(ctx, m.Identifier, yaml)
+}
+
+func (c *Client) create(ctx context.Context, id string, yaml []byte) (string, error) {
+	var saved saveResponse
+	err := c.do(ctx, call{
+		op: "create_pipeline", method: http.MethodPost, path: pathCreateV2,
+		body: yaml, contentType: "application/yaml", mode: retryUnsent,
+		decode: decodeSave(&saved),
+	})
+	if err == nil {
+		return saved.Identifier, nil
+	}
+	if id == "" || !ambiguous(err) || ctx.Err() != nil {
+		return "", fmt.Errorf("creating pipeline %q: %w", id, err)
+	}
+	got, gerr := c.GetPipeline(ctx, id)
+	switch {
+	case gerr == nil:
+		same, _ := SameYAML(got.YAML, yaml)
+		if same {
+			zerolog.Ctx(ctx).Debug().Str("pipeline_id", id).Str("error", err.Error()).
+				Msg("create answered with a failure but took effect")
+			return id, nil
+		}
+		return "", fmt.Errorf("creating pipeline %q: found with other content after %v: %w", id, err, ErrAlreadyExists)
+	case errors.Is(gerr, ErrNotFound):
+		return "", fmt.Errorf("creating pipeline %q (read back: absent, so not created): %w", id, err)
+	default:
+		return "", fmt.Errorf("creating pipeline %q: %w (reading it back: %v)", id, err, gerr)
+	}
+}
+
+// UpdatePipeline replaces the pipeline id with yaml, whose
+// pipeline.identifier must be id. A full replacement is idempotent, so it is
+// retried on every retryable failure; after an ambiguous failure the
+// pipeline is read back first, and a pipeline that already holds yaml ends
+// the call with success instead of a second write. A missing pipeline is
+// ErrNotFound.
+func (c *Client) UpdatePipeline(ctx context.Context, id string, yaml []byte) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	var saved saveResponse
+	err := c.do(ctx, call{
+		op: "update_pipeline", method: http.MethodPut, path: pathUpdateV2 + url.PathEscape(id),
+		body: yaml, contentType: "application/yaml", mode: retryIdempotent,
+		decode: decodeSave(&saved),
+		settled: func(ctx context.Context) bool {
+			cur, err := c.GetPipeline(ctx, id)
+			if err != nil {
+				return false
+			}
+			same, _ := SameYAML(cur.YAML, yaml)
+			return same
+		},
+	})
+	if err != nil {
+		markMissingOnUpdate(err)
+		return fmt.Errorf("updating pipeline %q: %w", id, err)
+	}
+	return nil
+}
+
+// markMissingOnUpdate reclassifies Harness's answer to an update of a missing
+// pipeline as ErrNotFound. The server answers 400 INVALID_REQUEST, not 404:
+// PMSPipelineServiceImpl.makePipelineUpdateCall re-wraps the repository's
+// EntityNotFoundException as "Error while updating pipeline [X]: Pipeline
+// with identifier X does not exist ...", and its null-result branch says
+// "... couldn't be updated or doesn't exist." (harness-core pipeline-service).
+func markMissingOnUpdate(err error) {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Code != codeInvalidRequest {
+		return
+	}
+	msg := strings.ToLower(ae.Message)
+	if strings.Contains(msg, "does not exist") || strings.Contains(msg, "doesn't exist") {
+		ae.kind = ErrNotFound
+	}
+}
+
+// DeletePipeline deletes the pipeline id (a hard delete in Harness). It is
+// retried on every retryable failure; after an ambiguous failure the
+// pipeline is read back first, and one that is gone ends the call with
+// success. Harness does not handle a delete of a missing pipeline
+// explicitly; use DeleteIfExists for an idempotent delete.
+func (c *Client) DeletePipeline(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	err := c.do(ctx, call{
+		op: "delete_pipeline", method: http.MethodDelete, path: pathPipelines + url.PathEscape(id),
+		decode: func(raw json.RawMessage) error {
+			var ok bool
+			if err := json.Unmarshal(raw, &ok); err != nil || !ok {
+				return unexpected("delete answer is not data:true")
+			}
+			return nil
+		},
+		settled: func(ctx context.Context) bool {
+			_, err := c.GetPipeline(ctx, id)
+			return errors.Is(err, ErrNotFound)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("deleting pipeline %q: %w", id, err)
+	}
+	return nil
+}
+
+// ListPipelines returns every pipeline of the project, reading all pages of
+// POST /pipeline/api/pipelines/list (filterType PipelineSetup). The call is
+// read-only, so it is retried like a GET. Pages are sorted by identifier so
+// that paging is stable while pipelines change; a pipeline seen twice is
+// returned once.
+func (c *Client) ListPipelines(ctx context.Context) ([]PipelineSummary, error) {
+	var out []PipelineSummary
+	seen := make(map[string]bool)
+	for page := 0; ; page++ {
+		var data struct {
+			Content []struct {
+				Identifier string            `json:"identifier"`
+				Name       string            `json:"name"`
+				Tags       map[string]string `json:"tags"`
+			} `json:"content"`
+			TotalPages *int  `json:"totalPages"`
+			Last       *bool `json:"last"`
+		}
+		err := c.do(ctx, call{
+			op: "list_pipelines", method: http.MethodPost, path: pathList,
+			query: url.Values{
+				"page": {strconv.Itoa(page)},
+				"size": {strconv.Itoa(listPageSize)},
+				"sort": {"identifier,ASC"},
+			},
+			body: []byte(`{"filterType":"PipelineSetup"}`), contentType: "application/json",
+			mode: retryIdempotent,
+			decode: func(raw json.RawMessage) error {
+				if err := json.Unmarshal(raw, &data); err != nil {
+					return unexpected("list answer is not a page")
+				}
+				return nil
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing pipelines (page %d): %w", page, err)
+		}
+		for _, p := range data.Content {
+			if seen[p.Identifier] {
+				continue
+			}
+			seen[p.Identifier] = true
+			out = append(out, PipelineSummary{Identifier: p.Identifier, Name: p.Name, Tags: p.Tags})
+		}
+		switch {
+		case len(data.Content) == 0,
+			data.Last != nil && *data.Last,
+			data.TotalPages != nil && page+1 >= *data.TotalPages:
+			return out, nil
+		}
+	}
+}
+
+// Execute starts the pipeline id with runtimeInputYAML (may be empty when
+// the pipeline has no <+input> fields) and returns the plan execution id.
+//
+// Harness has no idempotency key for runs, so Execute is repeated only when
+// the request provably did not reach Harness or was throttled. A failure
+// after the request may have arrived wraps ErrOutcomeUnknown, which
+// IsRetryable reports as not retryable: check the pipeline's executions
+// before running it again.
+func (c *Client) Execute(ctx context.Context, id string, runtimeInputYAML []byte) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	var data struct {
+		PlanExecution struct {
+			UUID string `json:"uuid"`
+		} `json:"planExecution"`
+	}
+	if runtimeInputYAML == nil {
+		runtimeInputYAML = []byte{}
+	}
+	err := c.do(ctx, call{
+		op: "execute", method: http.MethodPost, path: pathExecute + url.PathEscape(id),
+		body: runtimeInputYAML, contentType: "application/yaml", mode: retryUnsent,
+		decode: func(raw json.RawMessage) error {
+			if err := json.Unmarshal(raw, &data); err != nil || data.PlanExecution.UUID == "" {
+				return unexpected("execute answer has no data.planExecution.uuid")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		if ambiguous(err) {
+			return "", fmt.Errorf("executing pipeline %q: %w: %w", id, ErrOutcomeUnknown, err)
+		}
+		return "", fmt.Errorf("executing pipeline %q: %w", id, err)
+	}
+	return data.PlanExecution.UUID, nil
+}
+
+// ExecutionStatus returns the status of a plan execution, one of Harness's
+// ExecutionStatus names ("Running", "ApprovalWaiting", "Success", "Failed",
+// "Aborted", ...). An unknown execution is ErrNotFound.
+func (c *Client) ExecutionStatus(ctx context.Context, executionID string) (string, error) {
+	if executionID == "" || strings.ContainsAny(executionID, "/?#") {
+		return "", fmt.Errorf("harness: execution id %q is not valid: %w", executionID, ErrInvalidRequest)
+	}
+	var data struct {
+		Summary struct {
+			Status string `json:"status"`
+		} `json:"pipelineExecutionSummary"`
+	}
+	err := c.do(ctx, call{
+		op: "execution_status", method: http.MethodGet, path: pathExecutionStatus + url.PathEscape(executionID),
+		decode: func(raw json.RawMessage) error {
+			if err := json.Unmarshal(raw, &data); err != nil || data.Summary.Status == "" {
+				return unexpected("execution answer has no data.pipelineExecutionSummary.status")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading execution %q: %w", executionID, err)
+	}
+	return data.Summary.Status, nil
+}
