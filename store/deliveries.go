@@ -1,0 +1,324 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// DeliveryState is where a delivery is in its processing.
+type DeliveryState string
+
+// Delivery states.
+const (
+	DeliveryPending DeliveryState = "pending" // waiting for a worker (possibly until NotBefore)
+	DeliveryRunning DeliveryState = "running" // claimed by Worker until LeaseUntil
+	DeliveryDone    DeliveryState = "done"    // processed; Outcome says how
+	DeliveryFailed  DeliveryState = "failed"  // gave up after the maximum number of attempts
+)
+
+// Delivery is one unit of work recorded from a webhook delivery. It carries
+// identity (repository, ref, head SHA, kind of work), never a delta: the
+// worker re-reads current heads, which is why deliveries with the same
+// repository and Key can be processed by one run.
+type Delivery struct {
+	// Seq is assigned by the store in arrival order; it is zero until recorded.
+	Seq int64
+	// ID is the X-GitHub-Delivery GUID.
+	ID string
+	// Event is the X-GitHub-Event name, e.g. "push" or "pull_request".
+	Event  string
+	Action string
+	// Repo is the repository's full name, owner/name. Work on one Repo is
+	// serialised.
+	Repo         string
+	Installation int64
+	// Key names the work the delivery asks for, computed by the handler
+	// (e.g. "preview:<sha>", "propose", "apply"). Pending deliveries with the
+	// same Repo and Key are claimed together.
+	Key        string
+	Ref        string
+	SHA        string
+	Before     string
+	After      string
+	PRNumber   int
+	Data       []byte // small JSON the handler wants to keep
+	ReceivedAt time.Time
+
+	// Fields below are maintained by the store.
+	State      DeliveryState
+	Attempts   int // claims so far, this one included
+	NotBefore  time.Time
+	LeaseUntil time.Time
+	Worker     string
+	Outcome    string
+	LastError  string
+	UpdatedAt  time.Time
+	DoneAt     time.Time
+}
+
+const deliveryCols = `seq, delivery_id, event, action, repo, installation, work_key, ref, sha,
+	before_sha, after_sha, pr_number, data, received_at, state, attempts, not_before,
+	lease_until, worker, outcome, last_error, updated_at, done_at`
+
+func scanDelivery(s rowScanner) (Delivery, error) {
+	var d Delivery
+	var receivedAt, notBefore, leaseUntil, updatedAt, doneAt sql.NullInt64
+	err := s.Scan(&d.Seq, &d.ID, &d.Event, &d.Action, &d.Repo, &d.Installation, &d.Key, &d.Ref, &d.SHA,
+		&d.Before, &d.After, &d.PRNumber, &d.Data, &receivedAt, &d.State, &d.Attempts, &notBefore,
+		&leaseUntil, &d.Worker, &d.Outcome, &d.LastError, &updatedAt, &doneAt)
+	if err != nil {
+		return Delivery{}, err
+	}
+	d.ReceivedAt = fromMS(receivedAt)
+	d.NotBefore = fromMS(notBefore)
+	d.LeaseUntil = fromMS(leaseUntil)
+	d.UpdatedAt = fromMS(updatedAt)
+	d.DoneAt = fromMS(doneAt)
+	return d, nil
+}
+
+func collectDeliveries(rows *sql.Rows) ([]Delivery, error) {
+	defer rows.Close()
+	var ds []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, rows.Err()
+}
+
+// RecordDelivery stores d as pending. It is idempotent on (ID, Event, Key):
+// recording a redelivery again returns inserted == false and changes
+// nothing. One webhook delivery may be recorded under several Keys when it
+// asks for several kinds of work. A zero ReceivedAt is set to now.
+func (db *DB) RecordDelivery(ctx context.Context, d Delivery) (inserted bool, err error) {
+	if d.ID == "" || d.Event == "" || d.Repo == "" || d.Key == "" {
+		return false, fmt.Errorf("recording delivery %q: id, event, repo and key are required", d.ID)
+	}
+	err = db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		received := d.ReceivedAt
+		if received.IsZero() {
+			received = now
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+			(delivery_id, event, action, repo, installation, work_key, ref, sha, before_sha, after_sha,
+			 pr_number, data, received_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (delivery_id, event, work_key) DO NOTHING`,
+			d.ID, d.Event, d.Action, d.Repo, d.Installation, d.Key, d.Ref, d.SHA, d.Before, d.After,
+			d.PRNumber, d.Data, ms(received), ms(now))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		inserted = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("recording delivery %s: %w", d.ID, err)
+	}
+	return inserted, nil
+}
+
+// ClaimDeliveries leases to worker the next piece of work: the oldest
+// pending delivery (by arrival) whose repository has no delivery in flight,
+// together with every other pending delivery of the same repository and Key
+// (they are coalesced into one run), ordered by arrival. A delivery whose
+// NotBefore is still ahead is not picked as the oldest, but is coalesced
+// when a newer one of the same Repo and Key is. A running delivery whose
+// lease expired (its worker died) is claimable again.
+//
+// It returns nil when nothing is claimable. Each claim increments Attempts.
+// The caller finishes the batch with CompleteDeliveries, RetryDeliveries or
+// ReleaseDeliveries, passing back the deliveries it was given.
+func (db *DB) ClaimDeliveries(ctx context.Context, worker string, lease time.Duration) ([]Delivery, error) {
+	if worker == "" || lease <= 0 {
+		return nil, fmt.Errorf("claiming deliveries: worker and a positive lease are required")
+	}
+	var claimed []Delivery
+	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		var repo, key string
+		err := tx.QueryRowContext(ctx, `SELECT d.repo, d.work_key FROM deliveries d
+			WHERE ((d.state = 'pending' AND d.not_before <= ?1) OR (d.state = 'running' AND d.lease_until <= ?1))
+			  AND NOT EXISTS (SELECT 1 FROM deliveries r
+			                  WHERE r.repo = d.repo AND r.state = 'running' AND r.lease_until > ?1)
+			ORDER BY d.seq LIMIT 1`, ms(now)).Scan(&repo, &key)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries
+			SET state = 'running', worker = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
+			WHERE repo = ?4 AND work_key = ?5
+			  AND (state = 'pending' OR (state = 'running' AND lease_until <= ?3))
+			RETURNING `+deliveryCols,
+			worker, ms(now.Add(lease)), ms(now), repo, key)
+		if err != nil {
+			return err
+		}
+		claimed, err = collectDeliveries(rows)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claiming deliveries: %w", err)
+	}
+	sort.Slice(claimed, func(i, j int) bool { return claimed[i].Seq < claimed[j].Seq })
+	return claimed, nil
+}
+
+// finishDeliveries applies update to every delivery of claimed that is still
+// held by the claim that returned it (same worker, same attempt, running).
+// The held ones are updated even when others were lost; ErrLeaseLost is
+// returned if any was not held.
+func (db *DB) finishDeliveries(ctx context.Context, claimed []Delivery, update string, args func(d Delivery, now time.Time) []any) error {
+	var lost []int64
+	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		lost = lost[:0]
+		for _, d := range claimed {
+			a := append(args(d, now), d.Seq, d.Worker, d.Attempts)
+			res, err := tx.ExecContext(ctx, update+` WHERE seq = ? AND worker = ? AND attempts = ? AND state = 'running'`, a...)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost = append(lost, d.Seq)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(lost) > 0 {
+		return fmt.Errorf("deliveries %v: %w", lost, ErrLeaseLost)
+	}
+	return nil
+}
+
+// CompleteDeliveries marks the claimed deliveries done with outcome (a short
+// word or sentence, e.g. "proposed #12" or "no change").
+func (db *DB) CompleteDeliveries(ctx context.Context, claimed []Delivery, outcome string) error {
+	err := db.finishDeliveries(ctx, claimed,
+		`UPDATE deliveries SET state = 'done', outcome = ?, lease_until = NULL, updated_at = ?, done_at = ?`,
+		func(_ Delivery, now time.Time) []any { return []any{outcome, ms(now), ms(now)} })
+	if err != nil {
+		return fmt.Errorf("completing deliveries: %w", err)
+	}
+	return nil
+}
+
+// RetryDeliveries records a failed attempt on the claimed deliveries: each
+// goes back to pending, claimable from notBefore on, or to failed once it has
+// been attempted the maximum number of times (WithMaxDeliveryAttempts).
+func (db *DB) RetryDeliveries(ctx context.Context, claimed []Delivery, errMsg string, notBefore time.Time) error {
+	maxAttempts := db.cfg.maxDeliveryAttempts
+	err := db.finishDeliveries(ctx, claimed,
+		`UPDATE deliveries SET
+			state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END,
+			done_at = CASE WHEN attempts >= ? THEN ? ELSE NULL END,
+			last_error = ?, not_before = ?, lease_until = NULL, updated_at = ?`,
+		func(_ Delivery, now time.Time) []any {
+			return []any{maxAttempts, maxAttempts, ms(now), errMsg, ms(notBefore), ms(now)}
+		})
+	if err != nil {
+		return fmt.Errorf("retrying deliveries: %w", err)
+	}
+	return nil
+}
+
+// ReleaseDeliveries gives the claimed deliveries back unprocessed, for a
+// graceful shutdown: they become pending at once and the attempt is not
+// counted.
+func (db *DB) ReleaseDeliveries(ctx context.Context, claimed []Delivery) error {
+	err := db.finishDeliveries(ctx, claimed,
+		`UPDATE deliveries SET state = 'pending', attempts = attempts - 1, worker = '', lease_until = NULL, updated_at = ?`,
+		func(_ Delivery, now time.Time) []any { return []any{ms(now)} })
+	if err != nil {
+		return fmt.Errorf("releasing deliveries: %w", err)
+	}
+	return nil
+}
+
+// ExtendDeliveries renews the lease on the claimed deliveries to now+lease,
+// for a run that takes longer than its lease. It returns ErrLeaseLost if the
+// claim is no longer held; the caller should then stop its run.
+func (db *DB) ExtendDeliveries(ctx context.Context, claimed []Delivery, lease time.Duration) error {
+	err := db.finishDeliveries(ctx, claimed,
+		`UPDATE deliveries SET lease_until = ?, updated_at = ?`,
+		func(_ Delivery, now time.Time) []any { return []any{ms(now.Add(lease)), ms(now)} })
+	if err != nil {
+		return fmt.Errorf("extending deliveries: %w", err)
+	}
+	return nil
+}
+
+// RecentDeliveries returns up to limit deliveries, newest first.
+func (db *DB) RecentDeliveries(ctx context.Context, limit int) ([]Delivery, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries ORDER BY seq DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing deliveries: %w", err)
+	}
+	ds, err := collectDeliveries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("listing deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+// DeliveryStats counts deliveries by state.
+type DeliveryStats struct {
+	Pending, Running, Done, Failed int
+	// OldestPending is when the oldest pending delivery was received; zero
+	// when none is pending.
+	OldestPending time.Time
+}
+
+// DeliveryStats counts deliveries by state.
+func (db *DB) DeliveryStats(ctx context.Context) (DeliveryStats, error) {
+	var s DeliveryStats
+	var oldest sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT
+			count(*) FILTER (WHERE state = 'pending'),
+			count(*) FILTER (WHERE state = 'running'),
+			count(*) FILTER (WHERE state = 'done'),
+			count(*) FILTER (WHERE state = 'failed'),
+			min(received_at) FILTER (WHERE state = 'pending')
+		FROM deliveries`).Scan(&s.Pending, &s.Running, &s.Done, &s.Failed, &oldest)
+	if err != nil {
+		return DeliveryStats{}, fmt.Errorf("counting deliveries: %w", err)
+	}
+	s.OldestPending = fromMS(oldest)
+	return s, nil
+}
+
+// PruneDeliveries deletes done and failed deliveries received before cutoff
+// and returns how many it deleted. Pending and running ones are kept.
+func (db *DB) PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := db.writeTx(ctx, func(tx *sql.Tx, _ time.Time) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE state IN ('done', 'failed') AND received_at < ?`, ms(cutoff))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pruning deliveries: %w", err)
+	}
+	return n, nil
+}

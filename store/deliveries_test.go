@@ -1,0 +1,371 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+)
+
+func record(tb testing.TB, db *store.DB, ds ...store.Delivery) {
+	tb.Helper()
+	for _, d := range ds {
+		if _, err := db.RecordDelivery(context.Background(), d); err != nil {
+			tb.Fatalf("RecordDelivery(%s): %v", d.ID, err)
+		}
+	}
+}
+
+func delivery(id, repo, key string) store.Delivery {
+	return store.Delivery{ID: id, Event: "push", Repo: repo, Key: key, Installation: 1}
+}
+
+// ids lists the delivery IDs of ds, in order.
+func ids(ds []store.Delivery) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.ID)
+	}
+	return out
+}
+
+func TestRecordDeliveryIsIdempotent(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ctx := context.Background()
+	d := store.Delivery{
+		ID: "72d3162e", Event: "push", Repo: "company/platform-next", Installation: 42, Key: "propose",
+		Ref: "refs/heads/main", Before: "b1", After: "a1", Data: []byte(`{"files":1}`),
+	}
+	tests := []struct {
+		name string
+		d    store.Delivery
+		want bool
+	}{
+		{"first", d, true},
+		{"redelivery", d, false},
+		{"same delivery, other work", func() store.Delivery { x := d; x.Key = "apply"; return x }(), true},
+		{"other delivery", func() store.Delivery { x := d; x.ID = "9a0b"; return x }(), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.RecordDelivery(ctx, tt.d)
+			if err != nil || got != tt.want {
+				t.Errorf("RecordDelivery = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	got, err := db.RecentDeliveries(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := d
+	first.Seq, first.State, first.ReceivedAt, first.UpdatedAt = 1, store.DeliveryPending, c.Now(), c.Now()
+	if diff := cmp.Diff(first, got[len(got)-1]); diff != "" {
+		t.Errorf("recorded delivery (-want +got):\n%s", diff)
+	}
+	if len(got) != 3 {
+		t.Errorf("RecentDeliveries returned %d deliveries, want 3", len(got))
+	}
+	if _, err := db.RecordDelivery(ctx, store.Delivery{ID: "x", Event: "push", Repo: "a/b"}); err == nil {
+		t.Errorf("RecordDelivery without a key succeeded")
+	}
+}
+
+func TestClaimDeliveriesSerialisesEachRepo(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ctx := context.Background()
+	record(t, db,
+		delivery("a1", "org/a", "propose"),
+		delivery("a2", "org/a", "apply"),
+		delivery("b1", "org/b", "propose"),
+	)
+
+	claim := func(worker string) []store.Delivery {
+		t.Helper()
+		ds, err := db.ClaimDeliveries(ctx, worker, time.Minute)
+		if err != nil {
+			t.Fatalf("ClaimDeliveries(%s): %v", worker, err)
+		}
+		return ds
+	}
+	w1 := claim("w1")
+	if diff := cmp.Diff([]string{"a1"}, ids(w1)); diff != "" {
+		t.Fatalf("first claim (-want +got):\n%s", diff)
+	}
+	// org/a is in flight, so the next worker gets org/b, not a2.
+	w2 := claim("w2")
+	if diff := cmp.Diff([]string{"b1"}, ids(w2)); diff != "" {
+		t.Fatalf("second claim (-want +got):\n%s", diff)
+	}
+	if got := claim("w3"); got != nil {
+		t.Fatalf("third claim = %v, want nothing while both repos are in flight", ids(got))
+	}
+	if err := db.CompleteDeliveries(ctx, w1, "proposed"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a2"}, ids(claim("w3"))); diff != "" {
+		t.Fatalf("claim after org/a finished (-want +got):\n%s", diff)
+	}
+}
+
+func TestClaimDeliveriesCoalescesSameKey(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ctx := context.Background()
+	record(t, db,
+		delivery("p1", "org/a", "propose"),
+		delivery("v1", "org/a", "preview:abc"),
+		delivery("p2", "org/a", "propose"),
+		delivery("x1", "org/b", "propose"),
+		delivery("p3", "org/a", "propose"),
+	)
+	var got [][]string
+	for {
+		ds, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ds == nil {
+			break
+		}
+		got = append(got, ids(ds))
+		if err := db.CompleteDeliveries(ctx, ds, "ok"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := [][]string{{"p1", "p2", "p3"}, {"v1"}, {"x1"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("claims (-want +got):\n%s", diff)
+	}
+	stats, err := db.DeliveryStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(store.DeliveryStats{Done: 5}, stats); diff != "" {
+		t.Errorf("DeliveryStats (-want +got):\n%s", diff)
+	}
+}
+
+func TestClaimDeliveriesAfterLeaseExpiry(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ctx := context.Background()
+	record(t, db, delivery("a1", "org/a", "apply"))
+
+	dead, err := db.ClaimDeliveries(ctx, "dead", time.Minute)
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("claim = %v, %v", ids(dead), err)
+	}
+	c.Advance(59 * time.Second)
+	if got, err := db.ClaimDeliveries(ctx, "live", time.Minute); err != nil || got != nil {
+		t.Fatalf("claim before the lease expired = %v, %v; want nothing", ids(got), err)
+	}
+	c.Advance(time.Second)
+	live, err := db.ClaimDeliveries(ctx, "live", time.Minute)
+	if err != nil || len(live) != 1 {
+		t.Fatalf("claim after the lease expired = %v, %v; want a1", ids(live), err)
+	}
+	if live[0].Attempts != 2 || live[0].Worker != "live" {
+		t.Errorf("reclaimed delivery: attempts %d, worker %q; want 2, live", live[0].Attempts, live[0].Worker)
+	}
+	// The first worker comes back late: it must not finish the new claim.
+	if err := db.CompleteDeliveries(ctx, dead, "late"); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("CompleteDeliveries by the old holder: %v, want ErrLeaseLost", err)
+	}
+	if err := db.ExtendDeliveries(ctx, live, time.Minute); err != nil {
+		t.Errorf("ExtendDeliveries by the holder: %v", err)
+	}
+	if err := db.CompleteDeliveries(ctx, live, "applied"); err != nil {
+		t.Fatalf("CompleteDeliveries by the holder: %v", err)
+	}
+	got, err := db.RecentDeliveries(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].State != store.DeliveryDone || got[0].Outcome != "applied" {
+		t.Errorf("delivery is %s/%q, want done/applied", got[0].State, got[0].Outcome)
+	}
+}
+
+func TestRetryDeliveries(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c, store.WithMaxDeliveryAttempts(2))
+	ctx := context.Background()
+	record(t, db, delivery("a1", "org/a", "apply"), delivery("b1", "org/b", "apply"))
+
+	first, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("claim = %v, %v", ids(first), err)
+	}
+	if err := db.RetryDeliveries(ctx, first, "github: 502", c.Now().Add(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// a1 waits for its back-off; b1 goes first.
+	next, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+	if err != nil || !cmp.Equal(ids(next), []string{"b1"}) {
+		t.Fatalf("claim during back-off = %v, %v; want b1", ids(next), err)
+	}
+	if err := db.ReleaseDeliveries(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(10 * time.Second)
+	again, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+	if err != nil || !cmp.Equal(ids(again), []string{"a1"}) {
+		t.Fatalf("claim after back-off = %v, %v; want a1", ids(again), err)
+	}
+	if again[0].Attempts != 2 || again[0].LastError != "github: 502" {
+		t.Errorf("retried delivery: attempts %d, last error %q", again[0].Attempts, again[0].LastError)
+	}
+	if err := db.RetryDeliveries(ctx, again, "github: 502 again", c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := db.DeliveryStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a1 is out of attempts; b1 was released, so its attempt did not count.
+	want := store.DeliveryStats{Pending: 1, Failed: 1, OldestPending: c.Now().Add(-10 * time.Second)}
+	if diff := cmp.Diff(want, stats); diff != "" {
+		t.Errorf("DeliveryStats (-want +got):\n%s", diff)
+	}
+	b, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+	if err != nil || len(b) != 1 || b[0].Attempts != 1 {
+		t.Fatalf("claim of the released delivery = %+v, %v; want b1 at attempt 1", b, err)
+	}
+}
+
+func TestPruneDeliveries(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ctx := context.Background()
+	record(t, db, delivery("old", "org/a", "apply"))
+	ds, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CompleteDeliveries(ctx, ds, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(48 * time.Hour)
+	record(t, db, delivery("new", "org/a", "apply"), delivery("pending-old", "org/b", "apply"))
+	n, err := db.PruneDeliveries(ctx, c.Now().Add(-24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("PruneDeliveries = %d, %v; want 1", n, err)
+	}
+}
+
+// TestDeliveriesUnderConcurrency records from many goroutines while workers
+// claim and complete: no write may fail with SQLITE_BUSY, nothing may be
+// lost, and no repository may ever have two runs at once.
+func TestDeliveriesUnderConcurrency(t *testing.T) {
+	db := mustOpen(t, nil)
+	ctx := context.Background()
+	const writers, perWriter, repos = 16, 25, 5
+
+	var (
+		mu       sync.Mutex
+		inFlight = map[string]string{} // repo -> worker
+		handled  = map[string]int{}
+		overlaps []string
+	)
+	recordDone := make(chan struct{})
+	var workers sync.WaitGroup
+	for w := range 4 {
+		worker := fmt.Sprintf("w%d", w)
+		workers.Go(func() {
+			for {
+				ds, err := db.ClaimDeliveries(ctx, worker, time.Minute)
+				if err != nil {
+					t.Errorf("ClaimDeliveries: %v", err)
+					return
+				}
+				if ds == nil {
+					select {
+					case <-recordDone:
+						// Check once more: recording may have ended after the claim.
+						if ds, err = db.ClaimDeliveries(ctx, worker, time.Minute); err != nil || ds == nil {
+							return
+						}
+					default:
+						continue
+					}
+				}
+				repo := ds[0].Repo
+				mu.Lock()
+				if other, busy := inFlight[repo]; busy {
+					overlaps = append(overlaps, fmt.Sprintf("%s claimed by %s and %s", repo, other, worker))
+				}
+				inFlight[repo] = worker
+				for _, d := range ds {
+					handled[d.ID]++
+				}
+				mu.Unlock()
+				runtime.Gosched() // let other workers try to claim the same repo
+
+				mu.Lock()
+				delete(inFlight, repo)
+				mu.Unlock()
+				if err := db.CompleteDeliveries(ctx, ds, "ok"); err != nil {
+					t.Errorf("CompleteDeliveries: %v", err)
+					return
+				}
+			}
+		})
+	}
+
+	var recorders sync.WaitGroup
+	for w := range writers {
+		recorders.Go(func() {
+			for i := range perWriter {
+				d := delivery(fmt.Sprintf("d-%d-%d", w, i), fmt.Sprintf("org/r%d", i%repos), fmt.Sprintf("k%d", i%3))
+				if _, err := db.RecordDelivery(ctx, d); err != nil {
+					t.Errorf("RecordDelivery: %v", err)
+				}
+				// A redelivery racing with the original.
+				if _, err := db.RecordDelivery(ctx, d); err != nil {
+					t.Errorf("RecordDelivery (again): %v", err)
+				}
+			}
+		})
+	}
+	recorders.Wait()
+	close(recordDone)
+	workers.Wait()
+
+	// Whatever the workers left (recorded after their last look) is still there.
+	for {
+		ds, err := db.ClaimDeliveries(ctx, "sweeper", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ds == nil {
+			break
+		}
+		for _, d := range ds {
+			handled[d.ID]++
+		}
+		if err := db.CompleteDeliveries(ctx, ds, "ok"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(overlaps) > 0 {
+		t.Errorf("a repository had two runs at once: %v", overlaps)
+	}
+	if len(handled) != writers*perWriter {
+		t.Errorf("handled %d distinct deliveries, want %d", len(handled), writers*perWriter)
+	}
+	for id, n := range handled {
+		if n != 1 {
+			t.Errorf("delivery %s handled %d times", id, n)
+		}
+	}
+}

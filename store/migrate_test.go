@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var updateTestdata = flag.Bool("update", false, "rewrite testdata/v1.db")
+
+// v1File is a database written by schema version 1, with one row in every
+// table, kept to prove that files made by older builds still open.
+const v1File = "testdata/v1.db"
+
+// writeV1Sample creates a version-1 database at path, holding one row in
+// each table written with version 1's own SQL.
+func writeV1Sample(tb testing.TB, path string) {
+	tb.Helper()
+	ctx := context.Background()
+	db := &DB{cfg: defaultConfig()}
+	db.cfg.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+	var err error
+	db.write, err = openWriter(path, db.cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.write.Close()
+	if err := db.migrate(ctx, 1); err != nil {
+		tb.Fatalf("migrating to version 1: %v", err)
+	}
+	stmts := []string{
+		`INSERT INTO deliveries (delivery_id, event, action, repo, installation, work_key, ref, after_sha, received_at, updated_at)
+		 VALUES ('d-1', 'push', '', 'company/platform-next', 42, 'propose', 'refs/heads/main', 'c0ffee', 1767323045000, 1767323045000)`,
+		`INSERT INTO operations (dedupe_key, pipeline, service, path, kind, commit_sha, content_hash, yaml, state, created_at, updated_at)
+		 VALUES ('payment_service_cd|create|p1|h1', 'payment_service_cd', 'payment-service', 'pipelines/payment-service-cd.yaml',
+		         'create', 'p1', 'h1', CAST('pipeline: {}' AS BLOB), 'pending', 1767323045000, 1767323045000)`,
+		`INSERT INTO pipeline_states (service, pipeline, harness_state, updated_at) VALUES ('payment-service', 'payment_service_cd', 'pending', 1767323045000)`,
+		`INSERT INTO bot_prs (repo, number, state, source_commits, updated_at) VALUES ('company-harness/harness-pipelines', 3, 'open', '["c0ffee"]', 1767323045000)`,
+		`INSERT INTO kv (key, value, updated_at) VALUES ('catalog.last_good', 'c0ffee', 1767323045000)`,
+		`INSERT INTO audit_log (at, actor, action, subject) VALUES (1767323045000, 'app', 'pr.open', 'company-harness/harness-pipelines#3')`,
+	}
+	for _, s := range stmts {
+		if _, err := db.write.ExecContext(ctx, s); err != nil {
+			tb.Fatalf("writing version 1 sample: %v", err)
+		}
+	}
+}
+
+// checkV1Sample opens the version-1 file at path with the current code and
+// checks that it was migrated and that its rows read back.
+func checkV1Sample(t *testing.T, path string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("opening a version 1 file: %v", err)
+	}
+	defer db.Close()
+	if v, err := db.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestSchemaVersion())
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+	ds, err := db.RecentDeliveries(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantD := []Delivery{{
+		Seq: 1, ID: "d-1", Event: "push", Repo: "company/platform-next", Installation: 42, Key: "propose",
+		Ref: "refs/heads/main", After: "c0ffee", ReceivedAt: at, State: DeliveryPending, UpdatedAt: at,
+	}}
+	if diff := cmp.Diff(wantD, ds); diff != "" {
+		t.Errorf("RecentDeliveries (-want +got):\n%s", diff)
+	}
+	ops, err := db.ListOperations(ctx, OperationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantO := []Operation{{
+		ID: 1, Key: "payment_service_cd|create|p1|h1", Pipeline: "payment_service_cd", Service: "payment-service",
+		Path: "pipelines/payment-service-cd.yaml", Kind: KindCreate, Commit: "p1", ContentHash: "h1",
+		YAML: []byte("pipeline: {}"), State: OpPending, CreatedAt: at, UpdatedAt: at,
+	}}
+	if diff := cmp.Diff(wantO, ops); diff != "" {
+		t.Errorf("ListOperations (-want +got):\n%s", diff)
+	}
+	if v, err := db.GetState(ctx, "catalog.last_good"); err != nil || v != "c0ffee" {
+		t.Errorf("GetState = %q, %v; want c0ffee", v, err)
+	}
+	if p, err := db.OpenBotPR(ctx, "company-harness/harness-pipelines"); err != nil || p.Number != 3 {
+		t.Errorf("OpenBotPR = %+v, %v; want #3", p, err)
+	}
+	if p, err := db.GetPipelineState(ctx, "payment-service"); err != nil || p.Pipeline != "payment_service_cd" {
+		t.Errorf("GetPipelineState = %+v, %v", p, err)
+	}
+	if es, err := db.ListAudit(ctx, AuditFilter{}); err != nil || len(es) != 1 {
+		t.Errorf("ListAudit = %+v, %v; want one entry", es, err)
+	}
+
+	// The migrated file works for new work too.
+	claimed, err := db.ClaimOperations(ctx, "w", 10, time.Minute)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimOperations on the migrated file = %d, %v; want 1", len(claimed), err)
+	}
+	if err := db.CompleteOperation(ctx, claimed[0], "created"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenVersion1File(t *testing.T) {
+	t.Run("generated", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "v1.db")
+		writeV1Sample(t, path)
+		checkV1Sample(t, path)
+	})
+	t.Run("checked-in", func(t *testing.T) {
+		if *updateTestdata {
+			os.Remove(v1File)
+			writeV1Sample(t, v1File)
+		}
+		path := filepath.Join(t.TempDir(), "v1.db")
+		copyFile(t, v1File, path)
+		checkV1Sample(t, path)
+	})
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.write.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from_the_future', 0)`,
+		LatestSchemaVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err := Open(ctx, path); err == nil {
+		db.Close()
+		t.Fatalf("Open of a file from a newer build succeeded")
+	}
+}
+
+func TestAuditLogIsAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Audit(ctx, AuditEntry{Actor: "app", Action: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`UPDATE audit_log SET actor = 'mallory'`, `DELETE FROM audit_log`} {
+		if _, err := db.write.ExecContext(ctx, q); err == nil {
+			t.Errorf("%s succeeded on the audit log", q)
+		}
+	}
+	if es, err := db.ListAudit(ctx, AuditFilter{}); err != nil || len(es) != 1 || es[0].Actor != "app" {
+		t.Errorf("audit log after tampering = %+v, %v", es, err)
+	}
+}
+
+func copyFile(tb testing.TB, from, to string) {
+	tb.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		tb.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -1,0 +1,483 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// OperationKind is the change an operation makes in Harness. The executor
+// treats create and update alike, as an idempotent create-or-update; the
+// kind records the intent for reports.
+type OperationKind string
+
+// Operation kinds.
+const (
+	KindCreate OperationKind = "create"
+	KindUpdate OperationKind = "update"
+	KindDelete OperationKind = "delete"
+)
+
+// OperationState is where an operation is in the outbox.
+type OperationState string
+
+// Operation states. Done, failed and superseded are final.
+const (
+	OpPending    OperationState = "pending"    // ready from NotBefore on
+	OpRunning    OperationState = "running"    // claimed by Worker until LeaseUntil
+	OpDone       OperationState = "done"       // took effect (or was already in effect)
+	OpFailed     OperationState = "failed"     // permanent error or out of attempts; stays visible
+	OpSuperseded OperationState = "superseded" // replaced by a newer operation on the same pipeline (SupersededBy)
+	OpHeld       OperationState = "held"       // waits for ReleaseHeld (a delete awaiting the mass-delete label)
+)
+
+// Operation is one durable change to one Harness pipeline.
+type Operation struct {
+	ID int64
+	// Key makes enqueueing idempotent: an operation whose Key is already in
+	// the store is not enqueued again. Empty means the default key,
+	// "<pipeline>|<kind>|<commit>|<content hash>", which makes replaying an
+	// apply of the same commit a no-op. A caller that wants the same change
+	// run again (a drift repair) gives a Key of its own.
+	Key          string
+	Pipeline     string // Harness pipeline identifier
+	Service      string
+	Path         string // file in the pipelines repository
+	Kind         OperationKind
+	Commit       string // pipelines repository commit the change comes from
+	ConfigCommit string // config repository commit behind it, if known
+	ContentHash  string
+	YAML         []byte // pipeline YAML; empty for deletes
+	Reason       string
+	State        OperationState
+	Attempts     int // claims so far, this one included
+	LastError    string
+	Result       string
+	NotBefore    time.Time
+	LeaseUntil   time.Time
+	Worker       string
+	SupersededBy int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	DoneAt       time.Time
+}
+
+// defaultKey is the stable key of an operation that has none.
+func (o Operation) defaultKey() string {
+	return strings.Join([]string{o.Pipeline, string(o.Kind), o.Commit, o.ContentHash}, "|")
+}
+
+const operationCols = `id, dedupe_key, pipeline, service, path, kind, commit_sha, config_commit,
+	content_hash, yaml, reason, state, attempts, last_error, result, not_before, lease_until,
+	worker, superseded_by, created_at, updated_at, done_at`
+
+func scanOperation(s rowScanner) (Operation, error) {
+	var o Operation
+	var notBefore, leaseUntil, supersededBy, createdAt, updatedAt, doneAt sql.NullInt64
+	err := s.Scan(&o.ID, &o.Key, &o.Pipeline, &o.Service, &o.Path, &o.Kind, &o.Commit, &o.ConfigCommit,
+		&o.ContentHash, &o.YAML, &o.Reason, &o.State, &o.Attempts, &o.LastError, &o.Result, &notBefore, &leaseUntil,
+		&o.Worker, &supersededBy, &createdAt, &updatedAt, &doneAt)
+	if err != nil {
+		return Operation{}, err
+	}
+	o.NotBefore = fromMS(notBefore)
+	o.LeaseUntil = fromMS(leaseUntil)
+	o.SupersededBy = supersededBy.Int64
+	o.CreatedAt = fromMS(createdAt)
+	o.UpdatedAt = fromMS(updatedAt)
+	o.DoneAt = fromMS(doneAt)
+	return o, nil
+}
+
+func collectOperations(rows *sql.Rows) ([]Operation, error) {
+	defer rows.Close()
+	var ops []Operation
+	for rows.Next() {
+		o, err := scanOperation(rows)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, o)
+	}
+	return ops, rows.Err()
+}
+
+// EnqueueOperations writes ops to the outbox in one transaction and returns
+// their IDs in the order given.
+//
+// An operation whose Key (see Operation.Key) is already stored is not added
+// again; the existing ID is returned, whatever its state. Each newly added
+// operation supersedes the pending and held operations of the same pipeline
+// enqueued before it (they become superseded, pointing at it). A running one
+// is left to finish; the new one waits for it (see ClaimOperations).
+//
+// State may be empty (pending) or OpHeld; other fields maintained by the
+// store are ignored. Create and update need YAML.
+func (db *DB) EnqueueOperations(ctx context.Context, ops []Operation) ([]int64, error) {
+	for _, o := range ops {
+		if err := validateOperation(o); err != nil {
+			return nil, fmt.Errorf("enqueueing operations: %w", err)
+		}
+	}
+	ids := make([]int64, len(ops))
+	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		for i, o := range ops {
+			key := o.Key
+			if key == "" {
+				key = o.defaultKey()
+			}
+			state := o.State
+			if state == "" {
+				state = OpPending
+			}
+			var id int64
+			err := tx.QueryRowContext(ctx, `INSERT INTO operations
+				(dedupe_key, pipeline, service, path, kind, commit_sha, config_commit, content_hash, yaml,
+				 reason, state, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (dedupe_key) DO NOTHING
+				RETURNING id`,
+				key, o.Pipeline, o.Service, o.Path, o.Kind, o.Commit, o.ConfigCommit, o.ContentHash, o.YAML,
+				o.Reason, state, ms(now), ms(now)).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				if err := tx.QueryRowContext(ctx, `SELECT id FROM operations WHERE dedupe_key = ?`, key).Scan(&ids[i]); err != nil {
+					return fmt.Errorf("operation %q: %w", key, err)
+				}
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("operation %q: %w", key, err)
+			}
+			ids[i] = id
+			_, err = tx.ExecContext(ctx, `UPDATE operations
+				SET state = 'superseded', superseded_by = ?1, updated_at = ?2, done_at = ?2
+				WHERE pipeline = ?3 AND id < ?1 AND state IN ('pending', 'held')`,
+				id, ms(now), o.Pipeline)
+			if err != nil {
+				return fmt.Errorf("superseding operations on %s: %w", o.Pipeline, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enqueueing operations: %w", err)
+	}
+	return ids, nil
+}
+
+func validateOperation(o Operation) error {
+	if o.Pipeline == "" {
+		return fmt.Errorf("operation without pipeline")
+	}
+	switch o.Kind {
+	case KindCreate, KindUpdate:
+		if len(o.YAML) == 0 {
+			return fmt.Errorf("%s of %s without YAML", o.Kind, o.Pipeline)
+		}
+	case KindDelete:
+	default:
+		return fmt.Errorf("operation on %s: unknown kind %q", o.Pipeline, o.Kind)
+	}
+	switch o.State {
+	case "", OpPending, OpHeld:
+	default:
+		return fmt.Errorf("operation on %s: cannot enqueue in state %q", o.Pipeline, o.State)
+	}
+	return nil
+}
+
+// ClaimOperations leases up to max ready operations to worker, oldest
+// first. Ready means pending with NotBefore reached, or running with an
+// expired lease (its worker died). An operation is only claimed when no
+// other operation of its pipeline is running under a live lease and none
+// older than it is still open (pending, running or held), so the operations
+// of one pipeline never run concurrently and run in the order enqueued.
+// Each claim increments Attempts; the returned values identify the claim
+// and are passed back to CompleteOperation and its siblings.
+//
+// It returns nil when nothing is ready.
+func (db *DB) ClaimOperations(ctx context.Context, worker string, max int, lease time.Duration) ([]Operation, error) {
+	if worker == "" || lease <= 0 || max <= 0 {
+		return nil, fmt.Errorf("claiming operations: worker, a positive lease and a positive max are required")
+	}
+	var claimed []Operation
+	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		rows, err := tx.QueryContext(ctx, `SELECT o.id FROM operations o
+			WHERE ((o.state = 'pending' AND o.not_before <= ?1) OR (o.state = 'running' AND o.lease_until <= ?1))
+			  AND NOT EXISTS (SELECT 1 FROM operations p
+			                  WHERE p.pipeline = o.pipeline AND p.id <> o.id
+			                    AND ((p.state = 'running' AND p.lease_until > ?1)
+			                         OR (p.id < o.id AND p.state IN ('pending', 'running', 'held'))))
+			ORDER BY o.id LIMIT ?2`, ms(now), max)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			o, err := scanOperation(tx.QueryRowContext(ctx, `UPDATE operations
+				SET state = 'running', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+				WHERE id = ? RETURNING `+operationCols,
+				worker, ms(now.Add(lease)), ms(now), id))
+			if err != nil {
+				return err
+			}
+			claimed = append(claimed, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claiming operations: %w", err)
+	}
+	return claimed, nil
+}
+
+// finishOperation applies update (a SET clause) to op if op's claim still
+// holds it (same worker and attempt, still running); otherwise it changes
+// nothing and returns ErrLeaseLost.
+func (db *DB) finishOperation(ctx context.Context, op Operation, update func(tx *sql.Tx, now time.Time) (string, []any, error)) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		set, args, err := update(tx, now)
+		if err != nil {
+			return err
+		}
+		args = append(args, op.ID, op.Worker, op.Attempts)
+		res, err := tx.ExecContext(ctx, `UPDATE operations SET `+set+`
+			WHERE id = ? AND worker = ? AND attempts = ? AND state = 'running'`, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrLeaseLost
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("operation %d: %w", op.ID, err)
+	}
+	return nil
+}
+
+// CompleteOperation marks the claimed op done with result (e.g. "created",
+// "updated", "unchanged", "deleted", "absent"). If the claim was lost it
+// changes nothing and returns ErrLeaseLost: the operation ran twice, which
+// the idempotent executor makes harmless, and the state never goes back.
+func (db *DB) CompleteOperation(ctx context.Context, op Operation, result string) error {
+	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+		return `state = 'done', result = ?, last_error = '', lease_until = NULL, updated_at = ?, done_at = ?`,
+			[]any{result, ms(now), ms(now)}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("completing %w", err)
+	}
+	return nil
+}
+
+// RetryOperation records a failed attempt of the claimed op: it becomes
+// pending again from notBefore on, keeping errMsg as LastError. If a newer
+// operation on the same pipeline is waiting, op is marked superseded by it
+// instead, since the newer one will converge the pipeline anyway.
+func (db *DB) RetryOperation(ctx context.Context, op Operation, errMsg string, notBefore time.Time) error {
+	err := db.finishOperation(ctx, op, func(tx *sql.Tx, now time.Time) (string, []any, error) {
+		var newer sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT min(id) FROM operations
+			WHERE pipeline = ? AND id > ? AND state IN ('pending', 'held')`, op.Pipeline, op.ID).Scan(&newer)
+		if err != nil {
+			return "", nil, err
+		}
+		if newer.Valid {
+			return `state = 'superseded', superseded_by = ?, last_error = ?, lease_until = NULL, updated_at = ?, done_at = ?`,
+				[]any{newer.Int64, errMsg, ms(now), ms(now)}, nil
+		}
+		return `state = 'pending', last_error = ?, not_before = ?, lease_until = NULL, updated_at = ?`,
+			[]any{errMsg, ms(notBefore), ms(now)}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("retrying %w", err)
+	}
+	return nil
+}
+
+// FailOperation marks the claimed op failed for good (a permanent error, or
+// out of attempts). It stays visible in ListOperations and QueueStats.
+func (db *DB) FailOperation(ctx context.Context, op Operation, errMsg string) error {
+	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+		return `state = 'failed', last_error = ?, lease_until = NULL, updated_at = ?, done_at = ?`,
+			[]any{errMsg, ms(now), ms(now)}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("failing %w", err)
+	}
+	return nil
+}
+
+// ReleaseOperation gives the claimed op back untried (graceful shutdown): it
+// becomes pending at once and the attempt is not counted.
+func (db *DB) ReleaseOperation(ctx context.Context, op Operation) error {
+	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+		return `state = 'pending', attempts = attempts - 1, worker = '', lease_until = NULL, updated_at = ?`,
+			[]any{ms(now)}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("releasing %w", err)
+	}
+	return nil
+}
+
+// ExtendOperation renews the lease on the claimed op to now+lease while a
+// long call runs. ErrLeaseLost means another worker has it: stop the call.
+func (db *DB) ExtendOperation(ctx context.Context, op Operation, lease time.Duration) error {
+	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+		return `lease_until = ?, updated_at = ?`, []any{ms(now.Add(lease)), ms(now)}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("extending lease of %w", err)
+	}
+	return nil
+}
+
+// HoldDeletes puts the pending deletes of commit on hold (they wait for
+// ReleaseHeld) and returns how many it held. Enqueueing them with State
+// OpHeld is preferable, since a runner may claim a pending delete before
+// this call.
+func (db *DB) HoldDeletes(ctx context.Context, commit string) (int, error) {
+	n, err := db.setStateByCommit(ctx, commit, `state = 'held'`, `kind = 'delete' AND state = 'pending'`)
+	if err != nil {
+		return 0, fmt.Errorf("holding deletes of %s: %w", commit, err)
+	}
+	return n, nil
+}
+
+// ReleaseHeld makes the held operations of commit pending (ready at once)
+// and returns how many it released.
+func (db *DB) ReleaseHeld(ctx context.Context, commit string) (int, error) {
+	n, err := db.setStateByCommit(ctx, commit, `state = 'pending', not_before = 0`, `state = 'held'`)
+	if err != nil {
+		return 0, fmt.Errorf("releasing held operations of %s: %w", commit, err)
+	}
+	return n, nil
+}
+
+func (db *DB) setStateByCommit(ctx context.Context, commit, set, where string) (int, error) {
+	var n int64
+	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		res, err := tx.ExecContext(ctx, `UPDATE operations SET `+set+`, updated_at = ? WHERE commit_sha = ? AND `+where, ms(now), commit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// GetOperation returns the operation with the given ID, or ErrNotFound.
+func (db *DB) GetOperation(ctx context.Context, id int64) (Operation, error) {
+	o, err := scanOperation(db.read.QueryRowContext(ctx, `SELECT `+operationCols+` FROM operations WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Operation{}, fmt.Errorf("operation %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Operation{}, fmt.Errorf("reading operation %d: %w", id, err)
+	}
+	return o, nil
+}
+
+// OperationFilter selects operations for ListOperations. Zero fields do not
+// filter.
+type OperationFilter struct {
+	States   []OperationState
+	Pipeline string
+	Commit   string
+	Limit    int // default 100
+}
+
+// ListOperations returns the operations matching f, newest first.
+func (db *DB) ListOperations(ctx context.Context, f OperationFilter) ([]Operation, error) {
+	var where []string
+	var args []any
+	if len(f.States) > 0 {
+		where = append(where, `state IN (`+placeholders(len(f.States))+`)`)
+		for _, s := range f.States {
+			args = append(args, s)
+		}
+	}
+	if f.Pipeline != "" {
+		where = append(where, `pipeline = ?`)
+		args = append(args, f.Pipeline)
+	}
+	if f.Commit != "" {
+		where = append(where, `commit_sha = ?`)
+		args = append(args, f.Commit)
+	}
+	q := `SELECT ` + operationCols + ` FROM operations`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing operations: %w", err)
+	}
+	ops, err := collectOperations(rows)
+	if err != nil {
+		return nil, fmt.Errorf("listing operations: %w", err)
+	}
+	return ops, nil
+}
+
+// QueueStats counts the operations of the outbox by state.
+type QueueStats struct {
+	Pending, Running, Failed, Done, Held, Superseded int
+	// OldestPending is when the oldest pending operation was enqueued; zero
+	// when none is pending.
+	OldestPending time.Time
+	// NextReady is the earliest time at which a pending operation's back-off
+	// ends or a running one's lease expires; zero when there is none.
+	NextReady time.Time
+}
+
+// QueueStats counts the operations of the outbox by state.
+func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
+	var s QueueStats
+	var oldest, next sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT
+			count(*) FILTER (WHERE state = 'pending'),
+			count(*) FILTER (WHERE state = 'running'),
+			count(*) FILTER (WHERE state = 'failed'),
+			count(*) FILTER (WHERE state = 'done'),
+			count(*) FILTER (WHERE state = 'held'),
+			count(*) FILTER (WHERE state = 'superseded'),
+			min(created_at) FILTER (WHERE state = 'pending'),
+			min(CASE state WHEN 'pending' THEN max(not_before, created_at) WHEN 'running' THEN lease_until END)
+		FROM operations`).Scan(&s.Pending, &s.Running, &s.Failed, &s.Done, &s.Held, &s.Superseded, &oldest, &next)
+	if err != nil {
+		return QueueStats{}, fmt.Errorf("counting operations: %w", err)
+	}
+	s.OldestPending = fromMS(oldest)
+	s.NextReady = fromMS(next)
+	return s, nil
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// GetState returns the value stored under key, or ErrNotFound. Keys name
+// small facts such as the last good catalog commit.
+func (db *DB) GetState(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.read.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("state %q: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading state %q: %w", key, err)
+	}
+	return v, nil
+}
+
+// SetState stores value under key, replacing any previous value.
+func (db *DB) SetState(ctx context.Context, key, value string) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+			key, value, ms(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("saving state %q: %w", key, err)
+	}
+	return nil
+}
+
+// AuditEntry is one line of the append-only audit log.
+type AuditEntry struct {
+	ID      int64     // set by the store
+	At      time.Time // set by the store when zero
+	Actor   string    // who acted: "app", a GitHub login, "admin-api"
+	Action  string    // what was done, e.g. "harness.update", "pr.open"
+	Subject string    // what it was done to, e.g. a pipeline or "owner/repo#12"
+	Detail  string
+	Commit  string
+}
+
+// Audit appends e to the audit log. The log cannot be changed or deleted:
+// the schema rejects UPDATE and DELETE on it.
+func (db *DB) Audit(ctx context.Context, e AuditEntry) error {
+	if e.Actor == "" || e.Action == "" {
+		return fmt.Errorf("auditing: actor and action are required")
+	}
+	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		at := e.At
+		if at.IsZero() {
+			at = now
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, subject, detail, commit_sha)
+			VALUES (?, ?, ?, ?, ?, ?)`, ms(at), e.Actor, e.Action, e.Subject, e.Detail, e.Commit)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("auditing %s %s: %w", e.Action, e.Subject, err)
+	}
+	return nil
+}
+
+// AuditFilter selects entries for ListAudit. Zero fields do not filter.
+type AuditFilter struct {
+	Subject string
+	Limit   int // default 100
+}
+
+// ListAudit returns the audit entries matching f, newest first.
+func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT id, at, actor, action, subject, detail, commit_sha
+		FROM audit_log WHERE ?1 = '' OR subject = ?1 ORDER BY id DESC LIMIT ?2`, f.Subject, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing audit log: %w", err)
+	}
+	defer rows.Close()
+	var es []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at sql.NullInt64
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Subject, &e.Detail, &e.Commit); err != nil {
+			return nil, fmt.Errorf("listing audit log: %w", err)
+		}
+		e.At = fromMS(at)
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing audit log: %w", err)
+	}
+	return es, nil
+}

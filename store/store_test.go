@@ -1,0 +1,285 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+)
+
+// clock is a settable time source for leases and back-off.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock {
+	return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// mustOpen opens a store on a new file in a temporary directory.
+func mustOpen(tb testing.TB, c *clock, opts ...store.Option) *store.DB {
+	tb.Helper()
+	return mustOpenPath(tb, filepath.Join(tb.TempDir(), "state.db"), c, opts...)
+}
+
+func mustOpenPath(tb testing.TB, path string, c *clock, opts ...store.Option) *store.DB {
+	tb.Helper()
+	if c != nil {
+		opts = append([]store.Option{store.WithNow(c.Now)}, opts...)
+	}
+	db, err := store.Open(context.Background(), path, opts...)
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", path, err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+func TestOpenNewFileAndReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "state.db")
+
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open on a new file: %v", err)
+	}
+	if v, err := db.SchemaVersion(ctx); err != nil || v != store.LatestSchemaVersion() {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, store.LatestSchemaVersion())
+	}
+	if err := db.SetState(ctx, "catalog.last_good", "abc123"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Opening again runs the migrations again: they must be no-ops.
+	for range 2 {
+		db, err = store.Open(ctx, path)
+		if err != nil {
+			t.Fatalf("reopening: %v", err)
+		}
+		if v, err := db.SchemaVersion(ctx); err != nil || v != store.LatestSchemaVersion() {
+			t.Fatalf("SchemaVersion after reopen = %d, %v; want %d", v, err, store.LatestSchemaVersion())
+		}
+		got, err := db.GetState(ctx, "catalog.last_good")
+		if err != nil || got != "abc123" {
+			t.Fatalf("GetState after reopen = %q, %v; want abc123", got, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOpenConcurrentlyOnNewFile(t *testing.T) {
+	// Two processes starting at once on a fresh file must both come up, and
+	// each migration must be applied once.
+	path := filepath.Join(t.TempDir(), "state.db")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			db, err := store.Open(context.Background(), path)
+			if err == nil {
+				err = db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open #%d: %v", i, err)
+		}
+	}
+	db := mustOpenPath(t, path, nil)
+	if v, err := db.SchemaVersion(context.Background()); err != nil || v != store.LatestSchemaVersion() {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, store.LatestSchemaVersion())
+	}
+}
+
+func TestOpenRejectsBadPaths(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "state.db?mode=ro"} {
+		if db, err := store.Open(context.Background(), path); err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded, want an error", path)
+		}
+	}
+}
+
+func TestPingAndWritable(t *testing.T) {
+	db := mustOpen(t, nil)
+	ctx := context.Background()
+	if err := db.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	if err := db.Writable(ctx); err != nil {
+		t.Errorf("Writable: %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := db.Writable(cctx); err == nil {
+		t.Errorf("Writable with a cancelled context succeeded")
+	}
+}
+
+func TestState(t *testing.T) {
+	db := mustOpen(t, nil)
+	ctx := context.Background()
+	if _, err := db.GetState(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetState(missing) error = %v, want ErrNotFound", err)
+	}
+	for _, v := range []string{"one", "two"} {
+		if err := db.SetState(ctx, "k", v); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.GetState(ctx, "k")
+		if err != nil || got != v {
+			t.Fatalf("GetState = %q, %v; want %q", got, err, v)
+		}
+	}
+}
+
+func TestPipelineStates(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ctx := context.Background()
+	if _, err := db.GetPipelineState(ctx, "payment-service"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetPipelineState of unknown service: %v, want ErrNotFound", err)
+	}
+	pay := store.PipelineState{
+		Service: "payment-service", Pipeline: "payment_service_cd", Path: "pipelines/payment-service-cd.yaml",
+		Archetype: "api", Team: "payments", LastRenderedCommit: "c1", ContentHash: "h1",
+	}
+	if err := db.UpsertPipelineState(ctx, pay); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Minute)
+	pay.HarnessState = store.HarnessInSync
+	pay.LastAppliedCommit = "p1"
+	if err := db.UpsertPipelineState(ctx, pay); err != nil {
+		t.Fatal(err)
+	}
+	audit := store.PipelineState{Service: "audit-listener", Pipeline: "audit_listener_cd", HarnessState: store.HarnessFailed, LastError: "boom"}
+	if err := db.UpsertPipelineState(ctx, audit); err != nil {
+		t.Fatal(err)
+	}
+	pay.UpdatedAt = c.Now()
+	audit.UpdatedAt = c.Now()
+
+	got, err := db.GetPipelineState(ctx, "payment-service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(pay, got); diff != "" {
+		t.Errorf("GetPipelineState (-want +got):\n%s", diff)
+	}
+	list, err := db.ListPipelineStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.PipelineState{audit, pay}, list); diff != "" {
+		t.Errorf("ListPipelineStates (-want +got):\n%s", diff)
+	}
+	if err := db.UpsertPipelineState(ctx, store.PipelineState{Service: "x", Pipeline: "x", HarnessState: "bogus"}); err == nil {
+		t.Errorf("UpsertPipelineState with an unknown Harness state succeeded")
+	}
+}
+
+func TestBotPRs(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ctx := context.Background()
+	const repo = "company-harness/harness-pipelines"
+	if _, err := db.OpenBotPR(ctx, repo); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("OpenBotPR with none: %v, want ErrNotFound", err)
+	}
+	old := store.BotPR{Repo: repo, Number: 7, State: store.PROpen, HeadSHA: "a", DesiredHash: "d1", SourceCommits: []string{"cfg1"}}
+	if err := db.UpsertBotPR(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Minute)
+	old.State = store.PRMerged
+	if err := db.UpsertBotPR(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Minute)
+	cur := store.BotPR{Repo: repo, Number: 9, State: store.PROpen, HeadSHA: "b", DesiredHash: "d2", SourceCommits: []string{"cfg2", "tpl1"}}
+	if err := db.UpsertBotPR(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	old.UpdatedAt = c.Now().Add(-time.Minute)
+	cur.UpdatedAt = c.Now()
+
+	got, err := db.OpenBotPR(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(cur, got); diff != "" {
+		t.Errorf("OpenBotPR (-want +got):\n%s", diff)
+	}
+	list, err := db.ListBotPRs(ctx, repo, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.BotPR{cur, old}, list); diff != "" {
+		t.Errorf("ListBotPRs (-want +got):\n%s", diff)
+	}
+}
+
+func TestAuditLog(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ctx := context.Background()
+	entries := []store.AuditEntry{
+		{Actor: "app", Action: "harness.create", Subject: "payment_service_cd", Commit: "p1"},
+		{Actor: "app", Action: "pr.open", Subject: "org/pipelines#3", Detail: "2 changes"},
+		{Actor: "app", Action: "harness.update", Subject: "payment_service_cd", Commit: "p2"},
+	}
+	for _, e := range entries {
+		if err := db.Audit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Second)
+	}
+	got, err := db.ListAudit(ctx, store.AuditFilter{Subject: "payment_service_cd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := newClock().Now()
+	want := []store.AuditEntry{
+		{ID: 3, At: start.Add(2 * time.Second), Actor: "app", Action: "harness.update", Subject: "payment_service_cd", Commit: "p2"},
+		{ID: 1, At: start, Actor: "app", Action: "harness.create", Subject: "payment_service_cd", Commit: "p1"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListAudit (-want +got):\n%s", diff)
+	}
+	all, err := db.ListAudit(ctx, store.AuditFilter{})
+	if err != nil || len(all) != 3 {
+		t.Errorf("ListAudit(all) = %d entries, %v; want 3", len(all), err)
+	}
+}
