@@ -290,15 +290,13 @@ type DeliveryStats struct {
 // DeliveryStats counts deliveries by state.
 func (db *DB) DeliveryStats(ctx context.Context) (DeliveryStats, error) {
 	var s DeliveryStats
-	var oldest sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT
-			count(*) FILTER (WHERE state = 'pending'),
-			count(*) FILTER (WHERE state = 'running'),
-			count(*) FILTER (WHERE state = 'done'),
-			count(*) FILTER (WHERE state = 'failed'),
-			min(received_at) FILTER (WHERE state = 'pending')
-		FROM deliveries`).Scan(&s.Pending, &s.Running, &s.Done, &s.Failed, &oldest)
+	counts, err := countByState(ctx, db.read, "deliveries")
 	if err != nil {
+		return DeliveryStats{}, fmt.Errorf("counting deliveries: %w", err)
+	}
+	s.Pending, s.Running, s.Done, s.Failed = counts["pending"], counts["running"], counts["done"], counts["failed"]
+	var oldest sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, `SELECT min(received_at) FROM deliveries WHERE state = 'pending'`).Scan(&oldest); err != nil {
 		return DeliveryStats{}, fmt.Errorf("counting deliveries: %w", err)
 	}
 	s.OldestPending = fromMS(oldest)

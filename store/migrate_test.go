@@ -57,6 +57,9 @@ func writeV1Sample(tb testing.TB, path string) {
 func checkV1Sample(t *testing.T, path string) {
 	t.Helper()
 	ctx := context.Background()
+	if v := rawSchemaVersion(t, path); v != 1 {
+		t.Fatalf("sample file is at version %d, want 1", v)
+	}
 	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatalf("opening a version 1 file: %v", err)
@@ -65,6 +68,26 @@ func checkV1Sample(t *testing.T, path string) {
 	if v, err := db.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestSchemaVersion())
 	}
+	// Version 2 replaced the claim indexes.
+	rows, err := db.read.QueryContext(ctx, `SELECT name FROM sqlite_master
+		WHERE type = 'index' AND tbl_name IN ('deliveries', 'operations') AND sql IS NOT NULL ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var indexes []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		indexes = append(indexes, name)
+	}
+	rows.Close()
+	wantIndexes := []string{"deliveries_state", "operations_commit", "operations_pipeline_state", "operations_state"}
+	if diff := cmp.Diff(wantIndexes, indexes); diff != "" {
+		t.Errorf("indexes after migration (-want +got):\n%s", diff)
+	}
+
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 	ds, err := db.RecentDeliveries(ctx, 10)
@@ -185,4 +208,20 @@ func copyFile(tb testing.TB, from, to string) {
 	if err := dst.Close(); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// rawSchemaVersion reads the schema version of the file at path without
+// migrating it.
+func rawSchemaVersion(tb testing.TB, path string) int {
+	tb.Helper()
+	w, err := openWriter(path, defaultConfig())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer w.Close()
+	var v int
+	if err := w.QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+		tb.Fatal(err)
+	}
+	return v
 }

@@ -208,9 +208,9 @@ func (db *DB) ClaimOperations(ctx context.Context, worker string, max int, lease
 		rows, err := tx.QueryContext(ctx, `SELECT o.id FROM operations o
 			WHERE ((o.state = 'pending' AND o.not_before <= ?1) OR (o.state = 'running' AND o.lease_until <= ?1))
 			  AND NOT EXISTS (SELECT 1 FROM operations p
-			                  WHERE p.pipeline = o.pipeline AND p.id <> o.id
-			                    AND ((p.state = 'running' AND p.lease_until > ?1)
-			                         OR (p.id < o.id AND p.state IN ('pending', 'running', 'held'))))
+			                  WHERE p.pipeline = o.pipeline AND p.state = 'running' AND p.lease_until > ?1)
+			  AND NOT EXISTS (SELECT 1 FROM operations p
+			                  WHERE p.pipeline = o.pipeline AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
 			ORDER BY o.id LIMIT ?2`, ms(now), max)
 		if err != nil {
 			return err
@@ -463,21 +463,44 @@ type QueueStats struct {
 // QueueStats counts the operations of the outbox by state.
 func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
 	var s QueueStats
-	var oldest, next sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT
-			count(*) FILTER (WHERE state = 'pending'),
-			count(*) FILTER (WHERE state = 'running'),
-			count(*) FILTER (WHERE state = 'failed'),
-			count(*) FILTER (WHERE state = 'done'),
-			count(*) FILTER (WHERE state = 'held'),
-			count(*) FILTER (WHERE state = 'superseded'),
-			min(created_at) FILTER (WHERE state = 'pending'),
-			min(CASE state WHEN 'pending' THEN max(not_before, created_at) WHEN 'running' THEN lease_until END)
-		FROM operations`).Scan(&s.Pending, &s.Running, &s.Failed, &s.Done, &s.Held, &s.Superseded, &oldest, &next)
+	counts, err := countByState(ctx, db.read, "operations")
+	if err != nil {
+		return QueueStats{}, fmt.Errorf("counting operations: %w", err)
+	}
+	s.Pending, s.Running, s.Failed = counts["pending"], counts["running"], counts["failed"]
+	s.Done, s.Held, s.Superseded = counts["done"], counts["held"], counts["superseded"]
+	var oldest, nextPending, nextRunning sql.NullInt64
+	err = db.read.QueryRowContext(ctx, `SELECT
+			(SELECT min(created_at) FROM operations WHERE state = 'pending'),
+			(SELECT min(max(not_before, created_at)) FROM operations WHERE state = 'pending'),
+			(SELECT min(lease_until) FROM operations WHERE state = 'running')`).Scan(&oldest, &nextPending, &nextRunning)
 	if err != nil {
 		return QueueStats{}, fmt.Errorf("counting operations: %w", err)
 	}
 	s.OldestPending = fromMS(oldest)
-	s.NextReady = fromMS(next)
+	s.NextReady = fromMS(nextPending)
+	if r := fromMS(nextRunning); !r.IsZero() && (s.NextReady.IsZero() || r.Before(s.NextReady)) {
+		s.NextReady = r
+	}
 	return s, nil
+}
+
+// countByState counts the rows of table (deliveries or operations) by
+// state, using the state index rather than reading the rows.
+func countByState(ctx context.Context, q *sql.DB, table string) (map[string]int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT state, count(*) FROM `+table+` GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, err
+		}
+		counts[state] = n
+	}
+	return counts, rows.Err()
 }
