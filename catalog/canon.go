@@ -144,6 +144,17 @@ func plainSafe(s string) bool {
 			return false
 		}
 	}
+	if c := s[0]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '/' {
+		// Of the strings that start with a letter, only these read as
+		// something else (yaml.v3 resolve.go).
+		switch s {
+		case "true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL":
+			return false
+		}
+		if len(s) > 1 || !strings.ContainsRune("yYnNtTfFoO", rune(c)) {
+			return true
+		}
+	}
 	probe := yaml.Node{Kind: yaml.ScalarNode, Value: s}
 	return probe.ShortTag() == "!!str"
 }

@@ -42,7 +42,18 @@ type ParseOptions struct {
 // aliases, merge keys, YAML tags on pipeline-shaping values, more than one
 // document, tabs used for indentation and text that is not UTF-8 are errors.
 func Parse(file string, src []byte, opts ParseOptions) (Catalog, Diagnostics) {
-	p := catalogParser{r: &reporter{file: file}, opts: opts}
+	p := catalogParser{
+		r:           &reporter{file: file},
+		opts:        opts,
+		envOrder:    make(map[string]int, len(opts.Settings.Environments)),
+		regionOrder: make(map[string]int, len(opts.Settings.Regions)),
+	}
+	for i, e := range opts.Settings.Environments {
+		p.envOrder[e.Name] = i
+	}
+	for i, r := range opts.Settings.Regions {
+		p.regionOrder[r.Name] = i
+	}
 	cat := p.parse(src)
 	if len(p.r.diags) > 0 {
 		return Catalog{}, p.r.sorted()
@@ -54,6 +65,9 @@ func Parse(file string, src []byte, opts ParseOptions) (Catalog, Diagnostics) {
 type catalogParser struct {
 	r    *reporter
 	opts ParseOptions
+	// envOrder and regionOrder give the position of each environment and
+	// region in the settings.
+	envOrder, regionOrder map[string]int
 }
 
 // servicePath matches the field path of a service, to name the service in
@@ -285,11 +299,7 @@ func (p *catalogParser) environments(v valueReader, n *yaml.Node, path string) [
 	if !all {
 		return nil
 	}
-	order := make(map[string]int, len(p.opts.Settings.Environments))
-	for i, e := range p.opts.Settings.Environments {
-		order[e.Name] = i
-	}
-	slices.SortStableFunc(envs, func(a, b Environment) int { return order[a.Name] - order[b.Name] })
+	slices.SortStableFunc(envs, func(a, b Environment) int { return p.envOrder[a.Name] - p.envOrder[b.Name] })
 	return envs
 }
 
@@ -343,15 +353,11 @@ func (p *catalogParser) regions(v valueReader, n *yaml.Node, path string, envs [
 			}
 		}
 	}
-	order := make(map[string]int, len(p.opts.Settings.Regions))
-	for i, r := range p.opts.Settings.Regions {
-		order[r.Name] = i
-	}
 	regions := make([]string, len(valid))
 	for i, it := range valid {
 		regions[i] = it.value
 	}
-	slices.SortStableFunc(regions, func(a, b string) int { return order[a] - order[b] })
+	slices.SortStableFunc(regions, func(a, b string) int { return p.regionOrder[a] - p.regionOrder[b] })
 	return regions
 }
 

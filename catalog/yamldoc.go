@@ -89,7 +89,7 @@ func loadDocument(r *reporter, src []byte) (root *yaml.Node, ok bool) {
 		return nil, true
 	}
 	root = doc.Content[0]
-	checkHygiene(r, root, "")
+	checkHygiene(r, root)
 	return root, true
 }
 
@@ -306,40 +306,130 @@ func tabIndent(src []byte, from, to int) (line, col int, found bool) {
 	return 0, 0, false
 }
 
-// checkHygiene reports, anywhere under n, the YAML features that hide or
+// checkHygiene reports, anywhere under root, the YAML features that hide or
 // repeat values: anchors, aliases, merge keys and duplicate mapping keys.
-// path is n's field path.
-func checkHygiene(r *reporter, n *yaml.Node, path string) {
+func checkHygiene(r *reporter, root *yaml.Node) {
+	h := hygiene{r: r}
+	h.walk(root)
+}
+
+// hygiene walks a document for checkHygiene. path is the field path of the
+// current node, kept as segments and formatted only when a problem is
+// reported, since the walk visits every node of the file.
+type hygiene struct {
+	r    *reporter
+	path []pathSegment
+}
+
+// pathSegment is one step of a field path: a mapping key, or a list index
+// when key is nil.
+type pathSegment struct {
+	key   *yaml.Node
+	index int
+}
+
+// fieldPath formats segments as a field path such as services[2].name.
+func fieldPath(segments []pathSegment) string {
+	var b strings.Builder
+	for _, s := range segments {
+		if s.key == nil {
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(keyText(s.key))
+	}
+	return b.String()
+}
+
+func (h *hygiene) errorf(n *yaml.Node, format string, args ...any) {
+	h.r.add(posOf(n), "", fieldPath(h.path), format, args...)
+}
+
+func (h *hygiene) walk(n *yaml.Node) {
 	if n.Anchor != "" {
-		r.add(posOf(n), "", path, "anchors (&%s) are not allowed: write each value out in full", n.Anchor)
+		h.errorf(n, "anchors (&%s) are not allowed: write each value out in full", n.Anchor)
 	}
 	switch n.Kind {
 	case yaml.AliasNode:
-		r.add(posOf(n), "", path, "aliases (*%s) are not allowed: write the value out in full", n.Value)
+		h.errorf(n, "aliases (*%s) are not allowed: write the value out in full", n.Value)
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			checkHygiene(r, c, fmt.Sprintf("%s[%d]", path, i))
+			h.path = append(h.path, pathSegment{index: i})
+			h.walk(c)
+			h.path = h.path[:len(h.path)-1]
 		}
 	case yaml.MappingNode:
-		first := make(map[string]*yaml.Node, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			kp := joinPath(path, keyText(k))
+		scanPairs(n, func(k, v, first *yaml.Node) {
+			h.path = append(h.path, pathSegment{key: k})
+			defer func() { h.path = h.path[:len(h.path)-1] }()
 			if isMergeKey(k) {
-				r.add(posOf(k), "", kp, "merge keys (<<) are not allowed: write each field out in full")
-				if v.Kind == yaml.AliasNode {
-					continue // the merge key error covers its alias
+				h.errorf(k, "merge keys (<<) are not allowed: write each field out in full")
+				if v.Kind != yaml.AliasNode { // the merge key error covers its alias
+					h.walk(v)
 				}
-			} else {
-				id := canonical(k)
-				if prev, dup := first[id]; dup {
-					r.add(posOf(k), "", kp, "duplicate key %q (first defined at line %d)", keyText(k), prev.Line)
-				} else {
-					first[id] = k
-				}
-				checkHygiene(r, k, kp)
+				return
 			}
-			checkHygiene(r, v, kp)
+			if first != nil {
+				h.errorf(k, "duplicate key %q (first defined at line %d)", keyText(k), first.Line)
+			}
+			h.walk(k)
+			h.walk(v)
+		})
+	}
+}
+
+// keyID identifies a mapping key: two keys are duplicates when their IDs
+// are equal. String keys, by far the most common, need no formatting.
+type keyID struct {
+	tag, text string
+}
+
+func idOf(k *yaml.Node) keyID {
+	if k.Kind == yaml.ScalarNode && k.Tag == "!!str" {
+		return keyID{tag: "!!str", text: k.Value}
+	}
+	return keyID{text: canonical(k)}
+}
+
+// scanPairs calls fn for each key/value entry of mapping m, in file order,
+// with the earlier key equal to k when k is a duplicate (nil otherwise).
+// Merge keys are passed as they are, never as duplicates.
+func scanPairs(m *yaml.Node, fn func(k, v, first *yaml.Node)) {
+	n := len(m.Content) / 2
+	ids := make([]keyID, n)
+	var index map[keyID]int // for large mappings; small ones are scanned
+	if n > 16 {
+		index = make(map[keyID]int, n)
+	}
+	for i := range n {
+		k, v := m.Content[2*i], m.Content[2*i+1]
+		if isMergeKey(k) {
+			fn(k, v, nil)
+			continue
+		}
+		ids[i] = idOf(k)
+		first := -1
+		if index != nil {
+			if j, ok := index[ids[i]]; ok {
+				first = j
+			} else {
+				index[ids[i]] = i
+			}
+		} else {
+			for j := range i {
+				if ids[j] == ids[i] && !isMergeKey(m.Content[2*j]) {
+					first = j
+					break
+				}
+			}
+		}
+		if first >= 0 {
+			fn(k, v, m.Content[2*first])
+		} else {
+			fn(k, v, nil)
 		}
 	}
 }
@@ -375,22 +465,11 @@ type pair struct {
 // Merge keys are skipped for the same reason.
 func pairs(m *yaml.Node) []pair {
 	out := make([]pair, 0, len(m.Content)/2)
-	var seen map[string]bool
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k := m.Content[i]
-		if isMergeKey(k) {
-			continue
+	scanPairs(m, func(k, v, first *yaml.Node) {
+		if first == nil && !isMergeKey(k) {
+			out = append(out, pair{key: k, value: v})
 		}
-		id := canonical(k)
-		if seen[id] {
-			continue
-		}
-		if seen == nil {
-			seen = make(map[string]bool, len(m.Content)/2)
-		}
-		seen[id] = true
-		out = append(out, pair{key: k, value: m.Content[i+1]})
-	}
+	})
 	return out
 }
 
@@ -482,7 +561,9 @@ func (v valueReader) strList(n *yaml.Node, field string) (items []item, ok bool)
 	}
 	items = make([]item, 0, len(n.Content))
 	for i, c := range n.Content {
-		if s, ok := v.str(c, fmt.Sprintf("%s[%d]", field, i)); ok {
+		if c.Kind == yaml.ScalarNode && c.Tag == "!!str" && !tagged(c) {
+			items = append(items, item{value: c.Value, node: c, index: i}) // the common case, without formatting a path
+		} else if s, ok := v.str(c, fmt.Sprintf("%s[%d]", field, i)); ok {
 			items = append(items, item{value: s, node: c, index: i})
 		}
 	}
@@ -565,9 +646,20 @@ func (v valueReader) mapping(n *yaml.Node, field string, known []string) (entrie
 	return entries, order, true
 }
 
-// dnsLabel matches an RFC 1123 label: lower-case letters, digits and '-',
-// starting and ending with a letter or digit. Length is checked separately.
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+// isDNSLabelText reports whether s is made of lower-case letters, digits
+// and '-', starting and ending with a letter or digit (RFC 1123 label
+// characters; the length is checked separately).
+func isDNSLabelText(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // checkLabel returns "" when s is a DNS-1123 label of at most 63 characters,
 // or a message saying why it is not; what names the value, as in
@@ -578,7 +670,7 @@ func checkLabel(what, s string) string {
 		return what + " must not be empty"
 	case len(s) > 63:
 		return fmt.Sprintf("%s %q is %d characters long; the limit is 63", what, s, len(s))
-	case !dnsLabel.MatchString(s):
+	case !isDNSLabelText(s):
 		return fmt.Sprintf("%s %q is not a DNS-1123 label: use lower-case letters, digits and '-', starting and ending with a letter or digit", what, s)
 	}
 	return ""
