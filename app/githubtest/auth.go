@@ -1,0 +1,483 @@
+package githubtest
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v4"
+)
+
+// installation is the App installed on one account, covering all of that
+// account's repositories.
+type installation struct {
+	ID        int64
+	Account   *user
+	CreatedAt time.Time
+}
+
+// token is an installation access token.
+type token struct {
+	value   string
+	inst    *installation
+	expires time.Time
+	repoIDs map[int64]bool // nil: every repository of the installation
+	perms   map[string]string
+}
+
+// defaultPermissions are the App's repository permissions.
+var defaultPermissions = map[string]string{
+	"checks":        "write",
+	"contents":      "write",
+	"issues":        "write",
+	"metadata":      "read",
+	"pull_requests": "write",
+}
+
+type authKind int
+
+const (
+	authNone authKind = iota
+	authApp
+	authInstallation
+	authUser
+)
+
+// identity is the authenticated caller of a request.
+type identity struct {
+	kind authKind
+	inst *installation
+	tok  *token
+	user *user // the acting user: the bot for installation tokens
+}
+
+func (id identity) String() string {
+	switch id.kind {
+	case authApp:
+		return "app"
+	case authInstallation:
+		return fmt.Sprintf("installation:%d", id.inst.ID)
+	case authUser:
+		return "user:" + id.user.Login
+	}
+	return "anonymous"
+}
+
+// rateKey names the rate limit window: installation tokens share their
+// installation's limit.
+func (id identity) rateKey() string { return id.String() }
+
+func (id identity) rateSubject() string {
+	switch id.kind {
+	case authInstallation:
+		return fmt.Sprintf("installation ID %d", id.inst.ID)
+	case authUser:
+		return fmt.Sprintf("user ID %d", id.user.ID)
+	case authApp:
+		return "integration"
+	}
+	return "anonymous requests"
+}
+
+func (id identity) canAccess(r *repo) bool {
+	switch id.kind {
+	case authUser:
+		return true
+	case authInstallation:
+		if r.Owner != id.inst.Account {
+			return false
+		}
+		return id.tok.repoIDs == nil || id.tok.repoIDs[r.ID]
+	}
+	return false
+}
+
+// authenticate reads the Authorization header. It returns GitHub's 401
+// message when credentials are missing or wrong.
+func (s *Server) authenticate(r *http.Request) (identity, string) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return identity{}, "Requires authentication"
+	}
+	scheme, cred, ok := strings.Cut(h, " ")
+	cred = strings.TrimSpace(cred)
+	scheme = strings.ToLower(scheme)
+	if !ok || cred == "" || (scheme != "token" && scheme != "bearer") {
+		return identity{}, "Bad credentials"
+	}
+	if s.opts.UserToken != "" && cred == s.opts.UserToken {
+		return identity{kind: authUser, user: s.human}, ""
+	}
+	if tok, ok := s.tokens[cred]; ok {
+		if !s.now().Before(tok.expires) {
+			return identity{}, "Bad credentials"
+		}
+		return identity{kind: authInstallation, inst: tok.inst, tok: tok, user: s.bot}, ""
+	}
+	if scheme == "bearer" && strings.Count(cred, ".") == 2 {
+		if msg := s.verifyJWT(cred); msg != "" {
+			return identity{}, msg
+		}
+		return identity{kind: authApp, user: s.bot}, ""
+	}
+	return identity{}, "Bad credentials"
+}
+
+// verifyJWT checks an App JWT the way GitHub does: RS256, issuer = App id,
+// exp in the future but at most 10 minutes ahead, iat not in the future.
+func (s *Server) verifyJWT(raw string) string {
+	var claims jwt.RegisteredClaims
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation())
+	var err error
+	if s.opts.AppPublicKey == nil {
+		_, _, err = parser.ParseUnverified(raw, &claims)
+	} else {
+		_, err = parser.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return s.opts.AppPublicKey, nil })
+	}
+	if err != nil {
+		return "A JSON web token could not be decoded"
+	}
+	if s.opts.AppID != 0 && claims.Issuer != strconv.FormatInt(s.opts.AppID, 10) {
+		return "Integration not found"
+	}
+	now := s.now()
+	if claims.ExpiresAt == nil || !claims.ExpiresAt.After(now) {
+		return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"
+	}
+	if claims.ExpiresAt.Sub(now) > 10*time.Minute+30*time.Second {
+		return "'Expiration time' claim ('exp') is too far in the future"
+	}
+	if claims.IssuedAt == nil || claims.IssuedAt.After(now.Add(time.Minute)) {
+		return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"
+	}
+	return ""
+}
+
+func randomToken(prefix string, n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic(err)
+		}
+		b[i] = alphabet[k.Int64()]
+	}
+	return prefix + string(b)
+}
+
+// AddInstallation installs the App on owner (an organization, or the human
+// user when owner is the user's login) and returns the installation id. The
+// installation covers every repository of owner, present and future. Adding
+// an existing installation returns its id.
+func (s *Server) AddInstallation(owner string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	acct := s.ownerFor(owner)
+	for _, inst := range s.installations {
+		if inst.Account == acct {
+			return inst.ID
+		}
+	}
+	inst := &installation{ID: s.newID(), Account: acct, CreatedAt: s.now()}
+	s.installations[inst.ID] = inst
+	return inst.ID
+}
+
+// InstallationToken mints an installation token directly, as the token
+// endpoint would, for tools that drive the API as the App.
+func (s *Server) InstallationToken(installationID int64) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inst, ok := s.installations[installationID]
+	if !ok {
+		return "", fmt.Errorf("installation %d not found", installationID)
+	}
+	tok := &token{value: randomToken("ghs_", 36), inst: inst, expires: s.now().Add(time.Hour), perms: defaultPermissions}
+	s.tokens[tok.value] = tok
+	return tok.value, nil
+}
+
+func (s *Server) ownerFor(login string) *user {
+	if u, ok := s.users[strings.ToLower(login)]; ok {
+		return u
+	}
+	return s.userFor(login, "Organization")
+}
+
+func (s *Server) installationFor(owner *user) *installation {
+	for _, inst := range s.installations {
+		if inst.Account == owner {
+			return inst
+		}
+	}
+	return nil
+}
+
+func (s *Server) installationJSON(inst *installation) map[string]any {
+	targetType := inst.Account.Type
+	if targetType == "Bot" {
+		targetType = "User"
+	}
+	return map[string]any{
+		"id":                        inst.ID,
+		"account":                   s.userJSON(inst.Account),
+		"repository_selection":      "all",
+		"access_tokens_url":         fmt.Sprintf("%sapp/installations/%d/access_tokens", s.URL, inst.ID),
+		"repositories_url":          s.URL + "installation/repositories",
+		"html_url":                  fmt.Sprintf("%sorganizations/%s/settings/installations/%d", s.opts.WebURL, inst.Account.Login, inst.ID),
+		"app_id":                    s.opts.AppID,
+		"app_slug":                  s.opts.AppSlug,
+		"target_id":                 inst.Account.ID,
+		"target_type":               targetType,
+		"permissions":               defaultPermissions,
+		"events":                    s.subscribedEvents(),
+		"created_at":                isoTime(inst.CreatedAt),
+		"updated_at":                isoTime(inst.CreatedAt),
+		"single_file_name":          nil,
+		"has_multiple_single_files": false,
+		"single_file_paths":         []string{},
+		"suspended_by":              nil,
+		"suspended_at":              nil,
+	}
+}
+
+func (s *Server) subscribedEvents() []string {
+	if len(s.opts.Events) > 0 {
+		return s.opts.Events
+	}
+	return []string{"check_run", "check_suite", "issue_comment", "pull_request", "push"}
+}
+
+func (s *Server) appJSON() map[string]any {
+	owner := s.userJSON(s.bot)
+	return map[string]any{
+		"id":           s.opts.AppID,
+		"slug":         s.opts.AppSlug,
+		"node_id":      fmt.Sprintf("A_%d", s.opts.AppID),
+		"owner":        owner,
+		"name":         s.opts.AppSlug,
+		"description":  "",
+		"external_url": s.opts.WebURL + "apps/" + s.opts.AppSlug,
+		"html_url":     s.opts.WebURL + "apps/" + s.opts.AppSlug,
+		"created_at":   "2024-01-01T00:00:00Z",
+		"updated_at":   "2024-01-01T00:00:00Z",
+		"permissions":  defaultPermissions,
+		"events":       s.subscribedEvents(),
+	}
+}
+
+func (s *Server) handleGetApp(c *call) {
+	app := s.appJSON()
+	app["installations_count"] = len(s.installations)
+	c.writeJSON(http.StatusOK, app)
+}
+
+func (s *Server) sortedInstallations() []*installation {
+	out := make([]*installation, 0, len(s.installations))
+	for _, inst := range s.installations {
+		out = append(out, inst)
+	}
+	sortBy(out, func(i *installation) int64 { return i.ID })
+	return out
+}
+
+func (s *Server) handleListInstallations(c *call) {
+	var out []map[string]any
+	for _, inst := range paginate(c, s.sortedInstallations()) {
+		out = append(out, s.installationJSON(inst))
+	}
+	if out == nil {
+		out = []map[string]any{}
+	}
+	c.writeJSON(http.StatusOK, out)
+}
+
+func (s *Server) handleGetInstallation(c *call) {
+	id, ok := c.pathInt("installation_id")
+	if !ok {
+		return
+	}
+	inst, found := s.installations[id]
+	if !found {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	c.writeJSON(http.StatusOK, s.installationJSON(inst))
+}
+
+func (s *Server) handleCreateToken(c *call) {
+	id, ok := c.pathInt("installation_id")
+	if !ok {
+		return
+	}
+	inst, found := s.installations[id]
+	if !found {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	var req struct {
+		Repositories  []string          `json:"repositories"`
+		RepositoryIDs []int64           `json:"repository_ids"`
+		Permissions   map[string]string `json:"permissions"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	tok := &token{value: randomToken("ghs_", 36), inst: inst, expires: s.now().Add(time.Hour), perms: defaultPermissions}
+	var repos []*repo
+	if len(req.Repositories) > 0 || len(req.RepositoryIDs) > 0 {
+		tok.repoIDs = map[int64]bool{}
+		for _, name := range req.Repositories {
+			r := s.repoFor(inst.Account.Login, name)
+			if r == nil {
+				c.writeJSON(http.StatusUnprocessableEntity, apiError{Message: "There is at least one repository that does not exist or is not accessible to the parent installation.", DocumentationURL: docsURL, Status: "422"})
+				return
+			}
+			tok.repoIDs[r.ID] = true
+			repos = append(repos, r)
+		}
+		for _, rid := range req.RepositoryIDs {
+			r := s.repoByID(rid)
+			if r == nil || r.Owner != inst.Account {
+				c.writeJSON(http.StatusUnprocessableEntity, apiError{Message: "There is at least one repository that does not exist or is not accessible to the parent installation.", DocumentationURL: docsURL, Status: "422"})
+				return
+			}
+			tok.repoIDs[r.ID] = true
+			repos = append(repos, r)
+		}
+	}
+	if len(req.Permissions) > 0 {
+		perms := map[string]string{}
+		for k, v := range req.Permissions {
+			granted, ok := defaultPermissions[k]
+			if !ok || (v == "write" && granted != "write") {
+				c.writeJSON(http.StatusUnprocessableEntity, apiError{Message: "The permissions requested are not granted to this installation.", DocumentationURL: docsURL, Status: "422"})
+				return
+			}
+			perms[k] = v
+		}
+		perms["metadata"] = "read"
+		tok.perms = perms
+	}
+	s.tokens[tok.value] = tok
+	resp := map[string]any{
+		"token":                tok.value,
+		"expires_at":           isoTime(tok.expires),
+		"permissions":          tok.perms,
+		"repository_selection": "all",
+	}
+	if tok.repoIDs != nil {
+		resp["repository_selection"] = "selected"
+		var list []map[string]any
+		for _, r := range repos {
+			list = append(list, s.repoJSON(r))
+		}
+		resp["repositories"] = list
+	}
+	c.writeJSON(http.StatusCreated, resp)
+}
+
+func (s *Server) handleRepoInstallation(c *call) {
+	r := s.repoFor(c.r.PathValue("owner"), c.r.PathValue("repo"))
+	if r == nil {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	inst := s.installationFor(r.Owner)
+	if inst == nil {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	c.writeJSON(http.StatusOK, s.installationJSON(inst))
+}
+
+func (s *Server) handleOwnerInstallation(c *call) {
+	login := c.r.PathValue("org")
+	wantOrg := login != ""
+	if !wantOrg {
+		login = c.r.PathValue("username")
+	}
+	u, ok := s.users[strings.ToLower(login)]
+	if !ok || (wantOrg && u.Type != "Organization") || (!wantOrg && u.Type == "Organization") {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	inst := s.installationFor(u)
+	if inst == nil {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	c.writeJSON(http.StatusOK, s.installationJSON(inst))
+}
+
+func (s *Server) handleInstallationRepos(c *call) {
+	var repos []*repo
+	for _, r := range s.sortedRepos() {
+		if c.id.canAccess(r) {
+			repos = append(repos, r)
+		}
+	}
+	selection := "all"
+	if c.id.tok.repoIDs != nil {
+		selection = "selected"
+	}
+	list := []map[string]any{}
+	for _, r := range paginate(c, repos) {
+		list = append(list, s.repoJSON(r))
+	}
+	c.writeJSON(http.StatusOK, map[string]any{
+		"total_count":          len(repos),
+		"repository_selection": selection,
+		"repositories":         list,
+	})
+}
+
+// permissionFor names the permission a repository route needs.
+func permissionFor(route string) string {
+	switch {
+	case strings.Contains(route, "/check-runs") || strings.Contains(route, "/check-suites"):
+		return "checks"
+	case strings.Contains(route, "/pulls"):
+		return "pull_requests"
+	case strings.Contains(route, "/issues") || strings.Contains(route, "/labels"):
+		return "issues"
+	case strings.Contains(route, "/contents/") || strings.HasPrefix(route, "GET /raw/") || strings.Contains(route, "/git/") ||
+		strings.Contains(route, "/commits") || strings.Contains(route, "/compare/") ||
+		strings.Contains(route, "/branches/"):
+		return "contents"
+	}
+	return "metadata"
+}
+
+// permitted reports whether an installation token may call route. Issue
+// endpoints also accept pull_requests permission, as GitHub does for pull
+// requests.
+func (t *token) permitted(method, route string) bool {
+	need := "read"
+	if method != http.MethodGet && method != http.MethodHead {
+		need = "write"
+	}
+	ok := func(perm string) bool {
+		have := t.perms[perm]
+		return have == "write" || (need == "read" && have == "read")
+	}
+	perm := permissionFor(route)
+	if perm == "issues" && ok("pull_requests") {
+		return true
+	}
+	return ok(perm)
+}
+
+func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+func isoTimePtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return isoTime(*t)
+}

@@ -1,0 +1,720 @@
+package githubtest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+)
+
+func (s *Server) handleGetBlob(c *call) {
+	r := c.repo
+	sha := c.r.PathValue("sha")
+	data, ok := r.git.blobs[sha]
+	if !ok {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	c.writeJSON(http.StatusOK, map[string]any{
+		"sha":      sha,
+		"node_id":  "B_" + sha[:12],
+		"size":     len(data),
+		"url":      s.repoAPIURL(r) + "/git/blobs/" + sha,
+		"content":  base64Wrapped(data),
+		"encoding": "base64",
+	})
+}
+
+func (s *Server) handleCreateBlob(c *call) {
+	r := c.repo
+	var req struct {
+		Content  *string `json:"content"`
+		Encoding string  `json:"encoding"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	if req.Content == nil {
+		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"content\" wasn't supplied.")
+		return
+	}
+	var data []byte
+	switch req.Encoding {
+	case "", "utf-8":
+		data = []byte(*req.Content)
+	case "base64":
+		d, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(*req.Content, "\n", ""))
+		if err != nil {
+			c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\ncontent is not valid Base64.")
+			return
+		}
+		data = d
+	default:
+		c.invalid(fieldError{Resource: "Blob", Field: "encoding", Code: "invalid", Message: "encoding must be one of utf-8, base64"})
+		return
+	}
+	sha := r.git.putBlob(data)
+	c.writeJSON(http.StatusCreated, map[string]any{"sha": sha, "url": s.repoAPIURL(r) + "/git/blobs/" + sha})
+}
+
+func (s *Server) treeEntryJSON(r *repo, p string, e treeEntry) map[string]any {
+	j := map[string]any{"path": p, "mode": e.Mode, "type": e.Type, "sha": e.SHA}
+	switch e.Type {
+	case "blob":
+		j["size"] = len(r.git.blobs[e.SHA])
+		j["url"] = s.repoAPIURL(r) + "/git/blobs/" + e.SHA
+	case "tree":
+		j["url"] = s.repoAPIURL(r) + "/git/trees/" + e.SHA
+	}
+	return j
+}
+
+// maxTreeEntries is GitHub's cap for recursive tree listings.
+const maxTreeEntries = 100000
+
+func (s *Server) treeJSON(r *repo, sha string, recursive bool) map[string]any {
+	entries := []map[string]any{}
+	truncated := false
+	var walk func(treeSHA, prefix string)
+	walk = func(treeSHA, prefix string) {
+		for _, e := range r.git.trees[treeSHA] {
+			if len(entries) >= maxTreeEntries {
+				truncated = true
+				return
+			}
+			p := prefix + e.Name
+			entries = append(entries, s.treeEntryJSON(r, p, e))
+			if recursive && e.Type == "tree" {
+				walk(e.SHA, p+"/")
+			}
+		}
+	}
+	walk(sha, "")
+	return map[string]any{
+		"sha":       sha,
+		"url":       s.repoAPIURL(r) + "/git/trees/" + sha,
+		"tree":      entries,
+		"truncated": truncated,
+	}
+}
+
+func (s *Server) handleGetTree(c *call) {
+	r := c.repo
+	ref := c.r.PathValue("sha")
+	sha := ref
+	if _, ok := r.git.trees[sha]; !ok {
+		commit := r.resolveCommit(ref)
+		if commit == "" {
+			c.fail(http.StatusNotFound, "Not Found")
+			return
+		}
+		sha = r.treeOf(commit)
+	}
+	// Any value of "recursive" turns recursion on, as GitHub documents.
+	_, recursive := c.r.URL.Query()["recursive"]
+	c.writeJSON(http.StatusOK, s.treeJSON(r, sha, recursive))
+}
+
+var validModes = map[string]string{
+	modeFile: "blob", modeExec: "blob", modeSymlink: "blob", modeTree: "tree", modeCommit: "commit",
+}
+
+func (s *Server) handleCreateTree(c *call) {
+	r := c.repo
+	var req struct {
+		BaseTree string                       `json:"base_tree"`
+		Tree     []map[string]json.RawMessage `json:"tree"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	if req.Tree == nil {
+		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"tree\" wasn't supplied.")
+		return
+	}
+	flat := map[string]fileEntry{}
+	if req.BaseTree != "" {
+		base := req.BaseTree
+		if _, ok := r.git.trees[base]; !ok {
+			if commit, ok := r.git.commits[base]; ok {
+				base = commit.Tree
+			} else {
+				c.fail(http.StatusUnprocessableEntity, "Invalid tree info")
+				return
+			}
+		}
+		flat = r.git.flatten(base)
+	}
+	badState := func() { c.fail(http.StatusUnprocessableEntity, "GitRPC::BadObjectState") }
+	for _, raw := range req.Tree {
+		var path, mode, typ string
+		_ = json.Unmarshal(raw["path"], &path)
+		_ = json.Unmarshal(raw["mode"], &mode)
+		_ = json.Unmarshal(raw["type"], &typ)
+		shaRaw, hasSHA := raw["sha"]
+		contentRaw, hasContent := raw["content"]
+		shaNull := hasSHA && bytes.Equal(bytes.TrimSpace(shaRaw), []byte("null"))
+		if hasContent && bytes.Equal(bytes.TrimSpace(contentRaw), []byte("null")) {
+			hasContent = false
+		}
+		if (hasSHA && !shaNull && hasContent) || (!hasSHA && !hasContent) {
+			c.fail(http.StatusUnprocessableEntity, "Must supply either tree.sha or tree.content. Request will be rejected if both are present.")
+			return
+		}
+		if !validPath(path) {
+			c.fail(http.StatusUnprocessableEntity, "tree.path contains a malformed path component")
+			return
+		}
+		wantType, ok := validModes[mode]
+		if !ok {
+			c.fail(http.StatusUnprocessableEntity, "Invalid tree info")
+			return
+		}
+		if typ == "" {
+			typ = wantType
+		}
+		if typ != wantType {
+			c.fail(http.StatusUnprocessableEntity, "Invalid tree info")
+			return
+		}
+		if shaNull {
+			if !removePath(flat, path, typ == "tree") {
+				badState()
+				return
+			}
+			continue
+		}
+		if hasContent {
+			var content string
+			if err := json.Unmarshal(contentRaw, &content); err != nil || typ != "blob" {
+				c.fail(http.StatusUnprocessableEntity, "Invalid tree info")
+				return
+			}
+			setPath(flat, path, fileEntry{Mode: mode, SHA: r.git.putBlob([]byte(content))})
+			continue
+		}
+		var sha string
+		if err := json.Unmarshal(shaRaw, &sha); err != nil {
+			c.fail(http.StatusUnprocessableEntity, "Invalid tree info")
+			return
+		}
+		switch typ {
+		case "blob":
+			if _, ok := r.git.blobs[sha]; !ok {
+				badState()
+				return
+			}
+			setPath(flat, path, fileEntry{Mode: mode, SHA: sha})
+		case "tree":
+			if _, ok := r.git.trees[sha]; !ok {
+				badState()
+				return
+			}
+			removePath(flat, path, true)
+			removePath(flat, path, false)
+			for sub, f := range r.git.flatten(sha) {
+				setPath(flat, path+"/"+sub, f)
+			}
+		case "commit":
+			setPath(flat, path, fileEntry{Mode: modeCommit, SHA: sha})
+		}
+	}
+	sha := r.git.buildTree(flat)
+	c.writeJSON(http.StatusCreated, s.treeJSON(r, sha, false))
+}
+
+// removePath deletes a file, or with dir every file under a directory. It
+// reports whether anything was there.
+func removePath(flat map[string]fileEntry, p string, dir bool) bool {
+	if !dir {
+		if _, ok := flat[p]; !ok {
+			return false
+		}
+		delete(flat, p)
+		return true
+	}
+	found := false
+	for fp := range flat {
+		if strings.HasPrefix(fp, p+"/") {
+			delete(flat, fp)
+			found = true
+		}
+	}
+	return found
+}
+
+// setPath writes a file, replacing a directory at that path or files at
+// its parent paths.
+func setPath(flat map[string]fileEntry, p string, f fileEntry) {
+	removePath(flat, p, true)
+	for dir := parentDir(p); dir != ""; dir = parentDir(dir) {
+		delete(flat, dir)
+	}
+	flat[p] = f
+}
+
+func sigOut(sig signature) map[string]any {
+	return map[string]any{"name": sig.Name, "email": sig.Email, "date": isoTime(sig.When)}
+}
+
+// gitCommitJSON is the Git Data API commit object.
+func (s *Server) gitCommitJSON(r *repo, sha string) map[string]any {
+	c := r.git.commits[sha]
+	parents := []map[string]any{}
+	for _, p := range c.Parents {
+		parents = append(parents, map[string]any{
+			"sha": p, "url": s.repoAPIURL(r) + "/git/commits/" + p, "html_url": s.repoHTMLURL(r) + "/commit/" + p,
+		})
+	}
+	return map[string]any{
+		"sha":       sha,
+		"node_id":   "C_" + sha[:16],
+		"url":       s.repoAPIURL(r) + "/git/commits/" + sha,
+		"html_url":  s.repoHTMLURL(r) + "/commit/" + sha,
+		"author":    sigOut(c.Author),
+		"committer": sigOut(c.Committer),
+		"tree":      map[string]any{"sha": c.Tree, "url": s.repoAPIURL(r) + "/git/trees/" + c.Tree},
+		"message":   c.Message,
+		"parents":   parents,
+		"verification": map[string]any{
+			"verified": false, "reason": "unsigned", "signature": nil, "payload": nil,
+		},
+	}
+}
+
+// userByEmail finds the account a commit signature belongs to.
+func (s *Server) userByEmail(email string) *user {
+	for _, u := range s.users {
+		if u.email() == email {
+			return u
+		}
+	}
+	return nil
+}
+
+// repoCommitJSON is the commits API object; withFiles adds stats and files
+// against the first parent.
+func (s *Server) repoCommitJSON(r *repo, sha string, withFiles bool) map[string]any {
+	c := r.git.commits[sha]
+	inner := s.gitCommitJSON(r, sha)
+	delete(inner, "sha")
+	delete(inner, "node_id")
+	delete(inner, "html_url")
+	delete(inner, "parents")
+	inner["comment_count"] = 0
+	parents := []map[string]any{}
+	for _, p := range c.Parents {
+		parents = append(parents, map[string]any{
+			"sha": p, "url": s.repoAPIURL(r) + "/commits/" + p, "html_url": s.repoHTMLURL(r) + "/commit/" + p,
+		})
+	}
+	j := map[string]any{
+		"sha":          sha,
+		"node_id":      "C_" + sha[:16],
+		"commit":       inner,
+		"url":          s.repoAPIURL(r) + "/commits/" + sha,
+		"html_url":     s.repoHTMLURL(r) + "/commit/" + sha,
+		"comments_url": s.repoAPIURL(r) + "/commits/" + sha + "/comments",
+		"author":       s.userJSON(s.userByEmail(c.Author.Email)),
+		"committer":    s.userJSON(s.userByEmail(c.Committer.Email)),
+		"parents":      parents,
+	}
+	if withFiles {
+		parent := ""
+		if len(c.Parents) > 0 {
+			parent = c.Parents[0]
+		}
+		files, adds, dels := s.filesJSON(r, r.flatAt(parent), r.flatAt(sha), sha, 3000)
+		j["files"] = files
+		j["stats"] = map[string]int{"additions": adds, "deletions": dels, "total": adds + dels}
+	}
+	return j
+}
+
+// filesJSON lists changed files as the commits, compare and pulls APIs do,
+// with at most limit entries, and the total line counts.
+func (s *Server) filesJSON(r *repo, from, to map[string]fileEntry, headSHA string, limit int) ([]map[string]any, int, int) {
+	files := []map[string]any{}
+	totalAdd, totalDel := 0, 0
+	for _, ch := range diffTrees(from, to) {
+		oldText, newText := "", ""
+		if ch.Old.SHA != "" {
+			oldText = string(r.git.blobs[ch.Old.SHA])
+		}
+		if ch.New.SHA != "" {
+			newText = string(r.git.blobs[ch.New.SHA])
+		}
+		adds, dels := 0, 0
+		if utf8.ValidString(oldText) && utf8.ValidString(newText) {
+			adds, dels = lineStats(oldText, newText)
+		}
+		totalAdd += adds
+		totalDel += dels
+		if len(files) >= limit {
+			continue
+		}
+		sha := ch.New.SHA
+		if ch.Status == "removed" {
+			sha = ch.Old.SHA
+		}
+		ref := headSHA
+		j := map[string]any{
+			"sha":          sha,
+			"filename":     ch.Path,
+			"status":       ch.Status,
+			"additions":    adds,
+			"deletions":    dels,
+			"changes":      adds + dels,
+			"blob_url":     s.repoHTMLURL(r) + "/blob/" + ref + "/" + ch.Path,
+			"raw_url":      s.repoHTMLURL(r) + "/raw/" + ref + "/" + ch.Path,
+			"contents_url": s.repoAPIURL(r) + "/contents/" + ch.Path + "?ref=" + ref,
+		}
+		if ch.PreviousPath != "" {
+			j["previous_filename"] = ch.PreviousPath
+		}
+		files = append(files, j)
+	}
+	return files, totalAdd, totalDel
+}
+
+func (s *Server) handleGetGitCommit(c *call) {
+	r := c.repo
+	sha := c.r.PathValue("sha")
+	if _, ok := r.git.commits[sha]; !ok {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	c.writeJSON(http.StatusOK, s.gitCommitJSON(r, sha))
+}
+
+func (s *Server) handleCreateGitCommit(c *call) {
+	r := c.repo
+	var req struct {
+		Message   *string  `json:"message"`
+		Tree      string   `json:"tree"`
+		Parents   []string `json:"parents"`
+		Author    *sigJSON `json:"author"`
+		Committer *sigJSON `json:"committer"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	if req.Message == nil {
+		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"message\" wasn't supplied.")
+		return
+	}
+	if req.Tree == "" {
+		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"tree\" wasn't supplied.")
+		return
+	}
+	if _, ok := r.git.trees[req.Tree]; !ok {
+		c.fail(http.StatusUnprocessableEntity, "Tree SHA does not exist")
+		return
+	}
+	for _, p := range req.Parents {
+		if _, ok := r.git.commits[p]; !ok {
+			c.fail(http.StatusUnprocessableEntity, "Parent SHA does not exist or is not a commit object")
+			return
+		}
+	}
+	now := s.now()
+	author := s.sigFrom(req.Author, c.actor().signature(now))
+	committer := author
+	if req.Committer != nil {
+		committer = s.sigFrom(req.Committer, author)
+	} else if req.Author == nil {
+		committer = c.actor().signature(now)
+	}
+	sha := r.git.putCommit(&gitCommit{
+		Tree: req.Tree, Parents: req.Parents, Author: author, Committer: committer, Message: *req.Message,
+	})
+	c.writeJSON(http.StatusCreated, s.gitCommitJSON(r, sha))
+}
+
+func (s *Server) refJSON(r *repo, ref string) map[string]any {
+	sha := r.refs[ref]
+	return map[string]any{
+		"ref":     ref,
+		"node_id": "REF_" + strings.ReplaceAll(ref, "/", "_"),
+		"url":     s.repoAPIURL(r) + "/git/" + ref,
+		"object": map[string]any{
+			"sha":  sha,
+			"type": "commit",
+			"url":  s.repoAPIURL(r) + "/git/commits/" + sha,
+		},
+	}
+}
+
+// fullRef turns "heads/x" or "refs/heads/x" into "refs/heads/x".
+func fullRef(ref string) string {
+	ref = strings.Trim(ref, "/")
+	if strings.HasPrefix(ref, "refs/") {
+		return ref
+	}
+	return "refs/" + ref
+}
+
+func (s *Server) handleGetRef(c *call) {
+	r := c.repo
+	ref := fullRef(c.r.PathValue("ref"))
+	if _, ok := r.refs[ref]; !ok {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	c.writeJSON(http.StatusOK, s.refJSON(r, ref))
+}
+
+func (r *repo) refsWithPrefix(prefix string) []string {
+	var out []string
+	for _, ref := range sortedKeys(r.refs) {
+		if strings.HasPrefix(ref, prefix) {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+func (s *Server) handleMatchingRefs(c *call) {
+	r := c.repo
+	prefix := "refs/" + strings.TrimPrefix(c.r.PathValue("ref"), "refs/")
+	list := []map[string]any{}
+	for _, ref := range paginate(c, r.refsWithPrefix(prefix)) {
+		list = append(list, s.refJSON(r, ref))
+	}
+	c.writeJSON(http.StatusOK, list)
+}
+
+// handleGetRefsLegacy serves GET /git/refs/{ref}: one ref when the name is
+// exact, else the refs under that prefix.
+func (s *Server) handleGetRefsLegacy(c *call) {
+	r := c.repo
+	name := c.r.PathValue("ref")
+	ref := fullRef(name)
+	if _, ok := r.refs[ref]; ok && name != "" {
+		c.writeJSON(http.StatusOK, s.refJSON(r, ref))
+		return
+	}
+	prefix := "refs/"
+	if name != "" {
+		prefix = ref + "/"
+	}
+	matches := r.refsWithPrefix(prefix)
+	if len(matches) == 0 {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	list := []map[string]any{}
+	for _, m := range paginate(c, matches) {
+		list = append(list, s.refJSON(r, m))
+	}
+	c.writeJSON(http.StatusOK, list)
+}
+
+// validRefName applies git's main ref-name rules.
+func validRefName(ref string) bool {
+	if !strings.HasPrefix(ref, "refs/") || strings.Count(ref, "/") < 2 {
+		return false
+	}
+	if strings.Contains(ref, "..") || strings.Contains(ref, "//") || strings.HasSuffix(ref, "/") ||
+		strings.HasSuffix(ref, ".lock") || strings.HasSuffix(ref, ".") || strings.Contains(ref, "@{") {
+		return false
+	}
+	for _, ch := range ref {
+		if ch <= ' ' || ch == 0x7f || strings.ContainsRune("~^:?*[\\", ch) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) handleCreateRef(c *call) {
+	r := c.repo
+	var req struct {
+		Ref *string `json:"ref"`
+		SHA *string `json:"sha"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	if req.Ref == nil || req.SHA == nil {
+		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"ref\" and \"sha\" are required.")
+		return
+	}
+	ref := *req.Ref
+	if !validRefName(ref) {
+		c.fail(http.StatusUnprocessableEntity, "Reference name is not valid")
+		return
+	}
+	if _, ok := r.refs[ref]; ok {
+		c.fail(http.StatusUnprocessableEntity, "Reference already exists")
+		return
+	}
+	if _, ok := r.git.commits[*req.SHA]; !ok {
+		c.fail(http.StatusUnprocessableEntity, "Object does not exist")
+		return
+	}
+	s.setRef(r, ref, *req.SHA, c.actor())
+	c.writeJSON(http.StatusCreated, s.refJSON(r, ref))
+}
+
+func (s *Server) handleUpdateRef(c *call) {
+	r := c.repo
+	var req struct {
+		SHA   *string `json:"sha"`
+		Force bool    `json:"force"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	ref := fullRef(c.r.PathValue("ref"))
+	old, ok := r.refs[ref]
+	if !ok {
+		c.fail(http.StatusUnprocessableEntity, "Reference does not exist")
+		return
+	}
+	if req.SHA == nil {
+		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"sha\" wasn't supplied.")
+		return
+	}
+	if _, ok := r.git.commits[*req.SHA]; !ok {
+		c.fail(http.StatusUnprocessableEntity, "Object does not exist")
+		return
+	}
+	if !req.Force && !r.git.isAncestor(old, *req.SHA) {
+		c.fail(http.StatusUnprocessableEntity, "Update is not a fast forward")
+		return
+	}
+	s.setRef(r, ref, *req.SHA, c.actor())
+	c.writeJSON(http.StatusOK, s.refJSON(r, ref))
+}
+
+func (s *Server) handleDeleteRef(c *call) {
+	r := c.repo
+	ref := fullRef(c.r.PathValue("ref"))
+	if _, ok := r.refs[ref]; !ok {
+		c.fail(http.StatusUnprocessableEntity, "Reference does not exist")
+		return
+	}
+	if ref == "refs/heads/"+r.DefaultBranch {
+		c.fail(http.StatusUnprocessableEntity, "Cannot delete the default branch")
+		return
+	}
+	s.setRef(r, ref, "", c.actor())
+	c.noContent()
+}
+
+func (s *Server) handleListCommits(c *call) {
+	r := c.repo
+	q := c.r.URL.Query()
+	head := r.resolveCommit(q.Get("sha"))
+	if head == "" {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	shas := r.git.commitsBetween(nil, head)
+	// Newest first, as GitHub lists them.
+	for i, j := 0, len(shas)-1; i < j; i, j = i+1, j-1 {
+		shas[i], shas[j] = shas[j], shas[i]
+	}
+	if p := strings.Trim(q.Get("path"), "/"); p != "" {
+		var touched []string
+		for _, sha := range shas {
+			cm := r.git.commits[sha]
+			parent := ""
+			if len(cm.Parents) > 0 {
+				parent = cm.Parents[0]
+			}
+			a, _ := r.git.lookupPath(r.treeOf(sha), p)
+			b, _ := r.git.lookupPath(r.treeOf(parent), p)
+			if a.SHA != b.SHA {
+				touched = append(touched, sha)
+			}
+		}
+		shas = touched
+	}
+	list := []map[string]any{}
+	for _, sha := range paginate(c, shas) {
+		list = append(list, s.repoCommitJSON(r, sha, false))
+	}
+	c.writeJSON(http.StatusOK, list)
+}
+
+func (s *Server) handleGetCommit(c *call) {
+	r := c.repo
+	ref := c.r.PathValue("ref")
+	sha := r.resolveCommit(ref)
+	if sha == "" {
+		c.invalid(fieldError{Resource: "Commit", Code: "custom", Message: "No commit found for SHA: " + ref})
+		return
+	}
+	c.writeJSON(http.StatusOK, s.repoCommitJSON(r, sha, true))
+}
+
+// resolveCompareSide accepts "ref" or "owner:ref" for the repository's own owner.
+func (r *repo) resolveCompareSide(side string) string {
+	if owner, ref, ok := strings.Cut(side, ":"); ok {
+		if !strings.EqualFold(owner, r.Owner.Login) {
+			return ""
+		}
+		side = ref
+	}
+	return r.resolveCommit(side)
+}
+
+func (s *Server) handleCompare(c *call) {
+	r := c.repo
+	basehead := c.r.PathValue("basehead")
+	baseRef, headRef, ok := strings.Cut(basehead, "...")
+	if !ok {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	base, head := r.resolveCompareSide(baseRef), r.resolveCompareSide(headRef)
+	if base == "" || head == "" {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	mb := r.git.mergeBase(base, head)
+	if mb == "" {
+		c.fail(http.StatusNotFound, fmt.Sprintf("No common ancestor between %s and %s.", baseRef, headRef))
+		return
+	}
+	ahead := r.git.commitsBetween([]string{base}, head)
+	behind := r.git.commitsBetween([]string{head}, base)
+	status := "diverged"
+	switch {
+	case len(ahead) == 0 && len(behind) == 0:
+		status = "identical"
+	case len(behind) == 0:
+		status = "ahead"
+	case len(ahead) == 0:
+		status = "behind"
+	}
+	commits := []map[string]any{}
+	for i, sha := range ahead {
+		if i >= 250 {
+			break
+		}
+		commits = append(commits, s.repoCommitJSON(r, sha, false))
+	}
+	files, _, _ := s.filesJSON(r, r.flatAt(mb), r.flatAt(head), head, 300)
+	web := s.repoHTMLURL(r) + "/compare/" + baseRef + "..." + headRef
+	c.writeJSON(http.StatusOK, map[string]any{
+		"url":               s.repoAPIURL(r) + "/compare/" + basehead,
+		"html_url":          web,
+		"permalink_url":     s.repoHTMLURL(r) + "/compare/" + r.Owner.Login + ":" + base[:7] + "..." + r.Owner.Login + ":" + head[:7],
+		"diff_url":          web + ".diff",
+		"patch_url":         web + ".patch",
+		"base_commit":       s.repoCommitJSON(r, base, false),
+		"merge_base_commit": s.repoCommitJSON(r, mb, false),
+		"status":            status,
+		"ahead_by":          len(ahead),
+		"behind_by":         len(behind),
+		"total_commits":     len(ahead),
+		"commits":           commits,
+		"files":             files,
+	})
+}

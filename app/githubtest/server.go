@@ -1,0 +1,740 @@
+// Package githubtest is an in-process, stateful stand-in for the GitHub REST
+// API and for GitHub's webhook sender.
+//
+// Real clients (go-github, go-githubapp, ghinstallation) talk to it over
+// HTTP: it verifies the App's JWT, mints installation tokens scoped to one
+// installation's repositories, keeps real git objects (blob, tree and commit
+// ids are the ones git computes), pull requests, labels, comments and check
+// runs, answers with GitHub's paths, JSON shapes and status codes, and sends
+// signed webhooks when its state changes. Go methods such as Commit, OpenPR
+// and MergePR act as a human user would, through the same state transitions
+// as the HTTP API, so they fire the same webhooks.
+//
+// A Server is safe for concurrent use.
+package githubtest
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DeliveryMode selects how webhooks leave the server.
+type DeliveryMode int
+
+const (
+	// DeliverImmediately sends each webhook from a background goroutine as
+	// soon as the state change happens, in order per repository. A failed
+	// delivery is recorded and not retried, as on GitHub.
+	DeliverImmediately DeliveryMode = iota
+	// DeliverManually queues webhooks until Deliver, DeliverAll or
+	// Redeliver is called.
+	DeliverManually
+)
+
+// Options configures a Server. Zero values pick GitHub's defaults.
+type Options struct {
+	// AppID is the GitHub App's id: the JWT issuer and the
+	// X-GitHub-Hook-Installation-Target-ID of deliveries.
+	AppID int64
+	// AppPublicKey verifies the App's RS256 JWTs. When nil, JWT signatures
+	// are not checked (issuer and times still are).
+	AppPublicKey *rsa.PublicKey
+	// AppSlug names the App; its bot user is "<slug>[bot]".
+	AppSlug string
+	// WebhookURL receives deliveries. It can be set later with SetWebhookURL.
+	WebhookURL string
+	// WebhookSecret signs deliveries (X-Hub-Signature-256).
+	WebhookSecret string
+	// UserToken is a static personal token for the human user. It is
+	// accepted as "token <t>" or "Bearer <t>" on every repository.
+	UserToken string
+	// UserLogin is the human user's login; "octocat" when empty.
+	UserLogin string
+	// Logf, when set, receives one line per request and per delivery.
+	Logf func(format string, args ...any)
+	// Now is the clock; time.Now when nil. Token expiry, JWT checks, rate
+	// limit windows, commit dates and timestamps all use it.
+	Now func() time.Time
+	// Delivery is the initial delivery mode.
+	Delivery DeliveryMode
+	// Events lists the webhook events the App subscribes to. Empty means
+	// every event. "installation" events are always sent, as on GitHub.
+	Events []string
+	// RateLimit is the primary rate limit per hour for each installation,
+	// the user and the App JWT; 5000 when zero, unlimited when negative.
+	RateLimit int
+	// DeliveryTimeout bounds one webhook delivery; 10s (GitHub's) when zero.
+	DeliveryTimeout time.Duration
+	// WebURL is the base of html_url fields; "https://github.com/" when empty.
+	WebURL string
+}
+
+// Server is the GitHub stand-in. URL is the API base (with a trailing slash)
+// to give go-githubapp as v3_api_url.
+type Server struct {
+	// URL is the API base URL, for example "http://127.0.0.1:41234/".
+	URL string
+
+	opts    Options
+	ts      *httptest.Server
+	handler http.Handler
+
+	mu            sync.Mutex
+	nextID        int64
+	users         map[string]*user // by lower-case login
+	bot           *user
+	human         *user
+	installations map[int64]*installation
+	repos         map[string]*repo // by lower-case "owner/name"
+	tokens        map[string]*token
+	rates         map[string]*rateWindow
+	calls         map[string]int
+	requests      []Request
+	faults        Faults
+	rng           *rand.Rand
+	forced        []forcedFault
+	suites        map[int64]*checkSuite
+	runs          map[int64]*checkRun
+
+	hooks *hookSender
+}
+
+// New starts a Server listening on a loopback port.
+func New(opts Options) *Server {
+	if opts.UserLogin == "" {
+		opts.UserLogin = "octocat"
+	}
+	if opts.AppSlug == "" {
+		opts.AppSlug = "test-app"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 5000
+	}
+	if opts.DeliveryTimeout == 0 {
+		opts.DeliveryTimeout = 10 * time.Second
+	}
+	if opts.WebURL == "" {
+		opts.WebURL = "https://github.com/"
+	}
+	if !strings.HasSuffix(opts.WebURL, "/") {
+		opts.WebURL += "/"
+	}
+	s := &Server{
+		opts:          opts,
+		nextID:        1000,
+		users:         map[string]*user{},
+		installations: map[int64]*installation{},
+		repos:         map[string]*repo{},
+		tokens:        map[string]*token{},
+		rates:         map[string]*rateWindow{},
+		calls:         map[string]int{},
+		rng:           rand.New(rand.NewSource(1)),
+		suites:        map[int64]*checkSuite{},
+		runs:          map[int64]*checkRun{},
+	}
+	s.bot = s.userFor(opts.AppSlug+"[bot]", "Bot")
+	s.human = s.userFor(opts.UserLogin, "User")
+	s.hooks = newHookSender(s)
+	s.handler = s.routes()
+	s.ts = httptest.NewServer(s.handler)
+	s.URL = s.ts.URL + "/"
+	return s
+}
+
+// Handler returns the API's HTTP handler, for mounting it elsewhere.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close stops background deliveries and the listener.
+func (s *Server) Close() {
+	s.hooks.close()
+	s.ts.Close()
+}
+
+// SetWebhookURL changes where deliveries are sent.
+func (s *Server) SetWebhookURL(url string) {
+	s.hooks.mu.Lock()
+	s.hooks.url = url
+	s.hooks.mu.Unlock()
+}
+
+func (s *Server) now() time.Time { return s.opts.Now().UTC().Truncate(time.Second) }
+
+func (s *Server) newID() int64 {
+	s.nextID++
+	return s.nextID
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.opts.Logf != nil {
+		s.opts.Logf(format, args...)
+	}
+}
+
+// user is a GitHub account: a person, an organization or the App's bot.
+type user struct {
+	ID    int64
+	Login string
+	Type  string // User, Organization, Bot
+}
+
+func (u *user) email() string {
+	return fmt.Sprintf("%d+%s@users.noreply.github.com", u.ID, u.Login)
+}
+
+func (u *user) signature(when time.Time) signature {
+	return signature{Name: u.Login, Email: u.email(), When: when}
+}
+
+func (s *Server) userFor(login, typ string) *user {
+	key := strings.ToLower(login)
+	if u, ok := s.users[key]; ok {
+		return u
+	}
+	u := &user{ID: s.newID(), Login: login, Type: typ}
+	s.users[key] = u
+	return u
+}
+
+// Request is one API request as the server saw it.
+type Request struct {
+	Time     time.Time
+	Method   string
+	Path     string
+	RawQuery string
+	// Route is the call-count key, "METHOD /route/{pattern}", or
+	// "METHOD <path>" for a path no route matches.
+	Route string
+	// Auth names the caller: "app", "installation:<id>", "user:<login>" or
+	// "anonymous".
+	Auth   string
+	Status int
+	// Fault names the injected fault, if any: "secondary-rate-limit",
+	// "bad-gateway" or "bad-gateway-after-write".
+	Fault string
+	Body  []byte
+}
+
+// Calls returns how many requests each route received, keyed
+// "METHOD /route/{pattern}" (for example
+// "POST /repos/{owner}/{repo}/git/trees").
+func (s *Server) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.calls))
+	for k, v := range s.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetCalls clears the call counts and the request log.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = map[string]int{}
+	s.requests = nil
+}
+
+// Requests returns the request log in arrival order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// access says which credentials a route accepts.
+type access int
+
+const (
+	accessApp          access = iota // App JWT
+	accessRepo                       // installation token or user token, scoped to {owner}/{repo}
+	accessInstallation               // installation token only
+	accessAny                        // any valid credential
+	accessOpen                       // no credential needed
+)
+
+// call is one request in flight, with the caller and resolved repository.
+type call struct {
+	s    *Server
+	w    *recorder
+	r    *http.Request
+	body []byte
+	id   identity
+	repo *repo
+}
+
+type handlerFunc func(c *call)
+
+func (s *Server) handle(mux *http.ServeMux, pattern string, acc access, h handlerFunc) {
+	key := strings.ReplaceAll(pattern, "...}", "}")
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, key, acc, h)
+	})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, key string, acc access, h handlerFunc) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	s.mu.Lock()
+	rec := &recorder{header: http.Header{}}
+	c := &call{s: s, w: rec, r: r, body: body}
+	logEntry := Request{
+		Time: s.now(), Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+		Route: key, Body: body,
+	}
+	s.calls[key]++
+	fault := s.process(c, key, acc, h)
+	logEntry.Auth = c.id.String()
+	logEntry.Status = rec.status
+	logEntry.Fault = fault
+	s.requests = append(s.requests, logEntry)
+	s.mu.Unlock()
+
+	s.logf("githubtest: %s %s -> %d %s", r.Method, r.URL.RequestURI(), rec.status, fault)
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(rec.body.Bytes())
+}
+
+// process runs authentication, rate limiting, fault injection, repository
+// resolution and the handler. It reports the injected fault, if any.
+func (s *Server) process(c *call, key string, acc access, h handlerFunc) string {
+	c.w.header.Set("Content-Type", "application/json; charset=utf-8")
+	c.w.header.Set("X-GitHub-Media-Type", "github.v3; format=json")
+	c.w.header.Set("X-GitHub-Request-Id", fmt.Sprintf("%X:%X", s.newID(), len(s.requests)))
+	id, authErr := s.authenticate(c.r)
+	c.id = id
+	if key != "GET /rate_limit" && !s.countRate(c) {
+		return ""
+	}
+	if authErr != "" && acc != accessOpen {
+		c.fail(http.StatusUnauthorized, authErr)
+		return ""
+	}
+	switch acc {
+	case accessApp:
+		if id.kind != authApp {
+			c.fail(http.StatusUnauthorized, "A JSON web token could not be decoded")
+			return ""
+		}
+	case accessRepo:
+		if id.kind != authInstallation && id.kind != authUser {
+			c.fail(http.StatusUnauthorized, "Bad credentials")
+			return ""
+		}
+	case accessInstallation:
+		if id.kind != authInstallation {
+			c.fail(http.StatusForbidden, "You must authenticate with an installation access token in order to list repositories for an installation.")
+			return ""
+		}
+	case accessAny:
+		if id.kind == authNone {
+			c.fail(http.StatusUnauthorized, "Requires authentication")
+			return ""
+		}
+	}
+	fault := s.pickFault(key)
+	switch fault {
+	case faultSecondary:
+		c.w.header.Set("Retry-After", strconv.Itoa(s.retryAfterSeconds()))
+		c.writeJSON(http.StatusForbidden, map[string]string{
+			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID " + c.w.header.Get("X-GitHub-Request-Id") + ".",
+			"documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+		})
+		return string(fault)
+	case faultBadGateway:
+		c.writeBadGateway()
+		return string(fault)
+	}
+	if acc == accessRepo {
+		rp := s.repoFor(c.r.PathValue("owner"), c.r.PathValue("repo"))
+		if rp == nil || !id.canAccess(rp) {
+			c.fail(http.StatusNotFound, "Not Found")
+			return string(fault)
+		}
+		if id.kind == authInstallation && !id.tok.permitted(c.r.Method, key) {
+			c.fail(http.StatusForbidden, "Resource not accessible by integration")
+			return string(fault)
+		}
+		c.repo = rp
+	}
+	h(c)
+	if fault == faultBadGatewayAfter {
+		// The change happened; only the answer is lost.
+		c.w.reset()
+		c.writeBadGateway()
+	}
+	return string(fault)
+}
+
+func (c *call) writeBadGateway() {
+	c.w.header.Set("Content-Type", "text/html")
+	c.w.status = http.StatusBadGateway
+	c.w.body.WriteString("<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete response.\n</body></html>\n")
+}
+
+// recorder buffers a handler's response so that a fault can replace it.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) reset() {
+	ct := r.header.Get("Content-Type")
+	r.body.Reset()
+	r.status = 0
+	r.header.Set("Content-Type", ct)
+}
+
+func (c *call) writeJSON(status int, v any) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		c.w.status = http.StatusInternalServerError
+		c.w.body.WriteString(`{"message":"Server Error"}`)
+		return
+	}
+	c.w.status = status
+	c.w.body.Reset()
+	c.w.body.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}
+
+func (c *call) noContent() {
+	c.w.header.Del("Content-Type")
+	c.w.status = http.StatusNoContent
+	c.w.body.Reset()
+}
+
+const docsURL = "https://docs.github.com/rest"
+
+// apiError is GitHub's error body.
+type apiError struct {
+	Message          string       `json:"message"`
+	Errors           []fieldError `json:"errors,omitempty"`
+	DocumentationURL string       `json:"documentation_url"`
+	Status           string       `json:"status"`
+}
+
+// fieldError is one entry of a 422's errors array.
+type fieldError struct {
+	Resource string `json:"resource"`
+	Code     string `json:"code"`
+	Field    string `json:"field,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+func (c *call) fail(status int, message string) {
+	c.writeJSON(status, apiError{Message: message, DocumentationURL: docsURL, Status: strconv.Itoa(status)})
+}
+
+// invalid answers 422 "Validation Failed" with field errors, GitHub's shape
+// for model validation errors.
+func (c *call) invalid(errs ...fieldError) {
+	c.writeJSON(http.StatusUnprocessableEntity, apiError{
+		Message: "Validation Failed", Errors: errs, DocumentationURL: docsURL, Status: "422",
+	})
+}
+
+// decode parses the JSON body into v, answering 400 "Problems parsing JSON"
+// on failure.
+func (c *call) decode(v any) bool {
+	body := c.body
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		c.fail(http.StatusBadRequest, "Problems parsing JSON")
+		return false
+	}
+	return true
+}
+
+// pathInt parses a numeric path value, answering 404 when it is not one.
+func (c *call) pathInt(name string) (int64, bool) {
+	n, err := strconv.ParseInt(c.r.PathValue(name), 10, 64)
+	if err != nil {
+		c.fail(http.StatusNotFound, "Not Found")
+		return 0, false
+	}
+	return n, true
+}
+
+// actor is the user acting through this request.
+func (c *call) actor() *user { return c.id.user }
+
+// paginate applies GitHub's page/per_page parameters and sets the Link
+// header. Defaults: 30 per page, at most 100.
+func paginate[T any](c *call, items []T) []T {
+	q := c.r.URL.Query()
+	per, err := strconv.Atoi(q.Get("per_page"))
+	if err != nil || per <= 0 {
+		per = 30
+	}
+	if per > 100 {
+		per = 100
+	}
+	page, err := strconv.Atoi(q.Get("page"))
+	if err != nil || page <= 0 {
+		page = 1
+	}
+	last := (len(items) + per - 1) / per
+	if last == 0 {
+		last = 1
+	}
+	link := func(p int, rel string) string {
+		u := *c.r.URL
+		qq := u.Query()
+		qq.Set("page", strconv.Itoa(p))
+		qq.Set("per_page", strconv.Itoa(per))
+		u.RawQuery = qq.Encode()
+		return fmt.Sprintf("<%s%s>; rel=%q", strings.TrimSuffix(c.s.URL, "/"), u.RequestURI(), rel)
+	}
+	var links []string
+	if page < last {
+		links = append(links, link(page+1, "next"), link(last, "last"))
+	}
+	if page > 1 {
+		links = append(links, link(1, "first"), link(page-1, "prev"))
+	}
+	if len(links) > 0 {
+		c.w.header.Set("Link", strings.Join(links, ", "))
+	}
+	start := (page - 1) * per
+	if start >= len(items) {
+		return []T{}
+	}
+	end := start + per
+	if end > len(items) {
+		end = len(items)
+	}
+	return items[start:end]
+}
+
+// rateWindow is one identity's primary rate limit window.
+type rateWindow struct {
+	limit int
+	used  int
+	reset time.Time
+}
+
+// countRate charges one request to the caller's window and sets the
+// x-ratelimit-* headers. It answers 403 and returns false when the window
+// is used up.
+func (s *Server) countRate(c *call) bool {
+	w := s.rateFor(c.id)
+	if w == nil {
+		return true
+	}
+	exhausted := w.used >= w.limit
+	if !exhausted {
+		w.used++
+	}
+	s.setRateHeaders(c, w)
+	if exhausted {
+		msg := "API rate limit exceeded for " + c.id.rateSubject() + "."
+		c.writeJSON(http.StatusForbidden, apiError{
+			Message:          msg,
+			DocumentationURL: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit",
+			Status:           "403",
+		})
+		return false
+	}
+	return true
+}
+
+func (s *Server) rateFor(id identity) *rateWindow {
+	if s.opts.RateLimit < 0 {
+		return nil
+	}
+	key := id.rateKey()
+	now := s.now()
+	w, ok := s.rates[key]
+	if !ok || !now.Before(w.reset) {
+		limit := s.opts.RateLimit
+		if id.kind == authNone {
+			limit = 60
+		}
+		w = &rateWindow{limit: limit, reset: now.Add(time.Hour)}
+		s.rates[key] = w
+	}
+	return w
+}
+
+func (s *Server) setRateHeaders(c *call, w *rateWindow) {
+	h := c.w.header
+	h.Set("X-RateLimit-Limit", strconv.Itoa(w.limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(w.limit-w.used))
+	h.Set("X-RateLimit-Used", strconv.Itoa(w.used))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(w.reset.Unix(), 10))
+	h.Set("X-RateLimit-Resource", "core")
+}
+
+func (s *Server) handleRateLimit(c *call) {
+	w := s.rateFor(c.id)
+	if w == nil {
+		w = &rateWindow{limit: 1 << 30, reset: s.now().Add(time.Hour)}
+	}
+	s.setRateHeaders(c, w)
+	core := map[string]any{
+		"limit": w.limit, "remaining": w.limit - w.used, "used": w.used,
+		"reset": w.reset.Unix(), "resource": "core",
+	}
+	c.writeJSON(http.StatusOK, map[string]any{
+		"resources": map[string]any{"core": core},
+		"rate":      core,
+	})
+}
+
+// SetRateLimitRemaining sets how many requests the identity named like
+// Request.Auth ("installation:<id>", "user:<login>", "app") has left in its
+// current window, to exercise primary rate limit handling.
+func (s *Server) SetRateLimitRemaining(auth string, remaining int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var id identity
+	switch {
+	case auth == "app":
+		id.kind = authApp
+	case strings.HasPrefix(auth, "installation:"):
+		n, _ := strconv.ParseInt(strings.TrimPrefix(auth, "installation:"), 10, 64)
+		id.kind = authInstallation
+		id.inst = s.installations[n]
+		if id.inst == nil {
+			panic(fmt.Sprintf("githubtest: no installation %d", n))
+		}
+	case strings.HasPrefix(auth, "user:"):
+		id.kind = authUser
+		id.user = s.human
+	default:
+		panic(fmt.Sprintf("githubtest: unknown identity %q", auth))
+	}
+	w := s.rateFor(id)
+	if w == nil {
+		return
+	}
+	w.used = w.limit - remaining
+	if w.used < 0 {
+		w.used = 0
+	}
+}
+
+// routes builds the API's routing table.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern string, acc access, fn handlerFunc) { s.handle(mux, pattern, acc, fn) }
+	const repo = "/repos/{owner}/{repo}"
+
+	// Apps and installations.
+	h("GET /app", accessApp, s.handleGetApp)
+	h("GET /app/installations", accessApp, s.handleListInstallations)
+	h("GET /app/installations/{installation_id}", accessApp, s.handleGetInstallation)
+	h("POST /app/installations/{installation_id}/access_tokens", accessApp, s.handleCreateToken)
+	h("GET "+repo+"/installation", accessApp, s.handleRepoInstallation)
+	h("GET /orgs/{org}/installation", accessApp, s.handleOwnerInstallation)
+	h("GET /users/{username}/installation", accessApp, s.handleOwnerInstallation)
+	h("GET /installation/repositories", accessInstallation, s.handleInstallationRepos)
+	h("GET /app/hook/deliveries", accessApp, s.handleListHookDeliveries)
+	h("GET /app/hook/deliveries/{delivery_id}", accessApp, s.handleGetHookDelivery)
+	h("POST /app/hook/deliveries/{delivery_id}/attempts", accessApp, s.handleRedeliverHookDelivery)
+	h("GET /rate_limit", accessAny, s.handleRateLimit)
+
+	// Repositories and contents.
+	h("GET "+repo, accessRepo, s.handleGetRepo)
+	h("GET "+repo+"/branches/{branch...}", accessRepo, s.handleGetBranch)
+	h("GET "+repo+"/contents/{path...}", accessRepo, s.handleGetContents)
+	h("PUT "+repo+"/contents/{path...}", accessRepo, s.handlePutContents)
+	h("DELETE "+repo+"/contents/{path...}", accessRepo, s.handleDeleteContents)
+	h("GET /raw/{owner}/{repo}/{ref}/{path...}", accessRepo, s.handleRaw)
+
+	// Git data.
+	h("GET "+repo+"/git/blobs/{sha}", accessRepo, s.handleGetBlob)
+	h("POST "+repo+"/git/blobs", accessRepo, s.handleCreateBlob)
+	h("GET "+repo+"/git/trees/{sha...}", accessRepo, s.handleGetTree)
+	h("POST "+repo+"/git/trees", accessRepo, s.handleCreateTree)
+	h("GET "+repo+"/git/commits/{sha}", accessRepo, s.handleGetGitCommit)
+	h("POST "+repo+"/git/commits", accessRepo, s.handleCreateGitCommit)
+	h("GET "+repo+"/git/ref/{ref...}", accessRepo, s.handleGetRef)
+	h("GET "+repo+"/git/matching-refs/{ref...}", accessRepo, s.handleMatchingRefs)
+	h("GET "+repo+"/git/refs/{ref...}", accessRepo, s.handleGetRefsLegacy)
+	h("POST "+repo+"/git/refs", accessRepo, s.handleCreateRef)
+	h("PATCH "+repo+"/git/refs/{ref...}", accessRepo, s.handleUpdateRef)
+	h("DELETE "+repo+"/git/refs/{ref...}", accessRepo, s.handleDeleteRef)
+
+	// Commits.
+	h("GET "+repo+"/commits", accessRepo, s.handleListCommits)
+	h("GET "+repo+"/commits/{ref}", accessRepo, s.handleGetCommit)
+	h("GET "+repo+"/compare/{basehead...}", accessRepo, s.handleCompare)
+
+	// Pull requests.
+	h("GET "+repo+"/pulls", accessRepo, s.handleListPulls)
+	h("POST "+repo+"/pulls", accessRepo, s.handleCreatePull)
+	h("GET "+repo+"/pulls/{number}", accessRepo, s.handleGetPull)
+	h("PATCH "+repo+"/pulls/{number}", accessRepo, s.handleEditPull)
+	h("GET "+repo+"/pulls/{number}/files", accessRepo, s.handlePullFiles)
+	h("GET "+repo+"/pulls/{number}/commits", accessRepo, s.handlePullCommits)
+	h("GET "+repo+"/pulls/{number}/merge", accessRepo, s.handleIsMerged)
+	h("PUT "+repo+"/pulls/{number}/merge", accessRepo, s.handleMergePull)
+
+	// Issues: labels and comments.
+	h("GET "+repo+"/issues/{number}", accessRepo, s.handleGetIssue)
+	h("GET "+repo+"/issues/{number}/labels", accessRepo, s.handleListIssueLabels)
+	h("POST "+repo+"/issues/{number}/labels", accessRepo, s.handleAddIssueLabels)
+	h("PUT "+repo+"/issues/{number}/labels", accessRepo, s.handleReplaceIssueLabels)
+	h("DELETE "+repo+"/issues/{number}/labels", accessRepo, s.handleClearIssueLabels)
+	h("DELETE "+repo+"/issues/{number}/labels/{name}", accessRepo, s.handleRemoveIssueLabel)
+	h("GET "+repo+"/issues/{number}/comments", accessRepo, s.handleListComments)
+	h("POST "+repo+"/issues/{number}/comments", accessRepo, s.handleCreateComment)
+	h("PATCH "+repo+"/issues/comments/{comment_id}", accessRepo, s.handleEditComment)
+	h("GET "+repo+"/labels", accessRepo, s.handleListRepoLabels)
+	h("POST "+repo+"/labels", accessRepo, s.handleCreateRepoLabel)
+	h("GET "+repo+"/labels/{name}", accessRepo, s.handleGetRepoLabel)
+
+	// Checks.
+	h("POST "+repo+"/check-runs", accessRepo, s.handleCreateCheckRun)
+	h("GET "+repo+"/check-runs/{id}", accessRepo, s.handleGetCheckRun)
+	h("PATCH "+repo+"/check-runs/{id}", accessRepo, s.handleUpdateCheckRun)
+	h("GET "+repo+"/check-runs/{id}/annotations", accessRepo, s.handleListAnnotations)
+	h("POST "+repo+"/check-runs/{id}/rerequest", accessRepo, s.handleRerequestCheckRun)
+	h("GET "+repo+"/commits/{ref}/check-runs", accessRepo, s.handleListCheckRunsForRef)
+	h("GET "+repo+"/commits/{ref}/check-suites", accessRepo, s.handleListCheckSuitesForRef)
+	h("GET "+repo+"/check-suites/{id}", accessRepo, s.handleGetCheckSuite)
+	h("GET "+repo+"/check-suites/{id}/check-runs", accessRepo, s.handleListCheckRunsInSuite)
+	h("POST "+repo+"/check-suites/{id}/rerequest", accessRepo, s.handleRerequestCheckSuite)
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, r.Method+" "+r.URL.Path, accessOpen, func(c *call) { c.fail(http.StatusNotFound, "Not Found") })
+	})
+	return mux
+}
+
+// sortBy sorts items by an integer key.
+func sortBy[T any](items []T, key func(T) int64) {
+	sort.Slice(items, func(i, j int) bool { return key(items[i]) < key(items[j]) })
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
