@@ -151,6 +151,15 @@ func TestParseSettingsOverridesOneValue(t *testing.T) {
 	}
 }
 
+func TestParseSettingsIdentifierLength(t *testing.T) {
+	longest := "a" + strings.Repeat("_", 127) // 128 characters, the Harness limit
+	got, diags := ParseSettings(settingsFile, y("harness:", "  project: "+longest))
+	checkDiags(t, settingsFile, diags, nil)
+	if got.Project != longest {
+		t.Errorf("Project = %q, want %q", got.Project, longest)
+	}
+}
+
 func TestParseSettingsDurations(t *testing.T) {
 	tests := []struct {
 		src  string

@@ -1,11 +1,3 @@
-// Package catalog reads, validates and compares the service catalog
-// (catalog/services.yaml) and the pipelines repository's settings
-// (.pipeline-orchestrator.yml).
-//
-// The package is pure: it does no I/O, keeps no clock and logs nothing. Every
-// problem it finds is returned as a Diagnostic that names the file, line and
-// column, so callers can turn it into a compiler-style line or a check-run
-// annotation.
 package catalog
 
 import (
