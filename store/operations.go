@@ -469,18 +469,13 @@ func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
 	}
 	s.Pending, s.Running, s.Failed = counts["pending"], counts["running"], counts["failed"]
 	s.Done, s.Held, s.Superseded = counts["done"], counts["held"], counts["superseded"]
-	var oldest, nextPending, nextRunning sql.NullInt64
-	err = db.read.QueryRowContext(ctx, `SELECT
-			(SELECT min(created_at) FROM operations WHERE state = 'pending'),
-			(SELECT min(max(not_before, created_at)) FROM operations WHERE state = 'pending'),
-			(SELECT min(lease_until) FROM operations WHERE state = 'running')`).Scan(&oldest, &nextPending, &nextRunning)
-	if err != nil {
+	var oldest sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, `SELECT min(created_at) FROM operations WHERE state = 'pending'`).Scan(&oldest); err != nil {
 		return QueueStats{}, fmt.Errorf("counting operations: %w", err)
 	}
 	s.OldestPending = fromMS(oldest)
-	s.NextReady = fromMS(nextPending)
-	if r := fromMS(nextRunning); !r.IsZero() && (s.NextReady.IsZero() || r.Before(s.NextReady)) {
-		s.NextReady = r
+	if s.NextReady, err = db.NextReady(ctx); err != nil {
+		return QueueStats{}, err
 	}
 	return s, nil
 }
@@ -503,4 +498,23 @@ func countByState(ctx context.Context, q *sql.DB, table string) (map[string]int,
 		counts[state] = n
 	}
 	return counts, rows.Err()
+}
+
+// NextReady returns the earliest time at which a pending operation's
+// back-off ends or a running operation's lease expires; zero when no
+// operation is pending or running. A time in the past means an operation is
+// ready but may be waiting behind a running one of its pipeline.
+func (db *DB) NextReady(ctx context.Context) (time.Time, error) {
+	var pending, running sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT
+			(SELECT min(max(not_before, created_at)) FROM operations WHERE state = 'pending'),
+			(SELECT min(lease_until) FROM operations WHERE state = 'running')`).Scan(&pending, &running)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading next ready operation: %w", err)
+	}
+	next := fromMS(pending)
+	if r := fromMS(running); !r.IsZero() && (next.IsZero() || r.Before(next)) {
+		next = r
+	}
+	return next, nil
 }
