@@ -1,13 +1,14 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
 
 	"github.com/rs/zerolog"
-	"gopkg.in/yaml.v3"
+	yamlv3 "gopkg.in/yaml.v3"
 )
 
 // Action is what CreateOrUpdate did.
@@ -55,12 +56,14 @@ func (c *Client) CreateOrUpdate(ctx context.Context, id string, yaml []byte) (Ac
 	if err := checkID(id); err != nil {
 		return 0, err
 	}
-	m, err := parseMeta(yaml)
-	if err != nil {
-		return 0, fmt.Errorf("create or update pipeline %q: %w: %w", id, ErrInvalidRequest, err)
+	// Parse once: the data serves both the identifier check and the
+	// comparison with what Harness holds.
+	var want any
+	if err := yamlv3.Unmarshal(yaml, &want); err != nil {
+		return 0, fmt.Errorf("create or update pipeline %q: %w: parsing yaml: %w", id, ErrInvalidRequest, err)
 	}
-	if m.Identifier != id {
-		return 0, fmt.Errorf("create or update pipeline %q: yaml has pipeline.identifier %q: %w", id, m.Identifier, ErrInvalidRequest)
+	if got := pipelineIdentifier(want); got != id {
+		return 0, fmt.Errorf("create or update pipeline %q: yaml has pipeline.identifier %q: %w", id, got, ErrInvalidRequest)
 	}
 	unlock, err := c.lock(ctx, id)
 	if err != nil {
@@ -68,14 +71,14 @@ func (c *Client) CreateOrUpdate(ctx context.Context, id string, yaml []byte) (Ac
 	}
 	defer unlock()
 
-	cur, err := c.GetPipeline(ctx, id)
+	cur, err := c.getYAML(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return c.createElseUpdate(ctx, id, yaml)
 	case err != nil:
 		return 0, err
 	}
-	if same, _ := SameYAML(cur.YAML, yaml); same {
+	if bytes.Equal(cur, yaml) || sameData(cur, want) {
 		zerolog.Ctx(ctx).Debug().Str("pipeline_id", id).Msg("pipeline unchanged")
 		return Unchanged, nil
 	}
@@ -133,7 +136,7 @@ func (c *Client) DeleteIfExists(ctx context.Context, id string) (bool, error) {
 	}
 	defer unlock()
 
-	_, err = c.GetPipeline(ctx, id)
+	_, err = c.getYAML(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return false, nil
@@ -147,7 +150,7 @@ func (c *Client) DeleteIfExists(ctx context.Context, id string) (bool, error) {
 	case !errors.Is(err, ErrInvalidRequest):
 		return false, err
 	}
-	if _, gerr := c.GetPipeline(ctx, id); errors.Is(gerr, ErrNotFound) {
+	if _, gerr := c.getYAML(ctx, id); errors.Is(gerr, ErrNotFound) {
 		zerolog.Ctx(ctx).Debug().Str("pipeline_id", id).Str("error", err.Error()).
 			Msg("delete answered with a failure but the pipeline is gone")
 		return true, nil
@@ -164,13 +167,40 @@ func (c *Client) lock(ctx context.Context, id string) (func(), error) {
 // not 10). It compares the first document of each input.
 func SameYAML(a, b []byte) (bool, error) {
 	var va, vb any
-	if err := yaml.Unmarshal(a, &va); err != nil {
+	if err := yamlv3.Unmarshal(a, &va); err != nil {
 		return false, fmt.Errorf("parsing first yaml: %w", err)
 	}
-	if err := yaml.Unmarshal(b, &vb); err != nil {
+	if err := yamlv3.Unmarshal(b, &vb); err != nil {
 		return false, fmt.Errorf("parsing second yaml: %w", err)
 	}
 	return reflect.DeepEqual(va, vb), nil
+}
+
+// sameContent reports whether stored holds the same data as want, with a
+// fast path for identical bytes.
+func sameContent(stored, want []byte) bool {
+	if bytes.Equal(stored, want) {
+		return true
+	}
+	same, err := SameYAML(stored, want)
+	return err == nil && same
+}
+
+// sameData reports whether the YAML stored decodes to want.
+func sameData(stored []byte, want any) bool {
+	var v any
+	if err := yamlv3.Unmarshal(stored, &v); err != nil {
+		return false
+	}
+	return reflect.DeepEqual(v, want)
+}
+
+// pipelineIdentifier returns pipeline.identifier from decoded YAML, or "".
+func pipelineIdentifier(doc any) string {
+	root, _ := doc.(map[string]any)
+	p, _ := root["pipeline"].(map[string]any)
+	id, _ := p["identifier"].(string)
+	return id
 }
 
 // meta is the part of a pipeline YAML the client reads.
@@ -186,7 +216,7 @@ func parseMeta(src []byte) (meta, error) {
 	var doc struct {
 		Pipeline *meta `yaml:"pipeline"`
 	}
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	if err := yamlv3.Unmarshal(src, &doc); err != nil {
 		return meta{}, fmt.Errorf("parsing pipeline yaml: %w", err)
 	}
 	if doc.Pipeline == nil {

@@ -64,6 +64,20 @@ func unexpected(format string, args ...any) error {
 
 // GetPipeline reads a pipeline. A missing pipeline is ErrNotFound.
 func (c *Client) GetPipeline(ctx context.Context, id string) (*Pipeline, error) {
+	y, err := c.getYAML(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{Identifier: id, YAML: y}
+	if m, err := parseMeta(y); err == nil {
+		p.Name = m.Name
+		p.Tags = m.Tags
+	}
+	return p, nil
+}
+
+// getYAML reads the stored YAML of pipeline id.
+func (c *Client) getYAML(ctx context.Context, id string) ([]byte, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
@@ -82,12 +96,7 @@ func (c *Client) GetPipeline(ctx context.Context, id string) (*Pipeline, error) 
 	if err != nil {
 		return nil, fmt.Errorf("getting pipeline %q: %w", id, err)
 	}
-	p := &Pipeline{Identifier: id, YAML: []byte(*data.YAMLPipeline)}
-	if m, err := parseMeta(p.YAML); err == nil {
-		p.Name = m.Name
-		p.Tags = m.Tags
-	}
-	return p, nil
+	return []byte(*data.YAMLPipeline), nil
 }
 
 // saveResponse is PipelineSaveResponse, the data of create and update v2.
@@ -168,11 +177,10 @@ func (c *Client) create(ctx context.Context, id string, yaml []byte) (string, er
 	if id == "" || !ambiguous(err) || ctx.Err() != nil {
 		return "", fmt.Errorf("creating pipeline %q: %w", id, err)
 	}
-	got, gerr := c.GetPipeline(ctx, id)
+	got, gerr := c.getYAML(ctx, id)
 	switch {
 	case gerr == nil:
-		same, _ := SameYAML(got.YAML, yaml)
-		if same {
+		if sameContent(got, yaml) {
 			zerolog.Ctx(ctx).Debug().Str("pipeline_id", id).Str("error", err.Error()).
 				Msg("create answered with a failure but took effect")
 			return id, nil
@@ -201,12 +209,8 @@ func (c *Client) UpdatePipeline(ctx context.Context, id string, yaml []byte) err
 		body: yaml, contentType: "application/yaml", mode: retryIdempotent,
 		decode: decodeSave(&saved),
 		settled: func(ctx context.Context) bool {
-			cur, err := c.GetPipeline(ctx, id)
-			if err != nil {
-				return false
-			}
-			same, _ := SameYAML(cur.YAML, yaml)
-			return same
+			cur, err := c.getYAML(ctx, id)
+			return err == nil && sameContent(cur, yaml)
 		},
 	})
 	if err != nil {
@@ -252,7 +256,7 @@ func (c *Client) DeletePipeline(ctx context.Context, id string) error {
 			return nil
 		},
 		settled: func(ctx context.Context) bool {
-			_, err := c.GetPipeline(ctx, id)
+			_, err := c.getYAML(ctx, id)
 			return errors.Is(err, ErrNotFound)
 		},
 	})

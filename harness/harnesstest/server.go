@@ -315,6 +315,15 @@ func (s *Server) Effects() []Effect {
 	return out
 }
 
+// ClearRecords forgets the recorded calls and effects (long runs and
+// benchmarks use it to bound memory).
+func (s *Server) ClearRecords() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+	s.effects = nil
+}
+
 // Pipelines returns a copy of the pipelines of org and project in the
 // server's account, by identifier.
 func (s *Server) Pipelines(org, project string) map[string][]byte {
@@ -608,15 +617,15 @@ func (s *Server) parsePipeline(r *http.Request, sc scope, body []byte) (*basicPi
 		rp := s.failureDTO(nil, fieldError{"yaml", "must not be null"})
 		return nil, &rp
 	}
-	var raw any
-	if err := yaml.Unmarshal(body, &raw); err != nil {
+	var root yaml.Node
+	if err := yaml.Unmarshal(body, &root); err != nil {
 		rp := s.errorDTO(http.StatusBadRequest, "INVALID_YAML_ERROR", "Invalid yaml: "+err.Error())
 		return nil, &rp
 	}
 	var doc struct {
 		Pipeline *basicPipeline `yaml:"pipeline"`
 	}
-	if err := yaml.Unmarshal(body, &doc); err != nil || doc.Pipeline == nil {
+	if err := root.Decode(&doc); err != nil || doc.Pipeline == nil {
 		rp := s.errorDTO(http.StatusBadRequest, "INVALID_YAML_ERROR",
 			"Invalid yaml: the document must have a pipeline: root with the pipeline's fields")
 		return nil, &rp
