@@ -36,12 +36,17 @@ import (
 // clusters and self-managed installs use another host.
 const DefaultBaseURL = "https://app.harness.io/gateway"
 
-// Defaults for Config fields left zero.
+// Defaults for Config fields left zero. Harness documents no retry policy;
+// with these, one call sleeps at most 1+2+4+8 s between its five attempts.
 const (
+	// DefaultCallTimeout bounds one attempt.
 	DefaultCallTimeout = 30 * time.Second
+	// DefaultMaxAttempts counts every attempt, the first included.
 	DefaultMaxAttempts = 5
-	DefaultBaseDelay   = time.Second
-	DefaultMaxDelay    = 30 * time.Second
+	// DefaultBaseDelay is the first backoff cap.
+	DefaultBaseDelay = time.Second
+	// DefaultMaxDelay caps every backoff.
+	DefaultMaxDelay = 30 * time.Second
 )
 
 // maxBody bounds how much of a response body is read. Pipeline YAML can be
@@ -99,8 +104,12 @@ type Config struct {
 	// ctx.Err() when ctx ends first. Nil means a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Observe, when set, is called after every attempt with the operation
-	// (e.g. "get_pipeline"), its result ("ok", "not_found", "server_error",
-	// ...) and its duration. It must be safe for concurrent use.
+	// (get_pipeline, create_pipeline, update_pipeline, delete_pipeline,
+	// list_pipelines, execute, execution_status), its result (ok, not_found,
+	// already_exists, invalid_request, unauthorized, forbidden,
+	// rate_limited, server_error, timeout, transport_error, canceled,
+	// governance_denied, unexpected_response) and its duration. It must be
+	// safe for concurrent use.
 	Observe func(op, result string, d time.Duration)
 	// RateLimit, when positive, is a client-side token bucket in requests
 	// per second (burst: the same number, at least 1), shared by every

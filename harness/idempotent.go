@@ -14,11 +14,14 @@ import (
 // Action is what CreateOrUpdate did.
 type Action int
 
-// The outcomes of CreateOrUpdate. The zero Action means "nothing known" and
-// comes only with an error.
+// The zero Action means "nothing known" and comes only with an error.
 const (
+	// Created means the pipeline was absent and is now created.
 	Created Action = iota + 1
+	// Updated means the pipeline held other content and was replaced.
 	Updated
+	// Unchanged means the pipeline already held the same data; nothing was
+	// written.
 	Unchanged
 )
 

@@ -32,9 +32,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Defaults for Options fields left empty.
 const (
-	DefaultAPIKey    = "pat.test_account.tok1.s3cr3t"
+	// DefaultAPIKey is the key a Server accepts when Options.APIKey is empty.
+	// It has the shape of a Harness personal access token.
+	DefaultAPIKey = "pat.test_account.tok1.s3cr3t"
+	// DefaultAccountID is the account of a Server when Options.AccountID is
+	// empty.
 	DefaultAccountID = "test_account"
 )
 
@@ -78,7 +81,6 @@ type Effect struct {
 // FaultKind is how an injected fault answers.
 type FaultKind int
 
-// The kinds of faults.
 const (
 	// FaultStatus answers Fault.Status with an ErrorDTO body, or an HTML page
 	// as the edge sends when Fault.HTML is set.
@@ -251,6 +253,8 @@ func (s *Server) SetDeleteMissingStatus(status int) {
 }
 
 // SetLatency delays every call by d before it is handled (0 turns it off).
+// A call whose client gives up during the delay is still handled, as a
+// real server would handle it.
 func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -372,7 +376,10 @@ type reply struct {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimPrefix(r.URL.Path, "/gateway")
+	path := r.URL.Path
+	if path == "/gateway" || strings.HasPrefix(path, "/gateway/") {
+		path = strings.TrimPrefix(path, "/gateway")
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
 	hdr := r.Header.Clone()
 	hdr.Del("X-Api-Key")

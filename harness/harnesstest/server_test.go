@@ -370,6 +370,20 @@ func TestFaults(t *testing.T) {
 			t.Errorf("recorded %+v", c)
 		}
 	})
+	t.Run("latency past the client's timeout", func(t *testing.T) {
+		srv := newServer(t)
+		srv.SetLatency(time.Second)
+		client := &http.Client{Timeout: 20 * time.Millisecond}
+		req, _ := http.NewRequest("GET", srv.URL+"/pipeline/api/pipelines/svc_a", nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			t.Errorf("got %d, want a client timeout", resp.StatusCode)
+		}
+		srv.ClearFaults()
+		if got := do(t, srv.URL, srv, request{method: "GET", path: "/pipeline/api/pipelines/svc_a"}); got.status != 404 {
+			t.Errorf("after ClearFaults: %d, want an immediate 404", got.status)
+		}
+	})
 	t.Run("fraction is seeded", func(t *testing.T) {
 		pattern := func() string {
 			srv := newServer(t)
