@@ -113,10 +113,9 @@ func (s *Server) setRef(r *repo, ref, sha string, actor *user) {
 		case p.Head == branch && sha == "":
 			s.closePull(r, p, actor)
 		case p.Head == branch:
-			prev := p.HeadSHA
 			s.refresh(r, p)
 			p.UpdatedAt = now
-			s.emitPull(r, p, "synchronize", actor, map[string]any{"before": prev, "after": p.HeadSHA})
+			s.emitPull(r, p, "synchronize", actor, map[string]any{"before": old, "after": sha})
 		case p.Base == branch && sha == "":
 			s.closePull(r, p, actor)
 		}

@@ -1,0 +1,182 @@
+package githubtest_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-github/v62/github"
+)
+
+func annotations(n, firstLine int) []*github.CheckRunAnnotation {
+	var out []*github.CheckRunAnnotation
+	for i := 0; i < n; i++ {
+		line := firstLine + i
+		out = append(out, &github.CheckRunAnnotation{
+			Path: ptr("catalog/services.yaml"), StartLine: ptr(line), EndLine: ptr(line),
+			AnnotationLevel: ptr("failure"), Message: ptr(fmt.Sprintf("problem on line %d", line)),
+		})
+	}
+	return out
+}
+
+func TestCheckRunLimits(t *testing.T) {
+	s := newServer(t)
+	inst := s.AddInstallation("acme")
+	head := s.CreateRepo("acme", "platform", "main", map[string]string{"catalog/services.yaml": "services: []\n"})
+	c := installationClient(t, s, inst)
+	ctx := context.Background()
+	create := func(o *github.CheckRunOutput) error {
+		_, _, err := c.Checks.CreateCheckRun(ctx, "acme", "platform", github.CreateCheckRunOptions{
+			Name: "pipeline-orchestrator/plan", HeadSHA: head, Status: ptr("completed"), Conclusion: ptr("failure"), Output: o,
+		})
+		return err
+	}
+	out := func(summary string, anns []*github.CheckRunAnnotation) *github.CheckRunOutput {
+		return &github.CheckRunOutput{Title: ptr("Plan"), Summary: ptr(summary), Annotations: anns}
+	}
+	tests := []struct {
+		name   string
+		output *github.CheckRunOutput
+		want   int
+	}{
+		{"50 annotations", out("ok", annotations(50, 1)), 0},
+		{"51 annotations", out("ok", annotations(51, 1)), 422},
+		{"summary of 65535 characters", out(strings.Repeat("a", 65535), nil), 0},
+		{"summary of 65536 characters", out(strings.Repeat("a", 65536), nil), 422},
+		{"summary of 40000 two-byte characters", out(strings.Repeat("é", 40000), nil), 422},
+		{"text of 65536 characters", &github.CheckRunOutput{Title: ptr("t"), Summary: ptr("s"), Text: ptr(strings.Repeat("a", 65536))}, 422},
+		{"missing title", &github.CheckRunOutput{Summary: ptr("s")}, 422},
+		{"columns across lines", out("ok", []*github.CheckRunAnnotation{{
+			Path: ptr("a"), StartLine: ptr(1), EndLine: ptr(2), StartColumn: ptr(1), EndColumn: ptr(3),
+			AnnotationLevel: ptr("warning"), Message: ptr("m"),
+		}}), 422},
+		{"columns on one line", out("ok", []*github.CheckRunAnnotation{{
+			Path: ptr("a"), StartLine: ptr(2), EndLine: ptr(2), StartColumn: ptr(1), EndColumn: ptr(3),
+			AnnotationLevel: ptr("warning"), Message: ptr("m"),
+		}}), 0},
+		{"unknown level", out("ok", []*github.CheckRunAnnotation{{
+			Path: ptr("a"), StartLine: ptr(1), EndLine: ptr(1), AnnotationLevel: ptr("error"), Message: ptr("m"),
+		}}), 422},
+		{"missing message", out("ok", []*github.CheckRunAnnotation{{
+			Path: ptr("a"), StartLine: ptr(1), EndLine: ptr(1), AnnotationLevel: ptr("notice"),
+		}}), 422},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := create(tc.output)
+			got := 0
+			if err != nil {
+				got = statusOf(t, err)
+			}
+			if got != tc.want {
+				t.Errorf("status = %d, want %d (%v)", got, tc.want, err)
+			}
+		})
+	}
+
+	t.Run("status values", func(t *testing.T) {
+		_, _, err := c.Checks.CreateCheckRun(ctx, "acme", "platform", github.CreateCheckRunOptions{Name: "x", HeadSHA: head, Status: ptr("completed")})
+		if got := statusOf(t, err); got != 422 {
+			t.Errorf("completed without conclusion: %d, want 422", got)
+		}
+		_, _, err = c.Checks.CreateCheckRun(ctx, "acme", "platform", github.CreateCheckRunOptions{Name: "x", HeadSHA: head, Conclusion: ptr("passed")})
+		if got := statusOf(t, err); got != 422 {
+			t.Errorf("unknown conclusion: %d, want 422", got)
+		}
+		_, _, err = c.Checks.CreateCheckRun(ctx, "acme", "platform", github.CreateCheckRunOptions{Name: "x", HeadSHA: strings.Repeat("1", 40)})
+		if got := statusOf(t, err); got != 422 {
+			t.Errorf("unknown head sha: %d, want 422", got)
+		}
+	})
+	t.Run("users cannot write check runs", func(t *testing.T) {
+		_, _, err := userClient(t, s).Checks.CreateCheckRun(ctx, "acme", "platform", github.CreateCheckRunOptions{Name: "x", HeadSHA: head})
+		if got := statusOf(t, err); got != http.StatusForbidden {
+			t.Errorf("status = %d, want 403", got)
+		}
+	})
+}
+
+func TestCheckRunUpdatesAppendAnnotations(t *testing.T) {
+	s := newServer(t)
+	inst := s.AddInstallation("acme")
+	head := s.CreateRepo("acme", "platform", "main", map[string]string{"catalog/services.yaml": "services: []\n"})
+	c := installationClient(t, s, inst)
+	ctx := context.Background()
+	const name = "pipeline-orchestrator/plan"
+
+	run, _, err := c.Checks.CreateCheckRun(ctx, "acme", "platform", github.CreateCheckRunOptions{
+		Name: name, HeadSHA: head, Status: ptr("in_progress"), ExternalID: ptr("delivery-1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, batch := range [][]*github.CheckRunAnnotation{annotations(50, 1), annotations(50, 51), annotations(10, 101)} {
+		opts := github.UpdateCheckRunOptions{
+			Name:   name,
+			Output: &github.CheckRunOutput{Title: ptr("3 errors"), Summary: ptr(fmt.Sprintf("batch %d", i)), Annotations: batch},
+		}
+		if i == 2 {
+			opts.Conclusion = ptr("failure")
+		}
+		if _, _, err := c.Checks.UpdateCheckRun(ctx, "acme", "platform", run.GetID(), opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// go-github sends "name": "" when Name is unset; that is refused.
+	if _, _, err := c.Checks.UpdateCheckRun(ctx, "acme", "platform", run.GetID(), github.UpdateCheckRunOptions{}); statusOf(t, err) != 422 {
+		t.Errorf("update with an empty name: %v, want 422", err)
+	}
+
+	got, _, err := c.Checks.GetCheckRun(ctx, "acme", "platform", run.GetID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetStatus() != "completed" || got.GetConclusion() != "failure" || got.GetOutput().GetAnnotationsCount() != 110 || got.GetOutput().GetSummary() != "batch 2" || got.CompletedAt == nil {
+		t.Errorf("run = status %s conclusion %s annotations %d summary %q", got.GetStatus(), got.GetConclusion(), got.GetOutput().GetAnnotationsCount(), got.GetOutput().GetSummary())
+	}
+	var lines []int
+	opt := &github.ListOptions{PerPage: 100}
+	for {
+		page, resp, err := c.Checks.ListCheckRunAnnotations(ctx, "acme", "platform", run.GetID(), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page {
+			lines = append(lines, a.GetStartLine())
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opt.Page = resp.NextPage
+	}
+	if len(lines) != 110 || lines[0] != 1 || lines[109] != 110 {
+		t.Errorf("annotation lines: %d of them, first %v", len(lines), lines[:3])
+	}
+
+	// A newer run with the same name replaces it in the default listing.
+	if _, _, err := c.Checks.CreateCheckRun(ctx, "acme", "platform", github.CreateCheckRunOptions{Name: name, HeadSHA: head}); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := c.Checks.ListCheckRunsForRef(ctx, "acme", "platform", "main", &github.ListCheckRunsOptions{CheckName: ptr(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list.GetTotal() != 1 || list.CheckRuns[0].GetStatus() != "queued" {
+		t.Errorf("latest runs = %d, first status %s", list.GetTotal(), list.CheckRuns[0].GetStatus())
+	}
+	all, _, err := c.Checks.ListCheckRunsForRef(ctx, "acme", "platform", head, &github.ListCheckRunsOptions{CheckName: ptr(name), Filter: ptr("all")})
+	if err != nil || all.GetTotal() != 2 {
+		t.Errorf("all runs = %d, %v", all.GetTotal(), err)
+	}
+	runs := s.CheckRuns("acme/platform", head)
+	if len(runs) != 2 || len(runs[0].Annotations) != 110 || runs[0].ExternalID != "delivery-1" {
+		t.Fatalf("CheckRuns = %d runs", len(runs))
+	}
+	if diff := cmp.Diff("problem on line 51", runs[0].Annotations[50].Message); diff != "" {
+		t.Errorf("annotation 51 (-want +got):\n%s", diff)
+	}
+}
