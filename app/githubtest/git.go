@@ -295,13 +295,23 @@ func (o *objectStore) mergeBase(a, b string) string {
 		return ""
 	}
 	sort.Strings(common) // deterministic choice among equals
-	// Drop every common ancestor that is an ancestor of another one.
+	// Drop every common ancestor that is an ancestor of another one: the
+	// common set is closed under ancestry, so those are exactly the
+	// ancestors of the common commits' parents (one shared walk).
 	dominated := map[string]bool{}
+	var stack []string
 	for _, c := range common {
-		for anc := range o.ancestors(c) {
-			if anc != c {
-				dominated[anc] = true
-			}
+		stack = append(stack, o.commits[c].Parents...)
+	}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if dominated[s] {
+			continue
+		}
+		dominated[s] = true
+		if c, ok := o.commits[s]; ok {
+			stack = append(stack, c.Parents...)
 		}
 	}
 	best := ""

@@ -374,10 +374,12 @@ func TestMergeMethodsProduceGitHubsCommits(t *testing.T) {
 	for method, check := range tests {
 		t.Run(method, func(t *testing.T) {
 			s, n, base, prCommits := mergeFixture(t)
-			head, err := s.MergePR(repo, n, method)
+			res, _, err := userClient(t, s).PullRequests.Merge(context.Background(), "acme-pipelines", "harness-pipelines", n, "",
+				&github.PullRequestOptions{MergeMethod: method, SHA: prCommits[1]})
 			if err != nil {
 				t.Fatal(err)
 			}
+			head := res.GetSHA()
 			if diff := cmp.Diff(want, s.Tree(repo, "main")); diff != "" {
 				t.Errorf("main tree (-want +got):\n%s", diff)
 			}

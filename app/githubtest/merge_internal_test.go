@@ -43,3 +43,35 @@ func TestLineStats(t *testing.T) {
 		t.Errorf("lineStats = +%d -%d, want +2 -1", adds, dels)
 	}
 }
+
+func TestMergeBase(t *testing.T) {
+	o := newObjectStore()
+	tree := o.buildTree(nil)
+	commit := func(msg string, parents ...string) string {
+		return o.putCommit(&gitCommit{Tree: tree, Parents: parents, Message: msg})
+	}
+	root := commit("root")
+	a := commit("a", root)
+	b := commit("b", a)
+	c := commit("c", a)
+	m := commit("merge c into b", b, c)
+	d := commit("d", c)
+	tests := []struct {
+		name, x, y, want string
+	}{
+		{"diverged", b, c, a},
+		{"ancestor", a, b, a},
+		{"same", b, b, b},
+		{"after a merge", m, d, c},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := o.mergeBase(tc.x, tc.y); got != tc.want {
+				t.Errorf("mergeBase = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	if got := o.commitsBetween([]string{b}, d); len(got) != 2 || got[0] != c || got[1] != d {
+		t.Errorf("commitsBetween(b, d) = %v, want [c d]", got)
+	}
+}
