@@ -440,9 +440,9 @@ func TestRunKeepsPipelineOrderUnderConcurrency(t *testing.T) {
 	}
 	h.block = func(ctx context.Context, _ store.Operation) error {
 		rmu.Lock()
-		d := time.Duration(rng.IntN(2000)) * time.Microsecond
+		d := time.Duration(5+rng.IntN(20)) * time.Millisecond
 		rmu.Unlock()
-		time.Sleep(d) // let operations overlap
+		time.Sleep(d) // long enough for newer operations to arrive meanwhile
 		return nil
 	}
 	r := outbox.New(db, h, outbox.Options{
@@ -453,7 +453,9 @@ func TestRunKeepsPipelineOrderUnderConcurrency(t *testing.T) {
 	runDone := make(chan error)
 	go func() { runDone <- r.Run(ctx) }()
 
-	const enqueuers, perEnqueuer, pipelines = 4, 75, 8
+	// Fewer pipelines than slots: a newer operation always finds a free slot
+	// while the older one of its pipeline runs.
+	const enqueuers, perEnqueuer, pipelines = 4, 75, 3
 	var mu sync.Mutex
 	last := map[string]int64{} // pipeline -> highest op ID enqueued
 	content := map[int64]string{}
