@@ -29,13 +29,21 @@ type token struct {
 	perms   map[string]string
 }
 
-// defaultPermissions are the App's repository permissions.
+// defaultPermissions are the App's repository permissions when
+// Options.Permissions is nil: those of the recommended manifest.
 var defaultPermissions = map[string]string{
 	"checks":        "write",
 	"contents":      "write",
-	"issues":        "write",
 	"metadata":      "read",
 	"pull_requests": "write",
+}
+
+// permissions returns the App's granted permissions.
+func (s *Server) permissions() map[string]string {
+	if s.opts.Permissions != nil {
+		return s.opts.Permissions
+	}
+	return defaultPermissions
 }
 
 type authKind int
@@ -197,7 +205,7 @@ func (s *Server) InstallationToken(installationID int64) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("installation %d not found", installationID)
 	}
-	tok := &token{value: randomToken("ghs_", 36), inst: inst, expires: s.now().Add(time.Hour), perms: defaultPermissions}
+	tok := &token{value: randomToken("ghs_", 36), inst: inst, expires: s.now().Add(time.Hour), perms: s.permissions()}
 	s.tokens[tok.value] = tok
 	return tok.value, nil
 }
@@ -234,7 +242,7 @@ func (s *Server) installationJSON(inst *installation) map[string]any {
 		"app_slug":                  s.opts.AppSlug,
 		"target_id":                 inst.Account.ID,
 		"target_type":               targetType,
-		"permissions":               defaultPermissions,
+		"permissions":               s.permissions(),
 		"events":                    s.subscribedEvents(),
 		"created_at":                isoTime(inst.CreatedAt),
 		"updated_at":                isoTime(inst.CreatedAt),
@@ -266,7 +274,7 @@ func (s *Server) appJSON() map[string]any {
 		"html_url":     s.opts.WebURL + "apps/" + s.opts.AppSlug,
 		"created_at":   "2024-01-01T00:00:00Z",
 		"updated_at":   "2024-01-01T00:00:00Z",
-		"permissions":  defaultPermissions,
+		"permissions":  s.permissions(),
 		"events":       s.subscribedEvents(),
 	}
 }
@@ -328,7 +336,7 @@ func (s *Server) handleCreateToken(c *call) {
 	if !c.decode(&req) {
 		return
 	}
-	tok := &token{value: randomToken("ghs_", 36), inst: inst, expires: s.now().Add(time.Hour), perms: defaultPermissions}
+	tok := &token{value: randomToken("ghs_", 36), inst: inst, expires: s.now().Add(time.Hour), perms: s.permissions()}
 	var repos []*repo
 	if len(req.Repositories) > 0 || len(req.RepositoryIDs) > 0 {
 		tok.repoIDs = map[int64]bool{}
@@ -354,7 +362,7 @@ func (s *Server) handleCreateToken(c *call) {
 	if len(req.Permissions) > 0 {
 		perms := map[string]string{}
 		for k, v := range req.Permissions {
-			granted, ok := defaultPermissions[k]
+			granted, ok := s.permissions()[k]
 			if !ok || (v == "write" && granted != "write") {
 				c.writeJSON(http.StatusUnprocessableEntity, apiError{Message: "The permissions requested are not granted to this installation.", DocumentationURL: docsURL, Status: "422"})
 				return
@@ -471,6 +479,53 @@ func (t *token) permitted(method, route string) bool {
 		return true
 	}
 	return ok(perm)
+}
+
+// workflowDir holds GitHub Actions workflows; an App needs the workflows
+// permission to change files there.
+const workflowDir = ".github/workflows/"
+
+// workflowFailure refuses an installation-token write that changes a
+// workflow file without the workflows permission. GitHub's message is
+// documented; its status code for API writes is not, 422 is used.
+func workflowFailure(id identity, changed []string) *failure {
+	if id.kind != authInstallation || id.tok.perms["workflows"] == "write" {
+		return nil
+	}
+	for _, p := range changed {
+		if strings.HasPrefix(p, workflowDir) {
+			return newFailure(http.StatusUnprocessableEntity,
+				fmt.Sprintf("refusing to allow a GitHub App to create or update workflow `%s` without `workflows` permission", p))
+		}
+	}
+	return nil
+}
+
+// pushedPaths lists the paths changed by the commits a ref update to sha
+// would push.
+func (r *repo) pushedPaths(ref, sha string) []string {
+	var exclude []string
+	if old, ok := r.refs[ref]; ok {
+		exclude = []string{old}
+	} else {
+		for _, v := range r.refs {
+			exclude = append(exclude, v)
+		}
+	}
+	var out []string
+	for _, c := range r.git.commitsBetween(exclude, sha) {
+		parent := ""
+		if ps := r.git.commits[c].Parents; len(ps) > 0 {
+			parent = ps[0]
+		}
+		for _, ch := range diffTrees(r.flatAt(parent), r.flatAt(c)) {
+			out = append(out, ch.Path)
+			if ch.PreviousPath != "" {
+				out = append(out, ch.PreviousPath)
+			}
+		}
+	}
+	return out
 }
 
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

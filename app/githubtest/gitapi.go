@@ -556,6 +556,10 @@ func (s *Server) handleCreateRef(c *call) {
 		c.fail(http.StatusUnprocessableEntity, "Object does not exist")
 		return
 	}
+	if f := workflowFailure(c.id, r.pushedPaths(ref, *req.SHA)); f != nil {
+		c.failWith(f)
+		return
+	}
 	s.setRef(r, ref, *req.SHA, c.actor())
 	c.writeJSON(http.StatusCreated, s.refJSON(r, ref))
 }
@@ -585,6 +589,10 @@ func (s *Server) handleUpdateRef(c *call) {
 	}
 	if !req.Force && !r.git.isAncestor(old, *req.SHA) {
 		c.fail(http.StatusUnprocessableEntity, "Update is not a fast forward")
+		return
+	}
+	if f := workflowFailure(c.id, r.pushedPaths(ref, *req.SHA)); f != nil {
+		c.failWith(f)
 		return
 	}
 	s.setRef(r, ref, *req.SHA, c.actor())

@@ -621,6 +621,16 @@ func (s *Server) handleMergePull(c *call) {
 	if !c.decode(&req) {
 		return
 	}
+	r := c.repo
+	s.refresh(r, p)
+	var changed []string
+	for _, ch := range diffTrees(r.flatAt(r.git.mergeBase(r.branchHead(p.Base), p.HeadSHA)), r.flatAt(p.HeadSHA)) {
+		changed = append(changed, ch.Path, ch.PreviousPath)
+	}
+	if f := workflowFailure(c.id, changed); f != nil {
+		c.failWith(f)
+		return
+	}
 	sha, f := s.mergePull(c.repo, p, c.actor(), req.MergeMethod, req.SHA, req.CommitTitle, req.CommitMessage)
 	if f != nil {
 		c.failWith(f)

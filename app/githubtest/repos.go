@@ -458,6 +458,10 @@ func (s *Server) changeContents(c *call, remove bool) {
 		c.fail(http.StatusUnprocessableEntity, "path contains a malformed path component")
 		return
 	}
+	if f := workflowFailure(c.id, []string{p}); f != nil {
+		c.failWith(f)
+		return
+	}
 	flat := r.flatAt(head)
 	existing, exists := flat[p]
 	switch {

@@ -78,6 +78,12 @@ type Options struct {
 	DeliveryTimeout time.Duration
 	// WebURL is the base of html_url fields; "https://github.com/" when empty.
 	WebURL string
+	// Permissions are the App's repository permissions, granted to every
+	// installation; when nil: checks, contents and pull_requests write,
+	// metadata read. Installation tokens are refused (403 "Resource not
+	// accessible by integration") on routes their permissions do not
+	// cover, and writes under .github/workflows/ need "workflows": "write".
+	Permissions map[string]string
 }
 
 // Server is the GitHub stand-in. URL is the API base (with a trailing slash)

@@ -434,3 +434,78 @@ func (rc *receiver) events() []string {
 	}
 	return out
 }
+
+func TestInstallationPermissions(t *testing.T) {
+	ctx := context.Background()
+	workflowCommit := func(t *testing.T, c *github.Client, s *githubtest.Server) error {
+		head := s.Head("acme/platform", "main")
+		base, _ := s.CommitOf("acme/platform", head)
+		tree, _, err := c.Git.CreateTree(ctx, "acme", "platform", base.Tree, []*github.TreeEntry{
+			{Path: ptr(".github/workflows/ci.yml"), Mode: ptr("100644"), Type: ptr("blob"), Content: ptr("on: push\n")},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit, _, err := c.Git.CreateCommit(ctx, "acme", "platform", &github.Commit{Message: ptr("ci"), Tree: tree, Parents: []*github.Commit{{SHA: &head}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = c.Git.CreateRef(ctx, "acme", "platform", &github.Reference{Ref: ptr("refs/heads/ci"), Object: &github.GitObject{SHA: commit.SHA}})
+		return err
+	}
+	t.Run("workflow files need the workflows permission", func(t *testing.T) {
+		s := newServer(t)
+		inst := s.AddInstallation("acme")
+		s.CreateRepo("acme", "platform", "main", nil)
+		err := workflowCommit(t, installationClient(t, s, inst), s)
+		er, ok := err.(*github.ErrorResponse)
+		if !ok || er.Response.StatusCode != 422 || !strings.Contains(er.Message, "without `workflows` permission") {
+			t.Fatalf("err = %v, want 422 refusing to allow a GitHub App", err)
+		}
+		if s.Head("acme/platform", "ci") != "" {
+			t.Errorf("the branch was created")
+		}
+	})
+	t.Run("granted workflows permission", func(t *testing.T) {
+		s := newServer(t, func(o *githubtest.Options) {
+			o.Permissions = map[string]string{"contents": "write", "metadata": "read", "workflows": "write"}
+		})
+		inst := s.AddInstallation("acme")
+		s.CreateRepo("acme", "platform", "main", nil)
+		if err := workflowCommit(t, installationClient(t, s, inst), s); err != nil {
+			t.Fatal(err)
+		}
+		// Without pull_requests permission the pulls API is closed.
+		_, _, err := installationClient(t, s, inst).PullRequests.List(ctx, "acme", "platform", nil)
+		if got := statusOf(t, err); got != http.StatusForbidden {
+			t.Errorf("pulls without permission: %d, want 403", got)
+		}
+	})
+	t.Run("a read-only token cannot write", func(t *testing.T) {
+		s := newServer(t)
+		inst := s.AddInstallation("acme")
+		s.CreateRepo("acme", "platform", "main", nil)
+		now := time.Now()
+		jwtTok, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.RegisteredClaims{
+			Issuer: itoa(testAppID), IssuedAt: jwt.NewNumericDate(now.Add(-30 * time.Second)), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
+		}).SignedString(appKey(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, _, body := rawRequest(t, "POST", s.URL+"app/installations/"+itoa(inst)+"/access_tokens", "Bearer "+jwtTok, `{"permissions":{"contents":"read"}}`)
+		var tok struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal(body, &tok); status != 201 || err != nil {
+			t.Fatalf("token exchange: %d %s", status, body)
+		}
+		c := clientFor(t, s, tokenTransport{tok.Token})
+		if _, _, err := c.Repositories.Get(ctx, "acme", "platform"); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = c.Git.CreateBlob(ctx, "acme", "platform", &github.Blob{Content: ptr("x"), Encoding: ptr("utf-8")})
+		if got := statusOf(t, err); got != http.StatusForbidden {
+			t.Errorf("write with a read token: %d, want 403", got)
+		}
+	})
+}
