@@ -533,3 +533,31 @@ func TestCompareReportsFilesAndDivergence(t *testing.T) {
 		}
 	}
 }
+
+func TestBranchDeletionClosesPullRequests(t *testing.T) {
+	rc := newReceiver(t)
+	s := newServer(t, func(o *githubtest.Options) { o.WebhookURL = rc.URL() })
+	pipelinesRepo(s)
+	const repo = "acme-pipelines/harness-pipelines"
+	s.Commit(repo, "feature", "x", map[string]*string{"x": ptr("x\n")})
+	n := s.OpenPR(repo, "feature", "main", "X", "")
+	if err := s.DeleteBranch(repo, "feature"); err != nil {
+		t.Fatal(err)
+	}
+	pr, _ := s.PR(repo, n)
+	if pr.State != "closed" || pr.Merged {
+		t.Errorf("PR after head deletion = %s merged %v", pr.State, pr.Merged)
+	}
+	if err := s.ReopenPR(repo, n); err == nil {
+		t.Errorf("reopening a PR whose head branch is gone succeeded")
+	}
+	s.WaitIdle()
+	events := rc.events()
+	if diff := cmp.Diff([]string{"push", "check_suite/requested", "pull_request/opened", "push", "pull_request/closed"}, events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	del := rc.received()[3].Parsed.(*github.PushEvent)
+	if !del.GetDeleted() || del.GetAfter() != strings.Repeat("0", 40) || del.HeadCommit != nil || len(del.Commits) != 0 {
+		t.Errorf("deletion push = %s", rc.received()[3].Payload)
+	}
+}
