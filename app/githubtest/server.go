@@ -64,7 +64,9 @@ type Options struct {
 	// Logf, when set, receives one line per request and per delivery.
 	Logf func(format string, args ...any)
 	// Now is the clock; time.Now when nil. Token expiry, JWT checks, rate
-	// limit windows, commit dates and timestamps all use it.
+	// limit windows, commit dates and timestamps all use it. It must be
+	// safe for concurrent use. ghinstallation judges token expiry by the
+	// real clock, so a clock far from it makes every request re-exchange.
 	Now func() time.Time
 	// Delivery is the initial delivery mode.
 	Delivery DeliveryMode
