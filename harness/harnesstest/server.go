@@ -299,7 +299,8 @@ func (s *Server) ClearFaults() {
 	s.latency = 0
 }
 
-// Calls returns a copy of every call recorded so far, in arrival order.
+// Calls returns a copy of every call recorded so far, in the order they
+// were answered.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
