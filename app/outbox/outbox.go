@@ -265,24 +265,32 @@ func (r *Runner) Run(ctx context.Context) error {
 				inFlight++
 				wg.Go(func() {
 					r.execute(ctx, callBase, op)
+					// Keep the slot busy while work is ready, without a
+					// round trip through the loop.
+					for ctx.Err() == nil {
+						next, err := r.db.ClaimOperations(ctx, r.opts.Worker, 1, r.opts.Lease)
+						if err != nil || len(next) == 0 {
+							break
+						}
+						r.execute(ctx, callBase, next[0])
+					}
 					finished <- struct{}{}
 				})
 			}
 		}
-		if inFlight == r.opts.Concurrency || wait > 0 {
-			if wait == 0 {
-				wait = r.opts.PollInterval
-			}
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-			case <-r.notify:
-			case <-finished:
-				inFlight--
-			case <-timer.C:
-			}
-			timer.Stop()
+		if wait == 0 {
+			// Every slot is busy: a finished operation wakes the loop.
+			wait = r.opts.PollInterval
 		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+		case <-r.notify:
+		case <-finished:
+			inFlight--
+		case <-timer.C:
+		}
+		timer.Stop()
 		for drained := false; !drained; {
 			select {
 			case <-finished:
