@@ -568,12 +568,14 @@ func TestLeaseIsRenewedDuringLongCalls(t *testing.T) {
 	db := mustOpen(t, nil)
 	ctx := context.Background()
 	ids := enqueue(t, db, upsert("a", "p1", "h1"))
-	const lease = 600 * time.Millisecond
+	// Renewed every 500ms, so a renewal may be up to a second late on a
+	// loaded machine before the lease runs out.
+	const lease = 1500 * time.Millisecond
 	h := newFakeHarness()
 	var stolen []store.Operation
 	h.block = func(ctx context.Context, op store.Operation) error {
-		// Run for three leases; another worker keeps trying to claim.
-		end := time.Now().Add(3 * lease)
+		// Run for two leases; another worker keeps trying to claim.
+		end := time.Now().Add(2 * lease)
 		for time.Now().Before(end) {
 			ops, err := db.ClaimOperations(ctx, "thief", 1, lease)
 			if err != nil {
