@@ -8,9 +8,11 @@ import (
 	"time"
 )
 
-// Sentinel errors. Every error returned by Client matches at most one of the
-// "kind" sentinels below with errors.Is, so callers decide with errors.Is and
-// errors.As only and never look at HTTP status codes.
+// Sentinel errors. Every error returned by Client matches at most one of
+// ErrNotFound through ErrUnexpectedResponse with errors.Is (none when the
+// caller canceled ctx); ErrOutcomeUnknown may come on top of one. Callers
+// decide with errors.Is and errors.As only and never look at HTTP status
+// codes.
 var (
 	// ErrNotFound means Harness said the entity does not exist: error code
 	// ENTITY_NOT_FOUND (PipelineCRUDErrorResponse in harness-core), or (for
