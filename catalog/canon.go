@@ -43,14 +43,34 @@ func writeCanonical(b *strings.Builder, n *yaml.Node) {
 		b.WriteByte(']')
 	case yaml.MappingNode:
 		writeTag(b, n)
+		// Sort by key, then write each entry straight into b: building the
+		// text of each entry apart would copy deeply nested values once per
+		// level.
 		ps := pairs(n)
-		entries := make([]string, len(ps))
+		keys := make([]string, len(ps))
 		for i, p := range ps {
-			entries[i] = canonical(p.key) + ": " + canonical(p.value)
+			if p.key.Kind == yaml.ScalarNode {
+				keys[i] = canonicalScalar(p.key)
+			} else {
+				// Lists, mappings and aliases as keys are errors (see
+				// hygiene.walk), so a valid file never gets here.
+				keys[i] = keyText(p.key)
+			}
 		}
-		slices.Sort(entries)
+		order := make([]int, len(ps))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(i, j int) int { return strings.Compare(keys[i], keys[j]) })
 		b.WriteByte('{')
-		b.WriteString(strings.Join(entries, ", "))
+		for n, i := range order {
+			if n > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(keys[i])
+			b.WriteString(": ")
+			writeCanonical(b, ps[i].value)
+		}
 		b.WriteByte('}')
 	case yaml.ScalarNode:
 		b.WriteString(canonicalScalar(n))

@@ -324,6 +324,12 @@ func TestParseRules(t *testing.T) {
 		{"duplicate key deep in a config-only field", oneService("resources:", "      limits: {cpu: 1, memory: 1Gi, cpu: 2}"), []wantDiag{
 			{8, 37, svc, "services[0].resources.limits.cpu", `duplicate key "cpu" (first defined at line 8)`},
 		}},
+		{"list as a key", oneService("? [a, b]", ": both"), []wantDiag{
+			{7, 7, svc, "services[0].(list key)", "a list or a mapping cannot be a key: keys must be plain strings"},
+		}},
+		{"deeply nested anchor", oneService("x: " + strings.Repeat("{a: ", 20) + "&deep b" + strings.Repeat("}", 20)), []wantDiag{
+			{7, 88, svc, "services[0].x.a.a.a.a.a.….a.a.a.a.a.a.a", "anchors (&deep) are not allowed"},
+		}},
 		{"duplicate services key", y("services: []", "services: []"), []wantDiag{
 			{2, 1, "", "services", `duplicate key "services" (first defined at line 1)`},
 		}},

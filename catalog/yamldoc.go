@@ -201,20 +201,41 @@ func syntaxDiagnostic(file string, src []byte, err error) Diagnostic {
 	return Diagnostic{File: file, Pos: Pos{Line: line}, Message: "invalid YAML: " + msg}
 }
 
+// maxLocateSize bounds the files for which locateSyntaxError searches: the
+// search parses the file several times, which is quick for any realistic
+// catalog but takes seconds for one of several megabytes.
+const maxLocateSize = 1 << 20
+
 // locateSyntaxError returns the line that makes src fail to parse, given
 // the line yaml.v3 reported. For an error inside a block or flow
 // collection, yaml.v3 reports where the collection starts (its "context"),
 // not the offending line. The offending line is found by parsing prefixes
-// of src, whole lines at a time: it is the first line whose prefix fails,
-// found by bisection from the reported line on, so that a large file costs
-// a few parses and not one per line. When the prefixes do not behave as
-// expected, the reported line is kept.
+// of src, whole lines at a time: it is the first line whose prefix fails.
+// The search gallops from the reported line, since the offending line is
+// usually near it, then bisects, so it costs a few parses and not one per
+// line. When the prefixes do not behave as expected, or src is larger than
+// maxLocateSize, the reported line is kept.
 func locateSyntaxError(src []byte, reported int) int {
+	if len(src) > maxLocateSize {
+		return reported
+	}
 	ends := lineEnds(src)
 	fails := func(k int) bool { return k > 0 && parseFails(src[:ends[k-1]]) }
-	lo, hi := max(reported-1, 0), len(ends) // fails(lo) is expected false, fails(hi) true
-	if lo >= hi || fails(lo) || !fails(hi) {
+	lo := max(reported-1, 0) // fails(lo) is expected false
+	if lo >= len(ends) || fails(lo) {
 		return reported
+	}
+	hi := -1 // the first prefix known to fail
+	for step := 1; ; step *= 2 {
+		k := min(lo+step, len(ends))
+		if fails(k) {
+			hi = k
+			break
+		}
+		if k == len(ends) {
+			return reported // the whole file parses line by line: nothing better to say
+		}
+		lo = k
 	}
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
@@ -328,8 +349,22 @@ type pathSegment struct {
 	index int
 }
 
+// maxPathSegments bounds the length of a formatted field path. Real paths
+// are a few segments long; deeply nested values would otherwise make every
+// diagnostic under them as long as the nesting is deep.
+const maxPathSegments = 16
+
 // fieldPath formats segments as a field path such as services[2].name.
+// A path longer than maxPathSegments keeps its ends around a "…".
 func fieldPath(segments []pathSegment) string {
+	if len(segments) > maxPathSegments {
+		head, tail := segments[:maxPathSegments/2], segments[len(segments)-maxPathSegments/2+1:]
+		rest := fieldPath(tail)
+		if !strings.HasPrefix(rest, "[") {
+			rest = "." + rest
+		}
+		return fieldPath(head) + ".…" + rest
+	}
 	var b strings.Builder
 	for _, s := range segments {
 		if s.key == nil {
@@ -372,10 +407,16 @@ func (h *hygiene) walk(n *yaml.Node) {
 				}
 				return
 			}
-			if first != nil {
+			switch {
+			case k.Kind == yaml.MappingNode || k.Kind == yaml.SequenceNode:
+				// Reported once; what is inside the key does not matter.
+				h.errorf(k, "a list or a mapping cannot be a key: keys must be plain strings")
+			case first != nil:
 				h.errorf(k, "duplicate key %q (first defined at line %d)", keyText(k), first.Line)
+				h.walk(k)
+			default:
+				h.walk(k)
 			}
-			h.walk(k)
 			h.walk(v)
 		})
 	}
@@ -388,10 +429,16 @@ type keyID struct {
 }
 
 func idOf(k *yaml.Node) keyID {
-	if k.Kind == yaml.ScalarNode && k.Tag == "!!str" {
+	switch {
+	case k.Kind == yaml.ScalarNode && k.Tag == "!!str":
 		return keyID{tag: "!!str", text: k.Value}
+	case k.Kind == yaml.ScalarNode:
+		return keyID{text: canonicalScalar(k)}
 	}
-	return keyID{text: canonical(k)}
+	// A list, mapping or alias key is an error of its own (see hygiene.walk);
+	// it is never taken for a duplicate. Comparing such keys by value would
+	// cost time exponential in their nesting depth.
+	return keyID{tag: "node", text: fmt.Sprintf("%p", k)}
 }
 
 // scanPairs calls fn for each key/value entry of mapping m, in file order,
@@ -449,10 +496,15 @@ func joinPath(path, key string) string {
 
 // keyText is a mapping key as it appears in a field path.
 func keyText(k *yaml.Node) string {
-	if k.Kind == yaml.ScalarNode {
+	switch k.Kind {
+	case yaml.ScalarNode:
 		return k.Value
+	case yaml.AliasNode:
+		return "*" + k.Value
+	case yaml.SequenceNode:
+		return "(list key)"
 	}
-	return canonical(k)
+	return "(mapping key)"
 }
 
 // pair is one key/value entry of a mapping.
@@ -630,7 +682,7 @@ func (v valueReader) mapping(n *yaml.Node, field string, known []string) (entrie
 	order = make([]string, 0, len(ps))
 	for _, p := range ps {
 		if p.key.Kind != yaml.ScalarNode || tagged(p.key) || p.key.ShortTag() != "!!str" {
-			if p.key.Kind != yaml.AliasNode {
+			if p.key.Kind == yaml.ScalarNode { // other keys were reported by checkHygiene
 				v.errorf(p.key, joinPath(field, keyText(p.key)), "field names must be plain strings, got %s", describe(p.key))
 			}
 			continue
