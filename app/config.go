@@ -121,6 +121,10 @@ type WorkersConfig struct {
 	// MaxAttempts is how often a retryable Harness failure is retried before
 	// the operation is marked failed.
 	MaxAttempts int `yaml:"max_attempts"`
+	// RetryBase and RetryMax bound the exponential back-off (with jitter)
+	// between attempts, for Harness operations and for deliveries.
+	RetryBase time.Duration `yaml:"retry_base"`
+	RetryMax  time.Duration `yaml:"retry_max"`
 }
 
 // ReconcileConfig is the drift check between Git and Harness.
@@ -150,7 +154,7 @@ func DefaultConfig() Config {
 			CallTimeout: 30 * time.Second,
 		},
 		Store:     StoreConfig{Path: "data/pipeline-orchestrator.db"},
-		Workers:   WorkersConfig{Deliveries: 2, Operations: 4, MaxAttempts: 8},
+		Workers:   WorkersConfig{Deliveries: 2, Operations: 4, MaxAttempts: 10, RetryBase: time.Second, RetryMax: 5 * time.Minute},
 		Reconcile: ReconcileConfig{Interval: 10 * time.Minute},
 		Log:       LogConfig{Level: "info", Format: "json"},
 	}
@@ -346,6 +350,9 @@ func (c Config) Validate() error {
 	}
 	if c.Workers.MaxAttempts < 1 {
 		add("workers.max_attempts", "must be at least 1")
+	}
+	if c.Workers.RetryBase <= 0 || c.Workers.RetryMax < c.Workers.RetryBase {
+		add("workers.retry_base", "must be positive and at most workers.retry_max")
 	}
 	if c.Reconcile.Interval < 0 {
 		add("reconcile.interval", "must not be negative (0 disables it)")

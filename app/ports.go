@@ -40,6 +40,23 @@ const (
 	LogKeyWork        = "work"
 )
 
+// Transient is implemented by adapter errors worth retrying later (rate
+// limits, 5xx, transport errors). RetryAfter is the wait the server asked
+// for, 0 when it did not say.
+type Transient interface {
+	error
+	RetryAfter() time.Duration
+}
+
+// retryAfterOf returns the wait a transient error asks for.
+func retryAfterOf(err error) (time.Duration, bool) {
+	var t Transient
+	if errors.As(err, &t) {
+		return t.RetryAfter(), true
+	}
+	return 0, false
+}
+
 // ErrNotFound is returned by the GitHub ports when a ref, file or PR does
 // not exist.
 var ErrNotFound = errors.New("not found")

@@ -97,7 +97,10 @@ type RetryableError struct {
 }
 
 func (e *RetryableError) Error() string { return e.Err.Error() }
-func (e *RetryableError) Unwrap() error { return e.Err }
+
+// RetryAfter implements app.Transient.
+func (e *RetryableError) RetryAfter() time.Duration { return e.After }
+func (e *RetryableError) Unwrap() error             { return e.Err }
 
 // IsRetryable reports whether err is a GitHub failure worth retrying, and
 // how long GitHub asked to wait.

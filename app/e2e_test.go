@@ -1,0 +1,163 @@
+package app_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/githubtest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/sandbox"
+)
+
+const catalogPath = "catalog/services.yaml"
+
+// world is one end-to-end test's GitHub, Harness and app.
+type world struct {
+	t *testing.T
+	*sandbox.Env
+}
+
+func newWorld(t *testing.T, catalog string, tune func(*app.Config)) *world {
+	t.Helper()
+	var log *zerolog.Logger
+	if os.Getenv("E2E_LOG") != "" {
+		l := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.DebugLevel)
+		log = &l
+	}
+	env, err := sandbox.Start(context.Background(), sandbox.Options{
+		StandInOptions: sandbox.StandInOptions{
+			ConfigFiles:    map[string]string{catalogPath: catalog},
+			PipelinesFiles: map[string]string{"README.md": "# pipelines\n"},
+		},
+		Dir:    t.TempDir(),
+		Logger: log,
+		Tune:   tune,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Close(); err != nil {
+			t.Errorf("closing: %v", err)
+		}
+	})
+	w := &world{t: t, Env: env}
+	w.settle()
+	return w
+}
+
+func (w *world) settle() {
+	w.t.Helper()
+	if err := w.Settle(context.Background(), 30*time.Second); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// catalogPR commits a catalog to a new branch and opens a PR for it.
+func (w *world) catalogPR(branch, catalog string) (int, string) {
+	w.t.Helper()
+	sha := w.GitHub.Commit(w.ConfigRepo, branch, "Change the catalog", map[string]*string{catalogPath: &catalog})
+	n := w.GitHub.OpenPR(w.ConfigRepo, branch, sandbox.DefaultBranch, "Change the catalog", "")
+	w.settle()
+	return n, sha
+}
+
+// merge merges a PR and returns the merge commit.
+func (w *world) merge(repo string, n int) string {
+	w.t.Helper()
+	sha, err := w.GitHub.MergePR(repo, n, "merge")
+	if err != nil {
+		w.t.Fatalf("merging %s#%d: %v", repo, n, err)
+	}
+	w.settle()
+	return sha
+}
+
+// check returns the latest check run with the given name on sha.
+func (w *world) check(repo, sha, name string) githubtest.CheckRun {
+	w.t.Helper()
+	var found *githubtest.CheckRun
+	for _, c := range w.GitHub.CheckRuns(repo, sha) {
+		if c.Name == name {
+			c := c
+			found = &c
+		}
+	}
+	if found == nil {
+		w.t.Fatalf("no %s check run on %s@%s", name, repo, sha[:7])
+	}
+	return *found
+}
+
+// botPR returns the open bot PR.
+func (w *world) botPR() (githubtest.PullRequest, bool) {
+	for _, pr := range w.GitHub.PRs(w.PipelinesRepo) {
+		if pr.Head == app.SyncBranch && pr.State == "open" {
+			return pr, true
+		}
+	}
+	return githubtest.PullRequest{}, false
+}
+
+func (w *world) harnessPipelines() map[string][]byte {
+	return w.Harness.Pipelines("default", "platform")
+}
+
+const oneService = `services:
+  - name: payment-service
+    archetype: api
+    team: payments
+    environments: [int-stable, pre-stable, prod]
+    regions: [euw1, euw2]
+    profile: medium
+`
+
+func TestOnboardServiceEndToEnd(t *testing.T) {
+	w := newWorld(t, "services: []\n", nil)
+
+	pr, head := w.catalogPR("onboard-payment", oneService)
+	plan := w.check(w.ConfigRepo, head, app.CheckPlan)
+	if plan.Conclusion != "success" || !strings.Contains(plan.Summary, "payment-service") || !strings.Contains(plan.Title, "1 to create") {
+		t.Fatalf("plan check run = %s %q\n%s", plan.Conclusion, plan.Title, plan.Summary)
+	}
+
+	merge := w.merge(w.ConfigRepo, pr)
+	bot, ok := w.botPR()
+	if !ok {
+		t.Fatal("no bot PR after the catalog merge")
+	}
+	if _, ok := w.GitHub.File(w.PipelinesRepo, bot.HeadSHA, "pipelines/payment-service-cd.yaml"); !ok {
+		t.Fatalf("bot PR #%d lacks pipelines/payment-service-cd.yaml", bot.Number)
+	}
+	if sync := w.check(w.ConfigRepo, merge, app.CheckSync); sync.Conclusion != "success" || !strings.Contains(sync.Summary, "#") {
+		t.Errorf("sync check run on the config merge = %s %q", sync.Conclusion, sync.Title)
+	}
+	if len(w.harnessPipelines()) != 0 {
+		t.Fatal("Harness changed before the bot PR merged")
+	}
+
+	pipelinesMerge := w.merge(w.PipelinesRepo, bot.Number)
+	got := w.harnessPipelines()
+	if _, ok := got["payment_service_cd"]; !ok || len(got) != 1 {
+		t.Fatalf("Harness holds %v, want payment_service_cd", keys(got))
+	}
+	if c := w.check(w.PipelinesRepo, pipelinesMerge, app.CheckHarness); c.Conclusion != "success" {
+		t.Errorf("harness check run on the pipelines merge = %s %q\n%s", c.Conclusion, c.Title, c.Summary)
+	}
+	if c := w.check(w.ConfigRepo, merge, app.CheckHarness); c.Conclusion != "success" {
+		t.Errorf("harness check run on the config commit = %s %q", c.Conclusion, c.Title)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,240 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/outbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+)
+
+const metricPrefix = "pipeline_orchestrator_"
+
+// Metrics are the app's Prometheus measurements. Create one with
+// NewMetrics and pass it in Deps; its GitHubMiddleware and HarnessObserver
+// instrument the API clients.
+type Metrics struct {
+	queueOnce   sync.Once
+	reg         *prometheus.Registry
+	webhooks    *prometheus.CounterVec
+	work        *prometheus.HistogramVec
+	github      *prometheus.CounterVec
+	githubTime  *prometheus.HistogramVec
+	harness     *prometheus.CounterVec
+	harnessTime *prometheus.HistogramVec
+	operations  *prometheus.CounterVec
+	botPRs      *prometheus.CounterVec
+	drifted     *prometheus.GaugeVec
+	invalid     prometheus.Counter
+}
+
+// NewMetrics registers the app's metrics (and the Go and process
+// collectors) in a new registry.
+func NewMetrics(reg *prometheus.Registry) *Metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	m := &Metrics{
+		reg: reg,
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "webhooks_total",
+			Help: "Webhook deliveries received, by event and outcome (recorded, duplicate, ignored, rejected, error).",
+		}, []string{"event", "outcome"}),
+		work: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    metricPrefix + "work_duration_seconds",
+			Help:    "Time to process one batch of deliveries, by kind of work (preview, propose, apply, reconcile, botpr) and result.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"kind", "result"}),
+		github: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "github_requests_total",
+			Help: "GitHub API requests, by endpoint and HTTP status.",
+		}, []string{"endpoint", "status"}),
+		githubTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    metricPrefix + "github_request_duration_seconds",
+			Help:    "GitHub API request latency, by endpoint.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}, []string{"endpoint"}),
+		harness: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "harness_requests_total",
+			Help: "Harness API calls, by operation and result.",
+		}, []string{"operation", "result"}),
+		harnessTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    metricPrefix + "harness_request_duration_seconds",
+			Help:    "Harness API call latency, by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}, []string{"operation"}),
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "operation_attempts_total",
+			Help: "Attempts at outbox operations, by kind and outcome (done, retry, failed, released, lease_lost, unrecorded).",
+		}, []string{"kind", "outcome"}),
+		botPRs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "bot_prs_total",
+			Help: "Bot pull requests opened, updated and closed.",
+		}, []string{"action"}),
+		drifted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: metricPrefix + "drift_pipelines",
+			Help: "Pipelines that differed between Harness and Git at the last reconcile, by kind (missing, different, extra).",
+		}, []string{"kind"}),
+		invalid: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricPrefix + "invalid_catalogs_total",
+			Help: "Catalog versions found invalid (previews and proposals).",
+		}),
+	}
+	reg.MustRegister(m.webhooks, m.work, m.github, m.githubTime, m.harness, m.harnessTime, m.operations, m.botPRs, m.drifted, m.invalid)
+	for _, a := range []string{"opened", "updated", "closed"} {
+		m.botPRs.WithLabelValues(a)
+	}
+	return m
+}
+
+// Handler serves the metrics in Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Registry is the registry the metrics live in.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+func (m *Metrics) webhook(event, outcome string) {
+	m.webhooks.WithLabelValues(event, outcome).Inc()
+}
+
+func (m *Metrics) observeRun(kind, outcome string, err error, d time.Duration) {
+	result := "ok"
+	switch {
+	case err != nil:
+		result = "error"
+	case strings.HasPrefix(outcome, "blocked") || strings.HasPrefix(outcome, "invalid"):
+		result = "rejected"
+	}
+	m.work.WithLabelValues(kind, result).Observe(d.Seconds())
+}
+
+func (m *Metrics) operation(r outbox.Result) {
+	m.operations.WithLabelValues(string(r.Op.Kind), string(r.Outcome)).Inc()
+}
+
+func (m *Metrics) botPR(action string) { m.botPRs.WithLabelValues(action).Inc() }
+
+func (m *Metrics) catalogInvalid() { m.invalid.Inc() }
+
+func (m *Metrics) drift(r DriftReport) {
+	m.drifted.WithLabelValues("missing").Set(float64(len(r.Missing)))
+	m.drifted.WithLabelValues("different").Set(float64(len(r.Different)))
+	m.drifted.WithLabelValues("extra").Set(float64(len(r.Extra)))
+}
+
+// HarnessObserver is the harness client's Observe hook.
+func (m *Metrics) HarnessObserver(op, result string, d time.Duration) {
+	m.harness.WithLabelValues(op, result).Inc()
+	m.harnessTime.WithLabelValues(op).Observe(d.Seconds())
+}
+
+// GitHubMiddleware counts GitHub API requests by endpoint and status; pass
+// it to githubapp.WithClientMiddleware.
+func (m *Metrics) GitHubMiddleware() githubapp.ClientMiddleware {
+	return func(next http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			start := time.Now()
+			resp, err := next.RoundTrip(req)
+			endpoint := req.Method + " " + endpointOf(req.URL.Path)
+			status := "error"
+			if err == nil {
+				status = strconv.Itoa(resp.StatusCode)
+			}
+			m.github.WithLabelValues(endpoint, status).Inc()
+			m.githubTime.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+			return resp, err
+		})
+	}
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+var (
+	reposPath  = regexp.MustCompile(`^(?:/api/v3)?/repos/[^/]+/[^/]+`)
+	shaSegment = regexp.MustCompile(`/[0-9a-f]{40}\b`)
+	numSegment = regexp.MustCompile(`/[0-9]+(/|$)`)
+	refPath    = regexp.MustCompile(`/git/(refs?|matching-refs)/.*$`)
+	contents   = regexp.MustCompile(`/contents/.*$`)
+)
+
+// endpointOf turns a request path into a low-cardinality endpoint label:
+// /repos/o/r/git/trees/<sha> → /repos/{repo}/git/trees/{sha}.
+func endpointOf(p string) string {
+	p = reposPath.ReplaceAllString(p, "/repos/{repo}")
+	p = refPath.ReplaceAllString(p, "/git/$1/{ref}")
+	p = contents.ReplaceAllString(p, "/contents/{path}")
+	p = shaSegment.ReplaceAllString(p, "/{sha}")
+	for numSegment.MatchString(p) {
+		p = numSegment.ReplaceAllString(p, "/{n}$1")
+	}
+	return p
+}
+
+// queueCollector reports the outbox and delivery queues at scrape time.
+type queueCollector struct {
+	db                                        *store.DB
+	now                                       func() time.Time
+	ops, oldest, deliveries, deliveriesOldest *prometheus.Desc
+}
+
+func (m *Metrics) registerQueue(db *store.DB, now func() time.Time) {
+	m.queueOnce.Do(func() { m.mustRegisterQueue(db, now) })
+}
+
+func (m *Metrics) mustRegisterQueue(db *store.DB, now func() time.Time) {
+	m.reg.MustRegister(&queueCollector{
+		db: db, now: now,
+		ops:        prometheus.NewDesc(metricPrefix+"queue_operations", "Outbox operations by state.", []string{"state"}, nil),
+		oldest:     prometheus.NewDesc(metricPrefix+"queue_oldest_pending_seconds", "Age of the oldest pending outbox operation (0 when none).", nil, nil),
+		deliveries: prometheus.NewDesc(metricPrefix+"deliveries", "Recorded webhook deliveries by processing state.", []string{"state"}, nil),
+		deliveriesOldest: prometheus.NewDesc(metricPrefix+"deliveries_oldest_pending_seconds",
+			"Age of the oldest delivery waiting for a worker (0 when none).", nil, nil),
+	})
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.ops
+	ch <- c.oldest
+	ch <- c.deliveries
+	ch <- c.deliveriesOldest
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if s, err := c.db.QueueStats(ctx); err == nil {
+		for state, n := range map[string]int{"pending": s.Pending, "running": s.Running, "failed": s.Failed,
+			"done": s.Done, "held": s.Held, "superseded": s.Superseded} {
+			ch <- prometheus.MustNewConstMetric(c.ops, prometheus.GaugeValue, float64(n), state)
+		}
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, ageSeconds(c.now(), s.OldestPending))
+	}
+	if s, err := c.db.DeliveryStats(ctx); err == nil {
+		for state, n := range map[string]int{"pending": s.Pending, "running": s.Running, "done": s.Done, "failed": s.Failed} {
+			ch <- prometheus.MustNewConstMetric(c.deliveries, prometheus.GaugeValue, float64(n), state)
+		}
+		ch <- prometheus.MustNewConstMetric(c.deliveriesOldest, prometheus.GaugeValue, ageSeconds(c.now(), s.OldestPending))
+	}
+}
+
+func ageSeconds(now, t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return now.Sub(t).Seconds()
+}

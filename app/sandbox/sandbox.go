@@ -1,0 +1,361 @@
+// Package sandbox runs the whole app on one machine: in-process stand-ins
+// for GitHub and Harness that speak their real HTTP APIs (signed webhooks,
+// JWT → installation token exchange, Harness's envelopes and codes), and
+// the real server wired exactly as `serve` wires it, listening on loopback
+// with a real SQLite file. The demo, the end-to-end tests and the
+// reliability suite are built on it.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/githubtest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/wire"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+)
+
+// Defaults of the sandbox's world.
+const (
+	DefaultConfigRepo    = "company/platform-next"
+	DefaultPipelinesRepo = "company-harness/harness-pipelines"
+	AppID                = 424242
+	AppSlug              = "pipeline-orchestrator"
+	DefaultBranch        = "main"
+)
+
+// StandInOptions shape the stand-ins and the repositories they start with.
+type StandInOptions struct {
+	ConfigRepo, PipelinesRepo string
+	// ConfigFiles and PipelinesFiles are the repositories' first commits.
+	ConfigFiles, PipelinesFiles map[string]string
+	// Delivery is the GitHub stand-in's webhook delivery mode.
+	Delivery githubtest.DeliveryMode
+	// Logf receives the GitHub stand-in's request log (optional).
+	Logf func(string, ...any)
+}
+
+// StandIns are the GitHub and Harness stand-ins and the secrets the app
+// needs to talk to them.
+type StandIns struct {
+	GitHub        *githubtest.Server
+	Harness       *harnesstest.Server
+	ConfigRepo    string
+	PipelinesRepo string
+	// UserToken lets a person (or curl) act on the GitHub stand-in.
+	UserToken     string
+	WebhookSecret string
+	privateKeyPEM string
+}
+
+// StartStandIns starts both stand-ins and creates the two repositories in
+// two orgs, each with the App installed.
+func StartStandIns(opts StandInOptions) (*StandIns, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generating the App key: %w", err)
+	}
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	s := &StandIns{
+		ConfigRepo:    orDefault(opts.ConfigRepo, DefaultConfigRepo),
+		PipelinesRepo: orDefault(opts.PipelinesRepo, DefaultPipelinesRepo),
+		UserToken:     "ghp_" + randomHex(18),
+		WebhookSecret: randomHex(20),
+		privateKeyPEM: pemKey,
+	}
+	s.GitHub = githubtest.New(githubtest.Options{
+		AppID: AppID, AppPublicKey: &key.PublicKey, AppSlug: AppSlug,
+		WebhookSecret: s.WebhookSecret, UserToken: s.UserToken, Delivery: opts.Delivery, Logf: opts.Logf,
+		Events:    []string{"push", "pull_request", "check_suite", "check_run"},
+		RateLimit: -1,
+	})
+	s.Harness = harnesstest.New(harnesstest.Options{})
+	for _, r := range []struct {
+		full  string
+		files map[string]string
+	}{{s.ConfigRepo, opts.ConfigFiles}, {s.PipelinesRepo, opts.PipelinesFiles}} {
+		owner, name := app.SplitRepo(r.full)
+		s.GitHub.AddInstallation(owner)
+		files := r.files
+		if len(files) == 0 {
+			files = map[string]string{"README.md": "# " + name + "\n"}
+		}
+		s.GitHub.CreateRepo(owner, name, DefaultBranch, files)
+	}
+	return s, nil
+}
+
+// Close stops both stand-ins.
+func (s *StandIns) Close() {
+	s.GitHub.Close()
+	s.Harness.Close()
+}
+
+// Config returns a valid app configuration pointing at the stand-ins,
+// with its SQLite file in dir.
+func (s *StandIns) Config(dir string) app.Config {
+	cfg := app.DefaultConfig()
+	cfg.Server.Address = "127.0.0.1:0"
+	cfg.Server.AdminToken = app.Secret("admin-" + randomHex(12))
+	cfg.GitHub.APIURL = s.GitHub.URL
+	cfg.GitHub.WebURL = "https://github.com"
+	cfg.GitHub.AppID = AppID
+	cfg.GitHub.PrivateKey = app.Secret(s.privateKeyPEM)
+	cfg.GitHub.WebhookSecret = app.Secret(s.WebhookSecret)
+	cfg.GitHub.Timeout = 10 * time.Second
+	cfg.ConfigRepo.Repo = s.ConfigRepo
+	cfg.PipelinesRepo.Repo = s.PipelinesRepo
+	cfg.Harness.BaseURL = s.Harness.URL
+	cfg.Harness.AccountID = s.Harness.AccountID()
+	cfg.Harness.APIKey = app.Secret(s.Harness.APIKey())
+	cfg.Harness.CallTimeout = 5 * time.Second
+	cfg.Store.Path = filepath.Join(dir, "pipeline-orchestrator.db")
+	cfg.Workers.RetryBase = 100 * time.Millisecond
+	cfg.Workers.RetryMax = 2 * time.Second
+	cfg.Reconcile.Interval = 0
+	return cfg
+}
+
+// Running is the app serving on loopback.
+type Running struct {
+	App     *app.App
+	DB      *store.DB
+	Config  app.Config
+	Metrics *app.Metrics
+	// URL is the app's base URL, e.g. http://127.0.0.1:41234.
+	URL string
+
+	srv    *http.Server
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// RunApp opens the store, wires the app as `serve` does, listens on
+// cfg.Server.Address and runs the workers until Stop.
+func RunApp(ctx context.Context, cfg app.Config, log *zerolog.Logger) (*Running, error) {
+	if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o755); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.Store.Path)
+	if err != nil {
+		return nil, err
+	}
+	metrics := app.NewMetrics(nil)
+	deps, err := wire.Deps(cfg, db, log, metrics, wire.Options{})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a, err := app.New(cfg, deps)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Address)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Server.Address, err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &Running{
+		App: a, DB: db, Config: cfg, Metrics: metrics,
+		URL:    "http://" + ln.Addr().String(),
+		srv:    &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second},
+		cancel: cancel,
+		done:   make(chan error, 1),
+	}
+	go func() {
+		if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && log != nil {
+			log.Error().Err(err).Msg("serving")
+		}
+	}()
+	go func() { r.done <- a.Run(runCtx) }()
+	return r, nil
+}
+
+// Stop shuts the server and the workers down gracefully and closes the store.
+func (r *Running) Stop() error {
+	var err error
+	r.once.Do(func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = r.srv.Shutdown(shutdownCtx)
+		r.cancel()
+		if runErr := <-r.done; runErr != nil && err == nil {
+			err = runErr
+		}
+		if closeErr := r.DB.Close(); closeErr != nil && err == nil {
+			err = closeErr
+		}
+	})
+	return err
+}
+
+// HookURL is the app's webhook endpoint.
+func (r *Running) HookURL() string { return r.URL + "/api/github/hook" }
+
+// Env is stand-ins plus the app, in one process.
+type Env struct {
+	*StandIns
+	App *Running
+	Dir string
+	log *zerolog.Logger
+}
+
+// Options configure Start.
+type Options struct {
+	StandInOptions
+	// Dir holds the SQLite file; a new temporary directory when empty.
+	Dir string
+	// Logger receives the app's logs (nil: discarded).
+	Logger *zerolog.Logger
+	// Tune adjusts the configuration before the app starts.
+	Tune func(*app.Config)
+}
+
+// Start starts the stand-ins and the app, and points GitHub's webhooks at
+// the app.
+func Start(ctx context.Context, opts Options) (*Env, error) {
+	dir := opts.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "pipeline-orchestrator-")
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	log := opts.Logger
+	if log == nil {
+		nop := zerolog.Nop()
+		log = &nop
+	}
+	si, err := StartStandIns(opts.StandInOptions)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{StandIns: si, Dir: dir, log: log}
+	cfg := si.Config(dir)
+	if opts.Tune != nil {
+		opts.Tune(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		si.Close()
+		return nil, fmt.Errorf("sandbox configuration: %w", err)
+	}
+	if err := e.startApp(ctx, cfg); err != nil {
+		si.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Env) startApp(ctx context.Context, cfg app.Config) error {
+	r, err := RunApp(ctx, cfg, e.log)
+	if err != nil {
+		return err
+	}
+	e.App = r
+	e.GitHub.SetWebhookURL(r.HookURL())
+	return nil
+}
+
+// Restart stops the app and starts a new one on the same data directory
+// and configuration, as after a deploy or a crash.
+func (e *Env) Restart(ctx context.Context) error {
+	cfg := e.App.Config
+	if err := e.App.Stop(); err != nil {
+		return err
+	}
+	return e.startApp(ctx, cfg)
+}
+
+// Close stops the app and the stand-ins.
+func (e *Env) Close() error {
+	err := e.App.Stop()
+	e.StandIns.Close()
+	return err
+}
+
+// Settle waits until GitHub has sent every webhook and the app has no
+// delivery or operation left to process (retries waiting included), then
+// refreshes the check runs. It fails when timeout passes first.
+func (e *Env) Settle(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	quiet := 0
+	for {
+		e.GitHub.WaitIdle()
+		busy, err := e.busy(ctx)
+		if err != nil {
+			return err
+		}
+		if busy == "" {
+			quiet++
+			if quiet >= 3 { // stable across a few looks: nothing in flight between them
+				e.App.App.Flush(ctx)
+				return nil
+			}
+		} else {
+			quiet = 0
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not settled after %s: %s", timeout, busy)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (e *Env) busy(ctx context.Context) (string, error) {
+	ds, err := e.App.DB.DeliveryStats(ctx)
+	if err != nil {
+		return "", err
+	}
+	qs, err := e.App.DB.QueueStats(ctx)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	if n := ds.Pending + ds.Running; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d deliveries", n))
+	}
+	if n := qs.Pending + qs.Running; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d operations", n))
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
