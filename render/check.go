@@ -69,8 +69,8 @@ func checkPipeline(raw []byte) (*yaml.Node, []problem) {
 		}
 		for _, sp := range explain(ve) {
 			ptr := pointer(sp.pointer)
-			if reported[ptr] {
-				continue
+			if reported[ptr] || (sp.missing != "" && reported[pointer(with(sp.pointer, sp.missing))]) {
+				continue // the same problem, already told in our words
 			}
 			reported[ptr] = true
 			c.problems = append(c.problems, problem{pointer: ptr, line: lineOf(&doc, sp.pointer), message: "Harness schema: " + sp.message})

@@ -345,6 +345,8 @@ func compileOrder(defs map[string]any, refs map[string][]string) []string {
 type schemaProblem struct {
 	pointer []string // instance location
 	message string
+	// missing is the property a "missing property" complaint is about.
+	missing string
 }
 
 var printer = message.NewPrinter(language.English)
@@ -361,12 +363,12 @@ func explain(ve *jsonschema.ValidationError) []schemaProblem {
 		switch k := e.ErrorKind.(type) {
 		case *kind.OneOf, *kind.AnyOf, *noneMatched:
 			if k, ok := k.(*kind.OneOf); ok && len(k.Subschemas) > 1 {
-				out = append(out, schemaProblem{e.InstanceLocation, "matches more than one of the schema's alternatives"})
+				out = append(out, schemaProblem{pointer: e.InstanceLocation, message: "matches more than one of the schema's alternatives"})
 				return
 			}
 			meant := meantAlternatives(e)
 			if len(meant) == 0 {
-				out = append(out, schemaProblem{e.InstanceLocation, noAlternative})
+				out = append(out, schemaProblem{pointer: e.InstanceLocation, message: noAlternative})
 				return
 			}
 			for _, c := range meant {
@@ -385,7 +387,11 @@ func explain(ve *jsonschema.ValidationError) []schemaProblem {
 			}
 			return
 		}
-		out = append(out, schemaProblem{e.InstanceLocation, e.ErrorKind.LocalizedString(printer)})
+		p := schemaProblem{pointer: e.InstanceLocation, message: e.ErrorKind.LocalizedString(printer)}
+		if k, ok := e.ErrorKind.(*kind.Required); ok && len(k.Missing) == 1 {
+			p.missing = k.Missing[0]
+		}
+		out = append(out, p)
 	}
 	walk(ve)
 	return out
