@@ -37,7 +37,8 @@ func PipelinePath(s catalog.Settings, service string) string {
 	}
 	name := []byte(service)
 	for i, c := range name {
-		if !pathSafe(string(c)) || (i == 0 && c == '.') {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' && i > 0
+		if !ok {
 			name[i] = '_'
 		}
 	}
