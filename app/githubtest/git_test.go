@@ -3,6 +3,7 @@ package githubtest_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -559,5 +560,25 @@ func TestBranchDeletionClosesPullRequests(t *testing.T) {
 	del := rc.received()[3].Parsed.(*github.PushEvent)
 	if !del.GetDeleted() || del.GetAfter() != strings.Repeat("0", 40) || del.HeadCommit != nil || len(del.Commits) != 0 {
 		t.Errorf("deletion push = %s", rc.received()[3].Payload)
+	}
+}
+
+func TestBlobRawMediaType(t *testing.T) {
+	s := githubtest.New(githubtest.Options{UserToken: "user"})
+	defer s.Close()
+	content := "é — raw bytes\n"
+	s.CreateRepo("o", "r", "main", map[string]string{"f.txt": content})
+	client := github.NewClient(nil).WithAuthToken("user")
+	base, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.BaseURL = base
+	got, _, err := client.Git.GetBlobRaw(context.Background(), "o", "r", githubtest.BlobSHA(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != content {
+		t.Errorf("raw blob = %q, want %q", got, content)
 	}
 }

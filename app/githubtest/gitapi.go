@@ -18,6 +18,15 @@ func (s *Server) handleGetBlob(c *call) {
 		c.fail(http.StatusNotFound, "Not Found")
 		return
 	}
+	// The raw media type returns the content itself
+	// (docs.github.com/en/rest/git/blobs#get-a-blob, "Custom media types").
+	if accept := c.r.Header.Get("Accept"); strings.Contains(accept, "application/vnd.github.raw") || strings.Contains(accept, "application/vnd.github.v3.raw") {
+		c.w.header.Set("Content-Type", "application/vnd.github.raw")
+		c.w.status = http.StatusOK
+		c.w.body.Reset()
+		c.w.body.Write(data)
+		return
+	}
 	c.writeJSON(http.StatusOK, map[string]any{
 		"sha":      sha,
 		"node_id":  "B_" + sha[:12],
