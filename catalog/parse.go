@@ -39,8 +39,9 @@ type ParseOptions struct {
 // opts.Settings, and each served by at least one of the service's
 // environments), and optionally `pipeline: {enabled: false}`. Every other
 // field is config-only and kept in Service.Config. Duplicate keys, anchors,
-// aliases, merge keys, YAML tags on pipeline-shaping values, more than one
-// document, tabs used for indentation and text that is not UTF-8 are errors.
+// aliases, merge keys, list or mapping keys, YAML tags on pipeline-shaping
+// values, more than one document, tabs used for indentation and text that
+// is not UTF-8 are errors.
 func Parse(file string, src []byte, opts ParseOptions) (Catalog, Diagnostics) {
 	p := catalogParser{
 		r:           &reporter{file: file},

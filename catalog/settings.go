@@ -54,8 +54,10 @@ import (
 //	mass_delete: {max_count: 5, max_percent: 20}
 //
 // Unknown keys are errors, and so are the YAML features the catalog rejects
-// (duplicate keys, anchors, aliases, merge keys, tags, several documents,
-// tabs used for indentation, text that is not UTF-8). Every problem is
+// (duplicate keys, anchors, aliases, merge keys, list or mapping keys, tags,
+// several documents, tabs used for indentation, text that is not UTF-8).
+// Durations are Go durations (90s, 30m, 1h30m) with an optional leading
+// number of whole days (1d, 2d12h). Every problem is
 // reported at once, in file order, with its line, column and field path.
 // When the returned Diagnostics is not empty, the returned Settings is the
 // zero value and must not be used.
