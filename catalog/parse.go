@@ -97,7 +97,7 @@ func (p *catalogParser) parse(src []byte) Catalog {
 			services = e.value
 			continue
 		}
-		if e.key.Kind != yaml.AliasNode {
+		if e.key.Kind == yaml.ScalarNode { // other keys were reported by checkHygiene
 			v.errorf(e.key, keyText(e.key), "unknown top-level key %q: the catalog holds only a `services:` list", keyText(e.key))
 		}
 	}
