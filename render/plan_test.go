@@ -1,0 +1,581 @@
+package render
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
+)
+
+// planCatalogFile names the catalogs of the plan tests in diagnostics.
+const planCatalogFile = "catalog/services.yaml"
+
+// planTemplates returns the built-in templates.
+func planTemplates(tb testing.TB) *Templates {
+	tb.Helper()
+	t, diags := LoadTemplates(nil)
+	if len(diags) > 0 {
+		tb.Fatalf("LoadTemplates(nil): %v", diags)
+	}
+	return t
+}
+
+// parsePlanCatalog parses a catalog for the given templates and the
+// default settings, failing the test on any diagnostic.
+func parsePlanCatalog(tb testing.TB, t *Templates, src string) catalog.Catalog {
+	tb.Helper()
+	c, diags := catalog.Parse(planCatalogFile, []byte(src), catalog.ParseOptions{Settings: catalog.DefaultSettings(), Archetypes: t.Archetypes()})
+	if len(diags) > 0 {
+		tb.Fatalf("catalog.Parse:\n%v\nsource:\n%s", diags.Err(), src)
+	}
+	return c
+}
+
+// renderAll renders every enabled service of c, failing on diagnostics.
+func renderAll(tb testing.TB, t *Templates, c catalog.Catalog, src Source) map[string][]byte {
+	tb.Helper()
+	files, diags := All(t, c, catalog.DefaultSettings(), src)
+	if len(diags) > 0 {
+		tb.Fatalf("All: %v", diags.Err())
+	}
+	return files
+}
+
+// svcYAML writes one catalog entry; extra lines are appended as they are.
+func svcYAML(name, archetype, envs, regions string, extra ...string) string {
+	var b strings.Builder
+	b.WriteString("  - name: " + name + "\n")
+	b.WriteString("    archetype: " + archetype + "\n")
+	b.WriteString("    team: payments\n")
+	b.WriteString("    environments: " + envs + "\n")
+	b.WriteString("    regions: " + regions + "\n")
+	for _, e := range extra {
+		b.WriteString("    " + e + "\n")
+	}
+	return b.String()
+}
+
+// catalogYAML joins entries into a catalog file.
+func catalogYAML(entries ...string) string {
+	if len(entries) == 0 {
+		return "services: []\n"
+	}
+	return "services:\n" + strings.Join(entries, "")
+}
+
+// Catalog entries the plan tests combine.
+var (
+	payment       = svcYAML("payment-service", "api", "[int, pre, prod]", "[euw1]", "profile: medium")
+	paymentLarge  = svcYAML("payment-service", "api", "[int, pre, prod]", "[euw1]", "profile: large")
+	paymentEuw2   = svcYAML("payment-service", "api", "[int, pre, prod]", "[euw1, euw2]", "profile: medium")
+	paymentNoPre  = svcYAML("payment-service", "api", "[int, prod]", "[euw1]", "profile: medium")
+	paymentOff    = svcYAML("payment-service", "api", "[int, pre, prod]", "[euw1]", "profile: medium", "pipeline: {enabled: false}")
+	orders        = svcYAML("order-events", "listener", "[int, prod]", "[euw1, euw2]")
+	nightly       = svcYAML("nightly-report", "job", "[int, prod]", "[euw1]")
+	reportOff     = svcYAML("report-builder", "job", "[int]", "[euw1]", "profile: small", "pipeline: {enabled: false}")
+	reportOffBig  = svcYAML("report-builder", "job", "[int]", "[euw1]", "profile: large", "pipeline: {enabled: false}")
+	reportOffTeam = strings.Replace(reportOff, "team: payments", "team: data", 1)
+)
+
+// planSummary is what a plan test checks of each change.
+type planSummary struct {
+	Service string
+	Action  Action
+	Path    string
+	Fields  []string // names of the changed fields
+}
+
+func summarize(p PipelinePlan) []planSummary {
+	out := make([]planSummary, 0, len(p.Changes))
+	for _, c := range p.Changes {
+		s := planSummary{Service: c.Service, Action: c.Action, Path: c.Path}
+		for _, f := range c.Fields {
+			s.Fields = append(s.Fields, f.Name)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestPlan(t *testing.T) {
+	allFields := []string{"archetype", "environments", "name", "pipeline", "profile", "regions", "team"}
+	allFieldsNoProfile := []string{"archetype", "environments", "name", "pipeline", "regions", "team"}
+	tests := []struct {
+		name       string
+		base, head string
+		want       []planSummary
+		wantSum    Summary
+		// diffHas and diffLacks are lines the diff of the first change
+		// must hold or not hold.
+		diffHas, diffLacks []string
+	}{
+		{
+			name: "config-only change plans no pipeline change",
+			base: catalogYAML(payment, orders),
+			head: catalogYAML(paymentLarge, orders),
+			want: []planSummary{
+				{"payment-service", ActionConfigOnly, "pipelines/payment-service-cd.yaml", []string{"profile"}},
+				{"order-events", ActionUnchanged, "pipelines/order-events-cd.yaml", nil},
+			},
+			wantSum: Summary{ConfigOnly: 1, Unchanged: 1},
+		},
+		{
+			name:      "a new region adds its stage",
+			base:      catalogYAML(payment),
+			head:      catalogYAML(paymentEuw2),
+			want:      []planSummary{{"payment-service", ActionUpdate, "pipelines/payment-service-cd.yaml", []string{"regions"}}},
+			wantSum:   Summary{Update: 1},
+			diffHas:   []string{"+        identifier: prod_euw2", "+                                - generated/payment-service/prod/euw2/manifests.yaml"},
+			diffLacks: []string{"-        identifier: prod_euw1"},
+		},
+		{
+			name:      "a removed region drops its stage",
+			base:      catalogYAML(paymentEuw2),
+			head:      catalogYAML(payment),
+			want:      []planSummary{{"payment-service", ActionUpdate, "pipelines/payment-service-cd.yaml", []string{"regions"}}},
+			wantSum:   Summary{Update: 1},
+			diffHas:   []string{"-        identifier: prod_euw2"},
+			diffLacks: []string{"+        identifier: prod_euw2", "-        identifier: prod_euw1"},
+		},
+		{
+			name:    "a removed environment drops its stage",
+			base:    catalogYAML(payment),
+			head:    catalogYAML(paymentNoPre),
+			want:    []planSummary{{"payment-service", ActionUpdate, "pipelines/payment-service-cd.yaml", []string{"environments"}}},
+			wantSum: Summary{Update: 1},
+			diffHas: []string{"-        identifier: pre_stable_euw1", "-                  identifier: gate_wait"},
+		},
+		{
+			name:    "an added environment adds its stage",
+			base:    catalogYAML(paymentNoPre),
+			head:    catalogYAML(payment),
+			want:    []planSummary{{"payment-service", ActionUpdate, "pipelines/payment-service-cd.yaml", []string{"environments"}}},
+			wantSum: Summary{Update: 1},
+			diffHas: []string{"+        identifier: pre_stable_euw1"},
+		},
+		{
+			name: "disabling a pipeline deletes it",
+			base: catalogYAML(payment, orders),
+			head: catalogYAML(paymentOff, orders),
+			want: []planSummary{
+				{"payment-service", ActionDelete, "pipelines/payment-service-cd.yaml", []string{"pipeline"}},
+				{"order-events", ActionUnchanged, "pipelines/order-events-cd.yaml", nil},
+			},
+			wantSum: Summary{Delete: 1, Unchanged: 1},
+			diffHas: []string{"--- a/pipelines/payment-service-cd.yaml", "+++ /dev/null", "-  identifier: payment_service_cd"},
+		},
+		{
+			name:    "enabling a pipeline creates it",
+			base:    catalogYAML(paymentOff),
+			head:    catalogYAML(payment),
+			want:    []planSummary{{"payment-service", ActionCreate, "pipelines/payment-service-cd.yaml", []string{"pipeline"}}},
+			wantSum: Summary{Create: 1},
+		},
+		{
+			name: "a removed service is deleted",
+			base: catalogYAML(payment, orders),
+			head: catalogYAML(orders),
+			want: []planSummary{
+				{"payment-service", ActionDelete, "pipelines/payment-service-cd.yaml", allFields},
+				{"order-events", ActionUnchanged, "pipelines/order-events-cd.yaml", nil},
+			},
+			wantSum: Summary{Delete: 1, Unchanged: 1},
+		},
+		{
+			name: "an added service is created",
+			base: catalogYAML(orders),
+			head: catalogYAML(orders, nightly),
+			want: []planSummary{
+				{"nightly-report", ActionCreate, "pipelines/nightly-report-cd.yaml", allFieldsNoProfile},
+				{"order-events", ActionUnchanged, "pipelines/order-events-cd.yaml", nil},
+			},
+			wantSum: Summary{Create: 1, Unchanged: 1},
+			diffHas: []string{"--- /dev/null", "+++ b/pipelines/nightly-report-cd.yaml", "+  identifier: nightly_report_cd"},
+		},
+		{
+			name: "reordering services changes nothing",
+			base: catalogYAML(payment, orders, nightly),
+			head: catalogYAML(nightly, payment, orders),
+			want: []planSummary{
+				{"nightly-report", ActionUnchanged, "pipelines/nightly-report-cd.yaml", nil},
+				{"order-events", ActionUnchanged, "pipelines/order-events-cd.yaml", nil},
+				{"payment-service", ActionUnchanged, "pipelines/payment-service-cd.yaml", nil},
+			},
+			wantSum: Summary{Unchanged: 3},
+		},
+		{
+			name: "a disabled service's change is config-only",
+			base: catalogYAML(reportOff, orders),
+			head: catalogYAML(reportOffBig, orders),
+			want: []planSummary{
+				{"report-builder", ActionConfigOnly, "pipelines/report-builder-cd.yaml", []string{"profile"}},
+				{"order-events", ActionUnchanged, "pipelines/order-events-cd.yaml", nil},
+			},
+			wantSum: Summary{ConfigOnly: 1, Unchanged: 1},
+		},
+		{
+			name:    "a disabled service's pipeline-shaping change still changes no pipeline",
+			base:    catalogYAML(reportOff),
+			head:    catalogYAML(reportOffTeam),
+			want:    []planSummary{{"report-builder", ActionConfigOnly, "pipelines/report-builder-cd.yaml", []string{"team"}}},
+			wantSum: Summary{ConfigOnly: 1},
+		},
+		{
+			name:    "adding or removing a disabled service plans nothing",
+			base:    catalogYAML(orders, reportOff),
+			head:    catalogYAML(orders),
+			want:    []planSummary{{"order-events", ActionUnchanged, "pipelines/order-events-cd.yaml", nil}},
+			wantSum: Summary{Unchanged: 1},
+		},
+		{
+			name: "every kind of change at once, sorted by action then service",
+			base: catalogYAML(payment, orders, reportOff),
+			head: catalogYAML(nightly, reportOffBig, paymentEuw2),
+			want: []planSummary{
+				{"nightly-report", ActionCreate, "pipelines/nightly-report-cd.yaml", allFieldsNoProfile},
+				{"payment-service", ActionUpdate, "pipelines/payment-service-cd.yaml", []string{"regions"}},
+				{"order-events", ActionDelete, "pipelines/order-events-cd.yaml", allFieldsNoProfile},
+				{"report-builder", ActionConfigOnly, "pipelines/report-builder-cd.yaml", []string{"profile"}},
+			},
+			wantSum: Summary{Create: 1, Update: 1, Delete: 1, ConfigOnly: 1},
+		},
+		{
+			name:    "an empty head deletes every pipeline",
+			base:    catalogYAML(orders),
+			head:    catalogYAML(),
+			want:    []planSummary{{"order-events", ActionDelete, "pipelines/order-events-cd.yaml", allFieldsNoProfile}},
+			wantSum: Summary{Delete: 1},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl := planTemplates(t)
+			base, head := parsePlanCatalog(t, tmpl, tc.base), parsePlanCatalog(t, tmpl, tc.head)
+			plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), BaseSource: testPlanSource("base")})
+			if len(diags) > 0 {
+				t.Fatalf("Plan diagnostics: %v", diags.Err())
+			}
+			if diff := cmp.Diff(tc.want, summarize(plan)); diff != "" {
+				t.Errorf("changes (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantSum, plan.Summary); diff != "" {
+				t.Errorf("summary (-want +got):\n%s", diff)
+			}
+			for _, c := range plan.Changes {
+				checkChangeInvariants(t, c)
+			}
+			if len(tc.diffHas)+len(tc.diffLacks) > 0 {
+				lines := strings.Split(plan.Changes[0].Diff, "\n")
+				for _, l := range tc.diffHas {
+					if !slices.Contains(lines, l) {
+						t.Errorf("diff lacks the line %q:\n%s", l, plan.Changes[0].Diff)
+					}
+				}
+				for _, l := range tc.diffLacks {
+					if slices.Contains(lines, l) {
+						t.Errorf("diff has the line %q:\n%s", l, plan.Changes[0].Diff)
+					}
+				}
+			}
+		})
+	}
+}
+
+// checkChangeInvariants checks what holds for every change of its action.
+func checkChangeInvariants(tb testing.TB, c Change) {
+	tb.Helper()
+	switch c.Action {
+	case ActionCreate:
+		if c.Old != nil || c.New == nil || c.Diff == "" {
+			tb.Errorf("%s: create with old %t, new %t, diff %t; want only new and diff", c.Service, c.Old != nil, c.New != nil, c.Diff != "")
+		}
+	case ActionUpdate:
+		if c.Old == nil || c.New == nil || c.Diff == "" || bytes.Equal(Body(c.Old), Body(c.New)) {
+			tb.Errorf("%s: update with old %t, new %t, diff %t, bodies equal %t", c.Service, c.Old != nil, c.New != nil, c.Diff != "", bytes.Equal(Body(c.Old), Body(c.New)))
+		}
+	case ActionDelete:
+		if c.Old == nil || c.New != nil || c.Diff == "" {
+			tb.Errorf("%s: delete with old %t, new %t, diff %t; want only old and diff", c.Service, c.Old != nil, c.New != nil, c.Diff != "")
+		}
+	case ActionConfigOnly, ActionUnchanged:
+		if c.Diff != "" || !bytes.Equal(c.Old, c.New) {
+			tb.Errorf("%s: %s with a diff or a new file:\n%s", c.Service, c.Action, c.Diff)
+		}
+	}
+}
+
+// testPlanSource returns a Source whose commit is named by label, so that
+// base and head renderings have different headers.
+func testPlanSource(label string) Source {
+	commits := map[string]string{
+		"base": "1111111111111111111111111111111111111111",
+		"head": "2222222222222222222222222222222222222222",
+	}
+	return Source{CatalogRepo: "company/platform-next", CatalogPath: planCatalogFile, CatalogCommit: commits[label]}
+}
+
+// TestPlanConfigOnlyChangeKeepsTheFile checks the config-only case in
+// full: the fields, no diff, nothing to write.
+func TestPlanConfigOnlyChangeKeepsTheFile(t *testing.T) {
+	tmpl := planTemplates(t)
+	base, head := parsePlanCatalog(t, tmpl, catalogYAML(payment)), parsePlanCatalog(t, tmpl, catalogYAML(paymentLarge))
+	current := renderAll(t, tmpl, base, testPlanSource("base"))
+	plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), Current: current})
+	if len(diags) > 0 {
+		t.Fatal(diags.Err())
+	}
+	want := []Change{{
+		Service:  "payment-service",
+		Action:   ActionConfigOnly,
+		Path:     "pipelines/payment-service-cd.yaml",
+		Pipeline: "payment_service_cd",
+		Fields:   []catalog.FieldChange{{Name: "profile", Old: "medium", New: "large"}},
+		Old:      current["pipelines/payment-service-cd.yaml"],
+		New:      current["pipelines/payment-service-cd.yaml"],
+	}}
+	if diff := cmp.Diff(want, plan.Changes); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	if w := plan.Writes(); len(w) != 0 {
+		t.Errorf("Writes() = %v, want nothing", slices.Sorted(maps.Keys(w)))
+	}
+}
+
+// TestPlanAgainstCurrentFiles plans against a given pipelines tree, as the
+// app does with the pipelines repo's default branch.
+func TestPlanAgainstCurrentFiles(t *testing.T) {
+	tmpl := planTemplates(t)
+	cat := parsePlanCatalog(t, tmpl, catalogYAML(payment, orders))
+	rendered := renderAll(t, tmpl, cat, testPlanSource("base"))
+	paymentPath, ordersPath := "pipelines/payment-service-cd.yaml", "pipelines/order-events-cd.yaml"
+
+	// oldHeader is the payment-service pipeline with the header an older
+	// commit gave it.
+	oldHeader := append([]byte("# generated by pipeline-orchestrator from company/platform-next@0000000 (template templates/api-pipeline-template.yaml@abc1234) — do not edit\n"),
+		Body(rendered[paymentPath])...)
+
+	tests := []struct {
+		name    string
+		current func() map[string][]byte
+		want    []planSummary
+		// kept are files the plan must leave exactly as they are.
+		kept []string
+	}{
+		{
+			name: "a file whose header alone differs is unchanged and kept byte for byte",
+			current: func() map[string][]byte {
+				return map[string][]byte{paymentPath: oldHeader, ordersPath: rendered[ordersPath]}
+			},
+			want: []planSummary{
+				{"order-events", ActionUnchanged, ordersPath, nil},
+				{"payment-service", ActionUnchanged, paymentPath, nil},
+			},
+			kept: []string{paymentPath, ordersPath},
+		},
+		{
+			name: "files that are not pipelines are never deleted",
+			current: func() map[string][]byte {
+				return map[string][]byte{
+					paymentPath:                      rendered[paymentPath],
+					ordersPath:                       rendered[ordersPath],
+					"pipelines/README.md":            []byte("# pipelines\n"),
+					"pipelines/notes.yaml":           []byte("a: b\n"),
+					"pipelines/shared-steps.yml":     []byte("a: b\n"),
+					"pipelines/-cd.yaml":             []byte("a: b\n"),
+					"pipelines/.hidden-cd.yaml":      []byte("a: b\n"),
+					"pipelines/with space-cd.yaml":   []byte("a: b\n"),
+					"pipelines/archive/old-cd.yaml":  []byte("a: b\n"),
+					"templates/api-cd.yaml":          []byte("a: b\n"),
+					"other-cd.yaml":                  []byte("a: b\n"),
+					"pipelines/payment-service.yaml": []byte("a: b\n"),
+				}
+			},
+			want: []planSummary{
+				{"order-events", ActionUnchanged, ordersPath, nil},
+				{"payment-service", ActionUnchanged, paymentPath, nil},
+			},
+		},
+		{
+			name: "a pipeline file no service renders is deleted",
+			current: func() map[string][]byte {
+				return map[string][]byte{
+					paymentPath:                   rendered[paymentPath],
+					ordersPath:                    rendered[ordersPath],
+					"pipelines/ghost-svc-cd.yaml": []byte("pipeline:\n  identifier: ghost_cd\n"),
+				}
+			},
+			want: []planSummary{
+				{"ghost-svc", ActionDelete, "pipelines/ghost-svc-cd.yaml", nil},
+				{"order-events", ActionUnchanged, ordersPath, nil},
+				{"payment-service", ActionUnchanged, paymentPath, nil},
+			},
+		},
+		{
+			name: "a missing file is created",
+			current: func() map[string][]byte {
+				return map[string][]byte{ordersPath: rendered[ordersPath]}
+			},
+			want: []planSummary{
+				{"payment-service", ActionCreate, paymentPath, nil},
+				{"order-events", ActionUnchanged, ordersPath, nil},
+			},
+		},
+		{
+			name:    "an empty pipelines directory gets every pipeline",
+			current: func() map[string][]byte { return map[string][]byte{} },
+			want: []planSummary{
+				{"order-events", ActionCreate, ordersPath, nil},
+				{"payment-service", ActionCreate, paymentPath, nil},
+			},
+		},
+		{
+			name: "a hand-edited body is updated back",
+			current: func() map[string][]byte {
+				edited := bytes.Replace(rendered[paymentPath], []byte("timeout: 10m"), []byte("timeout: 99m"), 1)
+				return map[string][]byte{paymentPath: edited, ordersPath: rendered[ordersPath]}
+			},
+			want: []planSummary{
+				{"payment-service", ActionUpdate, paymentPath, nil},
+				{"order-events", ActionUnchanged, ordersPath, nil},
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			current := tc.current()
+			before := make(map[string][]byte, len(current))
+			for p, b := range current {
+				before[p] = bytes.Clone(b)
+			}
+			plan, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), Current: current})
+			if len(diags) > 0 {
+				t.Fatal(diags.Err())
+			}
+			if diff := cmp.Diff(tc.want, summarize(plan)); diff != "" {
+				t.Errorf("changes (-want +got):\n%s", diff)
+			}
+			writes := plan.Writes()
+			for p := range writes {
+				if !IsPipelinePath(catalog.DefaultSettings(), p) {
+					t.Errorf("Writes() touches %s, which is not a pipeline file", p)
+				}
+			}
+			for _, p := range tc.kept {
+				if _, ok := writes[p]; ok {
+					t.Errorf("Writes() rewrites %s", p)
+				}
+				for _, c := range plan.Changes {
+					if c.Path == p && !bytes.Equal(c.New, before[p]) {
+						t.Errorf("%s: New is not the current file byte for byte:\n%s", p, c.New)
+					}
+				}
+			}
+			if diff := cmp.Diff(before, current); diff != "" {
+				t.Errorf("Plan changed its input (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPlanWrites(t *testing.T) {
+	tmpl := planTemplates(t)
+	base := parsePlanCatalog(t, tmpl, catalogYAML(payment, orders, reportOff))
+	head := parsePlanCatalog(t, tmpl, catalogYAML(nightly, reportOffBig, paymentEuw2))
+	plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), BaseSource: testPlanSource("base")})
+	if len(diags) > 0 {
+		t.Fatal(diags.Err())
+	}
+	wantNew := renderAll(t, tmpl, head, testPlanSource("head"))
+	want := map[string][]byte{
+		"pipelines/nightly-report-cd.yaml":  wantNew["pipelines/nightly-report-cd.yaml"],
+		"pipelines/payment-service-cd.yaml": wantNew["pipelines/payment-service-cd.yaml"],
+		"pipelines/order-events-cd.yaml":    nil,
+	}
+	if diff := cmp.Diff(want, plan.Writes()); diff != "" {
+		t.Errorf("Writes() (-want +got):\n%s", diff)
+	}
+	if got := (PipelinePlan{}).Writes(); got == nil || len(got) != 0 {
+		t.Errorf("empty plan: Writes() = %#v, want an empty map", got)
+	}
+}
+
+// TestPlanLeavesUnrenderablePipelinesAlone checks that a service whose
+// template fails is reported and neither updated nor deleted.
+func TestPlanLeavesUnrenderablePipelinesAlone(t *testing.T) {
+	good := planTemplates(t)
+	cat := parsePlanCatalog(t, good, catalogYAML(payment, orders))
+	current := renderAll(t, good, cat, testPlanSource("base"))
+
+	broken, _ := LoadTemplates(map[string][]byte{"templates/api-pipeline-template.yaml": []byte("pipeline: {{ .Nope }}\n")})
+	plan, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: catalog.DefaultSettings(), Templates: broken, Source: testPlanSource("head"), Current: current})
+	if len(diags) == 0 {
+		t.Fatal("Plan reported no diagnostic for a template that cannot execute")
+	}
+	for _, d := range diags {
+		if d.Service != "payment-service" || d.File != "templates/api-pipeline-template.yaml" {
+			t.Errorf("diagnostic %q: want it about payment-service in templates/api-pipeline-template.yaml", d)
+		}
+	}
+	want := []planSummary{{"order-events", ActionUnchanged, "pipelines/order-events-cd.yaml", nil}}
+	if diff := cmp.Diff(want, summarize(plan)); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	if w := plan.Writes(); len(w) != 0 {
+		t.Errorf("Writes() = %v, want nothing", slices.Sorted(maps.Keys(w)))
+	}
+}
+
+func TestPlanIsDeterministic(t *testing.T) {
+	tmpl := planTemplates(t)
+	base := parsePlanCatalog(t, tmpl, catalogYAML(payment, orders, reportOff))
+	head := parsePlanCatalog(t, tmpl, catalogYAML(nightly, reportOffBig, paymentEuw2))
+	in := PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), BaseSource: testPlanSource("base")}
+	first, _ := Plan(in)
+	for range 3 {
+		again, _ := Plan(in)
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Fatalf("second plan differs (-first +again):\n%s", diff)
+		}
+	}
+}
+
+func TestIsPipelinePath(t *testing.T) {
+	custom := catalog.DefaultSettings()
+	custom.PipelinesDir = "harness/pipelines"
+	tests := []struct {
+		settings catalog.Settings
+		path     string
+		want     bool
+	}{
+		{catalog.DefaultSettings(), "pipelines/payment-service-cd.yaml", true},
+		{catalog.DefaultSettings(), "pipelines/a.b_c-cd.yaml", true},
+		{catalog.DefaultSettings(), "pipelines/-cd.yaml", false},
+		{catalog.DefaultSettings(), "pipelines/.x-cd.yaml", false},
+		{catalog.DefaultSettings(), "pipelines/x y-cd.yaml", false},
+		{catalog.DefaultSettings(), "pipelines/x-cd.yml", false},
+		{catalog.DefaultSettings(), "pipelines/x.yaml", false},
+		{catalog.DefaultSettings(), "pipelines/sub/x-cd.yaml", false},
+		{catalog.DefaultSettings(), "x-cd.yaml", false},
+		{catalog.DefaultSettings(), "templates/x-cd.yaml", false},
+		{custom, "harness/pipelines/x-cd.yaml", true},
+		{custom, "pipelines/x-cd.yaml", false},
+	}
+	for _, tc := range tests {
+		if got := IsPipelinePath(tc.settings, tc.path); got != tc.want {
+			t.Errorf("IsPipelinePath(%s, %q) = %t, want %t", tc.settings.PipelinesDir, tc.path, got, tc.want)
+		}
+	}
+	// Every path PipelinePath gives is a pipeline path.
+	for _, name := range []string{"payment-service", "a", "x.y", "UPPER_case"} {
+		for _, s := range []catalog.Settings{catalog.DefaultSettings(), custom} {
+			if p := PipelinePath(s, name); !IsPipelinePath(s, p) {
+				t.Errorf("IsPipelinePath(%s, PipelinePath(%q) = %q) = false", s.PipelinesDir, name, p)
+			}
+		}
+	}
+}
