@@ -1,0 +1,298 @@
+package render
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
+)
+
+// checkGolden compares got with the golden file at path. With -update
+// (the flag of golden_test.go) it rewrites the file; on a mismatch it writes got next to it as <path>.got.
+func checkGolden(tb testing.TB, path string, got []byte) {
+	tb.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("reading golden file: %v (run go test ./render -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		if err := os.WriteFile(path+".got", got, 0o644); err != nil {
+			tb.Errorf("writing %s.got: %v", path, err)
+		}
+		tb.Errorf("%s differs (-want +got); got written to %s.got; run go test ./render -update if the change is right:\n%s", path, path, diff)
+		return
+	}
+	os.Remove(path + ".got")
+}
+
+// examplesPlan is the plan of the repository's examples: the README's
+// `pipeline-orchestrator plan --base examples/catalog/services.yaml --head
+// examples/catalog/services.next.yaml`.
+func examplesPlan(tb testing.TB) PipelinePlan {
+	tb.Helper()
+	read := func(name string) []byte {
+		tb.Helper()
+		b, err := os.ReadFile(filepath.Join("..", "examples", name))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return b
+	}
+	const settingsFile, baseFile, headFile = "examples/.pipeline-orchestrator.yml", "examples/catalog/services.yaml", "examples/catalog/services.next.yaml"
+	settings, diags := catalog.ParseSettings(settingsFile, read(".pipeline-orchestrator.yml"))
+	if len(diags) > 0 {
+		tb.Fatal(diags.Err())
+	}
+	tmpl := planTemplates(tb)
+	opts := catalog.ParseOptions{Settings: settings, Archetypes: tmpl.Archetypes()}
+	base, diags := catalog.Parse(baseFile, read("catalog/services.yaml"), opts)
+	if len(diags) > 0 {
+		tb.Fatal(diags.Err())
+	}
+	head, diags := catalog.Parse(headFile, read("catalog/services.next.yaml"), opts)
+	if len(diags) > 0 {
+		tb.Fatal(diags.Err())
+	}
+	plan, diags := Plan(PlanInput{
+		Base: base, Head: head, Settings: settings, Templates: tmpl,
+		Source:     Source{CatalogPath: headFile},
+		BaseSource: Source{CatalogPath: baseFile},
+	})
+	if len(diags) > 0 {
+		tb.Fatal(diags.Err())
+	}
+	return plan
+}
+
+func TestExamplesPlanShowsEveryKindOfChange(t *testing.T) {
+	plan := examplesPlan(t)
+	want := Summary{Create: 1, Update: 1, Delete: 1, ConfigOnly: 1, Unchanged: 9}
+	if diff := cmp.Diff(want, plan.Summary); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+}
+
+func TestPlanFormatsGolden(t *testing.T) {
+	plan := examplesPlan(t)
+	js, err := plan.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file string
+		got  []byte
+	}{
+		{"want.md", []byte(plan.Markdown(CheckRunTextLimit))},
+		{"want.txt", []byte(plan.Text())},
+		{"want.json", js},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			checkGolden(t, filepath.Join("testdata", "plan", tc.file), tc.got)
+		})
+	}
+}
+
+// TestPlanJSONContract decodes the JSON form into the documented shape,
+// rejecting unknown keys, so a change to the contract fails here.
+func TestPlanJSONContract(t *testing.T) {
+	plan := examplesPlan(t)
+	js, err := plan.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type field struct {
+		Name           string `json:"name"`
+		Old            string `json:"old"`
+		New            string `json:"new"`
+		ShapesPipeline bool   `json:"shapesPipeline"`
+	}
+	var got struct {
+		Changes []struct {
+			Service string   `json:"service"`
+			Action  string   `json:"action"`
+			Path    string   `json:"path"`
+			Fields  *[]field `json:"fields"`
+			Diff    *string  `json:"diff"`
+		} `json:"changes"`
+		Summary map[string]int `json:"summary"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(js)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("decoding the plan's JSON with the documented fields: %v", err)
+	}
+	wantSummary := map[string]int{"create": 1, "update": 1, "delete": 1, "configOnly": 1, "unchanged": 9}
+	if diff := cmp.Diff(wantSummary, got.Summary); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+	byService := map[string]int{}
+	for i, c := range got.Changes {
+		byService[c.Service] = i
+		if c.Fields == nil || c.Diff == nil {
+			t.Errorf("%s: fields or diff missing (null); want [] and \"\" when empty", c.Service)
+		}
+	}
+	cart := got.Changes[byService["cart-service"]]
+	if cart.Action != "config-only" || *cart.Diff != "" || cmp.Diff([]field{{Name: "profile", Old: "medium", New: "large"}}, *cart.Fields) != "" {
+		t.Errorf("cart-service: got %+v, want a config-only change of profile medium → large with no diff", cart)
+	}
+	user := got.Changes[byService["user-profile"]]
+	if user.Action != "update" || !strings.Contains(*user.Diff, "+        identifier: prod_euw2\n") ||
+		cmp.Diff([]field{{Name: "regions", Old: "[euw1]", New: "[euw1, euw2]", ShapesPipeline: true}}, *user.Fields) != "" {
+		t.Errorf("user-profile: got %+v, want an update adding the prod_euw2 stage", user)
+	}
+	if strings.Contains(string(js), `\u003c`) {
+		t.Error("the JSON escapes < as \\u003c; pipelines' <+expressions> should stay readable")
+	}
+}
+
+// fenceRE matches a line that opens or closes a backtick code block.
+var fenceRE = regexp.MustCompile("^(`{3,})")
+
+// checkMarkdownBlocks fails when md leaves a code block or a <details>
+// block open.
+func checkMarkdownBlocks(tb testing.TB, md string) {
+	tb.Helper()
+	open := ""
+	for _, line := range strings.Split(md, "\n") {
+		m := fenceRE.FindString(line)
+		switch {
+		case open == "" && m != "":
+			open = m
+		case open != "" && len(m) >= len(open) && strings.TrimSpace(line) == m:
+			open = ""
+		}
+	}
+	if open != "" {
+		tb.Errorf("a code block fenced with %s is never closed:\n%s", open, md)
+	}
+	if o, c := strings.Count(md, "<details>"), strings.Count(md, "</details>"); o != c {
+		tb.Errorf("%d <details> for %d </details>:\n%s", o, c, md)
+	}
+}
+
+// cutNoteRE reads the counts out of Markdown's closing note.
+var cutNoteRE = regexp.MustCompile(`Cut to fit GitHub's (\d+)-character limit:\*\* (?:(\d+) changed services?)?(?: and )?(?:(\d+) pipeline diffs?)? (?:is|are) not shown`)
+
+func TestMarkdownCutsSafely(t *testing.T) {
+	plan := examplesPlan(t)
+	full := plan.Markdown(CheckRunTextLimit)
+	totalRows, totalDiffs := strings.Count(full, "\n| `"), strings.Count(full, "<details>")
+	if totalRows != 4 || totalDiffs != 3 {
+		t.Fatalf("the uncut plan shows %d rows and %d diffs, want 4 and 3", totalRows, totalDiffs)
+	}
+	if strings.Contains(full, "Cut to fit") {
+		t.Errorf("the uncut plan has a cut note:\n%s", full)
+	}
+	checkMarkdownBlocks(t, full)
+
+	for _, limit := range []int{len(full) - 1, 12000, 9000, 2000, 1200, 700, 600} {
+		t.Run(strconv.Itoa(limit), func(t *testing.T) {
+			md := plan.Markdown(limit)
+			if len(md) > limit {
+				t.Errorf("length %d > limit %d", len(md), limit)
+			}
+			if !utf8.ValidString(md) || !strings.HasSuffix(md, ".\n") {
+				t.Errorf("not valid UTF-8, or not ending with a whole line:\n%s", md)
+			}
+			checkMarkdownBlocks(t, md)
+			if !strings.HasPrefix(md, "### "+plan.Summary.Headline()+"\n") {
+				t.Errorf("the headline is not first:\n%s", md)
+			}
+			m := cutNoteRE.FindStringSubmatch(md)
+			if m == nil {
+				t.Fatalf("no note on what was cut:\n%s", md)
+			}
+			shownRows, shownDiffs := strings.Count(md, "\n| `"), strings.Count(md, "<details>")
+			cutRows, cutDiffs := strconv.Itoa(totalRows-shownRows), strconv.Itoa(totalDiffs-shownDiffs)
+			if cutRows == "0" {
+				cutRows = ""
+			}
+			if cutDiffs == "0" {
+				cutDiffs = ""
+			}
+			if got, want := m[2]+" rows, "+m[3]+" diffs", cutRows+" rows, "+cutDiffs+" diffs"; got != want {
+				t.Errorf("the note says %s left out; %s were", got, want)
+			}
+			if m[1] != strconv.Itoa(limit) {
+				t.Errorf("the note names the limit %s, want %d", m[1], limit)
+			}
+		})
+	}
+
+	// Below the size of the headline and the note, the text is cut, but
+	// never beyond the limit or inside a character.
+	for _, limit := range []int{0, 1, 5, 50, 300} {
+		md := plan.Markdown(limit)
+		if len(md) > limit || !utf8.ValidString(md) {
+			t.Errorf("Markdown(%d): %d bytes, valid UTF-8 %t", limit, len(md), utf8.ValidString(md))
+		}
+	}
+}
+
+// TestMarkdownFencesHoldBackticks checks that a diff holding a code fence
+// cannot close the block it is shown in.
+func TestMarkdownFencesHoldBackticks(t *testing.T) {
+	diff := "--- a/pipelines/x-cd.yaml\n+++ b/pipelines/x-cd.yaml\n@@ -1 +1 @@\n-script: echo old\n+script: |\n+  ```\n+  ````\n"
+	plan := PipelinePlan{
+		Changes: []Change{{Service: "x", Action: ActionUpdate, Path: "pipelines/x-cd.yaml", Diff: diff}},
+		Summary: Summary{Update: 1},
+	}
+	md := plan.Markdown(CheckRunTextLimit)
+	checkMarkdownBlocks(t, md)
+	if !strings.Contains(md, "`````diff\n"+diff+"`````\n") {
+		t.Errorf("the diff is not shown whole in a five-backtick block:\n%s", md)
+	}
+}
+
+func TestMarkdownTableCells(t *testing.T) {
+	plan := PipelinePlan{
+		Changes: []Change{{
+			Service: "x", Action: ActionConfigOnly, Path: "pipelines/x-cd.yaml",
+			Fields: []catalog.FieldChange{{Name: "<b>note</b>", Old: "a|b", New: "`c`"}},
+		}},
+		Summary: Summary{ConfigOnly: 1},
+	}
+	md := plan.Markdown(CheckRunTextLimit)
+	want := "| `x` | ⚙️ config-only | `pipelines/x-cd.yaml` | &lt;b&gt;note&lt;/b&gt;: `a\\|b` → `'c'` |\n"
+	if !strings.Contains(md, want) {
+		t.Errorf("Markdown lacks the row\n%s\ngot:\n%s", want, md)
+	}
+	if !strings.Contains(md, "take effect on the next deploy") {
+		t.Errorf("Markdown does not say when a config-only change takes effect:\n%s", md)
+	}
+}
+
+func TestHeadline(t *testing.T) {
+	tests := []struct {
+		s    Summary
+		want string
+	}{
+		{Summary{}, "No pipeline changes"},
+		{Summary{Unchanged: 12}, "No pipeline changes"},
+		{Summary{ConfigOnly: 1, Unchanged: 3}, "0 to create, 0 to update, 0 to delete, 1 config-only"},
+		{Summary{Create: 1, Update: 2, Delete: 3, ConfigOnly: 4}, "1 to create, 2 to update, 3 to delete, 4 config-only"},
+	}
+	for _, tc := range tests {
+		if got := tc.s.Headline(); got != tc.want {
+			t.Errorf("%+v.Headline() = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}
