@@ -17,7 +17,7 @@ import (
 
 // This file holds what the catalog and settings parsers share: reading one
 // YAML document with positions, the hygiene rules that apply at any depth
-// (duplicate keys, anchors, aliases, merge keys), and small helpers that
+// (duplicate keys, anchors, aliases, merge keys), and small functions that
 // read typed values from yaml.Node while reporting what is wrong with them.
 
 // reporter collects the diagnostics of one file.
