@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime"
+	"sync"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 )
@@ -171,7 +173,7 @@ func Body(file []byte) []byte {
 }
 
 // All renders the pipeline of every service in c whose pipeline is
-// enabled, keyed by PipelinePath. A service that cannot be rendered is
+// enabled, keyed by PipelinePath, on as many goroutines as GOMAXPROCS. A service that cannot be rendered is
 // left out of the map and reported as Diagnostics: problems with a catalog
 // value point at the service's field in src.CatalogPath, others at the
 // template. Two services whose pipelines would share a path or an
@@ -203,12 +205,38 @@ func All(t *Templates, c catalog.Catalog, s catalog.Settings, src Source) (map[s
 		claim(byPath, p, "pipeline file "+p, svc)
 		claim(byID, id, "pipeline identifier "+id, svc)
 	}
-	for _, svc := range c.Services {
+	// Render in parallel, one worker per CPU: Pipeline is pure and
+	// *Templates is safe for concurrent use. Results go to their service's
+	// slot, so the outcome does not depend on scheduling.
+	type result struct {
+		file []byte
+		err  error
+	}
+	results := make([]result, len(c.Services))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(len(c.Services), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				results[i].file, results[i].err = Pipeline(t, c.Services[i], s, src)
+			}
+		}()
+	}
+	for i, svc := range c.Services {
+		if svc.Pipeline.Enabled && !clash[svc.Name] {
+			jobs <- i
+		}
+	}
+	close(jobs)
+	wg.Wait()
+
+	for i, svc := range c.Services {
 		if !svc.Pipeline.Enabled || clash[svc.Name] {
 			continue
 		}
-		b, err := Pipeline(t, svc, s, src)
-		if err != nil {
+		if err := results[i].err; err != nil {
 			var errs TemplateErrors
 			if errors.As(err, &errs) {
 				for _, e := range errs {
@@ -219,7 +247,7 @@ func All(t *Templates, c catalog.Catalog, s catalog.Settings, src Source) (map[s
 			}
 			continue
 		}
-		out[PipelinePath(s, svc.Name)] = b
+		out[PipelinePath(s, svc.Name)] = results[i].file
 	}
 	return out, diags
 }

@@ -1,0 +1,111 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"gopkg.in/yaml.v3"
+	"testing"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
+)
+
+// BenchmarkPipeline renders one api service with 4 stages (int-stable,
+// pre-stable, prod × euw1, euw2): execute, parse, check, validate against
+// the Harness schema, encode. The schema is compiled before the timer.
+func BenchmarkPipeline(b *testing.B) {
+	tm := defaultTemplates(b)
+	svc, s, src := apiService(), catalog.DefaultSettings(), testSource()
+	if _, err := Pipeline(tm, svc, s, src); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Pipeline(tm, svc, s, src); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAll1k renders a catalog of 1,000 services, a quarter of each
+// archetype, in all environments and regions.
+func BenchmarkAll1k(b *testing.B) {
+	tm := defaultTemplates(b)
+	archetypes := tm.Archetypes()
+	c := catalog.Catalog{Services: make([]catalog.Service, 1000)}
+	for i := range c.Services {
+		svc := apiService()
+		svc.Name = fmt.Sprintf("service-%04d", i)
+		svc.Archetype = archetypes[i%len(archetypes)]
+		c.Services[i] = svc
+	}
+	s, src := catalog.DefaultSettings(), testSource()
+	if _, diags := All(tm, c, s, src); len(diags) > 0 {
+		b.Fatal(diags)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if out, diags := All(tm, c, s, src); len(diags) > 0 || len(out) != 1000 {
+			b.Fatalf("%d files, %v", len(out), diags)
+		}
+	}
+}
+
+// BenchmarkPipelinePhases measures each step of BenchmarkPipeline alone.
+func BenchmarkPipelinePhases(b *testing.B) {
+	tm := defaultTemplates(b)
+	at := tm.byArchetype["api"]
+	svc, s, src := apiService(), catalog.DefaultSettings(), testSource()
+	d, err := newData(svc, s, src, at.path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := at.execute(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sch, err := pipelineSchema()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		b.Fatal(err)
+	}
+	value := (&checker{}).value(&doc, nil)
+	b.Run("data", func(b *testing.B) {
+		for b.Loop() {
+			newData(svc, s, src, at.path)
+		}
+	})
+	b.Run("execute", func(b *testing.B) {
+		for b.Loop() {
+			at.execute(d)
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
+		for b.Loop() {
+			var doc yaml.Node
+			yaml.Unmarshal(raw, &doc)
+		}
+	})
+	b.Run("structure", func(b *testing.B) {
+		for b.Loop() {
+			c := &checker{}
+			c.value(&doc, nil)
+			c.structure(&doc)
+		}
+	})
+	b.Run("schema", func(b *testing.B) {
+		for b.Loop() {
+			if err := sch.root.Validate(value); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			var buf bytes.Buffer
+			encodeCanonical(&buf, &doc)
+		}
+	})
+}
