@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
+)
+
+// inputFlags are the flags every offline command shares: where the
+// settings and the templates come from.
+type inputFlags struct {
+	settings  string
+	templates string
+}
+
+// register declares the flags on fs.
+func (f *inputFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.settings, "settings", "", "settings `FILE` (a pipelines repo's .pipeline-orchestrator.yml); default: the built-in settings")
+	fs.StringVar(&f.templates, "templates", "", "`DIR` of <archetype>"+render.TemplateSuffix+" files (a pipelines repo's templates/); the built-in templates fill the archetypes it lacks")
+}
+
+// inputs are the settings and templates a catalog is read and rendered with.
+type inputs struct {
+	settings  catalog.Settings
+	templates *render.Templates
+}
+
+// load reads the settings file and the templates directory. A file that
+// cannot be read is a usage error (exit 2); a settings file or template
+// that is invalid prints its diagnostics and is an invalidError (exit 1).
+func (f *inputFlags) load(c *cli) (inputs, error) {
+	in := inputs{settings: catalog.DefaultSettings()}
+	var diags catalog.Diagnostics
+	if f.settings != "" {
+		src, err := os.ReadFile(f.settings)
+		if err != nil {
+			return inputs{}, usagef("%v", err)
+		}
+		s, ds := catalog.ParseSettings(f.settings, src)
+		diags = append(diags, ds...)
+		in.settings = s
+	}
+	files := map[string][]byte{}
+	if f.templates != "" {
+		entries, err := os.ReadDir(f.templates)
+		if err != nil {
+			return inputs{}, usagef("%v", err)
+		}
+		for _, e := range entries {
+			// Like the app, take only the files named like templates:
+			// a templates/ directory may hold other things.
+			if e.IsDir() || !strings.HasSuffix(e.Name(), render.TemplateSuffix) {
+				continue
+			}
+			p := filepath.Join(f.templates, e.Name())
+			src, err := os.ReadFile(p)
+			if err != nil {
+				return inputs{}, usagef("%v", err)
+			}
+			files[filepath.ToSlash(p)] = src
+		}
+	}
+	t, ds := render.LoadTemplates(files)
+	diags = append(diags, ds...)
+	in.templates = t
+	if len(diags) > 0 {
+		return inputs{}, c.invalid(diags)
+	}
+	return in, nil
+}
+
+// parseCatalog reads and parses the catalog file at path. A file that
+// cannot be read is a usage error; an invalid catalog prints its
+// diagnostics and returns them.
+func (in inputs) parseCatalog(path string) (catalog.Catalog, catalog.Diagnostics, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return catalog.Catalog{}, nil, usagef("%v", err)
+	}
+	cat, diags := catalog.Parse(path, src, catalog.ParseOptions{Settings: in.settings, Archetypes: in.templates.Archetypes()})
+	return cat, diags, nil
+}
+
+// invalid prints diags on stderr, one per line in the compiler form
+// PATH:LINE:COL: message, and returns the error that makes the command
+// exit 1 without printing more.
+func (c *cli) invalid(diags catalog.Diagnostics) error {
+	for _, d := range diags {
+		fmt.Fprintln(c.stderr, d.String())
+	}
+	return invalidError{}
+}
+
+// validateCommand checks a catalog: it parses with the settings and the
+// templates' archetypes, and every enabled service's pipeline renders.
+func (c *cli) validateCommand() command {
+	return command{
+		name:    "validate",
+		summary: "Check a service catalog: every service parses and its pipeline renders",
+		usage:   "[--settings FILE] [--templates DIR] CATALOG",
+		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			var in inputFlags
+			in.register(fs)
+			return func(_ context.Context, args []string) error {
+				if len(args) != 1 {
+					return usagef("want one catalog file, got %d arguments (flags go before the file)", len(args))
+				}
+				loaded, err := in.load(c)
+				if err != nil {
+					return err
+				}
+				cat, diags, err := loaded.parseCatalog(args[0])
+				if err != nil {
+					return err
+				}
+				if len(diags) == 0 {
+					// A catalog is only as valid as its pipelines: render
+					// them too, as the preview check does.
+					_, diags = render.All(loaded.templates, cat, loaded.settings, render.Source{CatalogPath: args[0]})
+				}
+				if len(diags) > 0 {
+					return c.invalid(sortedDiagnostics(diags))
+				}
+				fmt.Fprintf(c.stdout, "ok: %d services\n", len(cat.Services))
+				return nil
+			}
+		},
+	}
+}
+
+// sortedDiagnostics orders diagnostics by file, line and column, keeping
+// the order of those at the same place.
+func sortedDiagnostics(diags catalog.Diagnostics) catalog.Diagnostics {
+	out := append(catalog.Diagnostics(nil), diags...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	return out
+}
