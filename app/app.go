@@ -221,6 +221,14 @@ func (a *App) Run(ctx context.Context) error {
 			a.reconcileTimer(ctx)
 		}()
 	}
+	// Catch up on whatever happened while the app was down (webhooks
+	// GitHub could not deliver, a crash mid-run): the loop is level-
+	// triggered, so one propose and one apply converge from the heads.
+	for _, key := range []string{handlers.KindPropose, handlers.KindApply} {
+		if err := a.Enqueue(ctx, key, a.pipelinesRepo.String(), "", "startup"); err != nil {
+			a.log.Error().Err(err).Str("work", key).Msg("scheduling startup catch-up")
+		}
+	}
 	err := a.runner.Run(ctx)
 	wg.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {

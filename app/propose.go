@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -239,6 +240,14 @@ func (a *App) proposeAt(ctx context.Context, pipeBranch string, pipeHead, cfgHea
 		return "no pipeline change", proposeResult{conclusionSuccess, "No pipeline changes", summary, nil}, nil
 	}
 
+	if hasOpen {
+		// Keep the open PR's version of a file whose body is unchanged, so
+		// its header (naming the commit that last changed it) stays put and
+		// an identical proposal stays identical.
+		if err := a.keepOpenPRFiles(ctx, openPR, writes); err != nil {
+			return "", proposeResult{}, err
+		}
+	}
 	identity := proposalIdentity(snap.pipelineFiles(), writes)
 	massDelete := isMassDelete(snap.Settings, plan.Summary.Delete, len(current))
 	meta := botMeta{
@@ -303,6 +312,35 @@ func (a *App) proposeAt(ctx context.Context, pipeBranch string, pipeHead, cfgHea
 	}
 	a.audit(ctx, verb+"-bot-pr", fmt.Sprintf("#%d", pr.Number), plan.Summary.Headline(), cfgHead.SHA)
 	return fmt.Sprintf("bot PR #%d %s", pr.Number, verb), a.proposedResult(pr, plan, verb), nil
+}
+
+// keepOpenPRFiles replaces each file to write by the open bot PR's version
+// of it when the two differ only in their header.
+func (a *App) keepOpenPRFiles(ctx context.Context, pr PullRequest, writes map[string][]byte) error {
+	head, err := a.gh.Resolve(ctx, a.pipelinesRepo, pr.HeadSHA)
+	if err != nil {
+		return err
+	}
+	prFiles, err := a.gh.Tree(ctx, a.pipelinesRepo, head.TreeSHA, "")
+	if err != nil {
+		return err
+	}
+	var shas []string
+	for p, content := range writes {
+		if sha, ok := prFiles[p]; ok && content != nil && sha != BlobSHA(content) {
+			shas = append(shas, sha)
+		}
+	}
+	blobs, err := a.blobs(ctx, a.pipelinesRepo, shas)
+	if err != nil {
+		return err
+	}
+	for p, content := range writes {
+		if prev, ok := blobs[prFiles[p]]; ok && content != nil && bytes.Equal(render.Body(prev), render.Body(content)) {
+			writes[p] = prev
+		}
+	}
+	return nil
 }
 
 func (a *App) proposedResult(pr PullRequest, plan render.PipelinePlan, verb string) proposeResult {

@@ -13,14 +13,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,7 +25,6 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/githubtest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/wire"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 
 // Defaults of the sandbox's world.
@@ -133,89 +128,10 @@ func (s *StandIns) Config(dir string) app.Config {
 	return cfg
 }
 
-// Running is the app serving on loopback.
-type Running struct {
-	App     *app.App
-	DB      *store.DB
-	Config  app.Config
-	Metrics *app.Metrics
-	// URL is the app's base URL, e.g. http://127.0.0.1:41234.
-	URL string
-
-	srv    *http.Server
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-}
-
-// RunApp opens the store, wires the app as `serve` does, listens on
-// cfg.Server.Address and runs the workers until Stop.
-func RunApp(ctx context.Context, cfg app.Config, log *zerolog.Logger) (*Running, error) {
-	if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o755); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
-	}
-	db, err := store.Open(ctx, cfg.Store.Path)
-	if err != nil {
-		return nil, err
-	}
-	metrics := app.NewMetrics(nil)
-	deps, err := wire.Deps(cfg, db, log, metrics, wire.Options{})
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	a, err := app.New(cfg, deps)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", cfg.Server.Address)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("listening on %s: %w", cfg.Server.Address, err)
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &Running{
-		App: a, DB: db, Config: cfg, Metrics: metrics,
-		URL:    "http://" + ln.Addr().String(),
-		srv:    &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second},
-		cancel: cancel,
-		done:   make(chan error, 1),
-	}
-	go func() {
-		if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && log != nil {
-			log.Error().Err(err).Msg("serving")
-		}
-	}()
-	go func() { r.done <- a.Run(runCtx) }()
-	return r, nil
-}
-
-// Stop shuts the server and the workers down gracefully and closes the store.
-func (r *Running) Stop() error {
-	var err error
-	r.once.Do(func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err = r.srv.Shutdown(shutdownCtx)
-		r.cancel()
-		if runErr := <-r.done; runErr != nil && err == nil {
-			err = runErr
-		}
-		if closeErr := r.DB.Close(); closeErr != nil && err == nil {
-			err = closeErr
-		}
-	})
-	return err
-}
-
-// HookURL is the app's webhook endpoint.
-func (r *Running) HookURL() string { return r.URL + "/api/github/hook" }
-
 // Env is stand-ins plus the app, in one process.
 type Env struct {
 	*StandIns
-	App *Running
+	App *wire.Server
 	Dir string
 	log *zerolog.Logger
 }
@@ -268,7 +184,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 }
 
 func (e *Env) startApp(ctx context.Context, cfg app.Config) error {
-	r, err := RunApp(ctx, cfg, e.log)
+	r, err := wire.Start(ctx, cfg, e.log)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,14 @@
 package wire
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -61,9 +67,12 @@ func Deps(cfg app.Config, db *store.DB, log *zerolog.Logger, metrics *app.Metric
 		AccountID:   cfg.Harness.AccountID,
 		APIKey:      cfg.Harness.APIKey.Value(),
 		CallTimeout: cfg.Harness.CallTimeout,
-		RateLimit:   cfg.Harness.RateLimit,
-		Observe:     metrics.HarnessObserver,
-		HTTPClient:  &http.Client{Transport: opts.Transport},
+		// A few quick retries inside a call; the outbox retries the
+		// operation later, with its own longer back-off.
+		Retry:      harness.RetryPolicy{MaxAttempts: 3, BaseDelay: cfg.Workers.RetryBase, MaxDelay: cfg.Workers.RetryMax},
+		RateLimit:  cfg.Harness.RateLimit,
+		Observe:    metrics.HarnessObserver,
+		HTTPClient: &http.Client{Transport: opts.Transport},
 	})
 	if err != nil {
 		return app.Deps{}, fmt.Errorf("creating Harness client: %w", err)
@@ -77,3 +86,90 @@ func Deps(cfg app.Config, db *store.DB, log *zerolog.Logger, metrics *app.Metric
 		Metrics: metrics,
 	}, nil
 }
+
+// Server is the app serving HTTP and running its workers.
+type Server struct {
+	App     *app.App
+	DB      *store.DB
+	Config  app.Config
+	Metrics *app.Metrics
+	// URL is the app's base URL, e.g. http://127.0.0.1:41234.
+	URL string
+
+	srv    *http.Server
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// Start opens the store, wires the app, listens on cfg.Server.Address and
+// runs the workers until Stop. `serve`, `demo` and the tests all start the
+// app this way.
+func Start(ctx context.Context, cfg app.Config, log *zerolog.Logger) (*Server, error) {
+	if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o755); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.Store.Path)
+	if err != nil {
+		return nil, err
+	}
+	metrics := app.NewMetrics(nil)
+	deps, err := Deps(cfg, db, log, metrics, Options{})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a, err := app.New(cfg, deps)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Address)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Server.Address, err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &Server{
+		App: a, DB: db, Config: cfg, Metrics: metrics,
+		URL: "http://" + ln.Addr().String(),
+		srv: &http.Server{
+			Handler:           a.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+		},
+		cancel: cancel,
+		done:   make(chan error, 1),
+	}
+	go func() {
+		if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && log != nil {
+			log.Error().Err(err).Msg("serving")
+		}
+	}()
+	go func() { r.done <- a.Run(runCtx) }()
+	return r, nil
+}
+
+// Stop shuts the server down gracefully: no new requests, work in
+// progress finished or released for the next start, the store closed.
+func (r *Server) Stop() error {
+	var err error
+	r.once.Do(func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = r.srv.Shutdown(shutdownCtx)
+		r.cancel()
+		if runErr := <-r.done; runErr != nil && err == nil {
+			err = runErr
+		}
+		if closeErr := r.DB.Close(); closeErr != nil && err == nil {
+			err = closeErr
+		}
+	})
+	return err
+}
+
+// HookURL is the app's webhook endpoint.
+func (r *Server) HookURL() string { return r.URL + "/api/github/hook" }
