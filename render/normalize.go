@@ -13,8 +13,16 @@ import (
 // encodeCanonical writes doc in the one form pipeline files have: block
 // style, 2-space indentation, keys in document order, no comments, and
 // strings quoted only where YAML needs it to keep them strings.
-func encodeCanonical(w io.Writer, doc *yaml.Node) error {
+func encodeCanonical(w *bytes.Buffer, doc *yaml.Node) error {
 	plain(doc, false)
+	if emitCanonical(w, doc) {
+		return nil
+	}
+	return encodeYAMLv3(w, doc)
+}
+
+// encodeYAMLv3 writes doc with yaml.v3's encoder, 2-space indentation.
+func encodeYAMLv3(w io.Writer, doc *yaml.Node) error {
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
 	if err := enc.Encode(doc); err != nil {
