@@ -91,8 +91,12 @@ func TestEmitMatchesYAMLv3(t *testing.T) {
 // mapping key and value, a sequence item, nested.
 func stringDoc(s string) *yaml.Node {
 	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
-	mapping := func(kv ...*yaml.Node) *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: kv} }
-	seq := func(items ...*yaml.Node) *yaml.Node { return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: items} }
+	mapping := func(kv ...*yaml.Node) *yaml.Node {
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: kv}
+	}
+	seq := func(items ...*yaml.Node) *yaml.Node {
+		return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: items}
+	}
 	root := mapping(
 		str("a"), str(s),
 		str("b"), seq(str(s), mapping(str("c"), str(s), str("d"), seq(str(s)))),
