@@ -1,0 +1,88 @@
+package app_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/sandbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
+)
+
+func (w *world) reconcile() app.DriftReport {
+	w.t.Helper()
+	if err := w.App.App.Enqueue(context.Background(), "reconcile", w.PipelinesRepo, "", "test"); err != nil {
+		w.t.Fatal(err)
+	}
+	w.settle()
+	rep, ok := w.App.App.LastDrift(context.Background())
+	if !ok {
+		w.t.Fatal("no drift report after reconcile")
+	}
+	return rep
+}
+
+func TestReconcileRepairsDrift(t *testing.T) {
+	w := onboarded(t, genServices(3), nil)
+	gitVersion := func(id string) []byte {
+		p := "pipelines/" + strings.ReplaceAll(strings.TrimSuffix(id, "_cd"), "_", "-") + "-cd.yaml"
+		s, ok := w.GitHub.File(w.PipelinesRepo, sandbox.DefaultBranch, p)
+		if !ok {
+			t.Fatalf("no %s in the pipelines repo", p)
+		}
+		return []byte(s)
+	}
+
+	// Behind the app's back: one pipeline edited, one deleted, one managed
+	// pipeline that Git does not have, and one pipeline that is not the app's.
+	edited := strings.Replace(string(gitVersion("svc_000_cd")), "timeout: 10m", "timeout: 99m", 1)
+	w.Harness.PutPipeline("default", "platform", "svc_000_cd", []byte(edited))
+	w.Harness.DeletePipeline("default", "platform", "svc_001_cd")
+	stray := strings.ReplaceAll(string(gitVersion("svc_002_cd")), "svc_002", "stray_one")
+	stray = strings.ReplaceAll(stray, "svc-002", "stray-one")
+	w.Harness.PutPipeline("default", "platform", "stray_one_cd", []byte(stray))
+	unmanaged := "pipeline:\n  name: hand made\n  identifier: hand_made\n  orgIdentifier: default\n  projectIdentifier: platform\n  stages: []\n"
+	w.Harness.PutPipeline("default", "platform", "hand_made", []byte(unmanaged))
+
+	rep := w.reconcile()
+	want := app.DriftReport{Missing: []string{"svc_001_cd"}, Different: []string{"svc_000_cd"}, Extra: []string{"stray_one_cd"}, Queued: 3, Checked: 3}
+	if diff := cmp.Diff(want, rep, cmpDrift); diff != "" {
+		t.Errorf("drift report (-want +got):\n%s", diff)
+	}
+
+	got := w.harnessPipelines()
+	if diff := cmp.Diff([]string{"hand_made", "svc_000_cd", "svc_001_cd", "svc_002_cd"}, sortedKeys(got)); diff != "" {
+		t.Errorf("Harness after reconcile (-want +got):\n%s", diff)
+	}
+	for _, id := range []string{"svc_000_cd", "svc_001_cd"} {
+		if same, err := harness.SameYAML(got[id], gitVersion(id)); err != nil || !same {
+			t.Errorf("%s in Harness differs from Git after reconcile", id)
+		}
+	}
+	if string(got["hand_made"]) != unmanaged {
+		t.Error("reconcile changed a pipeline the app does not manage")
+	}
+	head := w.GitHub.Head(w.PipelinesRepo, sandbox.DefaultBranch)
+	if c := w.check(w.PipelinesRepo, head, app.CheckDrift); c.Conclusion != "neutral" || !strings.Contains(c.Summary, "svc_001_cd") {
+		t.Errorf("drift check run = %s %q\n%s", c.Conclusion, c.Title, c.Summary)
+	}
+
+	// A second run finds nothing left to repair.
+	if rep := w.reconcile(); rep.Drifted() != 0 {
+		t.Errorf("second reconcile found drift: %+v", rep)
+	}
+	if c := w.check(w.PipelinesRepo, head, app.CheckDrift); c.Conclusion != "success" {
+		t.Errorf("drift check run after repair = %s %q", c.Conclusion, c.Title)
+	}
+}
+
+var cmpDrift = cmp.FilterPath(func(p cmp.Path) bool {
+	switch p.Last().String() {
+	case ".At", ".Commit":
+		return true
+	}
+	return false
+}, cmp.Ignore())
