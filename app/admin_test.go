@@ -482,6 +482,15 @@ func TestAdminAPISyncDeletesWhatGitNoLongerHas(t *testing.T) {
 		t.Fatalf("after the refused delete the state is %q (%q), want failed", st.HarnessState, st.LastError)
 	}
 
+	page, _ := statusPage(t, w.App.App.Handler())
+	var attention []string
+	for _, row := range page.All(func(n *pageNode) bool { return n.Tag == "tr" && n.Attr["data-operation"] != "" }) {
+		attention = append(attention, row.Attr["data-state"]+" "+row.First(byClass("td", "kind")).Text()+" "+row.First(byClass("td", "pipeline")).Text())
+	}
+	if diff := cmp.Diff([]string{"failed delete payment_service_cd"}, attention); diff != "" || textOf(page, "queue-failed") != "1" {
+		t.Errorf("status page: operations needing attention (-want +got):\n%s\n#queue-failed = %q", diff, textOf(page, "queue-failed"))
+	}
+
 	w.Harness.ClearRecords()
 	got := decodeStrict[apiSync](t, c.do(http.MethodPost, "/api/v1/pipelines/payment-service/sync", http.StatusAccepted))
 	if len(got.Operations) != 1 {
