@@ -2,8 +2,10 @@ package render
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/message"
@@ -38,7 +40,12 @@ type alternativeInfo struct {
 // addDispatch rewrites, in place, every oneOf under v that has at least
 // two alternatives pinned by type into the dispatch keyword. root is the
 // whole schema, to resolve the $refs of the alternatives.
-func addDispatch(v any, root map[string]any) {
+//
+// key is the name under which v sits in its parent. Only the dispatch of
+// a "step" remembers valid values (see dispatcher): steps repeat across
+// stages and services, while a stage holds its service's name and rarely
+// repeats, and is too large to be worth remembering.
+func addDispatch(v any, key string, root map[string]any) {
 	switch v := v.(type) {
 	case map[string]any:
 		if alts, ok := v["oneOf"].([]any); ok {
@@ -53,15 +60,15 @@ func addDispatch(v any, root map[string]any) {
 			}
 			if pinned >= 2 {
 				delete(v, "oneOf")
-				v[dispatchKeyword] = map[string]any{"alternatives": alts, "info": infos}
+				v[dispatchKeyword] = map[string]any{"alternatives": alts, "info": infos, "remember": key == "step"}
 			}
 		}
-		for _, child := range v {
-			addDispatch(child, root)
+		for k, child := range v {
+			addDispatch(child, k, root)
 		}
 	case []any:
 		for _, child := range v {
-			addDispatch(child, root)
+			addDispatch(child, key, root)
 		}
 	}
 }
@@ -178,7 +185,16 @@ func dispatchVocabulary() *jsonschema.Vocabulary {
 }
 
 // dispatcher is the compiled dispatch keyword.
+//
+// It remembers the values it found valid (steps repeat: the same rollback
+// step in every stage of every pipeline), keyed by their canonical text,
+// and does not validate them again. Validation is a pure function of the
+// value here (draft-07 has no unevaluated* keywords), so this changes
+// nothing but the time taken. The memory is bounded by maxRemembered.
 type dispatcher struct {
+	mu    sync.RWMutex
+	valid map[string]struct{} // nil: do not remember
+
 	alternatives []*jsonschema.Schema
 	info         []alternativeInfo
 	always       []int            // alternatives without a type constraint
@@ -198,6 +214,9 @@ func compileDispatch(ctx *jsonschema.CompilerContext, obj map[string]any) (jsons
 		return nil, fmt.Errorf("%s: %d alternatives, %d descriptions", dispatchKeyword, len(alts), len(infos))
 	}
 	d := &dispatcher{byType: map[string][]int{}}
+	if remember, _ := kw["remember"].(bool); remember {
+		d.valid = map[string]struct{}{}
+	}
 	for i := range alts {
 		info, ok := alternativeFromJSON(infos[i])
 		if !ok {
@@ -239,8 +258,35 @@ func (d *dispatcher) candidates(v any) (alts []int, typeValue string, unknownTyp
 	return alts, s, isString && len(byType) == 0
 }
 
+// maxRemembered bounds how many valid values each dispatcher remembers.
+const maxRemembered = 4096
+
 // Validate checks that exactly one alternative matches v.
 func (d *dispatcher) Validate(ctx *jsonschema.ValidatorContext, v any) {
+	if d.valid == nil {
+		d.validate(ctx, v)
+		return
+	}
+	key, ok := memoKey(v)
+	if ok {
+		d.mu.RLock()
+		_, seen := d.valid[key]
+		d.mu.RUnlock()
+		if seen {
+			return
+		}
+	}
+	if d.validate(ctx, v) && ok {
+		d.mu.Lock()
+		if len(d.valid) < maxRemembered {
+			d.valid[key] = struct{}{}
+		}
+		d.mu.Unlock()
+	}
+}
+
+// validate checks v and reports whether it is valid.
+func (d *dispatcher) validate(ctx *jsonschema.ValidatorContext, v any) bool {
 	alts, typeValue, unknown := d.candidates(v)
 	matched := -1
 	var causes []*jsonschema.ValidationError
@@ -249,7 +295,7 @@ func (d *dispatcher) Validate(ctx *jsonschema.ValidatorContext, v any) {
 		if err == nil {
 			if matched >= 0 {
 				ctx.AddError(&oneOfTwice{})
-				return
+				return false
 			}
 			matched = i
 			continue
@@ -259,13 +305,72 @@ func (d *dispatcher) Validate(ctx *jsonschema.ValidatorContext, v any) {
 		}
 	}
 	if matched >= 0 {
-		return
+		return true
 	}
 	if unknown {
 		ctx.AddError(&unknownType{value: typeValue})
-		return
+		return false
 	}
 	ctx.AddErrors(causes, &noneMatched{})
+	return false
+}
+
+// memoKey returns a canonical text of v (JSON-like, keys sorted) to
+// remember it by, and false when v is too large to be worth remembering.
+func memoKey(v any) (string, bool) {
+	var b strings.Builder
+	if !writeKey(&b, v, 0) || b.Len() > 4096 {
+		return "", false
+	}
+	return b.String(), true
+}
+
+func writeKey(b *strings.Builder, v any, depth int) bool {
+	if depth > 32 || b.Len() > 4096 {
+		return false
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for _, k := range keys {
+			b.WriteString(strconv.Quote(k))
+			b.WriteByte(':')
+			if !writeKey(b, x[k], depth+1) {
+				return false
+			}
+			b.WriteByte(',')
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for _, c := range x {
+			if !writeKey(b, c, depth+1) {
+				return false
+			}
+			b.WriteByte(',')
+		}
+		b.WriteByte(']')
+	case string:
+		b.WriteString(strconv.Quote(x))
+	case bool:
+		b.WriteString(strconv.FormatBool(x))
+	case int64:
+		b.WriteByte('i')
+		b.WriteString(strconv.FormatInt(x, 10))
+	case float64:
+		b.WriteByte('f')
+		b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+	case nil:
+		b.WriteString("null")
+	default:
+		return false
+	}
+	return true
 }
 
 // unknownType is the complaint about a "type" no alternative allows.

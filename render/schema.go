@@ -66,7 +66,7 @@ func compileSchema(src []byte, dispatch bool) (*compiledSchema, error) {
 		return nil, fmt.Errorf("reading the Harness pipeline schema: %w", err)
 	}
 	if dispatch {
-		addDispatch(doc, doc.(map[string]any))
+		addDispatch(doc, "", doc.(map[string]any))
 	}
 	top, defs, order, err := flattenDefinitions(doc)
 	if err != nil {
