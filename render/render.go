@@ -92,13 +92,14 @@ func Pipeline(t *Templates, svc catalog.Service, s catalog.Settings, src Source)
 	}
 	doc, problems := checkPipeline(raw)
 	if len(problems) > 0 {
-		var lines []int
+		var lines []int // template line of each output line, computed once
+		traced := false
 		errs := make(TemplateErrors, len(problems))
 		for i, p := range problems {
 			e := &TemplateError{Template: at.path, Service: svc.Name, Pointer: p.pointer, Message: p.message}
 			if p.line > 0 {
-				if lines == nil {
-					lines = at.outputLines(data)
+				if !traced {
+					lines, traced = at.outputLines(data), true
 				}
 				if p.line <= len(lines) {
 					e.Line = lines[p.line-1]

@@ -349,14 +349,13 @@ type schemaProblem struct {
 	missing string
 }
 
-var printer = message.NewPrinter(language.English)
-
 // explain turns a validation error tree into the few complaints a person
 // needs. Where the schema offers alternatives (oneOf, anyOf) and one of
 // them is meant (its "type" matches, or its JSON type does), only that
 // alternative's complaints are kept; 300 "value must be 'MergePR'" lines
 // about the other step types say nothing.
 func explain(ve *jsonschema.ValidationError) []schemaProblem {
+	printer := message.NewPrinter(language.English)
 	var out []schemaProblem
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
