@@ -67,6 +67,34 @@ func (a *App) deliveryWorker(ctx context.Context, worker string) {
 	}
 }
 
+// takeOverDefunct ends the leases of workers of this host whose process
+// has ended: a run of the app killed (SIGKILL, out of memory, a crash)
+// before it could release its claims. Its deliveries and operations are
+// then claimable at once, instead of blocking their repository's lane
+// until the leases run out (a minute for deliveries). Failing to is
+// logged: the leases still expire.
+func (a *App) takeOverDefunct(ctx context.Context) {
+	holders, err := a.db.LeaseHolders(ctx)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("listing lease holders")
+		return
+	}
+	var defunct []string
+	for _, w := range holders {
+		if a.runner.Defunct(w) {
+			defunct = append(defunct, w)
+		}
+	}
+	n, err := a.db.ExpireLeases(ctx, defunct)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("taking over the claims of a killed run")
+		return
+	}
+	if n > 0 {
+		a.log.Info().Int("claims", n).Strs("workers", defunct).Msg("took over the claims of a killed run")
+	}
+}
+
 // process runs one batch and records its outcome.
 func (a *App) process(ctx context.Context, batch []store.Delivery) {
 	last := batch[len(batch)-1]
@@ -115,7 +143,9 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 	switch {
 	case err == nil:
 		log.Info().Str("outcome", outcome).Dur("took", a.now().Sub(start)).Msg("work done")
-		a.setLastError(nil)
+		if !strings.HasPrefix(outcome, "blocked") {
+			a.setLastError(nil) // a blocked run already recorded why
+		}
 		if err := a.db.CompleteDeliveries(recordCtx, batch, outcome); err != nil {
 			log.Error().Err(err).Msg("recording delivery outcome")
 		}
