@@ -83,7 +83,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 	}
 	count := func(sel string) int {
 		t.Helper()
-		n, err := chromedp.Run(bctx, chromedp.Evaluate[int]("document.querySelectorAll(" + strconv.Quote(sel) + ").length"))
+		n, err := chromedp.Run(bctx, chromedp.Evaluate[int]("document.querySelectorAll("+strconv.Quote(sel)+").length"))
 		if err != nil {
 			t.Fatalf("counting %s: %v", sel, err)
 		}
