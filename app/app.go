@@ -201,6 +201,7 @@ func (a *App) kick() {
 // workers gracefully: work in progress finishes or is released.
 func (a *App) Run(ctx context.Context) error {
 	ctx = a.log.WithContext(ctx)
+	a.takeOverDefunct(ctx)
 	var wg sync.WaitGroup
 	for i := 0; i < a.cfg.Workers.Deliveries; i++ {
 		wg.Add(1)
