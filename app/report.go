@@ -62,6 +62,9 @@ type reporter struct {
 	mu      sync.Mutex
 	pending map[string]bool
 	wake    chan struct{}
+	// flushing serialises flushes, so a slow flush that read the
+	// operations before a result cannot overwrite a newer report.
+	flushing sync.Mutex
 }
 
 func newReporter(a *App) *reporter {
@@ -100,6 +103,8 @@ func (r *reporter) run(ctx context.Context) {
 }
 
 func (r *reporter) flush(ctx context.Context) {
+	r.flushing.Lock()
+	defer r.flushing.Unlock()
 	r.mu.Lock()
 	commits := make([]string, 0, len(r.pending))
 	for c := range r.pending {
