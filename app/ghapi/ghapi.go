@@ -475,21 +475,13 @@ func (c *Client) CreateCheckRun(ctx context.Context, repo app.Repo, run app.Chec
 	}
 	first, rest := splitAnnotations(run.Annotations)
 	opts := github.CreateCheckRunOptions{
-		Name:    run.Name,
-		HeadSHA: run.HeadSHA,
-		Output:  output(run, first),
-	}
-	if run.DetailsURL != "" {
-		opts.DetailsURL = github.String(run.DetailsURL)
-	}
-	if run.ExternalID != "" {
-		opts.ExternalID = github.String(run.ExternalID)
-	}
-	if run.Status != "" {
-		opts.Status = github.String(run.Status)
-	}
-	if run.Conclusion != "" {
-		opts.Conclusion = github.String(run.Conclusion)
+		Name:       run.Name,
+		HeadSHA:    run.HeadSHA,
+		DetailsURL: optional(run.DetailsURL),
+		ExternalID: optional(run.ExternalID),
+		Status:     optional(run.Status),
+		Conclusion: optional(run.Conclusion),
+		Output:     output(run, first),
 	}
 	cr, _, err := gh.Checks.CreateCheckRun(ctx, repo.Owner, repo.Name, opts)
 	if err != nil {
@@ -528,23 +520,26 @@ func (c *Client) appendAnnotations(ctx context.Context, gh *github.Client, repo 
 func (c *Client) update(ctx context.Context, gh *github.Client, repo app.Repo, id int64, run app.CheckRun, annotations []app.Annotation) error {
 	// UpdateCheckRunOptions.Name has no omitempty in go-github v62: always
 	// set it, or the run is renamed to "".
-	opts := github.UpdateCheckRunOptions{Name: run.Name, Output: output(run, annotations)}
-	if run.DetailsURL != "" {
-		opts.DetailsURL = github.String(run.DetailsURL)
-	}
-	if run.ExternalID != "" {
-		opts.ExternalID = github.String(run.ExternalID)
-	}
-	if run.Status != "" {
-		opts.Status = github.String(run.Status)
-	}
-	if run.Conclusion != "" {
-		opts.Conclusion = github.String(run.Conclusion)
+	opts := github.UpdateCheckRunOptions{
+		Name:       run.Name,
+		DetailsURL: optional(run.DetailsURL),
+		ExternalID: optional(run.ExternalID),
+		Status:     optional(run.Status),
+		Conclusion: optional(run.Conclusion),
+		Output:     output(run, annotations),
 	}
 	if _, _, err := gh.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, id, opts); err != nil {
 		return fmt.Errorf("updating check run %s in %s: %w", run.Name, repo, classify(err))
 	}
 	return nil
+}
+
+// optional leaves an empty field out of the request.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func splitAnnotations(all []app.Annotation) (first, rest []app.Annotation) {
