@@ -28,16 +28,20 @@ func (a *App) apply(ctx context.Context, triggers []trigger) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	outcome, err := a.applyAt(ctx, head, snap)
+	outcome, queued, err := a.applyAt(ctx, head, snap)
 	if err != nil {
 		return "", err
 	}
 	// A push that changed templates or settings asks for a new proposal.
+	// So does one that changed pipelines (a bot PR merged, or a pipeline
+	// edited by hand): the bot PR's base moved, and a proposal made while
+	// the bot PR was being merged may have gone to the merged PR, or be
+	// based on the old head.
 	proposed, err := a.db.GetState(ctx, keyProposedInputs)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}
-	if proposed != snap.InputsHash {
+	if proposed != snap.InputsHash || queued > 0 {
 		more, err := a.propose(ctx, triggers)
 		if err != nil {
 			return "", err
@@ -58,19 +62,21 @@ func settingsProblems(snap pipelinesSnapshot) bool {
 	return false
 }
 
-func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot) (string, error) {
+// applyAt enqueues the operations that bring Harness to head and returns
+// the outcome and the number of operations it enqueued.
+func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot) (string, int, error) {
 	log := zerolog.Ctx(ctx)
 	if settingsProblems(snap) {
 		// Without valid settings the pipelines directory is unknown, and a
 		// guess could read every pipeline as deleted.
 		summary := fmt.Sprintf("`%s` is invalid at this commit, so nothing was applied:\n\n%s", SettingsPath, diagnosticList(snap.Diags))
 		a.setLastError(errors.New("apply blocked: invalid settings"))
-		return "blocked: invalid settings", a.postCheck(ctx, a.pipelinesRepo, CheckHarness, head.SHA, conclusionFailure, "Invalid settings: nothing applied", summary, nil)
+		return "blocked: invalid settings", 0, a.postCheck(ctx, a.pipelinesRepo, CheckHarness, head.SHA, conclusionFailure, "Invalid settings: nothing applied", summary, nil)
 	}
 	files := snap.pipelineFiles()
 	states, err := a.db.ListPipelineStates(ctx)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	applied := map[string]store.PipelineState{} // path → state of what is applied there
 	for _, st := range states {
@@ -104,7 +110,7 @@ func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot) 
 	}
 	contents, err := a.blobs(ctx, a.pipelinesRepo, shas)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 
 	var ops []store.Operation
@@ -168,7 +174,7 @@ func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot) 
 	if isMassDelete(snap.Settings, deletes, len(applied)) {
 		allowed, err := a.massDeleteAllowed(ctx)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		if !allowed {
 			held = true
@@ -182,11 +188,11 @@ func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot) 
 
 	if len(ops) > 0 {
 		if _, err := a.db.EnqueueOperations(ctx, ops); err != nil {
-			return "", err
+			return "", 0, err
 		}
 		for _, st := range newStates {
 			if err := a.db.UpsertPipelineState(ctx, st); err != nil {
-				return "", err
+				return "", 0, err
 			}
 		}
 		a.runner.Notify()
@@ -195,11 +201,11 @@ func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot) 
 
 	released, err := a.releaseHeldIfAllowed(ctx)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 
 	if len(ops) == 0 && len(unreadable) == 0 && released == 0 {
-		return "nothing to apply", nil
+		return "nothing to apply", 0, nil
 	}
 	if len(ops) > 0 || len(unreadable) > 0 {
 		if err := a.openHarnessChecks(ctx, head.SHA, configCommits, len(ops), unreadable); err != nil {
@@ -214,7 +220,7 @@ func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot) 
 	if released > 0 {
 		outcome += fmt.Sprintf(", %d held delete(s) released", released)
 	}
-	return outcome, nil
+	return outcome, len(ops), nil
 }
 
 // contentOr returns the pipeline file a delete removes (it names the org
