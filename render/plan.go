@@ -115,13 +115,15 @@ type PlanInput struct {
 // leaves their pipelines alone (no update, no delete), so a caller that
 // acts on a plan with diagnostics never deletes a pipeline by mistake.
 func Plan(in PlanInput) (PipelinePlan, catalog.Diagnostics) {
-	desired, diags := All(in.Templates, in.Head, in.Settings, in.Source)
 	current := in.Current
 	if current == nil {
 		// The base was valid when it was merged; a service of it that no
 		// longer renders is missing here and shows as a create.
 		current, _ = All(in.Templates, in.Base, in.Settings, in.BaseSource)
 	}
+	// Services whose current file was rendered from the same inputs keep
+	// it without being rendered again.
+	desired, diags := renderAll(in.Templates, in.Head, in.Settings, in.Source, current)
 	broken := map[string]bool{}
 	for _, d := range diags {
 		if d.Service != "" {

@@ -36,8 +36,8 @@ func parsePlanCatalog(tb testing.TB, t *Templates, src string) catalog.Catalog {
 	return c
 }
 
-// renderAll renders every enabled service of c, failing on diagnostics.
-func renderAll(tb testing.TB, t *Templates, c catalog.Catalog, src Source) map[string][]byte {
+// mustRenderAll renders every enabled service of c, failing on diagnostics.
+func mustRenderAll(tb testing.TB, t *Templates, c catalog.Catalog, src Source) map[string][]byte {
 	tb.Helper()
 	files, diags := All(t, c, catalog.DefaultSettings(), src)
 	if len(diags) > 0 {
@@ -324,7 +324,7 @@ func testPlanSource(label string) Source {
 func TestPlanConfigOnlyChangeKeepsTheFile(t *testing.T) {
 	tmpl := planTemplates(t)
 	base, head := parsePlanCatalog(t, tmpl, catalogYAML(payment)), parsePlanCatalog(t, tmpl, catalogYAML(paymentLarge))
-	current := renderAll(t, tmpl, base, testPlanSource("base"))
+	current := mustRenderAll(t, tmpl, base, testPlanSource("base"))
 	plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), Current: current})
 	if len(diags) > 0 {
 		t.Fatal(diags.Err())
@@ -351,7 +351,7 @@ func TestPlanConfigOnlyChangeKeepsTheFile(t *testing.T) {
 func TestPlanAgainstCurrentFiles(t *testing.T) {
 	tmpl := planTemplates(t)
 	cat := parsePlanCatalog(t, tmpl, catalogYAML(payment, orders))
-	rendered := renderAll(t, tmpl, cat, testPlanSource("base"))
+	rendered := mustRenderAll(t, tmpl, cat, testPlanSource("base"))
 	paymentPath, ordersPath := "pipelines/payment-service-cd.yaml", "pipelines/order-events-cd.yaml"
 
 	// oldHeader is the payment-service pipeline with the header an older
@@ -490,7 +490,7 @@ func TestPlanWrites(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatal(diags.Err())
 	}
-	wantNew := renderAll(t, tmpl, head, testPlanSource("head"))
+	wantNew := mustRenderAll(t, tmpl, head, testPlanSource("head"))
 	want := map[string][]byte{
 		"pipelines/nightly-report-cd.yaml":  wantNew["pipelines/nightly-report-cd.yaml"],
 		"pipelines/payment-service-cd.yaml": wantNew["pipelines/payment-service-cd.yaml"],
@@ -509,7 +509,7 @@ func TestPlanWrites(t *testing.T) {
 func TestPlanLeavesUnrenderablePipelinesAlone(t *testing.T) {
 	good := planTemplates(t)
 	cat := parsePlanCatalog(t, good, catalogYAML(payment, orders))
-	current := renderAll(t, good, cat, testPlanSource("base"))
+	current := mustRenderAll(t, good, cat, testPlanSource("base"))
 
 	broken, _ := LoadTemplates(map[string][]byte{"templates/api-pipeline-template.yaml": []byte("pipeline: {{ .Nope }}\n")})
 	plan, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: catalog.DefaultSettings(), Templates: broken, Source: testPlanSource("head"), Current: current})

@@ -109,11 +109,15 @@ func Pipeline(t *Templates, svc catalog.Service, s catalog.Settings, src Source)
 		}
 		return nil, errs
 	}
-	var buf bytes.Buffer
-	buf.WriteString(header(src, at.path, t.Builtin(svc.Archetype)))
-	if err := encodeCanonical(&buf, doc); err != nil {
+	var body bytes.Buffer
+	if err := encodeCanonical(&body, doc); err != nil {
 		return nil, TemplateErrors{{Template: at.path, Service: svc.Name, Message: "encoding the pipeline: " + err.Error()}}
 	}
+	var buf bytes.Buffer
+	buf.Grow(body.Len() + 256)
+	buf.WriteString(header(src, at.path, t.Builtin(svc.Archetype)))
+	buf.WriteString(fingerprintLine(t.inputsDigest(svc, settingsDigest(s), src), body.Bytes()))
+	buf.Write(body.Bytes())
 	return buf.Bytes(), nil
 }
 
@@ -180,7 +184,17 @@ func Body(file []byte) []byte {
 // template. Two services whose pipelines would share a path or an
 // identifier are both reported and both left out.
 func All(t *Templates, c catalog.Catalog, s catalog.Settings, src Source) (map[string][]byte, catalog.Diagnostics) {
+	return renderAll(t, c, s, src, nil)
+}
+
+// renderAll is All, except that a service whose file in current (by path)
+// was rendered from exactly the same inputs, and not edited since (see
+// UpToDate), keeps that file instead of being rendered again. Rendering
+// is by far the costliest step of a plan, and most services of a large
+// catalog do not change.
+func renderAll(t *Templates, c catalog.Catalog, s catalog.Settings, src Source, current map[string][]byte) (map[string][]byte, catalog.Diagnostics) {
 	out := make(map[string][]byte, len(c.Services))
+	digest := settingsDigest(s)
 	var diags catalog.Diagnostics
 	byPath := map[string]string{} // path → service
 	byID := map[string]string{}   // pipeline identifier → service
@@ -226,9 +240,14 @@ func All(t *Templates, c catalog.Catalog, s catalog.Settings, src Source) (map[s
 		}()
 	}
 	for i, svc := range c.Services {
-		if svc.Pipeline.Enabled && !clash[svc.Name] {
-			jobs <- i
+		if !svc.Pipeline.Enabled || clash[svc.Name] {
+			continue
 		}
+		if f, ok := current[PipelinePath(s, svc.Name)]; ok && t.upToDate(f, svc, digest, src) {
+			results[i].file = f
+			continue
+		}
+		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()

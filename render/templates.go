@@ -33,6 +33,7 @@ type Templates struct {
 type archetypeTemplate struct {
 	path   string             // repo path, or "<file> (built-in)"
 	src    string             // the file's text
+	digest string             // templateDigest(path, src), for fingerprints
 	tmpl   *template.Template // nil when the file does not parse
 	broken *TemplateError     // why tmpl is nil
 	// seedStyle is true when the text uses a seed placeholder, which needs
@@ -129,7 +130,7 @@ func LoadTemplates(repoFiles map[string][]byte) (*Templates, catalog.Diagnostics
 
 // parseTemplate parses one template file.
 func parseTemplate(name string, src []byte) *archetypeTemplate {
-	at := &archetypeTemplate{path: name, src: string(src)}
+	at := &archetypeTemplate{path: name, src: string(src), digest: templateDigest(name, string(src))}
 	for _, p := range seedPlaceholders {
 		if strings.Contains(at.src, p) {
 			at.seedStyle = true
