@@ -72,7 +72,6 @@ func (t *Templates) inputsDigest(svc catalog.Service, settings string, src Sourc
 	write(at.digest)
 	write(settings)
 	write(src.CatalogRepo)
-	write(src.CatalogPath)
 	write(svc.Name)
 	write(svc.Archetype)
 	write(svc.Team)
