@@ -28,7 +28,7 @@ func (a *App) apply(ctx context.Context, triggers []trigger) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	outcome, queued, err := a.applyAt(ctx, head, snap)
+	outcome, queued, err := a.applyAt(ctx, head, snap, triggers)
 	if err != nil {
 		return "", err
 	}
@@ -64,7 +64,7 @@ func settingsProblems(snap pipelinesSnapshot) bool {
 
 // applyAt enqueues the operations that bring Harness to head and returns
 // the outcome and the number of operations it enqueued.
-func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot) (string, int, error) {
+func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot, triggers []trigger) (string, int, error) {
 	log := zerolog.Ctx(ctx)
 	if settingsProblems(snap) {
 		// Without valid settings the pipelines directory is unknown, and a
@@ -172,7 +172,7 @@ func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot) 
 
 	held := false
 	if isMassDelete(snap.Settings, deletes, len(applied)) {
-		allowed, err := a.massDeleteAllowed(ctx)
+		allowed, err := a.massDeleteAllowed(ctx, triggers)
 		if err != nil {
 			return "", 0, err
 		}
@@ -199,7 +199,7 @@ func (a *App) applyAt(ctx context.Context, head Commit, snap pipelinesSnapshot) 
 		a.audit(ctx, "enqueue", head.SHA, fmt.Sprintf("%d operation(s), %d delete(s)", len(ops), deletes), head.SHA)
 	}
 
-	released, err := a.releaseHeldIfAllowed(ctx)
+	released, err := a.releaseHeldIfAllowed(ctx, triggers)
 	if err != nil {
 		return "", 0, err
 	}
@@ -238,25 +238,39 @@ func serviceOfPath(p string) string {
 }
 
 // massDeleteAllowed reports whether the most recent bot PR carries the
-// mass-delete label.
-func (a *App) massDeleteAllowed(ctx context.Context) (bool, error) {
+// mass-delete label, or a merged bot PR that a trigger of this run is
+// about does: the label may be added after the merge, when the app has
+// already opened the next bot PR.
+func (a *App) massDeleteAllowed(ctx context.Context, triggers []trigger) (bool, error) {
 	pr, err := a.gh.LastPR(ctx, a.pipelinesRepo, SyncBranch)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
-	return pr.HasLabel(MassDeleteLabel), nil
+	if err == nil && pr.HasLabel(MassDeleteLabel) {
+		return true, nil
+	}
+	for _, t := range triggers {
+		if t.PR == 0 || t.PR == pr.Number || t.Repo != a.pipelinesRepo.String() {
+			continue
+		}
+		labelled, err := a.gh.GetPR(ctx, a.pipelinesRepo, t.PR)
+		if err != nil {
+			return false, err
+		}
+		if labelled.Merged && labelled.HeadRef == SyncBranch && labelled.HasLabel(MassDeleteLabel) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // releaseHeldIfAllowed releases held deletes once the label is there.
-func (a *App) releaseHeldIfAllowed(ctx context.Context) (int, error) {
+func (a *App) releaseHeldIfAllowed(ctx context.Context, triggers []trigger) (int, error) {
 	held, err := a.db.ListOperations(ctx, store.OperationFilter{States: []store.OperationState{store.OpHeld}})
 	if err != nil || len(held) == 0 {
 		return 0, err
 	}
-	allowed, err := a.massDeleteAllowed(ctx)
+	allowed, err := a.massDeleteAllowed(ctx, triggers)
 	if err != nil || !allowed {
 		return 0, err
 	}

@@ -208,13 +208,14 @@ func (a *App) run(ctx context.Context, batch []store.Delivery) (string, error) {
 type trigger struct {
 	Repo string // repository the event came from
 	SHA  string
+	PR   int // the pull request the event is about, if any (a label added to a merged bot PR)
 }
 
 func triggersOf(batch []store.Delivery) []trigger {
 	seen := map[trigger]bool{}
 	var out []trigger
 	for _, d := range batch {
-		t := trigger{Repo: decodeWorkData(d).Repo, SHA: d.SHA}
+		t := trigger{Repo: decodeWorkData(d).Repo, SHA: d.SHA, PR: d.PRNumber}
 		if t.SHA == "" || seen[t] {
 			continue
 		}
