@@ -131,8 +131,14 @@ func (a *App) propose(ctx context.Context, triggers []trigger) (string, error) {
 		return "", err
 	}
 	// Report on the commits that asked for this run, and on the config
-	// head it was rendered from.
-	targets := map[check]bool{{Repo: a.configRepo, SHA: cfgHead.SHA}: true}
+	// head it was rendered from. A run nobody asked for by a catalog push
+	// (a restart's catch-up, a pipelines-repo push) reports only when it
+	// changed or found something, so restarts do not pile up check runs.
+	targets := map[check]bool{}
+	changed := !strings.HasPrefix(outcome, "no pipeline change") && outcome != "proposal unchanged"
+	if changed || hasConfigTrigger(triggers, a.configRepo) {
+		targets[check{Repo: a.configRepo, SHA: cfgHead.SHA}] = true
+	}
 	for _, t := range triggers {
 		if t.Repo == a.configRepo.String() {
 			targets[check{Repo: a.configRepo, SHA: t.SHA}] = true
@@ -150,6 +156,15 @@ func (a *App) propose(ctx context.Context, triggers []trigger) (string, error) {
 		}
 	}
 	return outcome, nil
+}
+
+func hasConfigTrigger(triggers []trigger, config Repo) bool {
+	for _, t := range triggers {
+		if t.Repo == config.String() {
+			return true
+		}
+	}
+	return false
 }
 
 // proposeAt is propose once the heads are read.
