@@ -1,0 +1,392 @@
+package reliability_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/githubtest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/sandbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/templates"
+)
+
+const (
+	catalogPath = "catalog/services.yaml"
+	mainBranch  = sandbox.DefaultBranch
+)
+
+// world is one test's GitHub and Harness stand-ins (in this process) and
+// the app (in a child process), with a read handle on the app's store.
+type world struct {
+	tb testing.TB
+	*sandbox.StandIns
+	Server *server
+	Config app.Config
+	// DB reads the app's store; the child process is the one writing it.
+	DB *store.DB
+}
+
+// worldOptions shape a world.
+type worldOptions struct {
+	Catalog string
+	// Templates puts copies of the built-in templates in the pipelines
+	// repo, so that tests can edit them.
+	Templates bool
+	// Settings is the pipelines repo's settings file ("": none, the
+	// defaults).
+	Settings string
+	Delivery githubtest.DeliveryMode
+	// Tune adjusts the app's configuration.
+	Tune func(*app.Config)
+}
+
+// newWorld starts the stand-ins and the first server.
+func newWorld(tb testing.TB, opts worldOptions) *world {
+	tb.Helper()
+	pipelines := map[string]string{"README.md": "# pipelines\n"}
+	if opts.Templates {
+		for name, src := range templates.Default() {
+			pipelines["templates/"+name] = string(src)
+		}
+	}
+	if opts.Settings != "" {
+		pipelines[app.SettingsPath] = opts.Settings
+	}
+	si, err := sandbox.StartStandIns(sandbox.StandInOptions{
+		ConfigFiles:    map[string]string{catalogPath: opts.Catalog, "README.md": "# platform\n"},
+		PipelinesFiles: pipelines,
+		Delivery:       opts.Delivery,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(si.Close)
+	dir := tb.TempDir()
+	cfg := si.Config(dir)
+	if opts.Tune != nil {
+		opts.Tune(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	w := &world{tb: tb, StandIns: si, Config: cfg, Server: newServer(tb, dir, cfg)}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("last lines of the server log:\n%s", w.Server.LogTail(40))
+		}
+	})
+	w.Start()
+	db, err := store.Open(context.Background(), cfg.Store.Path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	w.DB = db
+	return w
+}
+
+// Start starts a server and points GitHub's webhooks at it.
+func (w *world) Start() {
+	w.tb.Helper()
+	w.Server.Start()
+	w.GitHub.SetWebhookURL(w.Server.HookURL())
+}
+
+// busy describes the work the app has not finished, or "".
+func (w *world) busy(ctx context.Context) (string, error) {
+	ds, err := w.DB.DeliveryStats(ctx)
+	if err != nil {
+		return "", err
+	}
+	qs, err := w.DB.QueueStats(ctx)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	if n := ds.Pending + ds.Running; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d deliveries", n))
+	}
+	if n := qs.Pending + qs.Running; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d operations", n))
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+// settle waits until the app has nothing left to do. Before each look,
+// pump hands GitHub's webhooks over (nil: wait for immediate deliveries).
+func (w *world) settle(timeout time.Duration, pump func()) error {
+	ctx := context.Background()
+	deadline := time.Now().Add(timeout)
+	quiet := 0
+	for {
+		if pump != nil {
+			pump()
+		} else {
+			w.GitHub.WaitIdle()
+		}
+		busy, err := w.busy(ctx)
+		if err != nil {
+			return err
+		}
+		if busy == "" && len(w.GitHub.Pending()) == 0 {
+			quiet++
+			if quiet >= 4 { // stable across a few looks: nothing in flight between them
+				return nil
+			}
+		} else {
+			quiet = 0
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not settled after %s: %s", timeout, busy)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// mustSettle is settle that fails the test.
+func (w *world) mustSettle(timeout time.Duration, pump func()) {
+	w.tb.Helper()
+	if err := w.settle(timeout, pump); err != nil {
+		w.tb.Fatal(err)
+	}
+}
+
+// redeliverFailed redelivers every webhook no attempt of which was
+// answered 2xx, as an operator does with GitHub's redelivery API after an
+// outage. It returns how many it redelivered.
+func (w *world) redeliverFailed() int {
+	n := 0
+	for _, d := range w.GitHub.Deliveries() {
+		if d.Pending || d.Delivered() || len(d.Attempts) == 0 {
+			continue
+		}
+		if _, err := w.GitHub.Redeliver(d.GUID); err != nil {
+			w.tb.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+// openBotPR returns the open bot PR.
+func (w *world) openBotPR() (githubtest.PullRequest, bool) {
+	for _, pr := range w.GitHub.PRs(w.PipelinesRepo) {
+		if pr.Head == app.SyncBranch && pr.State == "open" {
+			return pr, true
+		}
+	}
+	return githubtest.PullRequest{}, false
+}
+
+// latestCheck returns the latest check run named name on sha.
+func (w *world) latestCheck(repo, sha, name string) (githubtest.CheckRun, bool) {
+	var found githubtest.CheckRun
+	ok := false
+	for _, c := range w.GitHub.CheckRuns(repo, sha) {
+		if c.Name == name {
+			found, ok = c, true
+		}
+	}
+	return found, ok
+}
+
+// convergence is how the final state compares with the rendering of the
+// final catalog and templates.
+type convergence struct {
+	Desired  int      // pipelines the final catalog renders
+	Lost     []string // desired pipelines missing in Harness
+	Extra    []string // pipelines in Harness the catalog does not render
+	Stale    []string // pipelines in Harness whose YAML differs as data
+	RepoDiff []string // differences between the pipelines repo and the rendering
+}
+
+func (c convergence) ok() bool {
+	return len(c.Lost)+len(c.Extra)+len(c.Stale)+len(c.RepoDiff) == 0
+}
+
+// checkConvergence renders the config repo's final catalog with the
+// pipelines repo's final templates and settings, as render.All does, and
+// compares the result with Harness and with the pipelines repo's default
+// branch. YAML is compared as data: the header comments naming source
+// commits do not count.
+func (w *world) checkConvergence() convergence {
+	w.tb.Helper()
+	tree := w.GitHub.Tree(w.PipelinesRepo, mainBranch)
+	settings := catalog.DefaultSettings()
+	if src, ok := tree[app.SettingsPath]; ok {
+		s, diags := catalog.ParseSettings(app.SettingsPath, []byte(src))
+		if len(diags) > 0 {
+			w.tb.Fatalf("final settings are invalid:\n%v", diags)
+		}
+		settings = s
+	}
+	repoTemplates := map[string][]byte{}
+	for p, src := range tree {
+		if path.Dir(p) == settings.TemplatesDir {
+			repoTemplates[p] = []byte(src)
+		}
+	}
+	tmpl, diags := render.LoadTemplates(repoTemplates)
+	if len(diags) > 0 {
+		w.tb.Fatalf("final templates are invalid:\n%v", diags)
+	}
+	src, ok := w.GitHub.File(w.ConfigRepo, mainBranch, catalogPath)
+	if !ok {
+		w.tb.Fatal("the final catalog is missing")
+	}
+	cat, diags := catalog.Parse(catalogPath, []byte(src), catalog.ParseOptions{Settings: settings, Archetypes: tmpl.Archetypes()})
+	if len(diags) > 0 {
+		w.tb.Fatalf("the final catalog is invalid:\n%v", diags)
+	}
+	desired, diags := render.All(tmpl, cat, settings, render.Source{CatalogPath: catalogPath})
+	if len(diags) > 0 {
+		w.tb.Fatalf("the final catalog does not render:\n%v", diags)
+	}
+
+	var c convergence
+	byID := map[string][]byte{}
+	for _, b := range desired {
+		byID[render.PipelineIdentifierOf(b)] = b
+	}
+	c.Desired = len(byID)
+	inHarness := w.Harness.Pipelines(settings.Org, settings.Project)
+	for id, want := range byID {
+		got, ok := inHarness[id]
+		if !ok {
+			c.Lost = append(c.Lost, id)
+			continue
+		}
+		if same, err := harness.SameYAML(want, got); err != nil || !same {
+			c.Stale = append(c.Stale, id)
+		}
+	}
+	for id := range inHarness {
+		if _, ok := byID[id]; !ok {
+			c.Extra = append(c.Extra, id)
+		}
+	}
+	for p, want := range desired {
+		got, ok := tree[p]
+		if !ok {
+			c.RepoDiff = append(c.RepoDiff, "missing "+p)
+			continue
+		}
+		if same, err := harness.SameYAML(want, []byte(got)); err != nil || !same {
+			c.RepoDiff = append(c.RepoDiff, "differs "+p)
+		}
+	}
+	for p := range tree {
+		if strings.HasPrefix(p, settings.PipelinesDir+"/") {
+			if _, ok := desired[p]; !ok {
+				c.RepoDiff = append(c.RepoDiff, "extra "+p)
+			}
+		}
+	}
+	for _, l := range [][]string{c.Lost, c.Extra, c.Stale, c.RepoDiff} {
+		sort.Strings(l)
+	}
+	return c
+}
+
+// effectAudit is what replaying Harness's effect log finds.
+type effectAudit struct {
+	Effects int
+	// Duplicates are effects that would conflict on replay: a create of a
+	// pipeline that exists, a delete or update of one that does not.
+	Duplicates []string
+	// Redundant are updates that wrote the data the pipeline already held.
+	Redundant []string
+}
+
+// auditEffects replays every create, update and delete that took effect
+// in Harness, from an empty Harness.
+func auditEffects(effects []harnesstest.Effect) effectAudit {
+	a := effectAudit{}
+	state := map[string][]byte{}
+	for i, e := range effects {
+		if e.Kind == "execute" {
+			continue
+		}
+		a.Effects++
+		key := e.Org + "/" + e.Project + "/" + e.ID
+		cur, exists := state[key]
+		switch e.Kind {
+		case "create":
+			if exists {
+				a.Duplicates = append(a.Duplicates, fmt.Sprintf("#%d create of existing %s", i, key))
+			}
+			state[key] = e.YAML
+		case "update":
+			if !exists {
+				a.Duplicates = append(a.Duplicates, fmt.Sprintf("#%d update of missing %s", i, key))
+			} else if same, err := harness.SameYAML(cur, e.YAML); err == nil && same {
+				a.Redundant = append(a.Redundant, fmt.Sprintf("#%d update of %s with the data it held", i, key))
+			}
+			state[key] = e.YAML
+		case "delete":
+			if !exists {
+				a.Duplicates = append(a.Duplicates, fmt.Sprintf("#%d delete of missing %s", i, key))
+			}
+			delete(state, key)
+		}
+	}
+	return a
+}
+
+// storeFigures are counts read from the app's store.
+type storeFigures struct {
+	Deliveries       store.DeliveryStats
+	Queue            store.QueueStats
+	Operations       int
+	Retries          int // operation attempts beyond the first
+	FailedOperations []string
+}
+
+func (w *world) storeFigures() storeFigures {
+	w.tb.Helper()
+	ctx := context.Background()
+	var f storeFigures
+	var err error
+	if f.Deliveries, err = w.DB.DeliveryStats(ctx); err != nil {
+		w.tb.Fatal(err)
+	}
+	if f.Queue, err = w.DB.QueueStats(ctx); err != nil {
+		w.tb.Fatal(err)
+	}
+	total := f.Queue.Pending + f.Queue.Running + f.Queue.Failed + f.Queue.Done + f.Queue.Held + f.Queue.Superseded
+	ops, err := w.DB.ListOperations(ctx, store.OperationFilter{Limit: total + 1})
+	if err != nil {
+		w.tb.Fatal(err)
+	}
+	f.Operations = len(ops)
+	for _, op := range ops {
+		if op.Attempts > 1 {
+			f.Retries += op.Attempts - 1
+		}
+		if op.State == store.OpFailed {
+			f.FailedOperations = append(f.FailedOperations, fmt.Sprintf("%s %s: %s", op.Kind, op.Pipeline, op.LastError))
+		}
+	}
+	return f
+}
+
+// ptr returns a pointer to s, for githubtest's Commit.
+func ptr(s string) *string { return &s }
+
+// debugf logs when RELIABILITY_DEBUG is set.
+func debugf(tb testing.TB, format string, args ...any) {
+	if os.Getenv("RELIABILITY_DEBUG") != "" {
+		tb.Logf(format, args...)
+	}
+}
