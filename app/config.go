@@ -119,7 +119,8 @@ type WorkersConfig struct {
 	// Operations is the number of Harness operations run at once.
 	Operations int `yaml:"operations"`
 	// MaxAttempts is how often a retryable Harness failure is retried before
-	// the operation is marked failed.
+	// the operation is marked failed, and how often a delivery's run is
+	// tried before the delivery is marked failed.
 	MaxAttempts int `yaml:"max_attempts"`
 	// RetryBase and RetryMax bound the exponential back-off (with jitter)
 	// between attempts, for Harness operations and for deliveries.

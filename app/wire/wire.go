@@ -109,7 +109,10 @@ func Start(ctx context.Context, cfg app.Config, log *zerolog.Logger) (*Server, e
 	if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o755); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	db, err := store.Open(ctx, cfg.Store.Path)
+	// Deliveries get as many attempts as Harness operations: a run that
+	// gave up for good would leave its push unproposed or unapplied until
+	// the next event.
+	db, err := store.Open(ctx, cfg.Store.Path, store.WithMaxDeliveryAttempts(cfg.Workers.MaxAttempts))
 	if err != nil {
 		return nil, err
 	}
