@@ -215,6 +215,13 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.reporter.run(ctx)
 	}()
+	if r, ok := a.gh.(Redeliverer); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.redeliveryTimer(ctx, r)
+		}()
+	}
 	if a.cfg.Reconcile.Interval > 0 {
 		wg.Add(1)
 		go func() {

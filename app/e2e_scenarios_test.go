@@ -495,3 +495,30 @@ func TestHarnessFailureIsReportedThenRecovered(t *testing.T) {
 }
 
 func sleep(ms int) { time.Sleep(time.Duration(ms) * time.Millisecond) }
+
+// TestMissedWebhooksAreRedelivered opens a PR while the app is down, so
+// GitHub cannot deliver its webhook; the app asks GitHub to redeliver it
+// when it comes back, and the PR gets its plan.
+func TestMissedWebhooksAreRedelivered(t *testing.T) {
+	w := newWorld(t, "services: []\n", nil)
+	if err := w.Down(); err != nil {
+		t.Fatal(err)
+	}
+	catalog := catalogOf(genServices(1))
+	head := w.GitHub.Commit(w.ConfigRepo, "while-down", "Add a service", map[string]*string{catalogPath: &catalog})
+	w.GitHub.OpenPR(w.ConfigRepo, "while-down", sandbox.DefaultBranch, "Add a service", "")
+	w.GitHub.WaitIdle()
+	if err := w.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		w.settle()
+		for _, c := range w.GitHub.CheckRuns(w.ConfigRepo, head) {
+			if c.Name == app.CheckPlan && c.Conclusion == "success" {
+				return
+			}
+		}
+		sleep(50)
+	}
+	t.Fatal("the PR opened while the app was down never got its plan check run")
+}

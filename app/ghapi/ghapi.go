@@ -584,3 +584,53 @@ func short(sha string) string {
 	}
 	return sha
 }
+
+// RecentDeliveries lists the App's webhook delivery attempts since the
+// given time, newest first, at most max of them. It uses the App's JWT
+// (GET /app/hook/deliveries).
+func (c *Client) RecentDeliveries(ctx context.Context, since time.Time, max int) ([]app.WebhookAttempt, error) {
+	appClient, err := c.cc.NewAppClient()
+	if err != nil {
+		return nil, fmt.Errorf("creating app client: %w", err)
+	}
+	var out []app.WebhookAttempt
+	opts := &github.ListCursorOptions{PerPage: 100}
+	for len(out) < max {
+		page, resp, err := appClient.Apps.ListHookDeliveries(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("listing webhook deliveries: %w", classify(err))
+		}
+		for _, d := range page {
+			at := d.GetDeliveredAt().Time
+			if at.Before(since) || len(out) == max {
+				return out, nil
+			}
+			out = append(out, app.WebhookAttempt{
+				ID: d.GetID(), GUID: d.GetGUID(), Event: d.GetEvent(), At: at,
+				StatusCode: d.GetStatusCode(), Redelivery: d.GetRedelivery(),
+			})
+		}
+		if resp.Cursor == "" || len(page) == 0 {
+			break
+		}
+		opts.Cursor = resp.Cursor
+	}
+	return out, nil
+}
+
+// Redeliver asks GitHub to send a delivery attempt again, with the same
+// X-GitHub-Delivery (POST /app/hook/deliveries/{id}/attempts).
+func (c *Client) Redeliver(ctx context.Context, id int64) error {
+	appClient, err := c.cc.NewAppClient()
+	if err != nil {
+		return fmt.Errorf("creating app client: %w", err)
+	}
+	if _, _, err := appClient.Apps.RedeliverHookDelivery(ctx, id); err != nil {
+		var accepted *github.AcceptedError
+		if errors.As(err, &accepted) {
+			return nil // 202: GitHub queued the redelivery
+		}
+		return fmt.Errorf("redelivering webhook delivery %d: %w", id, classify(err))
+	}
+	return nil
+}

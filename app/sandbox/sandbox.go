@@ -196,11 +196,20 @@ func (e *Env) startApp(ctx context.Context, cfg app.Config) error {
 // Restart stops the app and starts a new one on the same data directory
 // and configuration, as after a deploy or a crash.
 func (e *Env) Restart(ctx context.Context) error {
-	cfg := e.App.Config
-	if err := e.App.Stop(); err != nil {
+	if err := e.Down(); err != nil {
 		return err
 	}
-	return e.startApp(ctx, cfg)
+	return e.Up(ctx)
+}
+
+// Down stops the app; GitHub's webhooks fail until Up, as during an outage.
+func (e *Env) Down() error {
+	return e.App.Stop()
+}
+
+// Up starts the app again on the same data directory and configuration.
+func (e *Env) Up(ctx context.Context) error {
+	return e.startApp(ctx, e.App.Config)
 }
 
 // Close stops the app and the stand-ins.
