@@ -215,6 +215,11 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.reporter.run(ctx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.janitor(ctx)
+	}()
 	if r, ok := a.gh.(Redeliverer); ok {
 		wg.Add(1)
 		go func() {
