@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -98,33 +99,118 @@ func collectDeliveries(rows *sql.Rows) ([]Delivery, error) {
 // recording a redelivery again returns inserted == false and changes
 // nothing. One webhook delivery may be recorded under several Keys when it
 // asks for several kinds of work. A zero ReceivedAt is set to now.
+//
+// It returns once d is committed. Calls made at the same time share one
+// transaction (group commit): while one transaction commits, the calls
+// that arrive queue up, and the next transaction writes them all, so the
+// rate of durable writes is not bound by the rate of disk flushes. A call
+// waits for its transaction even when ctx ends meanwhile.
 func (db *DB) RecordDelivery(ctx context.Context, d Delivery) (inserted bool, err error) {
 	if d.ID == "" || d.Event == "" || d.Repo == "" || d.Key == "" {
 		return false, fmt.Errorf("recording delivery %q: id, event, repo and key are required", d.ID)
 	}
-	err = db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
-		received := d.ReceivedAt
-		if received.IsZero() {
-			received = now
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("recording delivery %s: %w", d.ID, err)
+	}
+	req := &recordRequest{d: d, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	db.recording.mu.Lock()
+	db.recording.queue = append(db.recording.queue, req)
+	if !db.recording.busy {
+		db.recording.busy = true
+		req.lead <- struct{}{}
+	}
+	db.recording.mu.Unlock()
+	for {
+		select {
+		case <-req.done:
+			if req.err != nil {
+				return false, fmt.Errorf("recording delivery %s: %w", d.ID, req.err)
+			}
+			return req.inserted, nil
+		case <-req.lead:
+			// A batch must not be left without a writer: it is written
+			// even if ctx ends, as the transaction of a single call was.
+			db.recordBatch(context.WithoutCancel(ctx))
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+	}
+}
+
+// recordRequest is one RecordDelivery call waiting for its transaction.
+type recordRequest struct {
+	d        Delivery
+	inserted bool
+	err      error
+	done     chan struct{} // closed once the request's transaction ended
+	lead     chan struct{} // the request's caller is to write the next batch
+}
+
+// recordQueue holds the RecordDelivery calls waiting for a transaction.
+// One caller at a time writes a batch: the one whose lead channel was
+// signalled. It writes the queued requests (up to maxRecordBatch), its own
+// among them, then hands the lead to the first request still queued, so no
+// caller writes more than one batch.
+type recordQueue struct {
+	mu    sync.Mutex
+	queue []*recordRequest
+	busy  bool // a batch is being written, or its writer has been chosen
+}
+
+// maxRecordBatch bounds the deliveries written in one transaction.
+const maxRecordBatch = 256
+
+// recordBatch writes the queued requests in one transaction and passes the
+// lead on.
+func (db *DB) recordBatch(ctx context.Context) {
+	q := &db.recording
+	q.mu.Lock()
+	n := min(len(q.queue), maxRecordBatch)
+	batch := q.queue[:n:n]
+	q.queue = q.queue[n:]
+	q.mu.Unlock()
+
+	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		insert, err := tx.PrepareContext(ctx, `INSERT INTO deliveries
 			(delivery_id, event, action, repo, installation, work_key, ref, sha, before_sha, after_sha,
 			 pr_number, data, received_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (delivery_id, event, work_key) DO NOTHING`,
-			d.ID, d.Event, d.Action, d.Repo, d.Installation, d.Key, d.Ref, d.SHA, d.Before, d.After,
-			d.PRNumber, d.Data, ms(received), ms(now))
+			ON CONFLICT (delivery_id, event, work_key) DO NOTHING`)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		inserted = n == 1
-		return err
+		defer insert.Close()
+		for _, r := range batch {
+			d := r.d
+			received := d.ReceivedAt
+			if received.IsZero() {
+				received = now
+			}
+			res, err := insert.ExecContext(ctx, d.ID, d.Event, d.Action, d.Repo, d.Installation, d.Key, d.Ref, d.SHA,
+				d.Before, d.After, d.PRNumber, d.Data, ms(received), ms(now))
+			if err != nil {
+				return err
+			}
+			rows, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			r.inserted = rows == 1
+		}
+		return nil
 	})
-	if err != nil {
-		return false, fmt.Errorf("recording delivery %s: %w", d.ID, err)
+	for _, r := range batch {
+		if err != nil {
+			r.inserted, r.err = false, err
+		}
+		close(r.done)
 	}
-	return inserted, nil
+
+	q.mu.Lock()
+	if len(q.queue) > 0 {
+		q.queue[0].lead <- struct{}{}
+	} else {
+		q.busy = false
+	}
+	q.mu.Unlock()
 }
 
 // ClaimDeliveries leases to worker the next piece of work: the oldest

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -367,5 +368,61 @@ func TestDeliveriesUnderConcurrency(t *testing.T) {
 		if n != 1 {
 			t.Errorf("delivery %s handled %d times", id, n)
 		}
+	}
+}
+
+// Concurrent calls share transactions; each still learns whether its own
+// delivery was new, including when the same delivery is recorded twice at
+// once, and returns only once its delivery is stored.
+func TestRecordDeliveryConcurrently(t *testing.T) {
+	db := mustOpen(t, nil)
+	ctx := context.Background()
+	const callers, perCaller = 16, 25
+	var (
+		mu       sync.Mutex
+		inserted = map[string]int{}
+		wg       sync.WaitGroup
+	)
+	for c := range callers {
+		wg.Go(func() {
+			for i := range perCaller {
+				// Callers c and c^1 record the same deliveries.
+				id := fmt.Sprintf("d-%d-%d", c/2, i)
+				ok, err := db.RecordDelivery(ctx, delivery(id, "org/a", "apply"))
+				if err != nil {
+					t.Errorf("RecordDelivery(%s): %v", id, err)
+					return
+				}
+				got, err := db.RecentDeliveries(ctx, callers/2*perCaller)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !slices.Contains(ids(got), id) {
+					t.Errorf("RecordDelivery(%s) returned before the delivery was stored", id)
+				}
+				if ok {
+					mu.Lock()
+					inserted[id]++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(inserted) != callers/2*perCaller {
+		t.Errorf("%d deliveries reported new, want %d", len(inserted), callers/2*perCaller)
+	}
+	for id, n := range inserted {
+		if n != 1 {
+			t.Errorf("%s reported new %d times", id, n)
+		}
+	}
+	stats, err := db.DeliveryStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Pending != callers/2*perCaller {
+		t.Errorf("%d deliveries stored, want %d", stats.Pending, callers/2*perCaller)
 	}
 }

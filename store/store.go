@@ -44,6 +44,8 @@ type DB struct {
 	read  *sql.DB // query_only connections for reads
 	path  string
 	cfg   config
+
+	recording recordQueue // RecordDelivery calls waiting for their transaction
 }
 
 type config struct {
