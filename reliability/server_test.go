@@ -261,3 +261,21 @@ func (s *server) LogTail(n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// PeakRSS returns the running child's peak resident memory, as Linux
+// reports it (VmHWM), or "" where it cannot be read.
+func (s *server) PeakRSS() string {
+	if s.cmd == nil {
+		return ""
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
