@@ -197,8 +197,14 @@ func runChaos(t *testing.T, opts chaosOptions) {
 		t.Errorf("Harness and the pipelines repo do not match the final catalog:\nlost %v\nextra %v\nstale %v\nrepo %v",
 			conv.Lost, conv.Extra, conv.Stale, conv.RepoDiff)
 	}
-	if len(effects.Duplicates) > 0 || len(effects.Redundant) > 0 {
-		t.Errorf("effects done twice:\n%s", strings.Join(append(effects.Duplicates, effects.Redundant...), "\n"))
+	if len(effects.Duplicates) > 0 {
+		t.Errorf("effects done twice:\n%s", strings.Join(effects.Duplicates, "\n"))
+	}
+	if len(effects.Redundant) > 0 {
+		// The same data written again changes nothing in Harness; it is
+		// reported, not failed (a write in flight when its process was
+		// killed can land after the next process read the pipeline).
+		t.Logf("redundant updates:\n%s", strings.Join(effects.Redundant, "\n"))
 	}
 	if len(figs.FailedOperations) > 0 || figs.Queue.Held > 0 {
 		t.Errorf("operations failed or held at the end: %d held\n%s", figs.Queue.Held, strings.Join(figs.FailedOperations, "\n"))
