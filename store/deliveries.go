@@ -269,9 +269,16 @@ func (db *DB) finishDeliveries(ctx context.Context, claimed []Delivery, update s
 	var lost []int64
 	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		lost = lost[:0]
+		// Prepared once: a coalesced batch can hold hundreds of deliveries,
+		// and parsing the statement for each held the writer for long.
+		stmt, err := tx.PrepareContext(ctx, update+` WHERE seq = ? AND worker = ? AND attempts = ? AND state = 'running'`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
 		for _, d := range claimed {
 			a := append(args(d, now), d.Seq, d.Worker, d.Attempts)
-			res, err := tx.ExecContext(ctx, update+` WHERE seq = ? AND worker = ? AND attempts = ? AND state = 'running'`, a...)
+			res, err := stmt.ExecContext(ctx, a...)
 			if err != nil {
 				return err
 			}
