@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -68,9 +69,10 @@ type App struct {
 
 	branches branchCache
 
-	mu        sync.Mutex
-	lastError string // last loop error, for the status page
-	wake      chan struct{}
+	mu           sync.Mutex
+	lastError    string // last loop error, for the status page
+	wake         chan struct{}
+	lastRecorded atomic.Int64 // when the last delivery was recorded (Unix ns)
 }
 
 // New checks the dependencies and builds the app. Nothing runs until Run.
@@ -181,6 +183,7 @@ func (r recorder) Record(ctx context.Context, w handlers.Work) error {
 	}
 	if inserted {
 		setWebhookOutcome(ctx, "recorded")
+		r.a.lastRecorded.Store(time.Now().UnixNano())
 		r.a.kick()
 	} else {
 		setWebhookOutcome(ctx, "duplicate")

@@ -37,6 +37,31 @@ func decodeWorkData(d store.Delivery) workData {
 	return wd
 }
 
+// While webhooks keep arriving, the workers wait for a pause before they
+// claim: answering GitHub quickly matters more than starting a run a few
+// milliseconds earlier, and a burst then coalesces into fewer runs.
+const (
+	intakeQuiet   = 50 * time.Millisecond // a pause this long ends the wait
+	intakeMaxWait = 2 * time.Second       // a steady stream does not starve the workers
+)
+
+// waitForQuietIntake returns once no delivery was recorded for
+// intakeQuiet, or after intakeMaxWait.
+func (a *App) waitForQuietIntake(ctx context.Context) {
+	deadline := time.Now().Add(intakeMaxWait)
+	for {
+		since := time.Since(time.Unix(0, a.lastRecorded.Load()))
+		if since >= intakeQuiet || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(intakeQuiet - since):
+		}
+	}
+}
+
 // deliveryWorker claims batches of deliveries (one repository lane at a
 // time, same work key coalesced) and runs them until ctx ends.
 func (a *App) deliveryWorker(ctx context.Context, worker string) {
@@ -49,6 +74,7 @@ func (a *App) deliveryWorker(ctx context.Context, worker string) {
 		case <-a.wake:
 		case <-poll.C:
 		}
+		a.waitForQuietIntake(ctx)
 		for ctx.Err() == nil {
 			batch, err := a.db.ClaimDeliveries(ctx, worker, deliveryLease)
 			if err != nil {
