@@ -371,7 +371,7 @@ func (c *chaos) maybeKill() {
 // webhooks that failed, most of the time at once.
 func (c *chaos) kill() {
 	time.Sleep(time.Duration(c.rng.IntN(800)) * time.Millisecond)
-	busy, err := c.w.busy(context.Background())
+	busy, err := c.w.DB.Unfinished(context.Background())
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -103,26 +103,6 @@ func (w *world) Start() {
 	w.GitHub.SetWebhookURL(w.Server.HookURL())
 }
 
-// busy describes the work the app has not finished, or "".
-func (w *world) busy(ctx context.Context) (string, error) {
-	ds, err := w.DB.DeliveryStats(ctx)
-	if err != nil {
-		return "", err
-	}
-	qs, err := w.DB.QueueStats(ctx)
-	if err != nil {
-		return "", err
-	}
-	var parts []string
-	if n := ds.Pending + ds.Running; n > 0 {
-		parts = append(parts, fmt.Sprintf("%d deliveries", n))
-	}
-	if n := qs.Pending + qs.Running; n > 0 {
-		parts = append(parts, fmt.Sprintf("%d operations", n))
-	}
-	return strings.Join(parts, ", "), nil
-}
-
 // settle waits until the app has nothing left to do. Before each look,
 // pump hands GitHub's webhooks over (nil: wait for immediate deliveries).
 func (w *world) settle(timeout time.Duration, pump func()) error {
@@ -135,7 +115,7 @@ func (w *world) settle(timeout time.Duration, pump func()) error {
 		} else {
 			w.GitHub.WaitIdle()
 		}
-		busy, err := w.busy(ctx)
+		busy, err := w.DB.Unfinished(ctx)
 		if err != nil {
 			return err
 		}

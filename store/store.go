@@ -281,3 +281,26 @@ func placeholders(n int) string {
 type rowScanner interface {
 	Scan(dest ...any) error
 }
+
+// Unfinished describes the work not finished yet: deliveries and outbox
+// operations that are pending (back-offs included) or running, e.g.
+// "3 deliveries, 1 operations"; "" when there is none. Tests and the demo
+// wait on it.
+func (db *DB) Unfinished(ctx context.Context) (string, error) {
+	ds, err := db.DeliveryStats(ctx)
+	if err != nil {
+		return "", err
+	}
+	qs, err := db.QueueStats(ctx)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	if n := ds.Pending + ds.Running; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d deliveries", n))
+	}
+	if n := qs.Pending + qs.Running; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d operations", n))
+	}
+	return strings.Join(parts, ", "), nil
+}

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -227,7 +226,7 @@ func (e *Env) Settle(ctx context.Context, timeout time.Duration) error {
 	quiet := 0
 	for {
 		e.GitHub.WaitIdle()
-		busy, err := e.busy(ctx)
+		busy, err := e.App.DB.Unfinished(ctx)
 		if err != nil {
 			return err
 		}
@@ -249,25 +248,6 @@ func (e *Env) Settle(ctx context.Context, timeout time.Duration) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-func (e *Env) busy(ctx context.Context) (string, error) {
-	ds, err := e.App.DB.DeliveryStats(ctx)
-	if err != nil {
-		return "", err
-	}
-	qs, err := e.App.DB.QueueStats(ctx)
-	if err != nil {
-		return "", err
-	}
-	var parts []string
-	if n := ds.Pending + ds.Running; n > 0 {
-		parts = append(parts, fmt.Sprintf("%d deliveries", n))
-	}
-	if n := qs.Pending + qs.Running; n > 0 {
-		parts = append(parts, fmt.Sprintf("%d operations", n))
-	}
-	return strings.Join(parts, ", "), nil
 }
 
 func orDefault(s, def string) string {
