@@ -12,9 +12,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/sandbox"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/examples"
 )
 
 // browserRequired is set by CI, which installs chromium: there the test
@@ -40,20 +37,7 @@ func chromium(t *testing.T) string {
 func TestStatusPageInABrowser(t *testing.T) {
 	browser := chromium(t)
 	ctx := context.Background()
-	env, err := sandbox.Start(ctx, sandbox.Options{
-		StandInOptions: sandbox.StandInOptions{
-			ConfigFiles:    map[string]string{sandbox.CatalogPath: examples.Catalog},
-			PipelinesFiles: map[string]string{app.SettingsPath: examples.Settings},
-		},
-		Dir: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	if failed := sandbox.NewDemo(env, examples.Catalog, func(string, ...any) {}).Play(ctx); len(failed) > 0 {
-		t.Fatalf("scenarios failed: %v", failed)
-	}
+	env := playedDemo(t)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),

@@ -131,6 +131,20 @@ func (d *Demo) catalogPR(ctx context.Context, who, title, catalog string) (int, 
 	return n, sha, nil
 }
 
+// previewPR opens a catalog PR and waits for, and narrates, its plan.
+func (d *Demo) previewPR(ctx context.Context, who, title, catalog string) (int, githubtest.CheckRun, error) {
+	n, head, err := d.catalogPR(ctx, who, title, catalog)
+	if err != nil {
+		return 0, githubtest.CheckRun{}, err
+	}
+	plan, err := d.checkRun(ctx, d.Env.ConfigRepo, head, app.CheckPlan)
+	if err != nil {
+		return 0, githubtest.CheckRun{}, err
+	}
+	d.sayCheck(plan)
+	return n, plan, nil
+}
+
 func (d *Demo) mergeConfigPR(ctx context.Context, n int, catalog string) (string, error) {
 	sha, err := d.Env.GitHub.MergePR(d.Env.ConfigRepo, n, "squash")
 	if err != nil {
@@ -223,15 +237,10 @@ const demoService = `  - name: loyalty-api
 
 func (d *Demo) onboard(ctx context.Context) error {
 	catalog := d.catalog + demoService
-	n, head, err := d.catalogPR(ctx, "A developer", "Onboard loyalty-api", catalog)
+	n, plan, err := d.previewPR(ctx, "A developer", "Onboard loyalty-api", catalog)
 	if err != nil {
 		return err
 	}
-	plan, err := d.checkRun(ctx, d.Env.ConfigRepo, head, app.CheckPlan)
-	if err != nil {
-		return err
-	}
-	d.sayCheck(plan)
 	if plan.Conclusion != "success" || !strings.Contains(plan.Title, "1 to create") {
 		return fmt.Errorf("the plan should create one pipeline, got %s %q", plan.Conclusion, plan.Title)
 	}
@@ -255,15 +264,10 @@ func (d *Demo) configOnly(ctx context.Context) error {
 		return fmt.Errorf("loyalty-api is not in the catalog")
 	}
 	effects := len(d.Env.Harness.Effects())
-	n, head, err := d.catalogPR(ctx, "A developer", "loyalty-api: profile medium → large", catalog)
+	n, plan, err := d.previewPR(ctx, "A developer", "loyalty-api: profile medium → large", catalog)
 	if err != nil {
 		return err
 	}
-	plan, err := d.checkRun(ctx, d.Env.ConfigRepo, head, app.CheckPlan)
-	if err != nil {
-		return err
-	}
-	d.sayCheck(plan)
 	if !strings.Contains(plan.Title, "1 config-only") {
 		return fmt.Errorf("the plan should be config-only, got %q", plan.Title)
 	}
@@ -324,15 +328,10 @@ func (d *Demo) invalidPR(ctx context.Context) error {
 `
 	catalog := d.catalog + bad
 	firstLine := strings.Count(d.catalog, "\n") + 1
-	_, head, err := d.catalogPR(ctx, "A developer", "Add Payments_Legacy", catalog)
+	_, plan, err := d.previewPR(ctx, "A developer", "Add Payments_Legacy", catalog)
 	if err != nil {
 		return err
 	}
-	plan, err := d.checkRun(ctx, d.Env.ConfigRepo, head, app.CheckPlan)
-	if err != nil {
-		return err
-	}
-	d.sayCheck(plan)
 	for _, a := range plan.Annotations {
 		d.Say("    %s:%d:%d: %s", a.Path, a.StartLine, a.StartColumn, a.Message)
 	}

@@ -17,23 +17,7 @@ import (
 // /metrics as Prometheus would, checking that each counter moved as the
 // scenarios imply.
 func TestDemoScenariosMoveTheMetrics(t *testing.T) {
-	ctx := context.Background()
-	env, err := sandbox.Start(ctx, sandbox.Options{
-		StandInOptions: sandbox.StandInOptions{
-			ConfigFiles:    map[string]string{sandbox.CatalogPath: examples.Catalog},
-			PipelinesFiles: map[string]string{app.SettingsPath: examples.Settings},
-		},
-		Dir: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	var story strings.Builder
-	say := func(format string, args ...any) { story.WriteString(strings.TrimSpace(format) + "\n") }
-	if failed := sandbox.NewDemo(env, examples.Catalog, say).Play(ctx); len(failed) > 0 {
-		t.Fatalf("scenarios failed: %v", failed)
-	}
+	env := playedDemo(t)
 
 	resp, err := http.Get(env.App.URL + "/metrics")
 	if err != nil {
@@ -81,6 +65,28 @@ func TestDemoScenariosMoveTheMetrics(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
 		}
 	}
+}
+
+// playedDemo starts the bundled examples in a sandbox and plays the demo's
+// scenarios on them.
+func playedDemo(t *testing.T) *sandbox.Env {
+	t.Helper()
+	ctx := context.Background()
+	env, err := sandbox.Start(ctx, sandbox.Options{
+		StandInOptions: sandbox.StandInOptions{
+			ConfigFiles:    map[string]string{sandbox.CatalogPath: examples.Catalog},
+			PipelinesFiles: map[string]string{app.SettingsPath: examples.Settings},
+		},
+		Dir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	if failed := sandbox.NewDemo(env, examples.Catalog, func(string, ...any) {}).Play(ctx); len(failed) > 0 {
+		t.Fatalf("scenarios failed: %v", failed)
+	}
+	return env
 }
 
 // parseMetrics reads Prometheus text format into series → value.
