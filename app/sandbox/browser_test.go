@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
 )
 
 // browserRequired is set by CI, which installs chromium: there the test
