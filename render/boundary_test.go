@@ -6,8 +6,10 @@ import (
 	"testing"
 )
 
-// TestImportBoundaries keeps render and the templates it embeds pure: no
-// network, database, GitHub client or logger.
+// TestImportBoundaries keeps the pure packages pure: render, the templates
+// it embeds and the catalog it imports (so its dependencies are among
+// render's) never reach the network, a database, a GitHub client or a
+// logger.
 func TestImportBoundaries(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -28,7 +30,7 @@ func TestImportBoundaries(t *testing.T) {
 	for _, dep := range strings.Fields(string(out)) {
 		for _, f := range forbidden {
 			if dep == f || strings.HasPrefix(dep, f+"/") {
-				t.Errorf("render depends on %s", dep)
+				t.Errorf("render, templates or catalog depend on %s", dep)
 			}
 		}
 	}
