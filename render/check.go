@@ -170,13 +170,16 @@ func (c *checker) value(n *yaml.Node, ptr []string) any {
 				c.add(with(ptr, k.Value), k.Line, "key %q appears twice in the same mapping", k.Value)
 				continue
 			}
-			m[k.Value] = c.value(v, with(ptr, k.Value))
+			// ptr is extended in place: value runs depth first and add
+			// turns a pointer into a string at once, so siblings may share
+			// the storage. It saves a slice per node of every rendering.
+			m[k.Value] = c.value(v, append(ptr, k.Value))
 		}
 		return m
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
 		for i, item := range n.Content {
-			s[i] = c.value(item, with(ptr, strconv.Itoa(i)))
+			s[i] = c.value(item, append(ptr, strconv.Itoa(i)))
 		}
 		return s
 	case yaml.ScalarNode:
