@@ -38,8 +38,6 @@ type Change struct {
 	// service). Empty when the catalog entry did not change (for example
 	// an update caused by a template).
 	Fields []catalog.FieldChange
-	// Diff is the unified diff of the pipeline file; "" when it does not change.
-	Diff string
 	// Old is the current file (nil for a create); New the file to write
 	// (nil for a delete; the current file, header included, when only the
 	// header would differ).
@@ -217,13 +215,19 @@ func Plan(in PlanInput) (PipelinePlan, catalog.Diagnostics) {
 			strings.Compare(a.Path, b.Path),
 		)
 	})
-	for i := range plan.Changes {
-		c := &plan.Changes[i]
-		if c.Action == ActionCreate || c.Action == ActionUpdate || c.Action == ActionDelete {
-			c.Diff = unified(c.Path, c.Old, c.New)
-		}
-	}
 	return plan, diags
+}
+
+// Diff returns the unified diff of the pipeline file; "" when it does not
+// change. It is computed on each call, not with the plan: a check run
+// shows only the diffs that fit in it, and a plan of thousands of new
+// pipelines would otherwise hold a diff of each.
+func (c Change) Diff() string {
+	switch c.Action {
+	case ActionCreate, ActionUpdate, ActionDelete:
+		return unified(c.Path, c.Old, c.New)
+	}
+	return ""
 }
 
 // pipelineSuffix ends the name of every pipeline file.

@@ -270,15 +270,15 @@ func TestPlan(t *testing.T) {
 				checkChangeInvariants(t, c)
 			}
 			if len(tc.diffHas)+len(tc.diffLacks) > 0 {
-				lines := strings.Split(plan.Changes[0].Diff, "\n")
+				lines := strings.Split(plan.Changes[0].Diff(), "\n")
 				for _, l := range tc.diffHas {
 					if !slices.Contains(lines, l) {
-						t.Errorf("diff lacks the line %q:\n%s", l, plan.Changes[0].Diff)
+						t.Errorf("diff lacks the line %q:\n%s", l, plan.Changes[0].Diff())
 					}
 				}
 				for _, l := range tc.diffLacks {
 					if slices.Contains(lines, l) {
-						t.Errorf("diff has the line %q:\n%s", l, plan.Changes[0].Diff)
+						t.Errorf("diff has the line %q:\n%s", l, plan.Changes[0].Diff())
 					}
 				}
 			}
@@ -291,20 +291,20 @@ func checkChangeInvariants(tb testing.TB, c Change) {
 	tb.Helper()
 	switch c.Action {
 	case ActionCreate:
-		if c.Old != nil || c.New == nil || c.Diff == "" {
-			tb.Errorf("%s: create with old %t, new %t, diff %t; want only new and diff", c.Service, c.Old != nil, c.New != nil, c.Diff != "")
+		if c.Old != nil || c.New == nil || c.Diff() == "" {
+			tb.Errorf("%s: create with old %t, new %t, diff %t; want only new and diff", c.Service, c.Old != nil, c.New != nil, c.Diff() != "")
 		}
 	case ActionUpdate:
-		if c.Old == nil || c.New == nil || c.Diff == "" || bytes.Equal(Body(c.Old), Body(c.New)) {
-			tb.Errorf("%s: update with old %t, new %t, diff %t, bodies equal %t", c.Service, c.Old != nil, c.New != nil, c.Diff != "", bytes.Equal(Body(c.Old), Body(c.New)))
+		if c.Old == nil || c.New == nil || c.Diff() == "" || bytes.Equal(Body(c.Old), Body(c.New)) {
+			tb.Errorf("%s: update with old %t, new %t, diff %t, bodies equal %t", c.Service, c.Old != nil, c.New != nil, c.Diff() != "", bytes.Equal(Body(c.Old), Body(c.New)))
 		}
 	case ActionDelete:
-		if c.Old == nil || c.New != nil || c.Diff == "" {
-			tb.Errorf("%s: delete with old %t, new %t, diff %t; want only old and diff", c.Service, c.Old != nil, c.New != nil, c.Diff != "")
+		if c.Old == nil || c.New != nil || c.Diff() == "" {
+			tb.Errorf("%s: delete with old %t, new %t, diff %t; want only old and diff", c.Service, c.Old != nil, c.New != nil, c.Diff() != "")
 		}
 	case ActionConfigOnly, ActionUnchanged:
-		if c.Diff != "" || !bytes.Equal(c.Old, c.New) {
-			tb.Errorf("%s: %s with a diff or a new file:\n%s", c.Service, c.Action, c.Diff)
+		if c.Diff() != "" || !bytes.Equal(c.Old, c.New) {
+			tb.Errorf("%s: %s with a diff or a new file:\n%s", c.Service, c.Action, c.Diff())
 		}
 	}
 }

@@ -52,7 +52,7 @@ type fieldJSON struct {
 func (p PipelinePlan) JSON() ([]byte, error) {
 	out := planJSON{Changes: make([]changeJSON, 0, len(p.Changes)), Summary: p.Summary}
 	for _, c := range p.Changes {
-		cj := changeJSON{Service: c.Service, Action: c.Action, Path: c.Path, Diff: c.Diff, Fields: make([]fieldJSON, 0, len(c.Fields))}
+		cj := changeJSON{Service: c.Service, Action: c.Action, Path: c.Path, Diff: c.Diff(), Fields: make([]fieldJSON, 0, len(c.Fields))}
 		for _, f := range c.Fields {
 			cj.Fields = append(cj.Fields, fieldJSON{Name: f.Name, Old: f.Old, New: f.New, ShapesPipeline: f.ShapesPipeline})
 		}
@@ -109,8 +109,8 @@ func (p PipelinePlan) Text() string {
 		}
 	}
 	for _, c := range p.Changes {
-		if c.Diff != "" {
-			b.WriteString("\n" + withNewline(c.Diff))
+		if d := c.Diff(); d != "" {
+			b.WriteString("\n" + withNewline(d))
 		}
 	}
 	return b.String()
@@ -167,14 +167,20 @@ func (p PipelinePlan) Markdown(limit int) string {
 		}
 		rows = append(rows, fmt.Sprintf("| `%s` | %s | `%s` | %s |\n", mdCell(c.Service), actionLabel(c.Action), mdCell(c.Path), fieldsCell(c)))
 	}
-	var diffs []string
+	// Diffs are computed in order, and only while they can matter: once
+	// the page is full, a few more are tried in case a small one still
+	// fits, then the rest are counted as left out without computing them.
+	var diffable []Change
 	for _, c := range p.Changes {
-		if c.Diff == "" {
-			continue
+		if c.Action == ActionCreate || c.Action == ActionUpdate || c.Action == ActionDelete {
+			diffable = append(diffable, c)
 		}
-		fence := codeFence(c.Diff)
-		diffs = append(diffs, fmt.Sprintf("<details><summary><code>%s</code> (%s)</summary>\n\n%sdiff\n%s%s\n\n</details>\n\n",
-			html.EscapeString(c.Path), c.Action, fence, withNewline(c.Diff), fence))
+	}
+	block := func(c Change) string {
+		d := c.Diff()
+		fence := codeFence(d)
+		return fmt.Sprintf("<details><summary><code>%s</code> (%s)</summary>\n\n%sdiff\n%s%s\n\n</details>\n\n",
+			html.EscapeString(c.Path), c.Action, fence, withNewline(d), fence)
 	}
 	note := ""
 	if p.Summary.ConfigOnly > 0 {
@@ -205,19 +211,31 @@ func (p PipelinePlan) Markdown(limit int) string {
 		if strings.HasSuffix(out, "\n\n") {
 			out = out[:len(out)-1] // the blank line after the last diff block
 		}
-		if cutRows, cutDiffs := len(rows)-len(keptRows), len(diffs)-len(keptDiffs); cutRows > 0 || cutDiffs > 0 {
+		if cutRows, cutDiffs := len(rows)-len(keptRows), len(diffable)-len(keptDiffs); cutRows > 0 || cutDiffs > 0 {
 			out += cutNote(limit, cutRows, cutDiffs)
 		}
 		return out
 	}
-	if full := compose(rows, diffs); len(full) <= limit {
-		return full
+	var diffs []string // blocks computed so far, in order
+	fullLen := len(compose(rows, nil)) + len(diffsHead) // a bound: compose(rows, nil) also holds a cut note
+	if len(diffable) > 0 {
+		fullLen -= len(cutNote(limit, 0, len(diffable)))
+	}
+	for len(diffs) < len(diffable) && fullLen <= limit {
+		d := block(diffable[len(diffs)])
+		diffs = append(diffs, d)
+		fullLen += len(d)
+	}
+	if len(diffs) == len(diffable) {
+		if full := compose(rows, diffs); len(full) <= limit {
+			return full
+		}
 	}
 
 	// Something must go. Keep the rows, in order, while they fit with room
 	// for the note; then, if every row fits, every diff that still fits,
 	// in order, so one large diff does not hide the smaller ones after it.
-	budget := limit - len(cutNote(limit, len(rows), len(diffs))) - len(title.String()) - len(note)
+	budget := limit - len(cutNote(limit, len(rows), len(diffable))) - len(title.String()) - len(note)
 	keptRows := 0
 	for _, r := range rows {
 		need := len(r)
@@ -232,12 +250,19 @@ func (p PipelinePlan) Markdown(limit int) string {
 	}
 	var keptDiffs []string
 	if keptRows == len(rows) {
-		for _, d := range diffs {
+		const triesWhenFull = 20 // diffs tried after one did not fit
+		misses := 0
+		for i := 0; i < len(diffable) && misses < triesWhenFull; i++ {
+			if i == len(diffs) {
+				diffs = append(diffs, block(diffable[i]))
+			}
+			d := diffs[i]
 			need := len(d)
 			if len(keptDiffs) == 0 {
 				need += len(diffsHead)
 			}
 			if need > budget {
+				misses++
 				continue
 			}
 			budget -= need

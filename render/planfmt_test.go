@@ -250,11 +250,13 @@ func TestMarkdownCutsSafely(t *testing.T) {
 // TestMarkdownFencesHoldBackticks checks that a diff holding a code fence
 // cannot close the block it is shown in.
 func TestMarkdownFencesHoldBackticks(t *testing.T) {
-	diff := "--- a/pipelines/x-cd.yaml\n+++ b/pipelines/x-cd.yaml\n@@ -1 +1 @@\n-script: echo old\n+script: |\n+  ```\n+  ````\n"
-	plan := PipelinePlan{
-		Changes: []Change{{Service: "x", Action: ActionUpdate, Path: "pipelines/x-cd.yaml", Diff: diff}},
-		Summary: Summary{Update: 1},
+	change := Change{Service: "x", Action: ActionUpdate, Path: "pipelines/x-cd.yaml",
+		Old: []byte("script: echo old\n"), New: []byte("script: |\n  ```\n  ````\n")}
+	diff := change.Diff()
+	if !strings.Contains(diff, "+  ````\n") {
+		t.Fatalf("the diff does not hold the fence:\n%s", diff)
 	}
+	plan := PipelinePlan{Changes: []Change{change}, Summary: Summary{Update: 1}}
 	md := plan.Markdown(CheckRunTextLimit)
 	checkMarkdownBlocks(t, md)
 	if !strings.Contains(md, "`````diff\n"+diff+"`````\n") {
