@@ -32,17 +32,28 @@ func Diff(base, head Catalog) CatalogDiff {
 	}
 	for _, name := range slices.Sorted(maps.Keys(cur)) {
 		o, existed := old[name]
-		n := cloneService(cur[name])
 		if !existed {
+			n := cloneService(cur[name])
 			d.Added = append(d.Added, ServiceChange{Name: name, Kind: Added, New: &n, Fields: fieldChanges(nil, &n)})
 			continue
 		}
-		o = cloneService(o)
+		if sameValues(o, cur[name]) {
+			continue // most services of a large catalog: nothing to compute or copy
+		}
+		o, n := cloneService(o), cloneService(cur[name])
 		if fields := fieldChanges(&o, &n); len(fields) > 0 {
 			d.Changed = append(d.Changed, ServiceChange{Name: name, Kind: Changed, Old: &o, New: &n, Fields: fields})
 		}
 	}
 	return d
+}
+
+// sameValues reports whether two services have the same field values;
+// a quick check before fieldChanges, which builds the canonical texts.
+func sameValues(a, b Service) bool {
+	return a.Name == b.Name && a.Archetype == b.Archetype && a.Team == b.Team &&
+		slices.Equal(a.Environments, b.Environments) && slices.Equal(a.Regions, b.Regions) &&
+		a.Pipeline == b.Pipeline && maps.Equal(a.Config, b.Config)
 }
 
 // byName indexes services by name, keeping the first of duplicates.
