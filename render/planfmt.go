@@ -216,7 +216,7 @@ func (p PipelinePlan) Markdown(limit int) string {
 		}
 		return out
 	}
-	var diffs []string // blocks computed so far, in order
+	var diffs []string                                  // blocks computed so far, in order
 	fullLen := len(compose(rows, nil)) + len(diffsHead) // a bound: compose(rows, nil) also holds a cut note
 	if len(diffable) > 0 {
 		fullLen -= len(cutNote(limit, 0, len(diffable)))
