@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/outbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 
@@ -16,11 +18,44 @@ import (
 // is 200 ops/s, and the gap to it is the store's cost per operation (one
 // claim and one completion, each a synchronous commit).
 func BenchmarkThroughput20ms(b *testing.B) {
+	exec := outbox.ExecutorFunc(func(ctx context.Context, op store.Operation) (string, error) {
+		time.Sleep(20 * time.Millisecond)
+		return "updated", nil
+	})
+	throughput(b, exec, func(i int) store.Operation { return upsert(fmt.Sprintf("svc_%d", i), "p1", "h1") })
+}
+
+// BenchmarkThroughputHarness20ms is the same against the Harness stand-in
+// answering each call after 20 ms, through the real client: each operation
+// is an idempotent create (GET, then POST), so two calls, and the bound is
+// 100 ops/s.
+func BenchmarkThroughputHarness20ms(b *testing.B) {
+	srv := harnesstest.New(harnesstest.Options{})
+	defer srv.Close()
+	srv.SetLatency(20 * time.Millisecond)
+	client, err := harness.New(harness.Config{
+		BaseURL: srv.URL, AccountID: harnesstest.DefaultAccountID, APIKey: harnesstest.DefaultAPIKey,
+		OrgID: crashOrg, ProjectID: crashProject,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	throughput(b, harnessExecutor(client), func(i int) store.Operation {
+		id := fmt.Sprintf("bench_%d", i)
+		y := fmt.Appendf(nil, "pipeline:\n  identifier: %s\n  name: %s\n  orgIdentifier: %s\n  projectIdentifier: %s\n  stages: []\n",
+			id, id, crashOrg, crashProject)
+		return store.Operation{Pipeline: id, Kind: store.KindCreate, Commit: "c1", ContentHash: "h1", YAML: y}
+	})
+}
+
+// throughput enqueues b.N operations, then times a four-slot Runner
+// draining them with exec, and reports operations per second.
+func throughput(b *testing.B, exec outbox.Executor, op func(i int) store.Operation) {
 	db := mustOpen(b, nil)
 	ctx := context.Background()
 	ops := make([]store.Operation, b.N)
 	for i := range ops {
-		ops[i] = upsert(fmt.Sprintf("svc_%d", i), "p1", "h1")
+		ops[i] = op(i)
 	}
 	for start := 0; start < len(ops); start += 500 {
 		if _, err := db.EnqueueOperations(ctx, ops[start:min(start+500, len(ops))]); err != nil {
@@ -29,10 +64,6 @@ func BenchmarkThroughput20ms(b *testing.B) {
 	}
 	var done atomic.Int64
 	all := make(chan struct{})
-	exec := outbox.ExecutorFunc(func(ctx context.Context, op store.Operation) (string, error) {
-		time.Sleep(20 * time.Millisecond)
-		return "updated", nil
-	})
 	r := outbox.New(db, exec, outbox.Options{
 		Worker: "bench", Concurrency: 4,
 		OnResult: func(_ context.Context, res outbox.Result) {
