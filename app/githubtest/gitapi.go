@@ -561,16 +561,7 @@ func (s *Server) handleCreateRef(c *call) {
 		c.fail(http.StatusUnprocessableEntity, "Reference already exists")
 		return
 	}
-	if _, ok := r.git.commits[*req.SHA]; !ok {
-		c.fail(http.StatusUnprocessableEntity, "Object does not exist")
-		return
-	}
-	if f := workflowFailure(c.id, r.pushedPaths(ref, *req.SHA)); f != nil {
-		c.failWith(f)
-		return
-	}
-	s.setRef(r, ref, *req.SHA, c.actor())
-	c.writeJSON(http.StatusCreated, s.refJSON(r, ref))
+	s.moveRef(c, ref, *req.SHA, http.StatusCreated, nil)
 }
 
 func (s *Server) handleUpdateRef(c *call) {
@@ -592,20 +583,33 @@ func (s *Server) handleUpdateRef(c *call) {
 		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"sha\" wasn't supplied.")
 		return
 	}
-	if _, ok := r.git.commits[*req.SHA]; !ok {
+	s.moveRef(c, ref, *req.SHA, http.StatusOK, func() bool {
+		if !req.Force && !r.git.isAncestor(old, *req.SHA) {
+			c.fail(http.StatusUnprocessableEntity, "Update is not a fast forward")
+			return false
+		}
+		return true
+	})
+}
+
+// moveRef points ref at sha after GitHub's checks (the commit exists,
+// check passes if given, workflow files need the permission) and answers
+// with the ref and status.
+func (s *Server) moveRef(c *call, ref, sha string, status int, check func() bool) {
+	r := c.repo
+	if _, ok := r.git.commits[sha]; !ok {
 		c.fail(http.StatusUnprocessableEntity, "Object does not exist")
 		return
 	}
-	if !req.Force && !r.git.isAncestor(old, *req.SHA) {
-		c.fail(http.StatusUnprocessableEntity, "Update is not a fast forward")
+	if check != nil && !check() {
 		return
 	}
-	if f := workflowFailure(c.id, r.pushedPaths(ref, *req.SHA)); f != nil {
+	if f := workflowFailure(c.id, r.pushedPaths(ref, sha)); f != nil {
 		c.failWith(f)
 		return
 	}
-	s.setRef(r, ref, *req.SHA, c.actor())
-	c.writeJSON(http.StatusOK, s.refJSON(r, ref))
+	s.setRef(r, ref, sha, c.actor())
+	c.writeJSON(status, s.refJSON(r, ref))
 }
 
 func (s *Server) handleDeleteRef(c *call) {

@@ -356,21 +356,11 @@ func (s *Server) handleCreateComment(c *call) {
 	if p == nil {
 		return
 	}
-	var req struct {
-		Body *string `json:"body"`
-	}
-	if !c.decode(&req) {
+	body, ok := c.commentBody()
+	if !ok {
 		return
 	}
-	if req.Body == nil || *req.Body == "" {
-		c.invalid(fieldError{Resource: "IssueComment", Field: "body", Code: "missing_field"})
-		return
-	}
-	if len(*req.Body) > 65536 {
-		c.invalid(fieldError{Resource: "IssueComment", Field: "data", Code: "custom", Message: "Body is too long (maximum is 65536 characters)"})
-		return
-	}
-	cm := s.addComment(c.repo, p, c.actor(), *req.Body)
+	cm := s.addComment(c.repo, p, c.actor(), body)
 	c.writeJSON(http.StatusCreated, s.commentJSON(c.repo, cm))
 }
 
@@ -389,22 +379,36 @@ func (s *Server) handleEditComment(c *call) {
 		c.fail(http.StatusNotFound, "Not Found")
 		return
 	}
-	var req struct {
-		Body *string `json:"body"`
-	}
-	if !c.decode(&req) {
+	body, ok := c.commentBody()
+	if !ok {
 		return
 	}
-	if req.Body == nil || *req.Body == "" {
-		c.invalid(fieldError{Resource: "IssueComment", Field: "body", Code: "missing_field"})
-		return
-	}
-	if *req.Body != cm.Body {
+	if body != cm.Body {
 		old := cm.Body
-		cm.Body = *req.Body
+		cm.Body = body
 		cm.UpdatedAt = s.now()
 		s.emitIssueComment(c.repo, c.repo.pulls[cm.Number], cm, "edited", c.actor(),
 			map[string]any{"changes": map[string]any{"body": map[string]string{"from": old}}})
 	}
 	c.writeJSON(http.StatusOK, s.commentJSON(c.repo, cm))
+}
+
+// commentBody decodes and checks the body of a comment request, answering
+// the request as GitHub does when it is missing or too long.
+func (c *call) commentBody() (string, bool) {
+	var req struct {
+		Body *string `json:"body"`
+	}
+	if !c.decode(&req) {
+		return "", false
+	}
+	if req.Body == nil || *req.Body == "" {
+		c.invalid(fieldError{Resource: "IssueComment", Field: "body", Code: "missing_field"})
+		return "", false
+	}
+	if len(*req.Body) > 65536 {
+		c.invalid(fieldError{Resource: "IssueComment", Field: "data", Code: "custom", Message: "Body is too long (maximum is 65536 characters)"})
+		return "", false
+	}
+	return *req.Body, true
 }
