@@ -328,17 +328,26 @@ func checkBranch(s string) string {
 	return ""
 }
 
-// regions reads the `regions:` list, which replaces the default one.
-func (sp *settingsParser) regions(n *yaml.Node) {
+// nonEmptyList reports whether n is a non-empty list, reporting it when
+// not. An alias was already reported where it was read.
+func (sp *settingsParser) nonEmptyList(n *yaml.Node, field, item string) bool {
 	if n.Kind == yaml.AliasNode {
-		return
+		return false
 	}
 	if n.Kind != yaml.SequenceNode || tagged(n) {
-		sp.v.errorf(n, "regions", "must be a list of regions, got %s", describe(n))
-		return
+		sp.v.errorf(n, field, "must be a list of %ss, got %s", item, describe(n))
+		return false
 	}
 	if len(n.Content) == 0 {
-		sp.v.errorf(n, "regions", "must list at least one region")
+		sp.v.errorf(n, field, "must list at least one %s", item)
+		return false
+	}
+	return true
+}
+
+// regions reads the `regions:` list, which replaces the default one.
+func (sp *settingsParser) regions(n *yaml.Node) {
+	if !sp.nonEmptyList(n, "regions", "region") {
 		return
 	}
 	regions := make([]Region, 0, len(n.Content))
@@ -421,15 +430,7 @@ type rawEnvironment struct {
 // environments reads the `environments:` list, which replaces the default
 // one.
 func (sp *settingsParser) environments(n *yaml.Node) {
-	if n.Kind == yaml.AliasNode {
-		return
-	}
-	if n.Kind != yaml.SequenceNode || tagged(n) {
-		sp.v.errorf(n, "environments", "must be a list of environments, got %s", describe(n))
-		return
-	}
-	if len(n.Content) == 0 {
-		sp.v.errorf(n, "environments", "must list at least one environment")
+	if !sp.nonEmptyList(n, "environments", "environment") {
 		return
 	}
 	raws := make([]rawEnvironment, 0, len(n.Content))
