@@ -2,18 +2,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
 // renderCommand writes the pipeline file of every enabled service, all or
-// nothing.
+// nothing, and removes the files of services it no longer renders.
 func (c *cli) renderCommand() command {
 	return command{
 		name:    "render",
@@ -60,10 +64,50 @@ func (c *cli) renderCommand() command {
 				}
 				dir := filepath.Join(out, filepath.FromSlash(loaded.settings.PipelinesDir))
 				fmt.Fprintf(c.stdout, "rendered %d pipelines into %s\n", len(files), dir)
-				return nil
+				removed, err := removeStale(out, loaded.settings, files)
+				for _, p := range removed {
+					fmt.Fprintf(c.stdout, "removed %s: no enabled service renders it any more\n", filepath.Join(out, filepath.FromSlash(p)))
+				}
+				return err
 			}
 		},
 	}
+}
+
+// removeStale deletes the pipeline files under out that an earlier render
+// wrote and this one did not (a service removed or disabled since), so the
+// directory ends as the app would propose it. Files without the generated
+// header are left alone, whatever their name. It returns the slash paths
+// it removed, in order.
+func removeStale(out string, s catalog.Settings, files map[string][]byte) ([]string, error) {
+	dir := filepath.Join(out, filepath.FromSlash(s.PipelinesDir))
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // nothing rendered and nothing there before
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	var removed []string
+	for _, e := range entries {
+		p := path.Join(s.PipelinesDir, e.Name())
+		if _, rendered := files[p]; rendered || !e.Type().IsRegular() || !render.IsPipelinePath(s, p) {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return removed, fmt.Errorf("reading %s: %w", name, err)
+		}
+		if !render.IsGenerated(b) {
+			continue
+		}
+		if err := os.Remove(name); err != nil {
+			return removed, fmt.Errorf("removing %s: %w", name, err)
+		}
+		removed = append(removed, p)
+	}
+	return removed, nil
 }
 
 // writeFileAtomic writes data to name through a temporary file in the

@@ -37,9 +37,9 @@ func readTree(tb testing.TB, dir string) map[string]string {
 	return out
 }
 
-// renderExamples renders the examples' base catalog through the render
-// package, as the command should.
-func renderExamples(tb testing.TB) map[string]string {
+// renderExamples renders one of the examples' catalogs with the examples'
+// settings through the render package, as the command should.
+func renderExamples(tb testing.TB, catalogPath string) map[string]string {
 	tb.Helper()
 	settingsSrc, err := os.ReadFile(examplesSettings)
 	if err != nil {
@@ -50,15 +50,15 @@ func renderExamples(tb testing.TB) map[string]string {
 		tb.Fatal(diags.Err())
 	}
 	tmpl, _ := render.LoadTemplates(nil)
-	src, err := os.ReadFile(examplesBase)
+	src, err := os.ReadFile(catalogPath)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cat, diags := catalog.Parse(examplesBase, src, catalog.ParseOptions{Settings: settings, Archetypes: tmpl.Archetypes()})
+	cat, diags := catalog.Parse(catalogPath, src, catalog.ParseOptions{Settings: settings, Archetypes: tmpl.Archetypes()})
 	if len(diags) > 0 {
 		tb.Fatal(diags.Err())
 	}
-	files, diags := render.All(tmpl, cat, settings, render.Source{CatalogPath: examplesBase})
+	files, diags := render.All(tmpl, cat, settings, render.Source{CatalogPath: catalogPath})
 	if len(diags) > 0 {
 		tb.Fatal(diags.Err())
 	}
@@ -79,7 +79,7 @@ func TestRenderWritesEveryEnabledPipeline(t *testing.T) {
 	if want := "rendered 12 pipelines into " + filepath.Join(out, "pipelines") + "\n"; r.stdout != want {
 		t.Errorf("stdout %q, want %q", r.stdout, want)
 	}
-	want := renderExamples(t)
+	want := renderExamples(t, examplesBase)
 	want["pipelines/README.md"] = "kept\n"
 	got := readTree(t, out)
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -95,6 +95,33 @@ func TestRenderWritesEveryEnabledPipeline(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, readTree(t, out)); diff != "" {
 		t.Errorf("after a second run (-want +got):\n%s", diff)
+	}
+}
+
+// TestRenderRemovesStalePipelines checks that rendering a catalog into a
+// checkout made from an older one leaves exactly the new rendering: the
+// pipeline of a removed service goes, a hand-written file stays.
+func TestRenderRemovesStalePipelines(t *testing.T) {
+	out := t.TempDir()
+	if r := runCLI(t, "render", "--catalog", examplesBase, "--settings", examplesSettings, "--out", out); r.code != 0 {
+		t.Fatalf("first render: exit code %d, stderr:\n%s", r.code, r.stderr)
+	}
+	const handWritten = "pipeline:\n  identifier: manual_cd\n"
+	writeFile(t, out, "pipelines/manual-cd.yaml", handWritten)
+
+	r := runCLI(t, "render", "--catalog", examplesHead, "--settings", examplesSettings, "--out", out)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit code %d, stderr:\n%s", r.code, r.stderr)
+	}
+	wantOut := "rendered 12 pipelines into " + filepath.Join(out, "pipelines") + "\n" +
+		"removed " + filepath.Join(out, "pipelines", "legacy-invoice-sync-cd.yaml") + ": no enabled service renders it any more\n"
+	if r.stdout != wantOut {
+		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, wantOut)
+	}
+	want := renderExamples(t, examplesHead)
+	want["pipelines/manual-cd.yaml"] = handWritten
+	if diff := cmp.Diff(want, readTree(t, out)); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
 	}
 }
 
