@@ -11,38 +11,84 @@ import (
 // maxBlobsPerQuery keeps IN lists below SQLite's variable limit.
 const maxBlobsPerQuery = 500
 
+// blobTouchAfter is how old a blob's used_at gets before a read refreshes
+// it, so that reads write at most once a day per blob.
+const blobTouchAfter = 24 * time.Hour
+
 // GetBlobs returns the cached contents of the given git blob SHAs; SHAs not
-// in the cache are absent from the map.
+// in the cache are absent from the map. It marks the blobs it returns as
+// used (at most once a day each), so PruneBlobs keeps them.
 func (db *DB) GetBlobs(ctx context.Context, shas []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(shas))
+	stale := ms(db.Now().Add(-blobTouchAfter))
+	var touch []string
 	for start := 0; start < len(shas); start += maxBlobsPerQuery {
 		chunk := shas[start:min(start+maxBlobsPerQuery, len(shas))]
 		args := make([]any, len(chunk))
 		for i, s := range chunk {
 			args[i] = s
 		}
-		rows, err := db.read.QueryContext(ctx, `SELECT sha, content FROM blobs WHERE sha IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := db.read.QueryContext(ctx, `SELECT sha, content, used_at FROM blobs WHERE sha IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("reading blobs: %w", err)
 		}
 		for rows.Next() {
 			var sha string
 			var content []byte
-			if err := rows.Scan(&sha, &content); err != nil {
+			var usedAt int64
+			if err := rows.Scan(&sha, &content, &usedAt); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("reading blobs: %w", err)
 			}
 			out[sha] = content
+			if usedAt < stale {
+				touch = append(touch, sha)
+			}
 		}
 		if err := rows.Close(); err != nil {
 			return nil, fmt.Errorf("reading blobs: %w", err)
 		}
 	}
+	if err := db.touchBlobs(ctx, touch); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
-// PutBlobs caches blob contents by SHA. The caller vouches that each SHA is
-// the git blob SHA of its content; a SHA already cached is left as is.
+// touchBlobs sets the used_at of the given blobs to now.
+func (db *DB) touchBlobs(ctx context.Context, shas []string) error {
+	if len(shas) == 0 {
+		return nil
+	}
+	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		for start := 0; start < len(shas); start += maxBlobsPerQuery {
+			chunk := shas[start:min(start+maxBlobsPerQuery, len(shas))]
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, ms(now))
+			for _, s := range chunk {
+				args = append(args, s)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE blobs SET used_at = ? WHERE sha IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("marking blobs used: %w", err)
+	}
+	return nil
+}
+
+// PruneBlobs deletes the cached blobs last used before cutoff and returns
+// how many it deleted. A pruned blob is downloaded again if it is needed.
+func (db *DB) PruneBlobs(ctx context.Context, cutoff time.Time) (int64, error) {
+	return db.prune(ctx, "blobs", `DELETE FROM blobs WHERE used_at < ?`, ms(cutoff))
+}
+
+// PutBlobs caches blob contents by SHA and marks them used. The caller
+// vouches that each SHA is the git blob SHA of its content; the content of
+// a SHA already cached is left as is.
 func (db *DB) PutBlobs(ctx context.Context, blobs map[string][]byte) error {
 	if len(blobs) == 0 {
 		return nil
@@ -53,7 +99,7 @@ func (db *DB) PutBlobs(ctx context.Context, blobs map[string][]byte) error {
 	}
 	sort.Strings(shas)
 	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO blobs (sha, content, added_at) VALUES (?, ?, ?) ON CONFLICT (sha) DO NOTHING`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO blobs (sha, content, used_at) VALUES (?, ?, ?) ON CONFLICT (sha) DO UPDATE SET used_at = excluded.used_at`)
 		if err != nil {
 			return err
 		}

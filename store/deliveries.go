@@ -399,17 +399,5 @@ func (db *DB) DeliveryStats(ctx context.Context) (DeliveryStats, error) {
 // PruneDeliveries deletes done and failed deliveries received before cutoff
 // and returns how many it deleted. Pending and running ones are kept.
 func (db *DB) PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
-	var n int64
-	err := db.writeTx(ctx, func(tx *sql.Tx, _ time.Time) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE state IN ('done', 'failed') AND received_at < ?`, ms(cutoff))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("pruning deliveries: %w", err)
-	}
-	return n, nil
+	return db.prune(ctx, "deliveries", `DELETE FROM deliveries WHERE state IN ('done', 'failed') AND received_at < ?`, ms(cutoff))
 }

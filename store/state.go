@@ -36,6 +36,42 @@ func (db *DB) SetState(ctx context.Context, key, value string) error {
 	return nil
 }
 
+// PruneState deletes the entries whose key starts with prefix and that
+// were last set before cutoff, and returns how many it deleted.
+func (db *DB) PruneState(ctx context.Context, prefix string, cutoff time.Time) (int64, error) {
+	return db.prune(ctx, "state "+prefix, `DELETE FROM kv WHERE substr(key, 1, length(?1)) = ?1 AND updated_at < ?2`,
+		prefix, ms(cutoff))
+}
+
+// PruneCommitState is PruneState for entries keyed prefix + a pipelines
+// commit SHA: an entry is kept, however old, while an operation of that
+// commit is still open (pending, running or held), since whoever reports
+// on the commit still needs it.
+func (db *DB) PruneCommitState(ctx context.Context, prefix string, cutoff time.Time) (int64, error) {
+	return db.prune(ctx, "state "+prefix, `DELETE FROM kv WHERE substr(key, 1, length(?1)) = ?1 AND updated_at < ?2
+		AND NOT EXISTS (SELECT 1 FROM operations o
+			WHERE o.commit_sha = substr(kv.key, length(?1) + 1) AND o.state IN ('pending', 'running', 'held'))`,
+		prefix, ms(cutoff))
+}
+
+// prune runs one DELETE statement in a write transaction and returns how
+// many rows it deleted; what names the rows in errors.
+func (db *DB) prune(ctx context.Context, what, query string, args ...any) (int64, error) {
+	var n int64
+	err := db.writeTx(ctx, func(tx *sql.Tx, _ time.Time) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pruning %s: %w", what, err)
+	}
+	return n, nil
+}
+
 // AuditEntry is one line of the append-only audit log.
 type AuditEntry struct {
 	ID      int64     // set by the store

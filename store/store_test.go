@@ -164,6 +164,58 @@ func TestState(t *testing.T) {
 	}
 }
 
+// TestPruneState checks that old entries under a prefix go, newer ones and
+// other prefixes stay, and that an entry about a commit with open
+// operations stays however old it is.
+func TestPruneState(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ctx := context.Background()
+	set := func(keys ...string) {
+		t.Helper()
+		for _, k := range keys {
+			if err := db.SetState(ctx, k, "v"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	set("check:old", "harness-checks:done1", "harness-checks:held1", "harness-checks:pending1", "catalog.last_good")
+	enqueue(t, db, store.Operation{Pipeline: "a_cd", Kind: store.KindDelete, Commit: "held1", State: store.OpHeld},
+		store.Operation{Pipeline: "b_cd", Kind: store.KindDelete, Commit: "pending1"},
+		store.Operation{Pipeline: "c_cd", Kind: store.KindDelete, Commit: "done1"})
+	done := claimOps(t, db, "w", 10)
+	for _, o := range done {
+		if o.Commit == "done1" {
+			if err := db.CompleteOperation(ctx, o, "created"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.Advance(48 * time.Hour)
+	set("check:new", "harness-checks:new1")
+
+	cutoff := c.Now().Add(-24 * time.Hour)
+	if n, err := db.PruneState(ctx, "check:", cutoff); err != nil || n != 1 {
+		t.Errorf("PruneState(check:) = %d, %v; want 1", n, err)
+	}
+	if n, err := db.PruneCommitState(ctx, "harness-checks:", cutoff); err != nil || n != 1 {
+		t.Errorf("PruneCommitState(harness-checks:) = %d, %v; want 1", n, err)
+	}
+	var left []string
+	for _, k := range []string{"check:old", "check:new", "harness-checks:done1", "harness-checks:held1",
+		"harness-checks:pending1", "harness-checks:new1", "catalog.last_good"} {
+		if _, err := db.GetState(ctx, k); err == nil {
+			left = append(left, k)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"check:new", "harness-checks:held1", "harness-checks:pending1", "harness-checks:new1", "catalog.last_good"}
+	if diff := cmp.Diff(want, left); diff != "" {
+		t.Errorf("entries left (-want +got):\n%s", diff)
+	}
+}
+
 func TestPipelineStates(t *testing.T) {
 	c := newClock()
 	db := mustOpen(t, c)
