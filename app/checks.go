@@ -37,11 +37,19 @@ type check struct {
 	SHA  string
 }
 
+// State keys of check runs: checkKeyPrefix + work key + check + repo + SHA
+// holds the id of a check run being worked on; harnessChecksKeyPrefix + a
+// pipelines commit holds that commit's harness check runs.
+const (
+	checkKeyPrefix         = "check:"
+	harnessChecksKeyPrefix = "harness-checks:"
+)
+
 // startCheck creates an in-progress check run, or finds the one this same
 // piece of work created on an earlier attempt (key), so a retried run
 // does not leave a stale in-progress run behind.
 func (a *App) startCheck(ctx context.Context, repo Repo, name, sha, key, title string) (check, error) {
-	kvKey := "check:" + key + ":" + name + ":" + repo.String() + ":" + sha
+	kvKey := checkKeyPrefix + key + ":" + name + ":" + repo.String() + ":" + sha
 	if v, err := a.db.GetState(ctx, kvKey); err == nil {
 		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
 			return check{Repo: repo, ID: id, Name: name, SHA: sha}, nil
@@ -162,11 +170,11 @@ type harnessChecks []check
 
 func (a *App) saveHarnessChecks(ctx context.Context, commit string, cs harnessChecks) error {
 	b, _ := json.Marshal(cs)
-	return a.db.SetState(ctx, "harness-checks:"+commit, string(b))
+	return a.db.SetState(ctx, harnessChecksKeyPrefix+commit, string(b))
 }
 
 func (a *App) loadHarnessChecks(ctx context.Context, commit string) (harnessChecks, error) {
-	v, err := a.db.GetState(ctx, "harness-checks:"+commit)
+	v, err := a.db.GetState(ctx, harnessChecksKeyPrefix+commit)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
