@@ -34,7 +34,7 @@ func (c *cli) planCommand() command {
 			)
 			flags.StringVar(&base, "base", "", "catalog `FILE` before the change (e.g. the default branch's); required")
 			flags.StringVar(&head, "head", "", "catalog `FILE` after the change (e.g. the pull request's); required")
-			flags.StringVar(&pipes, "pipelines", "", "`DIR`: a checkout of the pipelines repo whose pipeline files are the current state; default: the rendering of --base")
+			flags.StringVar(&pipes, "pipelines", "", "`DIR`: a checkout of the pipelines repo whose pipeline files are the current state, and whose settings file and templates are used unless --settings or --templates is given; default: the rendering of --base")
 			flags.StringVar(&f, "format", formatText, "output `FORMAT`: text (for a terminal), markdown (the preview check run's text) or json")
 			in.register(flags)
 			return func(_ context.Context, args []string) error {
@@ -45,6 +45,9 @@ func (c *cli) planCommand() command {
 					return usagef("--base and --head are required")
 				case f != formatText && f != formatMarkdown && f != formatJSON:
 					return usagef("unknown --format %q: use text, markdown or json", f)
+				}
+				if pipes != "" {
+					in.fromCheckout(pipes)
 				}
 				loaded, err := in.load(c)
 				if err != nil {

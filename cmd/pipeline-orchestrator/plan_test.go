@@ -179,6 +179,46 @@ func TestPlanAgainstPipelinesCheckout(t *testing.T) {
 	}
 }
 
+// TestPlanReadsTheCheckoutsInputs checks that --pipelines takes the
+// checkout's settings and templates, as the app would, unless a flag says
+// otherwise.
+func TestPlanReadsTheCheckoutsInputs(t *testing.T) {
+	checkout := t.TempDir()
+	settings := writeFile(t, checkout, ".pipeline-orchestrator.yml", "paths: {pipelines: harness/pipelines, templates: harness/templates}\n")
+	if r := runCLI(t, "render", "--catalog", examplesBase, "--settings", settings, "--out", checkout); r.code != 0 {
+		t.Fatalf("render: exit code %d, stderr:\n%s", r.code, r.stderr)
+	}
+	plan := []string{"plan", "--base", examplesBase, "--head", examplesHead, "--pipelines", checkout, "--format", "json"}
+
+	// The pipelines are found where the checkout's settings put them.
+	r := runCLI(t, plan...)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit code %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if diff := cmp.Diff(examplesSummary, decodePlan(t, r.stdout).Summary); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+	// --settings wins over the checkout's: with the defaults the files are
+	// looked for in pipelines/, where there are none.
+	r = runCLI(t, append(plan, "--settings", writeFile(t, t.TempDir(), "defaults.yml", "{}\n"))...)
+	if got := decodePlan(t, r.stdout).Summary["create"]; r.code != 0 || got != 12 {
+		t.Errorf("with --settings: exit code %d, %d creates; want 0 and 12\nstderr:\n%s", r.code, got, r.stderr)
+	}
+
+	// The checkout's templates are used: a broken one fails the plan, on
+	// its own path.
+	tmpl := writeFile(t, filepath.Join(checkout, "harness", "templates"), "api-pipeline-template.yaml", "pipeline:\n  name: x\n  identifier: {{ .NoSuchField }}\n")
+	r = runCLI(t, plan...)
+	if r.code != 1 || !strings.HasPrefix(r.stderr, tmpl+":") {
+		t.Errorf("with a broken template in the checkout: exit code %d, stderr:\n%s\nwant 1 and errors at %s", r.code, r.stderr, tmpl)
+	}
+	// --templates wins over the checkout's.
+	r = runCLI(t, append(plan, "--templates", t.TempDir())...)
+	if r.code != 0 {
+		t.Errorf("with --templates: exit code %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
 func TestPlanInvalidCatalogs(t *testing.T) {
 	dir := t.TempDir()
 	bad := writeFile(t, dir, "bad.yaml", badCatalog)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
@@ -24,6 +25,44 @@ type inputFlags struct {
 func (f *inputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.settings, "settings", "", "settings `FILE` (a pipelines repo's .pipeline-orchestrator.yml); default: the built-in settings")
 	fs.StringVar(&f.templates, "templates", "", "`DIR` of <archetype>"+render.TemplateSuffix+" files (a pipelines repo's templates/); the built-in templates fill the archetypes it lacks")
+}
+
+// fromCheckout fills the inputs not given on the command line from a
+// pipelines repo checkout, as the app reads that repo: its settings file
+// and its templates directory, where they exist. A flag given wins.
+func (f *inputFlags) fromCheckout(dir string) {
+	templatesDir := catalog.DefaultSettings().TemplatesDir
+	if f.settings == "" {
+		if p := filepath.Join(dir, app.SettingsPath); isFile(p) {
+			f.settings = p
+		}
+	}
+	if f.settings != "" {
+		// Errors in the file are load's to report; here it only says
+		// where the templates are.
+		if src, err := os.ReadFile(f.settings); err == nil {
+			if s, diags := catalog.ParseSettings(f.settings, src); len(diags) == 0 {
+				templatesDir = s.TemplatesDir
+			}
+		}
+	}
+	if f.templates == "" {
+		if p := filepath.Join(dir, filepath.FromSlash(templatesDir)); isDir(p) {
+			f.templates = p
+		}
+	}
+}
+
+// isFile and isDir report whether p exists and is a regular file or a
+// directory.
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // inputs are the settings and templates a catalog is read and rendered with.
