@@ -153,6 +153,45 @@ func TestOpenVersion1File(t *testing.T) {
 	})
 }
 
+// TestOpenVersion3File checks that version 4's rename of blobs.added_at
+// keeps the cached blobs and their times.
+func TestOpenVersion3File(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v3.db")
+	added := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	db := &DB{cfg: defaultConfig()}
+	var err error
+	if db.write, err = openWriter(path, db.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.migrate(ctx, 3); err != nil {
+		t.Fatalf("migrating to version 3: %v", err)
+	}
+	if _, err := db.write.ExecContext(ctx, `INSERT INTO blobs (sha, content, added_at) VALUES ('abc', CAST('pipeline: {}' AS BLOB), ?)`, ms(added)); err != nil {
+		t.Fatal(err)
+	}
+	db.write.Close()
+
+	now := added.Add(10 * 24 * time.Hour)
+	db, err = Open(ctx, path, WithNow(func() time.Time { return now }))
+	if err != nil {
+		t.Fatalf("opening a version 3 file: %v", err)
+	}
+	defer db.Close()
+	var usedAt int64
+	if err := db.read.QueryRowContext(ctx, `SELECT used_at FROM blobs WHERE sha = 'abc'`).Scan(&usedAt); err != nil || usedAt != ms(added) {
+		t.Fatalf("used_at of the migrated blob = %d, %v; want its added_at %d", usedAt, err, ms(added))
+	}
+	got, err := db.GetBlobs(ctx, []string{"abc"})
+	if err != nil || string(got["abc"]) != "pipeline: {}" {
+		t.Fatalf("GetBlobs on the migrated file = %q, %v", got, err)
+	}
+	// Reading it marked it used now.
+	if n, err := db.PruneBlobs(ctx, added.Add(time.Hour)); err != nil || n != 0 {
+		t.Errorf("PruneBlobs after a read = %d, %v; want 0", n, err)
+	}
+}
+
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
