@@ -276,20 +276,19 @@ func (p *catalogParser) environments(v valueReader, n *yaml.Node, path string) [
 		line     int
 	}
 	first := make(map[string]seen, len(items))
-	var envs []Environment
+	envs := make([]Environment, 0, len(items))
 	for _, it := range items {
-		fp := fmt.Sprintf("%s[%d]", path, it.index)
 		env, ok := p.opts.Settings.Environment(it.value)
 		if !ok {
-			v.errorf(it.node, fp, "unknown environment %q; %s", it.value, knownEnvironments(p.opts.Settings))
+			v.errorf(it.node, it.field(path), "unknown environment %q; %s", it.value, knownEnvironments(p.opts.Settings))
 			all = false
 			continue
 		}
 		if prev, dup := first[env.Name]; dup {
 			if prev.spelling == it.value {
-				v.errorf(it.node, fp, "duplicate environment %q (first listed at line %d)", it.value, prev.line)
+				v.errorf(it.node, it.field(path), "duplicate environment %q (first listed at line %d)", it.value, prev.line)
 			} else {
-				v.errorf(it.node, fp, "environment %q duplicates %q at line %d: both mean %s", it.value, prev.spelling, prev.line, env.Name)
+				v.errorf(it.node, it.field(path), "environment %q duplicates %q at line %d: both mean %s", it.value, prev.spelling, prev.line, env.Name)
 			}
 			all = false
 			continue
@@ -320,13 +319,12 @@ func (p *catalogParser) regions(v valueReader, n *yaml.Node, path string, envs [
 	first := make(map[string]int, len(items))
 	var valid []item
 	for _, it := range items {
-		fp := fmt.Sprintf("%s[%d]", path, it.index)
 		if _, ok := p.opts.Settings.Region(it.value); !ok {
-			v.errorf(it.node, fp, "unknown region %q; %s", it.value, knownRegions(p.opts.Settings))
+			v.errorf(it.node, it.field(path), "unknown region %q; %s", it.value, knownRegions(p.opts.Settings))
 			continue
 		}
 		if line, dup := first[it.value]; dup {
-			v.errorf(it.node, fp, "duplicate region %q (first listed at line %d)", it.value, line)
+			v.errorf(it.node, it.field(path), "duplicate region %q (first listed at line %d)", it.value, line)
 			continue
 		}
 		first[it.value] = it.node.Line
@@ -349,8 +347,7 @@ func (p *catalogParser) regions(v valueReader, n *yaml.Node, path string, envs [
 				strings.Join(names, ", "), whoServesWhat(envs))
 		default:
 			for _, it := range unserved {
-				fp := fmt.Sprintf("%s[%d]", path, it.index)
-				v.errorf(it.node, fp, "region %q is not served by any of the service's environments (%s)", it.value, whoServesWhat(envs))
+				v.errorf(it.node, it.field(path), "region %q is not served by any of the service's environments (%s)", it.value, whoServesWhat(envs))
 			}
 		}
 	}

@@ -563,7 +563,7 @@ func (sp *settingsParser) environmentRegions(n *yaml.Node, field string) ([]stri
 	first := make(map[string]int, len(items))
 	regions := make([]string, 0, len(items))
 	for _, it := range items {
-		f := fmt.Sprintf("%s[%d]", field, it.index)
+		f := it.field(field)
 		if _, known := sp.s.Region(it.value); !known {
 			sp.v.errorf(it.node, f, "unknown region %q; %s", it.value, knownRegions(*sp.s))
 			valid = false

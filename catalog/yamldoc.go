@@ -597,6 +597,10 @@ type item struct {
 	index int
 }
 
+// field returns the field path of the item in list, e.g. "regions[1]".
+// Callers format it only for an error: most items have none.
+func (it item) field(list string) string { return fmt.Sprintf("%s[%d]", list, it.index) }
+
 // strList returns the string elements of sequence n. A value that is not a
 // sequence is reported and ok is false; elements that are not strings are
 // reported and left out (ok stays true so that the caller checks the rest).
