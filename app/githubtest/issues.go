@@ -197,20 +197,12 @@ func hasLabel(p *pull, name string) bool {
 	return false
 }
 
-func (s *Server) handleAddIssueLabels(c *call) {
-	p := c.issuePull()
-	if p == nil {
-		return
-	}
-	names, ok := c.labelNames()
-	if !ok {
-		return
-	}
-	s.addLabels(c.repo, p, c.actor(), names)
-	c.writeJSON(http.StatusOK, s.labelsJSON(c.repo, p.Labels))
-}
+func (s *Server) handleAddIssueLabels(c *call)     { s.setIssueLabels(c, false) }
+func (s *Server) handleReplaceIssueLabels(c *call) { s.setIssueLabels(c, true) }
 
-func (s *Server) handleReplaceIssueLabels(c *call) {
+// setIssueLabels adds the labels of the request to the pull request, and
+// with replace removes the ones the request does not name first.
+func (s *Server) setIssueLabels(c *call, replace bool) {
 	p := c.issuePull()
 	if p == nil {
 		return
@@ -219,13 +211,15 @@ func (s *Server) handleReplaceIssueLabels(c *call) {
 	if !ok {
 		return
 	}
-	keep := map[string]bool{}
-	for _, n := range names {
-		keep[strings.ToLower(n)] = true
-	}
-	for _, n := range append([]string(nil), p.Labels...) {
-		if !keep[strings.ToLower(n)] {
-			s.removeLabel(c.repo, p, c.actor(), n)
+	if replace {
+		keep := map[string]bool{}
+		for _, n := range names {
+			keep[strings.ToLower(n)] = true
+		}
+		for _, n := range append([]string(nil), p.Labels...) {
+			if !keep[strings.ToLower(n)] {
+				s.removeLabel(c.repo, p, c.actor(), n)
+			}
 		}
 	}
 	s.addLabels(c.repo, p, c.actor(), names)
