@@ -36,64 +36,67 @@ func seedHistory(tb testing.TB, db *DB, n int) {
 // BenchmarkClaim measures one claim-and-complete cycle with a live backlog
 // of 20 pending items, over a history of finished rows.
 func BenchmarkClaim(b *testing.B) {
-	for _, history := range []int{0, 20000} {
-		b.Run(fmt.Sprintf("deliveries/history=%d", history), func(b *testing.B) {
-			ctx := context.Background()
-			db, err := Open(ctx, filepath.Join(b.TempDir(), "s.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			seedHistory(b, db, history)
-			n := 0
-			add := func() {
-				n++
-				if _, err := db.RecordDelivery(ctx, Delivery{ID: fmt.Sprint(n), Event: "push", Repo: fmt.Sprintf("org/r%d", n%20), Key: fmt.Sprint(n)}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			for range 20 {
-				add()
-			}
-			for b.Loop() {
+	ctx := context.Background()
+	kinds := []struct {
+		name string
+		add  func(db *DB, n int) error
+		// cycle claims one item and completes it.
+		cycle func(db *DB) error
+	}{
+		{
+			"deliveries",
+			func(db *DB, n int) error {
+				_, err := db.RecordDelivery(ctx, Delivery{ID: fmt.Sprint(n), Event: "push", Repo: fmt.Sprintf("org/r%d", n%20), Key: fmt.Sprint(n)})
+				return err
+			},
+			func(db *DB) error {
 				ds, err := db.ClaimDeliveries(ctx, "w", time.Minute)
 				if err != nil || len(ds) != 1 {
-					b.Fatalf("claim = %d, %v", len(ds), err)
+					return fmt.Errorf("claim = %d, %v", len(ds), err)
 				}
-				if err := db.CompleteDeliveries(ctx, ds, "ok"); err != nil {
-					b.Fatal(err)
-				}
-				add()
-			}
-		})
-		b.Run(fmt.Sprintf("operations/history=%d", history), func(b *testing.B) {
-			ctx := context.Background()
-			db, err := Open(ctx, filepath.Join(b.TempDir(), "s.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			seedHistory(b, db, history)
-			n := 0
-			add := func() {
-				n++
-				if _, err := db.EnqueueOperations(ctx, []Operation{{Pipeline: fmt.Sprintf("svc_%d", n%300), Kind: KindDelete, Commit: fmt.Sprint(n)}}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			for range 20 {
-				add()
-			}
-			for b.Loop() {
+				return db.CompleteDeliveries(ctx, ds, "ok")
+			},
+		},
+		{
+			"operations",
+			func(db *DB, n int) error {
+				_, err := db.EnqueueOperations(ctx, []Operation{{Pipeline: fmt.Sprintf("svc_%d", n%300), Kind: KindDelete, Commit: fmt.Sprint(n)}})
+				return err
+			},
+			func(db *DB) error {
 				ops, err := db.ClaimOperations(ctx, "w", 1, time.Minute)
 				if err != nil || len(ops) != 1 {
-					b.Fatalf("claim = %d, %v", len(ops), err)
+					return fmt.Errorf("claim = %d, %v", len(ops), err)
 				}
-				if err := db.CompleteOperation(ctx, ops[0], "ok"); err != nil {
+				return db.CompleteOperation(ctx, ops[0], "ok")
+			},
+		},
+	}
+	for _, history := range []int{0, 20000} {
+		for _, k := range kinds {
+			b.Run(fmt.Sprintf("%s/history=%d", k.name, history), func(b *testing.B) {
+				db, err := Open(ctx, filepath.Join(b.TempDir(), "s.db"))
+				if err != nil {
 					b.Fatal(err)
 				}
-				add()
-			}
-		})
+				defer db.Close()
+				seedHistory(b, db, history)
+				n := 0
+				for ; n < 20; n++ {
+					if err := k.add(db, n); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for b.Loop() {
+					if err := k.cycle(db); err != nil {
+						b.Fatal(err)
+					}
+					n++
+					if err := k.add(db, n); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
