@@ -582,3 +582,43 @@ func TestBlobRawMediaType(t *testing.T) {
 		t.Errorf("raw blob = %q, want %q", got, content)
 	}
 }
+
+// TestIssueLabelRoutes checks adding, replacing and clearing the labels of
+// a pull request as go-github does it: adding keeps what is there,
+// replacing keeps only what it names (case-insensitively), clearing empties.
+func TestIssueLabelRoutes(t *testing.T) {
+	s := newServer(t)
+	pipelinesRepo(s)
+	c := userClient(t, s)
+	ctx := context.Background()
+	const o, r = "acme-pipelines", "harness-pipelines"
+	s.Commit(o+"/"+r, "feature", "x", map[string]*string{"x": ptr("x\n")})
+	n := s.OpenPR(o+"/"+r, "feature", "main", "X", "")
+	names := func(ls []*github.Label) []string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.GetName())
+		}
+		return out
+	}
+	check := func(what string, ls []*github.Label, err error, want []string) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if diff := cmp.Diff(want, names(ls)); diff != "" {
+			t.Errorf("%s: labels (-want +got):\n%s", what, diff)
+		}
+	}
+	ls, _, err := c.Issues.AddLabelsToIssue(ctx, o, r, n, []string{"a", "b"})
+	check("add a, b", ls, err, []string{"a", "b"})
+	ls, _, err = c.Issues.AddLabelsToIssue(ctx, o, r, n, []string{"c"})
+	check("add c", ls, err, []string{"a", "b", "c"})
+	ls, _, err = c.Issues.ReplaceLabelsForIssue(ctx, o, r, n, []string{"B", "d"})
+	check("replace with B, d", ls, err, []string{"b", "d"})
+	if _, err := c.Issues.RemoveLabelsForIssue(ctx, o, r, n); err != nil {
+		t.Fatal(err)
+	}
+	ls, _, err = c.Issues.ListLabelsByIssue(ctx, o, r, n, nil)
+	check("after clearing", ls, err, nil)
+}
