@@ -19,13 +19,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrNotFound is returned (wrapped) when a requested row does not exist.
@@ -127,6 +129,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	db := &DB{write: write, path: path, cfg: cfg}
+	if err := connect(ctx, write, cfg.busyTimeout); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
+	}
 	if err := db.migrate(ctx, len(migrations)); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
@@ -141,6 +147,27 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// connect makes the writer's first connection. Putting a new file in WAL
+// mode takes an exclusive lock, and when another process is doing the same
+// SQLite answers SQLITE_BUSY at once instead of waiting for the busy
+// timeout; connect retries for up to timeout. Later connections find the
+// file in WAL mode already.
+func connect(ctx context.Context, db *sql.DB, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(5+rand.IntN(20)) * time.Millisecond):
+		}
+	}
 }
 
 // dsn returns the data source name of path with the pragmas every
