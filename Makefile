@@ -3,7 +3,7 @@
 .PHONY: demo test test-race lint build image reliability bench
 
 demo:            ## play the whole loop locally and keep the status page up
-	go run ./cmd/pipeline-orchestrator demo
+	go run ./cmd/pipeline-orchestrator-demo
 
 test:            ## the test suite, as CI runs it
 	go test ./...
@@ -25,4 +25,4 @@ reliability:     ## the full reliability suite (minutes)
 	go test -tags=reliability -timeout 60m -v ./reliability/...
 
 bench:
-	go test -run '^$$' -bench . -benchmem ./catalog ./render ./store ./app/outbox ./harness
+	go test -run '^$$' -bench . -benchmem ./catalog ./render ./store ./outbox ./harness

@@ -17,9 +17,9 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/outbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/handlers"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/outbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 

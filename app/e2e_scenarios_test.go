@@ -18,9 +18,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/githubtest"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/sandbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
 )
 
 var archetypes = []string{"api", "listener", "job", "scheduler"}

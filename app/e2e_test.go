@@ -10,8 +10,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/githubtest"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/sandbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
 )
 
 const catalogPath = "catalog/services.yaml"

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/outbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/outbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 

@@ -3,7 +3,7 @@ package app_test
 import (
 	"testing"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/githubtest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 )
 
 // A run that fails on GitHub errors is retried with back-off as many times

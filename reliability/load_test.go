@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/githubtest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 )
 
 const (

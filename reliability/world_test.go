@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/githubtest"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/sandbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/templates"
 )

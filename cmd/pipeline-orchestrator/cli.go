@@ -53,7 +53,6 @@ func newCLI(stdout, stderr io.Writer) *cli {
 		c.renderCommand(),
 		c.planCommand(),
 		c.serveCommand(),
-		c.demoCommand(),
 		c.versionCommand(),
 	} {
 		c.commands[cmd.name] = cmd

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -14,7 +13,7 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/wire"
 )
 
-// logFlags are the logging flags shared by serve and demo.
+// logFlags are serve's logging flags.
 type logFlags struct {
 	level  string
 	format string
@@ -22,25 +21,17 @@ type logFlags struct {
 
 func (l *logFlags) register(fs *flag.FlagSet, defaultFormat string) {
 	fs.StringVar(&l.level, "log-level", "", "log level: debug, info, warn or error (default: the config's, or info)")
-	fs.StringVar(&l.format, "log-format", defaultFormat, "log format: json or console")
+	fs.StringVar(&l.format, "log-format", defaultFormat, "log format: json or console (default: the config's, or json)")
 }
 
-// newLogger builds the process logger. Every line carries a timestamp;
-// secrets never reach it (they are app.Secret values).
+// newLogger builds the process logger; a bad level or format is a usage
+// error.
 func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil || level == "" || lvl == zerolog.NoLevel {
-		return zerolog.Logger{}, usagef("invalid log level %q (debug, info, warn, error)", level)
+	log, err := app.NewLogger(w, level, format)
+	if err != nil {
+		return zerolog.Logger{}, usagef("%v", err)
 	}
-	switch format {
-	case "json":
-	case "console":
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
-	default:
-		return zerolog.Logger{}, usagef("invalid log format %q (json, console)", format)
-	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+	return log, nil
 }
 
 func (c *cli) serveCommand() command {

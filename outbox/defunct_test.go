@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/outbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/outbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 

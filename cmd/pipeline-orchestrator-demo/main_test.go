@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-// TestDemoOnce runs `pipeline-orchestrator demo --once` as the README's
+// TestDemoOnce runs `pipeline-orchestrator-demo --once` as the README's
 // first command does, and checks it exits 0 having played every scenario.
 func TestDemoOnce(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := newCLI(&stdout, &stderr).run(context.Background(), []string{"demo", "--once", "--data", t.TempDir()})
+	code := run(context.Background(), []string{"--once", "--data", t.TempDir()}, &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("demo --once exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -35,7 +35,7 @@ func TestDemoOnce(t *testing.T) {
 
 func TestDemoRejectsArguments(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := newCLI(&stdout, &stderr).run(context.Background(), []string{"demo", "extra"}); code != exitUsage {
+	if code := run(context.Background(), []string{"extra"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("exit %d, want %d", code, exitUsage)
 	}
 	if got := strings.Count(strings.TrimSpace(stderr.String()), "\n"); got != 0 {

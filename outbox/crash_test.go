@@ -16,9 +16,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/outbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/outbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/outbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/outbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/sandbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/examples"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
 )
 
 // TestDemoScenariosMoveTheMetrics plays the demo and then scrapes

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-github/v62/github"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/githubtest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 )
 
 func TestRandomFaultRatesAreSeeded(t *testing.T) {

@@ -1,0 +1,29 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// NewLogger builds a process logger writing to w: level is debug, info,
+// warn or error; format is json (one object per line) or console (for
+// people). Every line carries a timestamp; secrets never reach it (they
+// are Secret values).
+func NewLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" || lvl == zerolog.NoLevel {
+		return zerolog.Logger{}, fmt.Errorf("invalid log level %q (debug, info, warn, error)", level)
+	}
+	switch format {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	default:
+		return zerolog.Logger{}, fmt.Errorf("invalid log format %q (json, console)", format)
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
