@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
@@ -527,7 +528,7 @@ func TestAdminAPISyncDoesNotBypassAHeldMassDelete(t *testing.T) {
 		t.Fatalf("held operations: %+v, want the delete", held.Operations)
 	}
 	got := decodeStrict[apiErr](t, c.do(http.MethodPost, "/api/v1/pipelines/payment-service/sync", http.StatusConflict))
-	want := apiErr{"the delete of payment_service_cd is held until the bot PR carries the label " + app.MassDeleteLabel + "; an admin sync does not bypass it"}
+	want := apiErr{"the delete of payment_service_cd is held until the bot PR carries the label " + gh.MassDeleteLabel + "; an admin sync does not bypass it"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sync of a held delete (-want +got):\n%s", diff)
 	}
@@ -545,7 +546,7 @@ func TestAdminAPIReconcileRepairsDrift(t *testing.T) {
 	o := onboardPayment(t)
 	c := adminOf(o.world)
 	o.Harness.DeletePipeline("default", "platform", "payment_service_cd")
-	if _, ok := o.App.App.LastDrift(context.Background()); ok {
+	if _, ok := o.lastDrift(); ok {
 		t.Fatal("a reconcile report exists before any reconcile ran")
 	}
 	got := decodeStrict[apiQueued](t, c.do(http.MethodPost, "/api/v1/reconcile", http.StatusAccepted))
@@ -553,7 +554,7 @@ func TestAdminAPIReconcileRepairsDrift(t *testing.T) {
 		t.Errorf("POST /api/v1/reconcile answered %+v", got)
 	}
 	o.settle()
-	rep, ok := o.App.App.LastDrift(context.Background())
+	rep, ok := o.lastDrift()
 	if !ok {
 		t.Fatal("no reconcile report after POST /api/v1/reconcile")
 	}

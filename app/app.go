@@ -1,8 +1,13 @@
-// Package app is the pipeline orchestrator itself: the level-triggered
-// loop (preview, propose, apply, reconcile), its workers, and the HTTP
-// surfaces. It owns the ports it needs (GitHub, Harness, the store) and is
-// wired by cmd with real adapters, or by tests and the demo with in-process
-// stand-ins that speak the same HTTP APIs.
+// Package app is the composition root: it builds the loop (package loop)
+// and its collaborators from the configuration and the adapters it is
+// given, serves the webhook endpoint and the other HTTP surfaces (package
+// web), and runs the workers: delivery workers that dispatch recorded
+// work to the loop's steps, the outbox runner that applies operations to
+// Harness, and the periodic jobs (reconcile, redelivery, janitor).
+//
+// cmd wires it with real adapters (package wire); the demo and the
+// end-to-end tests wire it with in-process stand-ins that speak the same
+// HTTP APIs.
 package app
 
 import (
@@ -10,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,60 +23,51 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/checkrun"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/handlers"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/loop"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/metrics"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/outbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/present"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/snapshot"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/web"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
-
-// Harness is what the loop needs from Harness. *harness.Client implements
-// it; In scopes it to the org and project a pipeline lives in.
-type Harness interface {
-	CreateOrUpdate(ctx context.Context, id string, yaml []byte) (harness.Action, error)
-	DeleteIfExists(ctx context.Context, id string) (bool, error)
-	GetPipeline(ctx context.Context, id string) (*harness.Pipeline, error)
-	ListPipelines(ctx context.Context) ([]harness.PipelineSummary, error)
-}
-
-// HarnessScoper returns the Harness client for an org and project.
-type HarnessScoper func(org, project string) Harness
 
 // Deps are the app's collaborators. All are required except where noted.
 type Deps struct {
-	GitHub  GitHub
-	Harness HarnessScoper
+	GitHub  gh.GitHub
+	Harness loop.HarnessScoper
 	Store   *store.DB
 	// Forget drops cached installation ids of an account (optional).
 	Forget func(owner string)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Logger is the base logger (default: zerolog's global logger).
+	// Logger is the base logger (default: discard).
 	Logger *zerolog.Logger
 	// Metrics receives the app's measurements (optional).
-	Metrics *Metrics
+	Metrics *metrics.Metrics
 }
 
 // App runs the loop. Create it with New, serve Handler, and call Run.
 type App struct {
 	cfg     Config
-	gh      GitHub
-	harness HarnessScoper
+	gh      gh.GitHub
 	db      *store.DB
 	now     func() time.Time
 	log     zerolog.Logger
-	metrics *Metrics
+	metrics *metrics.Metrics
 	forget  func(string)
+	repos   snapshot.Repos
 
-	configRepo    Repo
-	pipelinesRepo Repo
+	loop   *loop.Loop
+	checks *checkrun.Reporter
+	runner *outbox.Runner
+	web    *web.Server
 
-	runner   *outbox.Runner
-	reporter *reporter
-
-	branches branchCache
-
-	mu           sync.Mutex
-	lastError    string // last loop error, for the status page
 	wake         chan struct{}
 	lastRecorded atomic.Int64 // when the last delivery was recorded (Unix ns)
 }
@@ -81,30 +78,33 @@ func New(cfg Config, deps Deps) (*App, error) {
 		return nil, errors.New("app: GitHub, Harness and Store are required")
 	}
 	a := &App{
-		cfg:           cfg,
-		gh:            deps.GitHub,
-		harness:       deps.Harness,
-		db:            deps.Store,
-		now:           deps.Now,
-		metrics:       deps.Metrics,
-		forget:        deps.Forget,
-		configRepo:    ParseRepo(cfg.ConfigRepo.Repo),
-		pipelinesRepo: ParseRepo(cfg.PipelinesRepo.Repo),
-		wake:          make(chan struct{}, 1),
+		cfg: cfg, gh: deps.GitHub, db: deps.Store, now: deps.Now, metrics: deps.Metrics, forget: deps.Forget,
+		repos: snapshot.Repos{Config: gh.ParseRepo(cfg.ConfigRepo.Repo), Pipelines: gh.ParseRepo(cfg.PipelinesRepo.Repo),
+			CatalogPath: cfg.ConfigRepo.CatalogPath},
+		wake: make(chan struct{}, 1),
 	}
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.log = zerolog.Nop()
 	if deps.Logger != nil {
 		a.log = *deps.Logger
-	} else {
-		a.log = zerolog.Nop()
 	}
 	if a.metrics == nil {
-		a.metrics = NewMetrics(nil)
+		a.metrics = metrics.New(nil)
 	}
-	a.metrics.registerQueue(a.db, a.now)
-	a.reporter = newReporter(a)
+	a.metrics.RegisterQueue(a.db, a.now)
+	detailsURL := ""
+	if cfg.Server.PublicURL != "" {
+		detailsURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/"
+	}
+	a.checks = checkrun.New(a.gh, a.db, detailsURL)
+	links := present.Links{Web: cfg.GitHub.WebURL}
+	a.loop = loop.New(loop.Deps{
+		GitHub: a.gh, Harness: deps.Harness, Store: a.db,
+		Reader: snapshot.New(a.gh, a.db, a.repos, a.now), Checks: a.checks, Metrics: a.metrics,
+		Notify: func() { a.runner.Notify() }, Now: a.now, Links: links,
+	})
 	opts := outbox.DefaultOptions()
 	opts.Concurrency = cfg.Workers.Operations
 	opts.CallTimeout = 4 * cfg.Harness.CallTimeout // the client retries inside one call
@@ -115,16 +115,22 @@ func New(cfg Config, deps Deps) (*App, error) {
 		after, _ := harness.RetryAfter(err)
 		return harness.IsRetryable(err), after
 	}
-	opts.OnResult = a.onOperationResult
-	a.runner = outbox.New(a.db, outbox.ExecutorFunc(a.execute), opts)
+	opts.OnResult = a.loop.OnResult
+	a.runner = outbox.New(a.db, outbox.ExecutorFunc(a.loop.Execute), opts)
+	a.web = web.New(web.Options{
+		Store: a.db, Loop: a.loop, Enqueue: a.Enqueue, Metrics: a.metrics.Handler(),
+		ConfigRepo: a.repos.Config, PipelinesRepo: a.repos.Pipelines, Links: links,
+		AdminToken: cfg.Server.AdminToken.Value(), Log: a.log, Now: a.now,
+	})
 	return a, nil
 }
 
-// Handler returns the app's HTTP surface: the webhook endpoint, health,
-// readiness, metrics, the status page and the admin API.
+// Handler returns the app's HTTP surface: the webhook endpoint, and the
+// surfaces of package web (health, readiness, metrics, the status page
+// and the admin API).
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	repos := handlers.Repos{Config: a.configRepo.String(), Pipelines: a.pipelinesRepo.String()}
+	repos := handlers.Repos{Config: a.repos.Config.String(), Pipelines: a.repos.Pipelines.String()}
 	dispatcher := githubapp.NewEventDispatcher(
 		handlers.All(repos, recorder{a}, a.forgetInstallation),
 		a.cfg.GitHub.WebhookSecret.Value(),
@@ -135,69 +141,8 @@ func (a *App) Handler() http.Handler {
 		githubapp.WithResponseCallback(a.webhookResponse),
 	)
 	mux.Handle("POST "+githubapp.DefaultWebhookRoute, a.withLogger(a.guard(dispatcher)))
-	a.routes(mux)
+	a.web.Routes(mux)
 	return mux
-}
-
-// guard wraps handlers.Guard so that its refusals are counted too.
-func (a *App) guard(next http.Handler) http.Handler {
-	guarded := handlers.Guard(next)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
-		guarded.ServeHTTP(rec, r)
-		if rec.status >= 400 && getWebhookOutcome(r.Context()) == "ignored" {
-			// Refused by the guard itself (size, signature header);
-			// webhookError marks and counts what the dispatcher refuses.
-			a.metrics.webhook(r.Header.Get("X-GitHub-Event"), "rejected")
-		}
-	})
-}
-
-// withLogger puts the app's logger in the request context, where
-// go-githubapp's dispatcher adds the event type and delivery id.
-func (a *App) withLogger(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := withWebhookOutcome(a.log.WithContext(r.Context()))
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-func (a *App) forgetInstallation(owner string) {
-	if a.forget != nil {
-		a.forget(owner)
-	}
-}
-
-// recorder stores handler work as deliveries.
-type recorder struct{ a *App }
-
-// Record implements handlers.Recorder.
-func (r recorder) Record(ctx context.Context, w handlers.Work) error {
-	inserted, err := r.a.db.RecordDelivery(ctx, store.Delivery{
-		ID: w.DeliveryID, Event: w.Event, Action: w.Action, Repo: w.Lane, Installation: w.Installation,
-		Key: w.Key, Ref: w.Ref, SHA: w.SHA, Before: w.Before, After: w.SHA, PRNumber: w.PR,
-		Data: encodeWorkData(w), ReceivedAt: r.a.now(),
-	})
-	if err != nil {
-		return fmt.Errorf("recording delivery %s: %w", w.DeliveryID, err)
-	}
-	if inserted {
-		setWebhookOutcome(ctx, "recorded")
-		r.a.lastRecorded.Store(time.Now().UnixNano())
-		r.a.kick()
-	} else {
-		setWebhookOutcome(ctx, "duplicate")
-		zerolog.Ctx(ctx).Info().Msg("duplicate delivery ignored")
-	}
-	return nil
-}
-
-// kick wakes a delivery worker.
-func (a *App) kick() {
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
 }
 
 // Run processes deliveries and operations until ctx ends, then stops the
@@ -206,43 +151,32 @@ func (a *App) Run(ctx context.Context) error {
 	ctx = a.log.WithContext(ctx)
 	a.takeOverDefunct(ctx)
 	var wg sync.WaitGroup
+	start := func(fn func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn()
+		}()
+	}
 	for i := 0; i < a.cfg.Workers.Deliveries; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			a.deliveryWorker(ctx, fmt.Sprintf("%s/d%d", a.runner.Worker(), i))
-		}(i)
+		worker := fmt.Sprintf("%s/d%d", a.runner.Worker(), i)
+		start(func() { a.deliveryWorker(ctx, worker) })
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.reporter.run(ctx)
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.janitor(ctx)
-	}()
-	if r, ok := a.gh.(Redeliverer); ok {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.redeliveryTimer(ctx, r)
-		}()
+	start(func() { a.checks.Run(ctx) })
+	start(func() { every(ctx, time.Hour, time.Hour, a.prune) })
+	if r, ok := a.gh.(gh.Redeliverer); ok {
+		// A first sweep once the server listens, then periodically.
+		start(func() { every(ctx, time.Second, redeliveryInterval, func(ctx context.Context) { a.redeliverFailed(ctx, r) }) })
 	}
-	if a.cfg.Reconcile.Interval > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.reconcileTimer(ctx)
-		}()
+	if iv := a.cfg.Reconcile.Interval; iv > 0 {
+		start(func() { every(ctx, iv, iv, a.enqueueReconcile) })
 	}
 	// Catch up on whatever happened while the app was down (webhooks
 	// GitHub could not deliver, a crash mid-run): the loop is level-
 	// triggered, so one propose and one apply converge from the heads.
-	for _, key := range []string{handlers.KindPropose, handlers.KindApply} {
-		if err := a.Enqueue(ctx, key, a.pipelinesRepo.String(), "", "startup"); err != nil {
-			a.log.Error().Err(err).Str("work", key).Msg("scheduling startup catch-up")
+	for _, kind := range []work.Kind{work.Propose, work.Apply} {
+		if err := a.Enqueue(ctx, kind, "startup"); err != nil {
+			a.log.Error().Err(err).Str("work", string(kind)).Msg("scheduling startup catch-up")
 		}
 	}
 	err := a.runner.Run(ctx)
@@ -253,19 +187,43 @@ func (a *App) Run(ctx context.Context) error {
 	return nil
 }
 
-func (a *App) setLastError(err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err == nil {
-		a.lastError = ""
-		return
+// Flush updates every pending check run now (tests and shutdown).
+func (a *App) Flush(ctx context.Context) { a.checks.Flush(ctx) }
+
+// every runs fn first after first, then every interval, until ctx ends.
+// It is the one loop behind the app's periodic jobs.
+func every(ctx context.Context, first, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTimer(first)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fn(ctx)
+		t.Reset(interval)
 	}
-	a.lastError = fmt.Sprintf("%s: %v", a.now().UTC().Format(time.RFC3339), err)
 }
 
-// LastError is the last error of a loop run, or "".
-func (a *App) LastError() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.lastError
+// enqueueReconcile is the reconcile timer's job.
+func (a *App) enqueueReconcile(ctx context.Context) {
+	if err := a.Enqueue(ctx, work.Reconcile, "timer"); err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Msg("scheduling reconcile")
+	}
+}
+
+// keepHistory is how long the janitor keeps what only looks back (see
+// store.PruneHistory).
+const keepHistory = 30 * 24 * time.Hour
+
+// prune runs one round of the janitor.
+func (a *App) prune(ctx context.Context) {
+	pruned, err := a.db.PruneHistory(ctx, a.now().Add(-keepHistory))
+	if err != nil && ctx.Err() == nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("pruning old history")
+	}
+	for what, n := range pruned {
+		zerolog.Ctx(ctx).Info().Int64("pruned", n).Msg("pruned old " + what)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
@@ -103,7 +104,7 @@ func TestConfigOnlyChangeProposesNothing(t *testing.T) {
 
 	services[0].profile = "large"
 	pr, head := w.catalogPR("bigger", catalogOf(services))
-	plan := w.check(w.ConfigRepo, head, app.CheckPlan)
+	plan := w.check(w.ConfigRepo, head, gh.CheckPlan)
 	if plan.Conclusion != "success" || !strings.Contains(plan.Title, "1 config-only") || !strings.Contains(plan.Summary, "next deploy") {
 		t.Fatalf("plan = %s %q\n%s", plan.Conclusion, plan.Title, plan.Summary)
 	}
@@ -111,7 +112,7 @@ func TestConfigOnlyChangeProposesNothing(t *testing.T) {
 	if bot, ok := w.botPR(); ok {
 		t.Fatalf("a config-only change opened bot PR #%d", bot.Number)
 	}
-	if sync := w.check(w.ConfigRepo, merge, app.CheckSync); sync.Conclusion != "success" || sync.Title != "No pipeline changes" {
+	if sync := w.check(w.ConfigRepo, merge, gh.CheckSync); sync.Conclusion != "success" || sync.Title != "No pipeline changes" {
 		t.Errorf("sync check = %s %q", sync.Conclusion, sync.Title)
 	}
 	if diff := cmp.Diff(before, w.Harness.Effects()); diff != "" {
@@ -134,7 +135,7 @@ func TestRemovingAServiceDeletesItsPipeline(t *testing.T) {
 	if diff := cmp.Diff([]string{"svc_000_cd", "svc_001_cd", "svc_002_cd", "svc_003_cd", "svc_004_cd"}, sortedKeys(w.harnessPipelines())); diff != "" {
 		t.Errorf("Harness pipelines (-want +got):\n%s", diff)
 	}
-	if c := w.check(w.PipelinesRepo, merge, app.CheckHarness); c.Conclusion != "success" || !strings.Contains(c.Summary, "svc_005_cd") {
+	if c := w.check(w.PipelinesRepo, merge, gh.CheckHarness); c.Conclusion != "success" || !strings.Contains(c.Summary, "svc_005_cd") {
 		t.Errorf("harness check = %s %q\n%s", c.Conclusion, c.Title, c.Summary)
 	}
 }
@@ -149,7 +150,7 @@ func TestInvalidCatalogPRIsAnnotated(t *testing.T) {
     regions: [euw1]
 `
 	pr, head := w.catalogPR("broken", bad)
-	plan := w.check(w.ConfigRepo, head, app.CheckPlan)
+	plan := w.check(w.ConfigRepo, head, gh.CheckPlan)
 	if plan.Conclusion != "failure" {
 		t.Fatalf("plan conclusion = %s, want failure", plan.Conclusion)
 	}
@@ -367,7 +368,7 @@ func TestTemplateChangeShowsBlastRadiusAndRerendersItsArchetype(t *testing.T) {
 	sha := w.GitHub.Commit(w.PipelinesRepo, "slower-api", "Slower api deploys", map[string]*string{"templates/api-pipeline-template.yaml": &changed})
 	pr := w.GitHub.OpenPR(w.PipelinesRepo, "slower-api", sandbox.DefaultBranch, "Slower api deploys", "")
 	w.settle()
-	plan := w.check(w.PipelinesRepo, sha, app.CheckPlan)
+	plan := w.check(w.PipelinesRepo, sha, gh.CheckPlan)
 	if plan.Conclusion != "success" || !strings.Contains(plan.Title, "2 pipeline(s) rewritten") {
 		t.Fatalf("template plan = %s %q\n%s", plan.Conclusion, plan.Title, plan.Summary)
 	}
@@ -417,7 +418,7 @@ func TestEmptyOrBrokenCatalogDeletesNothing(t *testing.T) {
 			if bot, ok := w.botPR(); ok {
 				t.Fatalf("bot PR #%d opened", bot.Number)
 			}
-			if c := w.check(w.ConfigRepo, head, app.CheckSync); c.Conclusion != "failure" || !strings.Contains(c.Summary, "no pipeline will be deleted") {
+			if c := w.check(w.ConfigRepo, head, gh.CheckSync); c.Conclusion != "failure" || !strings.Contains(c.Summary, "no pipeline will be deleted") {
 				t.Errorf("sync check = %s %q\n%s", c.Conclusion, c.Title, c.Summary)
 			}
 			if got := len(w.harnessPipelines()); got != 3 {
@@ -442,16 +443,16 @@ func TestMassDeleteWaitsForTheLabel(t *testing.T) {
 	if got := len(w.harnessPipelines()); got != 10 {
 		t.Fatalf("deletes reached Harness without the label: %d pipelines left", got)
 	}
-	c := w.check(w.PipelinesRepo, merge, app.CheckHarness)
-	if c.Conclusion != "action_required" && c.Conclusion != "neutral" || !strings.Contains(c.Title, app.MassDeleteLabel) {
+	c := w.check(w.PipelinesRepo, merge, gh.CheckHarness)
+	if c.Conclusion != "action_required" && c.Conclusion != "neutral" || !strings.Contains(c.Title, gh.MassDeleteLabel) {
 		t.Errorf("harness check = %s %q", c.Conclusion, c.Title)
 	}
-	w.GitHub.AddLabel(w.PipelinesRepo, bot.Number, app.MassDeleteLabel)
+	w.GitHub.AddLabel(w.PipelinesRepo, bot.Number, gh.MassDeleteLabel)
 	w.settle()
 	if diff := cmp.Diff([]string{"svc_000_cd", "svc_001_cd", "svc_002_cd", "svc_003_cd"}, sortedKeys(w.harnessPipelines())); diff != "" {
 		t.Errorf("Harness after the label (-want +got):\n%s", diff)
 	}
-	if c := w.check(w.PipelinesRepo, merge, app.CheckHarness); c.Conclusion != "success" {
+	if c := w.check(w.PipelinesRepo, merge, gh.CheckHarness); c.Conclusion != "success" {
 		t.Errorf("harness check after the label = %s %q", c.Conclusion, c.Title)
 	}
 }
@@ -486,7 +487,7 @@ func TestHarnessFailureIsReportedThenRecovered(t *testing.T) {
 	}
 	w.Harness.ClearFaults()
 	w.settle()
-	if c := w.check(w.PipelinesRepo, merge, app.CheckHarness); c.Conclusion != "success" {
+	if c := w.check(w.PipelinesRepo, merge, gh.CheckHarness); c.Conclusion != "success" {
 		t.Errorf("after recovery, harness check = %s %q\n%s", c.Conclusion, c.Title, c.Summary)
 	}
 	if _, ok := w.harnessPipelines()["svc_000_cd"]; !ok {
@@ -514,7 +515,7 @@ func TestMissedWebhooksAreRedelivered(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		w.settle()
 		for _, c := range w.GitHub.CheckRuns(w.ConfigRepo, head) {
-			if c.Name == app.CheckPlan && c.Conclusion == "success" {
+			if c.Name == gh.CheckPlan && c.Conclusion == "success" {
 				return
 			}
 		}

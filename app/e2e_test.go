@@ -10,8 +10,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 
 const catalogPath = "catalog/services.yaml"
@@ -97,11 +99,21 @@ func (w *world) check(repo, sha, name string) githubtest.CheckRun {
 // botPR returns the open bot PR.
 func (w *world) botPR() (githubtest.PullRequest, bool) {
 	for _, pr := range w.GitHub.PRs(w.PipelinesRepo) {
-		if pr.Head == app.SyncBranch && pr.State == "open" {
+		if pr.Head == gh.SyncBranch && pr.State == "open" {
 			return pr, true
 		}
 	}
 	return githubtest.PullRequest{}, false
+}
+
+// lastDrift returns the last reconcile report, if any.
+func (w *world) lastDrift() (store.DriftReport, bool) {
+	w.t.Helper()
+	rep, ok, err := w.App.DB.LastDrift(context.Background())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return rep, ok
 }
 
 func (w *world) harnessPipelines() map[string][]byte {
@@ -121,7 +133,7 @@ func TestOnboardServiceEndToEnd(t *testing.T) {
 	w := newWorld(t, "services: []\n", nil)
 
 	pr, head := w.catalogPR("onboard-payment", oneService)
-	plan := w.check(w.ConfigRepo, head, app.CheckPlan)
+	plan := w.check(w.ConfigRepo, head, gh.CheckPlan)
 	if plan.Conclusion != "success" || !strings.Contains(plan.Summary, "payment-service") || !strings.Contains(plan.Title, "1 to create") {
 		t.Fatalf("plan check run = %s %q\n%s", plan.Conclusion, plan.Title, plan.Summary)
 	}
@@ -134,7 +146,7 @@ func TestOnboardServiceEndToEnd(t *testing.T) {
 	if _, ok := w.GitHub.File(w.PipelinesRepo, bot.HeadSHA, "pipelines/payment-service-cd.yaml"); !ok {
 		t.Fatalf("bot PR #%d lacks pipelines/payment-service-cd.yaml", bot.Number)
 	}
-	if sync := w.check(w.ConfigRepo, merge, app.CheckSync); sync.Conclusion != "success" || !strings.Contains(sync.Summary, "#") {
+	if sync := w.check(w.ConfigRepo, merge, gh.CheckSync); sync.Conclusion != "success" || !strings.Contains(sync.Summary, "#") {
 		t.Errorf("sync check run on the config merge = %s %q", sync.Conclusion, sync.Title)
 	}
 	if len(w.harnessPipelines()) != 0 {
@@ -146,10 +158,10 @@ func TestOnboardServiceEndToEnd(t *testing.T) {
 	if _, ok := got["payment_service_cd"]; !ok || len(got) != 1 {
 		t.Fatalf("Harness holds %v, want payment_service_cd", keys(got))
 	}
-	if c := w.check(w.PipelinesRepo, pipelinesMerge, app.CheckHarness); c.Conclusion != "success" {
+	if c := w.check(w.PipelinesRepo, pipelinesMerge, gh.CheckHarness); c.Conclusion != "success" {
 		t.Errorf("harness check run on the pipelines merge = %s %q\n%s", c.Conclusion, c.Title, c.Summary)
 	}
-	if c := w.check(w.ConfigRepo, merge, app.CheckHarness); c.Conclusion != "success" {
+	if c := w.check(w.ConfigRepo, merge, gh.CheckHarness); c.Conclusion != "success" {
 		t.Errorf("harness check run on the config commit = %s %q", c.Conclusion, c.Title)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 )
 
 // TestManyAnnotationsAreAllDelivered sends more annotations than GitHub
@@ -18,7 +18,7 @@ func TestManyAnnotationsAreAllDelivered(t *testing.T) {
 		fmt.Fprintf(&b, "  - name: Bad_%d\n    archetype: api\n    team: t\n    environments: [int]\n    regions: [euw1]\n", i)
 	}
 	_, head := w.catalogPR("many-errors", b.String())
-	plan := w.check(w.ConfigRepo, head, app.CheckPlan)
+	plan := w.check(w.ConfigRepo, head, gh.CheckPlan)
 	if plan.Conclusion != "failure" {
 		t.Fatalf("plan = %s %q", plan.Conclusion, plan.Title)
 	}
@@ -38,7 +38,7 @@ func TestManyAnnotationsAreAllDelivered(t *testing.T) {
 func TestHugePlanIsCutToGitHubsLimit(t *testing.T) {
 	w := newWorld(t, "services: []\n", nil)
 	_, head := w.catalogPR("many-services", catalogOf(genServices(400)))
-	plan := w.check(w.ConfigRepo, head, app.CheckPlan)
+	plan := w.check(w.ConfigRepo, head, gh.CheckPlan)
 	if plan.Conclusion != "success" || !strings.Contains(plan.Title, "400 to create") {
 		t.Fatalf("plan = %s %q", plan.Conclusion, plan.Title)
 	}

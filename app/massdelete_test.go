@@ -4,8 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 )
 
 // The mass-delete label can come after the merge, when the app has
@@ -29,7 +28,7 @@ func TestLabelOnAMergedBotPRAfterTheNextOneOpened(t *testing.T) {
 		t.Fatalf("no new bot PR for orders (open: %v, #%d)", ok, bot.Number)
 	}
 
-	w.GitHub.AddLabel(w.PipelinesRepo, flagged.Number, app.MassDeleteLabel)
+	w.GitHub.AddLabel(w.PipelinesRepo, flagged.Number, gh.MassDeleteLabel)
 	w.settle()
 	if diff := cmp.Diff([]string{"svc_000_cd", "svc_001_cd", "svc_002_cd", "svc_003_cd"}, sortedKeys(w.harnessPipelines())); diff != "" {
 		t.Errorf("Harness after the label on #%d (-want +got):\n%s", flagged.Number, diff)

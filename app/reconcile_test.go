@@ -7,18 +7,20 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
 
-func (w *world) reconcile() app.DriftReport {
+func (w *world) reconcile() store.DriftReport {
 	w.t.Helper()
-	if err := w.App.App.Enqueue(context.Background(), "reconcile", w.PipelinesRepo, "", "test"); err != nil {
+	if err := w.App.App.Enqueue(context.Background(), work.Reconcile, "test"); err != nil {
 		w.t.Fatal(err)
 	}
 	w.settle()
-	rep, ok := w.App.App.LastDrift(context.Background())
+	rep, ok := w.lastDrift()
 	if !ok {
 		w.t.Fatal("no drift report after reconcile")
 	}
@@ -48,7 +50,7 @@ func TestReconcileRepairsDrift(t *testing.T) {
 	w.Harness.PutPipeline("default", "platform", "hand_made", []byte(unmanaged))
 
 	rep := w.reconcile()
-	want := app.DriftReport{Missing: []string{"svc_001_cd"}, Different: []string{"svc_000_cd"}, Extra: []string{"stray_one_cd"}, Queued: 3, Checked: 3}
+	want := store.DriftReport{Missing: []string{"svc_001_cd"}, Different: []string{"svc_000_cd"}, Extra: []string{"stray_one_cd"}, Queued: 3, Checked: 3}
 	if diff := cmp.Diff(want, rep, cmpDrift); diff != "" {
 		t.Errorf("drift report (-want +got):\n%s", diff)
 	}
@@ -66,7 +68,7 @@ func TestReconcileRepairsDrift(t *testing.T) {
 		t.Error("reconcile changed a pipeline the app does not manage")
 	}
 	head := w.GitHub.Head(w.PipelinesRepo, sandbox.DefaultBranch)
-	if c := w.check(w.PipelinesRepo, head, app.CheckDrift); c.Conclusion != "neutral" || !strings.Contains(c.Summary, "svc_001_cd") {
+	if c := w.check(w.PipelinesRepo, head, gh.CheckDrift); c.Conclusion != "neutral" || !strings.Contains(c.Summary, "svc_001_cd") {
 		t.Errorf("drift check run = %s %q\n%s", c.Conclusion, c.Title, c.Summary)
 	}
 
@@ -74,7 +76,7 @@ func TestReconcileRepairsDrift(t *testing.T) {
 	if rep := w.reconcile(); rep.Drifted() != 0 {
 		t.Errorf("second reconcile found drift: %+v", rep)
 	}
-	if c := w.check(w.PipelinesRepo, head, app.CheckDrift); c.Conclusion != "success" {
+	if c := w.check(w.PipelinesRepo, head, gh.CheckDrift); c.Conclusion != "success" {
 		t.Errorf("drift check run after repair = %s %q", c.Conclusion, c.Title)
 	}
 }

@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 )
 
 func TestToRedeliver(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	attempts := []WebhookAttempt{
+	attempts := []gh.WebhookAttempt{
 		{ID: 1, GUID: "ok", At: at(1), StatusCode: 200},
 		{ID: 2, GUID: "down", At: at(2), StatusCode: 0},                        // connection refused
 		{ID: 3, GUID: "fixed", At: at(3), StatusCode: 500},                     // failed, then

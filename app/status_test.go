@@ -16,7 +16,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/loop"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 
@@ -209,7 +211,7 @@ var queueIDs = []string{"queue-pending", "queue-running", "queue-retrying", "que
 
 // unusedGitHub stands for GitHub where nothing may call it: the status
 // page reads only the store, so any call panics the test.
-type unusedGitHub struct{ app.GitHub }
+type unusedGitHub struct{ gh.GitHub }
 
 // idleApp is an app over a new store that has never run: the state just
 // after the first deploy, before the first delivery.
@@ -226,7 +228,7 @@ func idleApp(t *testing.T) *app.App {
 	t.Cleanup(func() { db.Close() })
 	a, err := app.New(cfg, app.Deps{
 		GitHub:  unusedGitHub{},
-		Harness: func(org, project string) app.Harness { return nil },
+		Harness: func(org, project string) loop.Harness { return nil },
 		Store:   db,
 	})
 	if err != nil {

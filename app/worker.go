@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -11,31 +10,17 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/handlers"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/backoff"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/loop"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
 
 // deliveryLease is how long a delivery worker holds a batch without
 // renewing it; it renews every third of it while the run goes on.
 const deliveryLease = 60 * time.Second
-
-// workData is what a delivery keeps beyond the store's columns.
-type workData struct {
-	Repo   string `json:"repo"` // repository the event came from
-	Sender string `json:"sender,omitempty"`
-}
-
-func encodeWorkData(w handlers.Work) []byte {
-	b, _ := json.Marshal(workData{Repo: w.Repo, Sender: w.Sender})
-	return b
-}
-
-func decodeWorkData(d store.Delivery) workData {
-	var wd workData
-	_ = json.Unmarshal(d.Data, &wd) // an older or empty record just lacks the detail
-	return wd
-}
 
 // While webhooks keep arriving, the workers wait for a pause before they
 // claim: answering GitHub quickly matters more than starting a run a few
@@ -59,6 +44,14 @@ func (a *App) waitForQuietIntake(ctx context.Context) {
 			return
 		case <-time.After(intakeQuiet - since):
 		}
+	}
+}
+
+// kick wakes a delivery worker.
+func (a *App) kick() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -124,13 +117,12 @@ func (a *App) takeOverDefunct(ctx context.Context) {
 // process runs one batch and records its outcome.
 func (a *App) process(ctx context.Context, batch []store.Delivery) {
 	last := batch[len(batch)-1]
-	wd := decodeWorkData(last)
 	log := a.log.With().
 		Str("github_delivery_id", last.ID).
 		Str("github_event_type", last.Event).
-		Str(LogKeyRepo, wd.Repo).
-		Str(LogKeySHA, last.SHA).
-		Str(LogKeyWork, last.Key).
+		Str("github_repo", work.DecodeData(last.Data).Repo).
+		Str(loop.LogKeySHA, last.SHA).
+		Str("work", last.Key).
 		Int("coalesced", len(batch)).
 		Logger()
 	ctx = log.WithContext(ctx)
@@ -158,21 +150,22 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 	}()
 
 	start := a.now()
-	outcome, err := a.run(runCtx, batch)
+	kind := work.KindOf(last.Key)
+	outcome, err := a.dispatch(runCtx, kind, batch)
 	close(done)
 	cancel()
-	a.metrics.observeRun(kindOf(last.Key), outcome, err, a.now().Sub(start))
+	a.metrics.ObserveRun(kind, outcome, err, a.now().Sub(start))
 
 	// Record the outcome even if the run was cut short by shutdown.
 	recordCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer stop()
 	switch {
 	case err == nil:
-		log.Info().Str("outcome", outcome).Dur("took", a.now().Sub(start)).Msg("work done")
-		if !strings.HasPrefix(outcome, "blocked") {
-			a.setLastError(nil) // a blocked run already recorded why
+		log.Info().Str("outcome", outcome.Text).Dur("took", a.now().Sub(start)).Msg("work done")
+		if outcome.Result != work.Blocked {
+			a.loop.SetLastError(nil) // a blocked run already recorded why
 		}
-		if err := a.db.CompleteDeliveries(recordCtx, batch, outcome); err != nil {
+		if err := a.db.CompleteDeliveries(recordCtx, batch, outcome.Text); err != nil {
 			log.Error().Err(err).Msg("recording delivery outcome")
 		}
 	case ctx.Err() != nil:
@@ -181,67 +174,63 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 			log.Error().Err(err).Msg("releasing deliveries")
 		}
 	default:
-		a.setLastError(fmt.Errorf("%s: %w", last.Key, err))
+		a.loop.SetLastError(fmt.Errorf("%s: %w", last.Key, err))
 		delay := a.deliveryBackoff(last.Attempts, err)
-		log.Error().Err(err).Int(LogKeyAttempt, last.Attempts).Dur("retry_in", delay).Msg("work failed")
+		log.Error().Err(err).Int("attempt", last.Attempts).Dur("retry_in", delay).Msg("work failed")
 		if err := a.db.RetryDeliveries(recordCtx, batch, err.Error(), a.now().Add(delay)); err != nil {
 			log.Error().Err(err).Msg("recording delivery retry")
 		}
 	}
 }
 
-// deliveryBackoff is exponential with full jitter, capped; a wait GitHub
-// or Harness asked for wins.
+// deliveryBackoff is the wait before a failed run is tried again: a wait
+// GitHub or Harness asked for wins; otherwise the app's one back-off.
 func (a *App) deliveryBackoff(attempt int, err error) time.Duration {
-	if after, ok := retryAfterOf(err); ok && after > 0 {
+	if after, ok := gh.RetryAfterOf(err); ok && after > 0 {
 		return after
 	}
 	if after, ok := harness.RetryAfter(err); ok {
 		return after
 	}
-	ceiling := a.cfg.Workers.RetryBase << min(max(attempt-1, 0), 20)
-	if ceiling > a.cfg.Workers.RetryMax || ceiling <= 0 {
-		ceiling = a.cfg.Workers.RetryMax
-	}
-	return a.cfg.Workers.RetryBase/2 + time.Duration(rand.Float64()*float64(ceiling))
+	// A run is never retried at once: half the base is the shortest wait.
+	b := backoff.Exponential{Base: a.cfg.Workers.RetryBase, Max: a.cfg.Workers.RetryMax, Floor: a.cfg.Workers.RetryBase / 2}
+	return b.Delay(attempt, rand.Float64())
 }
 
-func kindOf(key string) string {
-	kind, _, _ := strings.Cut(key, ":")
-	return kind
-}
-
-// run dispatches a batch to its loop step and returns a short outcome.
-func (a *App) run(ctx context.Context, batch []store.Delivery) (string, error) {
+// dispatch runs a batch's work on the loop step that owns its kind.
+func (a *App) dispatch(ctx context.Context, kind work.Kind, batch []store.Delivery) (work.Outcome, error) {
 	last := batch[len(batch)-1]
-	switch kindOf(last.Key) {
-	case handlers.KindPreview:
-		return a.preview(ctx, last)
-	case handlers.KindPropose:
-		return a.propose(ctx, triggersOf(batch))
-	case handlers.KindApply:
-		return a.apply(ctx, triggersOf(batch))
-	case handlers.KindBotPR:
-		return a.botPRClosed(ctx, last)
-	case handlers.KindReconcile:
-		return a.reconcile(ctx)
+	switch kind {
+	case work.Preview:
+		return a.loop.Preview(ctx, loop.PreviewRequest{Repo: previewRepo(last), SHA: last.SHA, Before: last.Before, Work: last.ID})
+	case work.Propose:
+		return a.loop.Propose(ctx, triggersOf(batch))
+	case work.Apply:
+		return a.loop.Apply(ctx, triggersOf(batch))
+	case work.BotPR:
+		return a.loop.BotPRClosed(ctx, last.PRNumber)
+	case work.Reconcile:
+		return a.loop.Reconcile(ctx)
 	}
 	zerolog.Ctx(ctx).Warn().Str("key", last.Key).Msg("unknown work key")
-	return "unknown work", nil
+	return work.Outcome{Result: work.Unchanged, Text: "unknown work"}, nil
 }
 
-// trigger is one event behind a propose or apply run.
-type trigger struct {
-	Repo string // repository the event came from
-	SHA  string
-	PR   int // the pull request the event is about, if any (a label added to a merged bot PR)
+// previewRepo is the repository of the PR a preview delivery is about:
+// where the event came from, or its lane.
+func previewRepo(d store.Delivery) string {
+	if repo := work.DecodeData(d.Data).Repo; repo != "" {
+		return repo
+	}
+	return d.Repo
 }
 
-func triggersOf(batch []store.Delivery) []trigger {
-	seen := map[trigger]bool{}
-	var out []trigger
+// triggersOf lists the events behind a batch, once each.
+func triggersOf(batch []store.Delivery) []work.Trigger {
+	seen := map[work.Trigger]bool{}
+	var out []work.Trigger
 	for _, d := range batch {
-		t := trigger{Repo: decodeWorkData(d).Repo, SHA: d.SHA, PR: d.PRNumber}
+		t := work.Trigger{Repo: work.DecodeData(d.Data).Repo, SHA: d.SHA, PR: d.PRNumber}
 		if t.SHA == "" || seen[t] {
 			continue
 		}
@@ -252,12 +241,15 @@ func triggersOf(batch []store.Delivery) []trigger {
 }
 
 // Enqueue records work that did not come from a webhook (admin API,
-// timers), as a delivery with a generated id, so it takes the same path.
-func (a *App) Enqueue(ctx context.Context, key, lane, sha, why string) error {
+// timers), as a delivery with a generated id in the pipelines repo's lane,
+// so it takes the same path.
+func (a *App) Enqueue(ctx context.Context, kind work.Kind, why string) error {
+	key := work.Key(kind, "")
+	lane := a.repos.Pipelines.String()
 	id := fmt.Sprintf("internal-%s-%d-%d", strings.ReplaceAll(key, ":", "-"), a.now().UnixNano(), rand.Uint32())
 	_, err := a.db.RecordDelivery(ctx, store.Delivery{
-		ID: id, Event: "internal", Action: why, Repo: lane, Key: key, SHA: sha, After: sha,
-		Data: encodeWorkData(handlers.Work{Repo: lane, Sender: why}), ReceivedAt: a.now(),
+		ID: id, Event: "internal", Action: why, Repo: lane, Key: key,
+		Data: work.Data{Repo: lane, Sender: why}.Encode(), ReceivedAt: a.now(),
 	})
 	if err != nil {
 		return fmt.Errorf("recording %s work: %w", key, err)

@@ -13,6 +13,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// SettingsPath is where the settings file lives: at the root of the
+// pipelines repository.
+const SettingsPath = ".pipeline-orchestrator.yml"
+
 // ParseSettings reads and validates the pipelines repository's settings
 // file (.pipeline-orchestrator.yml). file is the path used in diagnostics;
 // src is the file's content.

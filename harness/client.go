@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/backoff"
 )
 
 // DefaultBaseURL is the SaaS gateway the Harness Go SDK and Terraform
@@ -364,12 +366,7 @@ func ambiguous(err error) bool {
 
 // backoff is the full-jitter delay before attempt+1.
 func (c *Client) backoff(attempt int) time.Duration {
-	ceil := c.sh.retry.BaseDelay
-	for i := 1; i < attempt && ceil < c.sh.retry.MaxDelay; i++ {
-		ceil *= 2
-	}
-	ceil = min(ceil, c.sh.retry.MaxDelay)
-	return rand.N(ceil + 1)
+	return backoff.Exponential{Base: c.sh.retry.BaseDelay, Max: c.sh.retry.MaxDelay}.Delay(attempt, rand.Float64())
 }
 
 // attempt sends cl once.

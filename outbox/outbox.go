@@ -24,6 +24,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/backoff"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 
@@ -72,14 +73,7 @@ type Backoff struct {
 // Delay returns the wait after the given failed attempt (1-based), with
 // full jitter: rnd (in [0, 1)) times min(Max, Base*2^(attempt-1)).
 func (b Backoff) Delay(attempt int, rnd float64) time.Duration {
-	ceiling := b.Base
-	for i := 1; i < attempt && ceiling < b.Max; i++ {
-		ceiling *= 2
-	}
-	if ceiling > b.Max || ceiling <= 0 {
-		ceiling = b.Max
-	}
-	return time.Duration(rnd * float64(ceiling))
+	return backoff.Exponential{Base: b.Base, Max: b.Max}.Delay(attempt, rnd)
 }
 
 // Outcome is what became of one attempt at an operation.

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 )
 
 // TestBadInput sends what GitHub never sends, or what a careless or
@@ -92,7 +92,7 @@ func TestBadInput(t *testing.T) {
 		}
 		_, head := w.catalogPR("hostile", b.String())
 		w.mustSettle(time.Minute, nil)
-		plan, ok := w.latestCheck(w.ConfigRepo, head, app.CheckPlan)
+		plan, ok := w.latestCheck(w.ConfigRepo, head, gh.CheckPlan)
 		if !ok || plan.Conclusion != "failure" {
 			t.Fatalf("plan check run = %v %s %q, want a failure", ok, plan.Conclusion, plan.Title)
 		}
@@ -158,7 +158,7 @@ func TestBadInput(t *testing.T) {
 			summary           int
 		}
 		for {
-			if c, ok := w.latestCheck(w.ConfigRepo, head, app.CheckPlan); ok && c.Status == "completed" {
+			if c, ok := w.latestCheck(w.ConfigRepo, head, gh.CheckPlan); ok && c.Status == "completed" {
 				plan.conclusion, plan.title, plan.summary = c.Conclusion, c.Title, len(c.Summary)
 				break
 			}
@@ -201,7 +201,7 @@ func TestBadInput(t *testing.T) {
 		applyCatalogChange(cat, changeAdd, rng)
 		n, head := w.catalogPR("normal", cat.YAML())
 		w.mustSettle(time.Minute, nil)
-		if plan, ok := w.latestCheck(w.ConfigRepo, head, app.CheckPlan); !ok || plan.Conclusion != "success" {
+		if plan, ok := w.latestCheck(w.ConfigRepo, head, gh.CheckPlan); !ok || plan.Conclusion != "success" {
 			t.Errorf("plan of a normal change = %s %q", plan.Conclusion, plan.Title)
 		}
 		w.mergePR(w.ConfigRepo, n)

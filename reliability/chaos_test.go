@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 )
 
@@ -410,10 +410,10 @@ func (c *chaos) mergeBotPR() bool {
 	if !ok {
 		return false
 	}
-	flagged := strings.Contains(pr.Body, "Mass delete") && !slices.Contains(pr.Labels, app.MassDeleteLabel)
+	flagged := strings.Contains(pr.Body, "Mass delete") && !slices.Contains(pr.Labels, gh.MassDeleteLabel)
 	labelFirst := c.rng.IntN(2) == 0
 	if flagged && labelFirst {
-		c.w.GitHub.AddLabel(c.w.PipelinesRepo, pr.Number, app.MassDeleteLabel)
+		c.w.GitHub.AddLabel(c.w.PipelinesRepo, pr.Number, gh.MassDeleteLabel)
 		c.botLabels++
 	}
 	method := pick(c.rng, []string{"merge", "squash", "rebase"})
@@ -455,9 +455,9 @@ func (c *chaos) labelLater() {
 	if len(c.toLabel) > 0 {
 		n := c.toLabel[0]
 		c.toLabel = c.toLabel[1:]
-		c.w.GitHub.AddLabel(c.w.PipelinesRepo, n, app.MassDeleteLabel)
+		c.w.GitHub.AddLabel(c.w.PipelinesRepo, n, gh.MassDeleteLabel)
 		c.botLabels++
-		debugf(c.t, "labelled merged bot PR #%d %s", n, app.MassDeleteLabel)
+		debugf(c.t, "labelled merged bot PR #%d %s", n, gh.MassDeleteLabel)
 		return
 	}
 	qs, err := c.w.DB.QueueStats(context.Background())
@@ -469,14 +469,14 @@ func (c *chaos) labelLater() {
 	}
 	var last githubtest.PullRequest
 	for _, pr := range c.w.GitHub.PRs(c.w.PipelinesRepo) {
-		if pr.Head == app.SyncBranch && pr.Number > last.Number {
+		if pr.Head == gh.SyncBranch && pr.Number > last.Number {
 			last = pr
 		}
 	}
-	if last.Number == 0 || slices.Contains(last.Labels, app.MassDeleteLabel) {
+	if last.Number == 0 || slices.Contains(last.Labels, gh.MassDeleteLabel) {
 		return
 	}
-	c.w.GitHub.AddLabel(c.w.PipelinesRepo, last.Number, app.MassDeleteLabel)
+	c.w.GitHub.AddLabel(c.w.PipelinesRepo, last.Number, gh.MassDeleteLabel)
 	c.heldLabels++
 	debugf(c.t, "%d deletes held: labelled the latest bot PR #%d", qs.Held, last.Number)
 }

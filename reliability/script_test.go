@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 )
 
@@ -61,7 +61,7 @@ func (w *world) converge(timeout time.Duration, pump func()) int {
 			w.tb.Fatalf("bot PR #%d is still open after 10 rounds of merging", pr.Number)
 		}
 		if strings.Contains(pr.Body, "Mass delete") {
-			w.GitHub.AddLabel(w.PipelinesRepo, pr.Number, app.MassDeleteLabel)
+			w.GitHub.AddLabel(w.PipelinesRepo, pr.Number, gh.MassDeleteLabel)
 		}
 		w.mergePR(w.PipelinesRepo, pr.Number)
 		merged++

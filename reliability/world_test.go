@@ -12,6 +12,7 @@ import (
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
@@ -61,7 +62,7 @@ func newWorld(tb testing.TB, opts worldOptions) *world {
 		}
 	}
 	if opts.Settings != "" {
-		pipelines[app.SettingsPath] = opts.Settings
+		pipelines[catalog.SettingsPath] = opts.Settings
 	}
 	si, err := sandbox.StartStandIns(sandbox.StandInOptions{
 		ConfigFiles:    map[string]string{catalogPath: opts.Catalog, "README.md": "# platform\n"},
@@ -162,7 +163,7 @@ func (w *world) redeliverFailed() int {
 // openBotPR returns the open bot PR.
 func (w *world) openBotPR() (githubtest.PullRequest, bool) {
 	for _, pr := range w.GitHub.PRs(w.PipelinesRepo) {
-		if pr.Head == app.SyncBranch && pr.State == "open" {
+		if pr.Head == gh.SyncBranch && pr.State == "open" {
 			return pr, true
 		}
 	}
@@ -204,8 +205,8 @@ func (w *world) checkConvergence() convergence {
 	w.tb.Helper()
 	tree := w.GitHub.Tree(w.PipelinesRepo, mainBranch)
 	settings := catalog.DefaultSettings()
-	if src, ok := tree[app.SettingsPath]; ok {
-		s, diags := catalog.ParseSettings(app.SettingsPath, []byte(src))
+	if src, ok := tree[catalog.SettingsPath]; ok {
+		s, diags := catalog.ParseSettings(catalog.SettingsPath, []byte(src))
 		if len(diags) > 0 {
 			w.tb.Fatalf("final settings are invalid:\n%v", diags)
 		}

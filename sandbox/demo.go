@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
@@ -137,7 +137,7 @@ func (d *Demo) previewPR(ctx context.Context, who, title, catalog string) (int, 
 	if err != nil {
 		return 0, githubtest.CheckRun{}, err
 	}
-	plan, err := d.checkRun(ctx, d.Env.ConfigRepo, head, app.CheckPlan)
+	plan, err := d.checkRun(ctx, d.Env.ConfigRepo, head, gh.CheckPlan)
 	if err != nil {
 		return 0, githubtest.CheckRun{}, err
 	}
@@ -157,7 +157,7 @@ func (d *Demo) mergeConfigPR(ctx context.Context, n int, catalog string) (string
 
 func (d *Demo) openBotPR() (githubtest.PullRequest, bool) {
 	for _, pr := range d.Env.GitHub.PRs(d.Env.PipelinesRepo) {
-		if pr.Head == app.SyncBranch && pr.State == "open" {
+		if pr.Head == gh.SyncBranch && pr.State == "open" {
 			return pr, true
 		}
 	}
@@ -180,7 +180,7 @@ func (d *Demo) mergeBotPR(ctx context.Context) (string, githubtest.CheckRun, err
 	if err := d.settle(ctx); err != nil {
 		return "", githubtest.CheckRun{}, err
 	}
-	c, err := d.checkRun(ctx, d.Env.PipelinesRepo, sha, app.CheckHarness)
+	c, err := d.checkRun(ctx, d.Env.PipelinesRepo, sha, gh.CheckHarness)
 	if err != nil {
 		return "", githubtest.CheckRun{}, err
 	}
@@ -275,7 +275,7 @@ func (d *Demo) configOnly(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sync, err := d.checkRun(ctx, d.Env.ConfigRepo, merge, app.CheckSync)
+	sync, err := d.checkRun(ctx, d.Env.ConfigRepo, merge, gh.CheckSync)
 	if err != nil {
 		return err
 	}
@@ -373,7 +373,7 @@ func (d *Demo) harnessOutage(ctx context.Context) error {
 		d.Env.App.App.Flush(ctx)
 		runs := d.Env.GitHub.CheckRuns(d.Env.PipelinesRepo, sha)
 		if len(runs) > 0 && strings.HasPrefix(runs[len(runs)-1].Title, "Retrying") {
-			d.Say("  • Check run %s meanwhile: %s", app.CheckHarness, runs[len(runs)-1].Title)
+			d.Say("  • Check run %s meanwhile: %s", gh.CheckHarness, runs[len(runs)-1].Title)
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -381,7 +381,7 @@ func (d *Demo) harnessOutage(ctx context.Context) error {
 	if err := d.settle(ctx); err != nil {
 		return err
 	}
-	c, err := d.checkRun(ctx, d.Env.PipelinesRepo, sha, app.CheckHarness)
+	c, err := d.checkRun(ctx, d.Env.PipelinesRepo, sha, gh.CheckHarness)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/examples"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
 )
@@ -75,7 +75,7 @@ func playedDemo(t *testing.T) *sandbox.Env {
 	env, err := sandbox.Start(ctx, sandbox.Options{
 		StandInOptions: sandbox.StandInOptions{
 			ConfigFiles:    map[string]string{sandbox.CatalogPath: examples.Catalog},
-			PipelinesFiles: map[string]string{app.SettingsPath: examples.Settings},
+			PipelinesFiles: map[string]string{catalog.SettingsPath: examples.Settings},
 		},
 		Dir: t.TempDir(),
 	})

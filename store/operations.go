@@ -5,70 +5,34 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
 	"strings"
 	"time"
 )
 
-// OperationKind is the change an operation makes in Harness. The executor
-// treats create and update alike, as an idempotent create-or-update; the
-// kind records the intent for reports.
-type OperationKind string
-
-// Operation kinds.
-const (
-	KindCreate OperationKind = "create"
-	KindUpdate OperationKind = "update"
-	KindDelete OperationKind = "delete"
+// The values the store keeps are defined in package record; these names
+// are the same types.
+type (
+	OperationKind  = record.OperationKind
+	OperationState = record.OperationState
+	Operation      = record.Operation
 )
 
-// OperationState is where an operation is in the outbox.
-type OperationState string
-
-// Operation states. Done, failed and superseded are final.
+// Operation kinds and states, as in package record.
 const (
-	OpPending    OperationState = "pending"    // ready from NotBefore on
-	OpRunning    OperationState = "running"    // claimed by Worker until LeaseUntil
-	OpDone       OperationState = "done"       // took effect (or was already in effect)
-	OpFailed     OperationState = "failed"     // permanent error or out of attempts; stays visible
-	OpSuperseded OperationState = "superseded" // replaced by a newer operation on the same pipeline (SupersededBy)
-	OpHeld       OperationState = "held"       // waits for ReleaseHeld (a delete awaiting the mass-delete label)
+	KindCreate   = record.KindCreate
+	KindUpdate   = record.KindUpdate
+	KindDelete   = record.KindDelete
+	OpPending    = record.OpPending
+	OpRunning    = record.OpRunning
+	OpDone       = record.OpDone
+	OpFailed     = record.OpFailed
+	OpSuperseded = record.OpSuperseded
+	OpHeld       = record.OpHeld
 )
-
-// Operation is one durable change to one Harness pipeline.
-type Operation struct {
-	ID int64
-	// Key makes enqueueing idempotent: an operation whose Key is already in
-	// the store is not enqueued again. Empty means the default key,
-	// "<pipeline>|<kind>|<commit>|<content hash>", which makes replaying an
-	// apply of the same commit a no-op. A caller that wants the same change
-	// run again (a drift repair) gives a Key of its own.
-	Key          string
-	Pipeline     string // Harness pipeline identifier
-	Service      string
-	Path         string // file in the pipelines repository
-	Kind         OperationKind
-	Commit       string // pipelines repository commit the change comes from
-	ConfigCommit string // config repository commit behind it, if known
-	ContentHash  string
-	YAML         []byte // pipeline YAML; empty for deletes
-	Reason       string
-	State        OperationState
-	Attempts     int // claims so far, this one included
-	LastError    string
-	Result       string
-	NotBefore    time.Time
-	LeaseUntil   time.Time
-	Worker       string
-	SupersededBy int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	DoneAt       time.Time
-}
 
 // defaultKey is the stable key of an operation that has none.
-func (o Operation) defaultKey() string {
-	return strings.Join([]string{o.Pipeline, string(o.Kind), o.Commit, o.ContentHash}, "|")
-}
+func defaultKey(o Operation) string { return record.DefaultKey(o) }
 
 const operationCols = `id, dedupe_key, pipeline, service, path, kind, commit_sha, config_commit,
 	content_hash, yaml, reason, state, attempts, last_error, result, not_before, lease_until,
@@ -152,7 +116,7 @@ func (db *DB) EnqueueOperations(ctx context.Context, ops []Operation) ([]int64, 
 		for i, o := range ops {
 			key := o.Key
 			if key == "" {
-				key = o.defaultKey()
+				key = defaultKey(o)
 			}
 			state := o.State
 			if state == "" {

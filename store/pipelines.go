@@ -6,36 +6,30 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
 	"time"
 )
 
-// HarnessState is how a service's pipeline in Harness compares with the
-// pipelines repository.
-type HarnessState string
-
-// Harness states of a pipeline.
-const (
-	HarnessInSync  HarnessState = "in_sync"
-	HarnessPending HarnessState = "pending" // an operation is queued or running
-	HarnessFailed  HarnessState = "failed"  // the last operation failed
-	HarnessDrifted HarnessState = "drifted" // reconcile found Harness differs from the repository
-	HarnessDeleted HarnessState = "deleted"
+// The values the store keeps are defined in package record; these names
+// are the same types.
+type (
+	HarnessState  = record.HarnessState
+	PipelineState = record.PipelineState
+	BotPRState    = record.BotPRState
+	BotPR         = record.BotPR
 )
 
-// PipelineState is what the app last knew about one service's pipeline.
-type PipelineState struct {
-	Service            string
-	Pipeline           string
-	Path               string
-	Archetype          string
-	Team               string
-	LastRenderedCommit string
-	LastAppliedCommit  string
-	ContentHash        string
-	HarnessState       HarnessState // empty is stored as pending
-	LastError          string
-	UpdatedAt          time.Time // set by the store
-}
+// Harness and bot PR states, as in package record.
+const (
+	HarnessInSync  = record.HarnessInSync
+	HarnessPending = record.HarnessPending
+	HarnessFailed  = record.HarnessFailed
+	HarnessDrifted = record.HarnessDrifted
+	HarnessDeleted = record.HarnessDeleted
+	PROpen         = record.PROpen
+	PRClosed       = record.PRClosed
+	PRMerged       = record.PRMerged
+)
 
 const pipelineStateCols = `service, pipeline, path, archetype, team, last_rendered_commit,
 	last_applied_commit, content_hash, harness_state, last_error, updated_at`
@@ -108,27 +102,6 @@ func (db *DB) ListPipelineStates(ctx context.Context) ([]PipelineState, error) {
 		return nil, fmt.Errorf("listing pipeline states: %w", err)
 	}
 	return ps, nil
-}
-
-// BotPRState is the state of a bot pull request on GitHub.
-type BotPRState string
-
-// Bot pull request states.
-const (
-	PROpen   BotPRState = "open"
-	PRClosed BotPRState = "closed"
-	PRMerged BotPRState = "merged"
-)
-
-// BotPR is a pull request the app opened on the pipelines repository.
-type BotPR struct {
-	Repo          string // owner/name
-	Number        int
-	State         BotPRState
-	HeadSHA       string
-	DesiredHash   string   // hash of the desired pipelines/ tree the PR carries
-	SourceCommits []string // config and pipelines repository commits it was rendered from
-	UpdatedAt     time.Time
 }
 
 const botPRCols = `repo, number, state, head_sha, desired_hash, source_commits, updated_at`

@@ -20,8 +20,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/ghapi"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/ghapi"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/loop"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/metrics"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 
@@ -39,7 +41,7 @@ type Options struct {
 }
 
 // Deps returns the app's dependencies for cfg.
-func Deps(cfg app.Config, db *store.DB, log *zerolog.Logger, metrics *app.Metrics, opts Options) (app.Deps, error) {
+func Deps(cfg app.Config, db *store.DB, log *zerolog.Logger, m *metrics.Metrics, opts Options) (app.Deps, error) {
 	ghCfg := githubapp.Config{V3APIURL: cfg.GitHub.APIURL, WebURL: cfg.GitHub.WebURL}
 	ghCfg.App.IntegrationID = cfg.GitHub.AppID
 	ghCfg.App.PrivateKey = cfg.GitHub.PrivateKey.Value()
@@ -50,7 +52,7 @@ func Deps(cfg app.Config, db *store.DB, log *zerolog.Logger, metrics *app.Metric
 		// One call: each WithClientMiddleware replaces the previous list.
 		githubapp.WithClientMiddleware(
 			githubapp.ClientLogging(zerolog.DebugLevel),
-			metrics.GitHubMiddleware(),
+			m.GitHubMiddleware(),
 		),
 	}
 	if opts.Transport != nil {
@@ -71,7 +73,7 @@ func Deps(cfg app.Config, db *store.DB, log *zerolog.Logger, metrics *app.Metric
 		// operation later, with its own longer back-off.
 		Retry:      harness.RetryPolicy{MaxAttempts: 3, BaseDelay: cfg.Workers.RetryBase, MaxDelay: cfg.Workers.RetryMax},
 		RateLimit:  cfg.Harness.RateLimit,
-		Observe:    metrics.HarnessObserver,
+		Observe:    m.HarnessObserver,
 		HTTPClient: &http.Client{Transport: opts.Transport},
 	})
 	if err != nil {
@@ -79,11 +81,11 @@ func Deps(cfg app.Config, db *store.DB, log *zerolog.Logger, metrics *app.Metric
 	}
 	return app.Deps{
 		GitHub:  gh,
-		Harness: func(org, project string) app.Harness { return hc.In(org, project) },
+		Harness: func(org, project string) loop.Harness { return hc.In(org, project) },
 		Store:   db,
 		Forget:  gh.Forget,
 		Logger:  log,
-		Metrics: metrics,
+		Metrics: m,
 	}, nil
 }
 
@@ -92,7 +94,7 @@ type Server struct {
 	App     *app.App
 	DB      *store.DB
 	Config  app.Config
-	Metrics *app.Metrics
+	Metrics *metrics.Metrics
 	// URL is the app's base URL, e.g. http://127.0.0.1:41234.
 	URL string
 
@@ -116,8 +118,8 @@ func Start(ctx context.Context, cfg app.Config, log *zerolog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	metrics := app.NewMetrics(nil)
-	deps, err := Deps(cfg, db, log, metrics, Options{})
+	m := metrics.New(nil)
+	deps, err := Deps(cfg, db, log, m, Options{})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -134,7 +136,7 @@ func Start(ctx context.Context, cfg app.Config, log *zerolog.Logger) (*Server, e
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &Server{
-		App: a, DB: db, Config: cfg, Metrics: metrics,
+		App: a, DB: db, Config: cfg, Metrics: m,
 		URL: "http://" + ln.Addr().String(),
 		srv: &http.Server{
 			Handler:           a.Handler(),

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/examples"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
 )
@@ -90,8 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		StandInOptions: sandbox.StandInOptions{
 			ConfigFiles: map[string]string{sandbox.CatalogPath: examples.Catalog},
 			PipelinesFiles: map[string]string{
-				app.SettingsPath: examples.Settings,
-				"README.md":      "# Harness pipelines\n\nRendered by pipeline-orchestrator.\n",
+				catalog.SettingsPath: examples.Settings,
+				"README.md":          "# Harness pipelines\n\nRendered by pipeline-orchestrator.\n",
 			},
 		},
 		Dir:    o.dataDir,

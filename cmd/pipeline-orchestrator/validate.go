@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
@@ -33,7 +32,7 @@ func (f *inputFlags) register(fs *flag.FlagSet) {
 func (f *inputFlags) fromCheckout(dir string) {
 	templatesDir := catalog.DefaultSettings().TemplatesDir
 	if f.settings == "" {
-		if p := filepath.Join(dir, app.SettingsPath); isFile(p) {
+		if p := filepath.Join(dir, catalog.SettingsPath); isFile(p) {
 			f.settings = p
 		}
 	}

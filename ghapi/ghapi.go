@@ -18,10 +18,10 @@ import (
 	"github.com/google/go-github/v62/github"
 	"github.com/palantir/go-githubapp/githubapp"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 )
 
-var _ app.GitHub = (*Client)(nil)
+var _ gh.GitHub = (*Client)(nil)
 
 // maxAnnotationsPerRequest is GitHub's limit on annotations in one check run
 // create or update (docs.github.com/en/rest/checks/runs, "annotations").
@@ -63,7 +63,7 @@ func (c *Client) Forget(owner string) {
 
 // installationClient returns a go-github client authenticated with the
 // installation token of repo's org.
-func (c *Client) installationClient(ctx context.Context, repo app.Repo) (*github.Client, error) {
+func (c *Client) installationClient(ctx context.Context, repo gh.Repo) (*github.Client, error) {
 	key := strings.ToLower(repo.String())
 	c.mu.Lock()
 	ci, ok := c.insts[key]
@@ -98,7 +98,7 @@ type RetryableError struct {
 
 func (e *RetryableError) Error() string { return e.Err.Error() }
 
-// RetryAfter implements app.Transient.
+// RetryAfter implements gh.Transient.
 func (e *RetryableError) RetryAfter() time.Duration { return e.After }
 func (e *RetryableError) Unwrap() error             { return e.Err }
 
@@ -112,7 +112,7 @@ func IsRetryable(err error) (bool, time.Duration) {
 	return false, 0
 }
 
-// classify maps go-github errors to app.ErrNotFound and RetryableError.
+// classify maps go-github errors to gh.ErrNotFound and RetryableError.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -129,7 +129,7 @@ func classify(err error) error {
 	if errors.As(err, &resp) && resp.Response != nil {
 		switch code := resp.Response.StatusCode; {
 		case code == http.StatusNotFound:
-			return fmt.Errorf("%w: %v", app.ErrNotFound, err)
+			return fmt.Errorf("%w: %v", gh.ErrNotFound, err)
 		case code == http.StatusTooManyRequests || code >= 500:
 			return &RetryableError{Err: err}
 		}
@@ -142,56 +142,56 @@ func classify(err error) error {
 	return &RetryableError{Err: err}
 }
 
-// DefaultBranch implements app.RepoReader.
-func (c *Client) DefaultBranch(ctx context.Context, repo app.Repo) (string, error) {
-	gh, err := c.installationClient(ctx, repo)
+// DefaultBranch implements gh.RepoReader.
+func (c *Client) DefaultBranch(ctx context.Context, repo gh.Repo) (string, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return "", err
 	}
-	r, _, err := gh.Repositories.Get(ctx, repo.Owner, repo.Name)
+	r, _, err := client.Repositories.Get(ctx, repo.Owner, repo.Name)
 	if err != nil {
 		return "", fmt.Errorf("reading repository %s: %w", repo, classify(err))
 	}
 	return r.GetDefaultBranch(), nil
 }
 
-// Branch implements app.RepoReader.
-func (c *Client) Branch(ctx context.Context, repo app.Repo, branch string) (app.Commit, error) {
-	gh, err := c.installationClient(ctx, repo)
+// Branch implements gh.RepoReader.
+func (c *Client) Branch(ctx context.Context, repo gh.Repo, branch string) (gh.Commit, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
-		return app.Commit{}, err
+		return gh.Commit{}, err
 	}
-	ref, _, err := gh.Git.GetRef(ctx, repo.Owner, repo.Name, "heads/"+branch)
+	ref, _, err := client.Git.GetRef(ctx, repo.Owner, repo.Name, "heads/"+branch)
 	if err != nil {
-		return app.Commit{}, fmt.Errorf("reading branch %s of %s: %w", branch, repo, classify(err))
+		return gh.Commit{}, fmt.Errorf("reading branch %s of %s: %w", branch, repo, classify(err))
 	}
-	return c.resolve(ctx, gh, repo, ref.GetObject().GetSHA())
+	return c.resolve(ctx, client, repo, ref.GetObject().GetSHA())
 }
 
-// Resolve implements app.RepoReader.
-func (c *Client) Resolve(ctx context.Context, repo app.Repo, sha string) (app.Commit, error) {
-	gh, err := c.installationClient(ctx, repo)
+// Resolve implements gh.RepoReader.
+func (c *Client) Resolve(ctx context.Context, repo gh.Repo, sha string) (gh.Commit, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
-		return app.Commit{}, err
+		return gh.Commit{}, err
 	}
-	return c.resolve(ctx, gh, repo, sha)
+	return c.resolve(ctx, client, repo, sha)
 }
 
-func (c *Client) resolve(ctx context.Context, gh *github.Client, repo app.Repo, sha string) (app.Commit, error) {
-	commit, _, err := gh.Git.GetCommit(ctx, repo.Owner, repo.Name, sha)
+func (c *Client) resolve(ctx context.Context, client *github.Client, repo gh.Repo, sha string) (gh.Commit, error) {
+	commit, _, err := client.Git.GetCommit(ctx, repo.Owner, repo.Name, sha)
 	if err != nil {
-		return app.Commit{}, fmt.Errorf("reading commit %s of %s: %w", sha, repo, classify(err))
+		return gh.Commit{}, fmt.Errorf("reading commit %s of %s: %w", sha, repo, classify(err))
 	}
-	return app.Commit{SHA: commit.GetSHA(), TreeSHA: commit.GetTree().GetSHA()}, nil
+	return gh.Commit{SHA: commit.GetSHA(), TreeSHA: commit.GetTree().GetSHA()}, nil
 }
 
-// Tree implements app.RepoReader with one recursive tree request.
-func (c *Client) Tree(ctx context.Context, repo app.Repo, treeSHA, dir string) (map[string]string, error) {
-	gh, err := c.installationClient(ctx, repo)
+// Tree implements gh.RepoReader with one recursive tree request.
+func (c *Client) Tree(ctx context.Context, repo gh.Repo, treeSHA, dir string) (map[string]string, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	tree, _, err := gh.Git.GetTree(ctx, repo.Owner, repo.Name, treeSHA, true)
+	tree, _, err := client.Git.GetTree(ctx, repo.Owner, repo.Name, treeSHA, true)
 	if err != nil {
 		return nil, fmt.Errorf("reading tree %s of %s: %w", treeSHA, repo, classify(err))
 	}
@@ -214,9 +214,9 @@ func (c *Client) Tree(ctx context.Context, repo app.Repo, treeSHA, dir string) (
 	return files, nil
 }
 
-// Blobs implements app.RepoReader.
-func (c *Client) Blobs(ctx context.Context, repo app.Repo, shas []string) (map[string][]byte, error) {
-	gh, err := c.installationClient(ctx, repo)
+// Blobs implements gh.RepoReader.
+func (c *Client) Blobs(ctx context.Context, repo gh.Repo, shas []string) (map[string][]byte, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func (c *Client) Blobs(ctx context.Context, repo app.Repo, shas []string) (map[s
 		if _, done := out[sha]; done {
 			continue
 		}
-		b, _, err := gh.Git.GetBlobRaw(ctx, repo.Owner, repo.Name, sha)
+		b, _, err := client.Git.GetBlobRaw(ctx, repo.Owner, repo.Name, sha)
 		if err != nil {
 			return nil, fmt.Errorf("reading blob %s of %s: %w", sha, repo, classify(err))
 		}
@@ -234,22 +234,22 @@ func (c *Client) Blobs(ctx context.Context, repo app.Repo, shas []string) (map[s
 	return out, nil
 }
 
-// File implements app.RepoReader.
-func (c *Client) File(ctx context.Context, repo app.Repo, ref, filePath string) ([]byte, error) {
-	gh, err := c.installationClient(ctx, repo)
+// File implements gh.RepoReader.
+func (c *Client) File(ctx context.Context, repo gh.Repo, ref, filePath string) ([]byte, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	fc, _, _, err := gh.Repositories.GetContents(ctx, repo.Owner, repo.Name, filePath, &github.RepositoryContentGetOptions{Ref: ref})
+	fc, _, _, err := client.Repositories.GetContents(ctx, repo.Owner, repo.Name, filePath, &github.RepositoryContentGetOptions{Ref: ref})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s at %s in %s: %w", filePath, short(ref), repo, classify(err))
 	}
 	if fc == nil {
-		return nil, fmt.Errorf("reading %s at %s in %s: %w: it is a directory", filePath, short(ref), repo, app.ErrNotFound)
+		return nil, fmt.Errorf("reading %s at %s in %s: %w: it is a directory", filePath, short(ref), repo, gh.ErrNotFound)
 	}
 	if fc.GetEncoding() == "none" || (fc.Content == nil && fc.GetSize() > 0) {
 		// The contents API omits files over 1 MB; fetch the blob instead.
-		b, _, err := gh.Git.GetBlobRaw(ctx, repo.Owner, repo.Name, fc.GetSHA())
+		b, _, err := client.Git.GetBlobRaw(ctx, repo.Owner, repo.Name, fc.GetSHA())
 		if err != nil {
 			return nil, fmt.Errorf("reading blob of %s in %s: %w", filePath, repo, classify(err))
 		}
@@ -262,12 +262,12 @@ func (c *Client) File(ctx context.Context, repo app.Repo, ref, filePath string) 
 	return []byte(s), nil
 }
 
-// CommitFiles implements app.BranchWriter with two calls: one tree (inline
+// CommitFiles implements gh.BranchWriter with two calls: one tree (inline
 // contents and deletions over the parent's tree) and one commit.
-func (c *Client) CommitFiles(ctx context.Context, repo app.Repo, parent app.Commit, message string, files map[string][]byte) (app.Commit, error) {
-	gh, err := c.installationClient(ctx, repo)
+func (c *Client) CommitFiles(ctx context.Context, repo gh.Repo, parent gh.Commit, message string, files map[string][]byte) (gh.Commit, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
-		return app.Commit{}, err
+		return gh.Commit{}, err
 	}
 	paths := make([]string, 0, len(files))
 	for p := range files {
@@ -284,30 +284,30 @@ func (c *Client) CommitFiles(ctx context.Context, repo app.Repo, parent app.Comm
 		// deletes the path (docs.github.com/en/rest/git/trees).
 		entries = append(entries, e)
 	}
-	tree, _, err := gh.Git.CreateTree(ctx, repo.Owner, repo.Name, parent.TreeSHA, entries)
+	tree, _, err := client.Git.CreateTree(ctx, repo.Owner, repo.Name, parent.TreeSHA, entries)
 	if err != nil {
-		return app.Commit{}, fmt.Errorf("creating tree in %s: %w", repo, classify(err))
+		return gh.Commit{}, fmt.Errorf("creating tree in %s: %w", repo, classify(err))
 	}
-	commit, _, err := gh.Git.CreateCommit(ctx, repo.Owner, repo.Name, &github.Commit{
+	commit, _, err := client.Git.CreateCommit(ctx, repo.Owner, repo.Name, &github.Commit{
 		Message: github.String(message),
 		Tree:    &github.Tree{SHA: tree.SHA},
 		Parents: []*github.Commit{{SHA: github.String(parent.SHA)}},
 	}, nil)
 	if err != nil {
-		return app.Commit{}, fmt.Errorf("creating commit in %s: %w", repo, classify(err))
+		return gh.Commit{}, fmt.Errorf("creating commit in %s: %w", repo, classify(err))
 	}
-	return app.Commit{SHA: commit.GetSHA(), TreeSHA: tree.GetSHA()}, nil
+	return gh.Commit{SHA: commit.GetSHA(), TreeSHA: tree.GetSHA()}, nil
 }
 
-// SetBranch implements app.BranchWriter: force-update, or create when the
+// SetBranch implements gh.BranchWriter: force-update, or create when the
 // branch does not exist (and update again if it appeared meanwhile).
-func (c *Client) SetBranch(ctx context.Context, repo app.Repo, branch, sha string) error {
-	gh, err := c.installationClient(ctx, repo)
+func (c *Client) SetBranch(ctx context.Context, repo gh.Repo, branch, sha string) error {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return err
 	}
 	ref := &github.Reference{Ref: github.String("refs/heads/" + branch), Object: &github.GitObject{SHA: github.String(sha)}}
-	_, _, err = gh.Git.UpdateRef(ctx, repo.Owner, repo.Name, ref, true)
+	_, _, err = client.Git.UpdateRef(ctx, repo.Owner, repo.Name, ref, true)
 	if err == nil {
 		return nil
 	}
@@ -316,8 +316,8 @@ func (c *Client) SetBranch(ctx context.Context, repo app.Repo, branch, sha strin
 	if !errors.As(err, &resp) || resp.Response == nil || (resp.Response.StatusCode != http.StatusUnprocessableEntity && resp.Response.StatusCode != http.StatusNotFound) {
 		return fmt.Errorf("updating branch %s of %s: %w", branch, repo, classify(err))
 	}
-	if _, _, err := gh.Git.CreateRef(ctx, repo.Owner, repo.Name, ref); err != nil {
-		if _, _, err2 := gh.Git.UpdateRef(ctx, repo.Owner, repo.Name, ref, true); err2 == nil {
+	if _, _, err := client.Git.CreateRef(ctx, repo.Owner, repo.Name, ref); err != nil {
+		if _, _, err2 := client.Git.UpdateRef(ctx, repo.Owner, repo.Name, ref, true); err2 == nil {
 			return nil
 		}
 		return fmt.Errorf("creating branch %s of %s: %w", branch, repo, classify(err))
@@ -325,12 +325,12 @@ func (c *Client) SetBranch(ctx context.Context, repo app.Repo, branch, sha strin
 	return nil
 }
 
-func toPR(p *github.PullRequest) app.PullRequest {
+func toPR(p *github.PullRequest) gh.PullRequest {
 	labels := make([]string, 0, len(p.Labels))
 	for _, l := range p.Labels {
 		labels = append(labels, l.GetName())
 	}
-	return app.PullRequest{
+	return gh.PullRequest{
 		Number:    p.GetNumber(),
 		State:     p.GetState(),
 		Merged:    p.GetMerged() || p.MergedAt != nil,
@@ -347,82 +347,82 @@ func toPR(p *github.PullRequest) app.PullRequest {
 	}
 }
 
-// OpenPR implements app.PullRequests.
-func (c *Client) OpenPR(ctx context.Context, repo app.Repo, head, base string) (app.PullRequest, error) {
+// OpenPR implements gh.PullRequests.
+func (c *Client) OpenPR(ctx context.Context, repo gh.Repo, head, base string) (gh.PullRequest, error) {
 	prs, err := c.listPRs(ctx, repo, head, base, "open")
 	if err != nil {
-		return app.PullRequest{}, err
+		return gh.PullRequest{}, err
 	}
 	if len(prs) == 0 {
-		return app.PullRequest{}, fmt.Errorf("open PR from %s in %s: %w", head, repo, app.ErrNotFound)
+		return gh.PullRequest{}, fmt.Errorf("open PR from %s in %s: %w", head, repo, gh.ErrNotFound)
 	}
 	return prs[0], nil
 }
 
-// LastPR implements app.PullRequests.
-func (c *Client) LastPR(ctx context.Context, repo app.Repo, head string) (app.PullRequest, error) {
+// LastPR implements gh.PullRequests.
+func (c *Client) LastPR(ctx context.Context, repo gh.Repo, head string) (gh.PullRequest, error) {
 	prs, err := c.listPRs(ctx, repo, head, "", "all")
 	if err != nil {
-		return app.PullRequest{}, err
+		return gh.PullRequest{}, err
 	}
 	if len(prs) == 0 {
-		return app.PullRequest{}, fmt.Errorf("PR from %s in %s: %w", head, repo, app.ErrNotFound)
+		return gh.PullRequest{}, fmt.Errorf("PR from %s in %s: %w", head, repo, gh.ErrNotFound)
 	}
 	sort.SliceStable(prs, func(i, j int) bool { return prs[i].Number > prs[j].Number })
 	return prs[0], nil
 }
 
-func (c *Client) listPRs(ctx context.Context, repo app.Repo, head, base, state string) ([]app.PullRequest, error) {
-	gh, err := c.installationClient(ctx, repo)
+func (c *Client) listPRs(ctx context.Context, repo gh.Repo, head, base, state string) ([]gh.PullRequest, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	list, _, err := gh.PullRequests.List(ctx, repo.Owner, repo.Name, &github.PullRequestListOptions{
+	list, _, err := client.PullRequests.List(ctx, repo.Owner, repo.Name, &github.PullRequestListOptions{
 		Head: repo.Owner + ":" + head, Base: base, State: state,
 		Sort: "created", Direction: "desc", ListOptions: github.ListOptions{PerPage: 10},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing PRs from %s in %s: %w", head, repo, classify(err))
 	}
-	out := make([]app.PullRequest, 0, len(list))
+	out := make([]gh.PullRequest, 0, len(list))
 	for _, p := range list {
 		out = append(out, toPR(p))
 	}
 	return out, nil
 }
 
-// GetPR implements app.PullRequests.
-func (c *Client) GetPR(ctx context.Context, repo app.Repo, number int) (app.PullRequest, error) {
-	gh, err := c.installationClient(ctx, repo)
+// GetPR implements gh.PullRequests.
+func (c *Client) GetPR(ctx context.Context, repo gh.Repo, number int) (gh.PullRequest, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
-		return app.PullRequest{}, err
+		return gh.PullRequest{}, err
 	}
-	p, _, err := gh.PullRequests.Get(ctx, repo.Owner, repo.Name, number)
+	p, _, err := client.PullRequests.Get(ctx, repo.Owner, repo.Name, number)
 	if err != nil {
-		return app.PullRequest{}, fmt.Errorf("reading PR #%d of %s: %w", number, repo, classify(err))
+		return gh.PullRequest{}, fmt.Errorf("reading PR #%d of %s: %w", number, repo, classify(err))
 	}
 	return toPR(p), nil
 }
 
-// CreatePR implements app.PullRequests.
-func (c *Client) CreatePR(ctx context.Context, repo app.Repo, head, base, title, body string) (app.PullRequest, error) {
-	gh, err := c.installationClient(ctx, repo)
+// CreatePR implements gh.PullRequests.
+func (c *Client) CreatePR(ctx context.Context, repo gh.Repo, head, base, title, body string) (gh.PullRequest, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
-		return app.PullRequest{}, err
+		return gh.PullRequest{}, err
 	}
-	p, _, err := gh.PullRequests.Create(ctx, repo.Owner, repo.Name, &github.NewPullRequest{
+	p, _, err := client.PullRequests.Create(ctx, repo.Owner, repo.Name, &github.NewPullRequest{
 		Title: github.String(title), Head: github.String(head), Base: github.String(base),
 		Body: github.String(body), MaintainerCanModify: github.Bool(false),
 	})
 	if err != nil {
-		return app.PullRequest{}, fmt.Errorf("opening PR from %s in %s: %w", head, repo, classify(err))
+		return gh.PullRequest{}, fmt.Errorf("opening PR from %s in %s: %w", head, repo, classify(err))
 	}
 	return toPR(p), nil
 }
 
-// EditPR implements app.PullRequests.
-func (c *Client) EditPR(ctx context.Context, repo app.Repo, number int, title, body, state string) error {
-	gh, err := c.installationClient(ctx, repo)
+// EditPR implements gh.PullRequests.
+func (c *Client) EditPR(ctx context.Context, repo gh.Repo, number int, title, body, state string) error {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return err
 	}
@@ -436,40 +436,40 @@ func (c *Client) EditPR(ctx context.Context, repo app.Repo, number int, title, b
 	if state != "" {
 		edit.State = github.String(state)
 	}
-	if _, _, err := gh.PullRequests.Edit(ctx, repo.Owner, repo.Name, number, edit); err != nil {
+	if _, _, err := client.PullRequests.Edit(ctx, repo.Owner, repo.Name, number, edit); err != nil {
 		return fmt.Errorf("editing PR #%d of %s: %w", number, repo, classify(err))
 	}
 	return nil
 }
 
-// AddLabels implements app.PullRequests.
-func (c *Client) AddLabels(ctx context.Context, repo app.Repo, number int, labels ...string) error {
-	gh, err := c.installationClient(ctx, repo)
+// AddLabels implements gh.PullRequests.
+func (c *Client) AddLabels(ctx context.Context, repo gh.Repo, number int, labels ...string) error {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return err
 	}
-	if _, _, err := gh.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, number, labels); err != nil {
+	if _, _, err := client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, number, labels); err != nil {
 		return fmt.Errorf("labelling PR #%d of %s: %w", number, repo, classify(err))
 	}
 	return nil
 }
 
-// Comment implements app.PullRequests.
-func (c *Client) Comment(ctx context.Context, repo app.Repo, number int, body string) error {
-	gh, err := c.installationClient(ctx, repo)
+// Comment implements gh.PullRequests.
+func (c *Client) Comment(ctx context.Context, repo gh.Repo, number int, body string) error {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return err
 	}
-	if _, _, err := gh.Issues.CreateComment(ctx, repo.Owner, repo.Name, number, &github.IssueComment{Body: github.String(body)}); err != nil {
+	if _, _, err := client.Issues.CreateComment(ctx, repo.Owner, repo.Name, number, &github.IssueComment{Body: github.String(body)}); err != nil {
 		return fmt.Errorf("commenting on PR #%d of %s: %w", number, repo, classify(err))
 	}
 	return nil
 }
 
-// CreateCheckRun implements app.Checks. Annotations beyond the first 50 are
+// CreateCheckRun implements gh.Checks. Annotations beyond the first 50 are
 // sent by follow-up updates, which GitHub appends.
-func (c *Client) CreateCheckRun(ctx context.Context, repo app.Repo, run app.CheckRun) (int64, error) {
-	gh, err := c.installationClient(ctx, repo)
+func (c *Client) CreateCheckRun(ctx context.Context, repo gh.Repo, run gh.CheckRun) (int64, error) {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return 0, err
 	}
@@ -483,41 +483,41 @@ func (c *Client) CreateCheckRun(ctx context.Context, repo app.Repo, run app.Chec
 		Conclusion: optional(run.Conclusion),
 		Output:     output(run, first),
 	}
-	cr, _, err := gh.Checks.CreateCheckRun(ctx, repo.Owner, repo.Name, opts)
+	cr, _, err := client.Checks.CreateCheckRun(ctx, repo.Owner, repo.Name, opts)
 	if err != nil {
 		return 0, fmt.Errorf("creating check run %s on %s in %s: %w", run.Name, short(run.HeadSHA), repo, classify(err))
 	}
-	if err := c.appendAnnotations(ctx, gh, repo, cr.GetID(), run, rest); err != nil {
+	if err := c.appendAnnotations(ctx, client, repo, cr.GetID(), run, rest); err != nil {
 		return cr.GetID(), err
 	}
 	return cr.GetID(), nil
 }
 
-// UpdateCheckRun implements app.Checks.
-func (c *Client) UpdateCheckRun(ctx context.Context, repo app.Repo, id int64, run app.CheckRun) error {
-	gh, err := c.installationClient(ctx, repo)
+// UpdateCheckRun implements gh.Checks.
+func (c *Client) UpdateCheckRun(ctx context.Context, repo gh.Repo, id int64, run gh.CheckRun) error {
+	client, err := c.installationClient(ctx, repo)
 	if err != nil {
 		return err
 	}
 	first, rest := splitAnnotations(run.Annotations)
-	if err := c.update(ctx, gh, repo, id, run, first); err != nil {
+	if err := c.update(ctx, client, repo, id, run, first); err != nil {
 		return err
 	}
-	return c.appendAnnotations(ctx, gh, repo, id, run, rest)
+	return c.appendAnnotations(ctx, client, repo, id, run, rest)
 }
 
-func (c *Client) appendAnnotations(ctx context.Context, gh *github.Client, repo app.Repo, id int64, run app.CheckRun, rest []app.Annotation) error {
+func (c *Client) appendAnnotations(ctx context.Context, client *github.Client, repo gh.Repo, id int64, run gh.CheckRun, rest []gh.Annotation) error {
 	for len(rest) > 0 {
-		var batch []app.Annotation
+		var batch []gh.Annotation
 		batch, rest = splitAnnotations(rest)
-		if err := c.update(ctx, gh, repo, id, run, batch); err != nil {
+		if err := c.update(ctx, client, repo, id, run, batch); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *Client) update(ctx context.Context, gh *github.Client, repo app.Repo, id int64, run app.CheckRun, annotations []app.Annotation) error {
+func (c *Client) update(ctx context.Context, client *github.Client, repo gh.Repo, id int64, run gh.CheckRun, annotations []gh.Annotation) error {
 	// UpdateCheckRunOptions.Name has no omitempty in go-github v62: always
 	// set it, or the run is renamed to "".
 	opts := github.UpdateCheckRunOptions{
@@ -528,7 +528,7 @@ func (c *Client) update(ctx context.Context, gh *github.Client, repo app.Repo, i
 		Conclusion: optional(run.Conclusion),
 		Output:     output(run, annotations),
 	}
-	if _, _, err := gh.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, id, opts); err != nil {
+	if _, _, err := client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, id, opts); err != nil {
 		return fmt.Errorf("updating check run %s in %s: %w", run.Name, repo, classify(err))
 	}
 	return nil
@@ -542,14 +542,14 @@ func optional(s string) *string {
 	return &s
 }
 
-func splitAnnotations(all []app.Annotation) (first, rest []app.Annotation) {
+func splitAnnotations(all []gh.Annotation) (first, rest []gh.Annotation) {
 	if len(all) <= maxAnnotationsPerRequest {
 		return all, nil
 	}
 	return all[:maxAnnotationsPerRequest], all[maxAnnotationsPerRequest:]
 }
 
-func output(run app.CheckRun, annotations []app.Annotation) *github.CheckRunOutput {
+func output(run gh.CheckRun, annotations []gh.Annotation) *github.CheckRunOutput {
 	if run.Title == "" && run.Summary == "" {
 		return nil
 	}
@@ -588,12 +588,12 @@ func short(sha string) string {
 // RecentDeliveries lists the App's webhook delivery attempts since the
 // given time, newest first, at most max of them. It uses the App's JWT
 // (GET /app/hook/deliveries).
-func (c *Client) RecentDeliveries(ctx context.Context, since time.Time, max int) ([]app.WebhookAttempt, error) {
+func (c *Client) RecentDeliveries(ctx context.Context, since time.Time, max int) ([]gh.WebhookAttempt, error) {
 	appClient, err := c.cc.NewAppClient()
 	if err != nil {
 		return nil, fmt.Errorf("creating app client: %w", err)
 	}
-	var out []app.WebhookAttempt
+	var out []gh.WebhookAttempt
 	opts := &github.ListCursorOptions{PerPage: 100}
 	for len(out) < max {
 		page, resp, err := appClient.Apps.ListHookDeliveries(ctx, opts)
@@ -605,7 +605,7 @@ func (c *Client) RecentDeliveries(ctx context.Context, since time.Time, max int)
 			if at.Before(since) || len(out) == max {
 				return out, nil
 			}
-			out = append(out, app.WebhookAttempt{
+			out = append(out, gh.WebhookAttempt{
 				ID: d.GetID(), GUID: d.GetGUID(), Event: d.GetEvent(), At: at,
 				StatusCode: d.GetStatusCode(), Redelivery: d.GetRedelivery(),
 			})

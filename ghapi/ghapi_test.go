@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/palantir/go-githubapp/githubapp"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/ghapi"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/ghapi"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 )
 
@@ -26,27 +26,27 @@ func newClient(t *testing.T) (*ghapi.Client, *githubtest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gh := githubtest.New(githubtest.Options{AppID: 7, AppPublicKey: &key.PublicKey, AppSlug: "po", RateLimit: -1})
-	t.Cleanup(gh.Close)
+	stub := githubtest.New(githubtest.Options{AppID: 7, AppPublicKey: &key.PublicKey, AppSlug: "po", RateLimit: -1})
+	t.Cleanup(stub.Close)
 	for _, owner := range []string{"org-a", "org-b"} {
-		gh.AddInstallation(owner)
-		gh.CreateRepo(owner, "repo", "main", map[string]string{"dir/f.txt": "hello\n", "README.md": "# r\n"})
+		stub.AddInstallation(owner)
+		stub.CreateRepo(owner, "repo", "main", map[string]string{"dir/f.txt": "hello\n", "README.md": "# r\n"})
 	}
 	var cfg githubapp.Config
-	cfg.V3APIURL = gh.URL
+	cfg.V3APIURL = stub.URL
 	cfg.App.IntegrationID = 7
 	cfg.App.PrivateKey = string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 	cc, err := githubapp.NewDefaultCachingClientCreator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ghapi.New(cc, time.Minute), gh
+	return ghapi.New(cc, time.Minute), stub
 }
 
 func TestReadsEachRepoWithItsOrgsInstallation(t *testing.T) {
-	c, gh := newClient(t)
+	c, stub := newClient(t)
 	ctx := context.Background()
-	for _, repo := range []app.Repo{{Owner: "org-a", Name: "repo"}, {Owner: "org-b", Name: "repo"}} {
+	for _, repo := range []gh.Repo{{Owner: "org-a", Name: "repo"}, {Owner: "org-b", Name: "repo"}} {
 		head, err := c.Branch(ctx, repo, "main")
 		if err != nil {
 			t.Fatalf("%s: %v", repo, err)
@@ -55,12 +55,12 @@ func TestReadsEachRepoWithItsOrgsInstallation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(map[string]string{"dir/f.txt": app.BlobSHA([]byte("hello\n"))}, files); diff != "" {
+		if diff := cmp.Diff(map[string]string{"dir/f.txt": gh.BlobSHA([]byte("hello\n"))}, files); diff != "" {
 			t.Errorf("%s tree (-want +got):\n%s", repo, diff)
 		}
 	}
 	auths := map[string]bool{}
-	for _, r := range gh.Requests() {
+	for _, r := range stub.Requests() {
 		auths[r.Auth] = true
 	}
 	if auths["user:octocat"] || auths["anonymous"] {
@@ -69,31 +69,31 @@ func TestReadsEachRepoWithItsOrgsInstallation(t *testing.T) {
 }
 
 func TestErrorsAreClassified(t *testing.T) {
-	c, gh := newClient(t)
+	c, stub := newClient(t)
 	ctx := context.Background()
-	repo := app.Repo{Owner: "org-a", Name: "repo"}
+	repo := gh.Repo{Owner: "org-a", Name: "repo"}
 	if _, err := c.Branch(ctx, repo, "main"); err != nil { // warm the installation cache
 		t.Fatal(err)
 	}
 
-	if _, err := c.File(ctx, repo, "main", "missing.yaml"); !errors.Is(err, app.ErrNotFound) {
+	if _, err := c.File(ctx, repo, "main", "missing.yaml"); !errors.Is(err, gh.ErrNotFound) {
 		t.Errorf("missing file: %v, want ErrNotFound", err)
 	}
-	if _, err := c.Branch(ctx, app.Repo{Owner: "org-c", Name: "repo"}, "main"); err == nil {
+	if _, err := c.Branch(ctx, gh.Repo{Owner: "org-c", Name: "repo"}, "main"); err == nil {
 		t.Error("a repository without installation was readable")
 	}
 
-	gh.FailNext("GET /repos/{owner}/{repo}/git/ref/{ref}", 1, githubtest.FaultBadGateway)
+	stub.FailNext("GET /repos/{owner}/{repo}/git/ref/{ref}", 1, githubtest.FaultBadGateway)
 	_, err := c.Branch(ctx, repo, "main")
 	if ok, _ := ghapi.IsRetryable(err); !ok {
 		t.Errorf("502: %v, want a retryable error", err)
 	}
-	var transient app.Transient
+	var transient gh.Transient
 	if !errors.As(err, &transient) {
-		t.Errorf("502 is not an app.Transient")
+		t.Errorf("502 is not an gh.Transient")
 	}
 
-	gh.FailNext("GET /repos/{owner}/{repo}/git/ref/{ref}", 1, githubtest.FaultSecondaryRateLimit)
+	stub.FailNext("GET /repos/{owner}/{repo}/git/ref/{ref}", 1, githubtest.FaultSecondaryRateLimit)
 	_, err = c.Branch(ctx, repo, "main")
 	if ok, after := ghapi.IsRetryable(err); !ok || after <= 0 {
 		t.Errorf("secondary rate limit: %v (retry after %v), want retryable with a wait", err, after)

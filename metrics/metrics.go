@@ -1,11 +1,13 @@
-package app
+// Package metrics holds the app's Prometheus measurements: what the
+// workers, the webhook endpoint and the API clients count and time, and
+// the queue gauges read from the store at scrape time.
+package metrics
 
 import (
 	"context"
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,13 +18,14 @@ import (
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/outbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
 
 const metricPrefix = "pipeline_orchestrator_"
 
-// Metrics are the app's Prometheus measurements. Create one with
-// NewMetrics and pass it in Deps; its GitHubMiddleware and HarnessObserver
-// instrument the API clients.
+// Metrics are the app's Prometheus measurements. Create one with New and
+// pass it to the app; its GitHubMiddleware and HarnessObserver instrument
+// the API clients.
 type Metrics struct {
 	queueOnce   sync.Once
 	reg         *prometheus.Registry
@@ -38,9 +41,9 @@ type Metrics struct {
 	invalid     prometheus.Counter
 }
 
-// NewMetrics registers the app's metrics (and the Go and process
-// collectors) in a new registry.
-func NewMetrics(reg *prometheus.Registry) *Metrics {
+// New registers the app's metrics (and the Go and process collectors) in
+// a new registry when reg is nil.
+func New(reg *prometheus.Registry) *Metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -106,30 +109,37 @@ func (m *Metrics) Handler() http.Handler {
 // Registry is the registry the metrics live in.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-func (m *Metrics) webhook(event, outcome string) {
+// Webhook counts a webhook delivery by event and outcome.
+func (m *Metrics) Webhook(event, outcome string) {
 	m.webhooks.WithLabelValues(event, outcome).Inc()
 }
 
-func (m *Metrics) observeRun(kind, outcome string, err error, d time.Duration) {
+// ObserveRun times one run of a kind of work: ok, rejected (its input was
+// invalid or a safety rule stopped it) or error.
+func (m *Metrics) ObserveRun(kind work.Kind, outcome work.Outcome, err error, d time.Duration) {
 	result := "ok"
 	switch {
 	case err != nil:
 		result = "error"
-	case strings.HasPrefix(outcome, "blocked") || strings.HasPrefix(outcome, "invalid"):
+	case outcome.Rejected():
 		result = "rejected"
 	}
-	m.work.WithLabelValues(kind, result).Observe(d.Seconds())
+	m.work.WithLabelValues(string(kind), result).Observe(d.Seconds())
 }
 
-func (m *Metrics) operation(r outbox.Result) {
+// Operation counts one attempt at an outbox operation.
+func (m *Metrics) Operation(r outbox.Result) {
 	m.operations.WithLabelValues(string(r.Op.Kind), string(r.Outcome)).Inc()
 }
 
-func (m *Metrics) botPR(action string) { m.botPRs.WithLabelValues(action).Inc() }
+// BotPR counts the bot PR opened, updated or closed.
+func (m *Metrics) BotPR(action string) { m.botPRs.WithLabelValues(action).Inc() }
 
-func (m *Metrics) catalogInvalid() { m.invalid.Inc() }
+// CatalogInvalid counts a catalog version found invalid.
+func (m *Metrics) CatalogInvalid() { m.invalid.Inc() }
 
-func (m *Metrics) drift(r DriftReport) {
+// Drift records what the last reconcile found.
+func (m *Metrics) Drift(r store.DriftReport) {
 	m.drifted.WithLabelValues("missing").Set(float64(len(r.Missing)))
 	m.drifted.WithLabelValues("different").Set(float64(len(r.Different)))
 	m.drifted.WithLabelValues("extra").Set(float64(len(r.Extra)))
@@ -192,7 +202,9 @@ type queueCollector struct {
 	ops, oldest, deliveries, deliveriesOldest *prometheus.Desc
 }
 
-func (m *Metrics) registerQueue(db *store.DB, now func() time.Time) {
+// RegisterQueue adds the queue gauges, read from db at scrape time; only
+// the first call registers them.
+func (m *Metrics) RegisterQueue(db *store.DB, now func() time.Time) {
 	m.queueOnce.Do(func() { m.mustRegisterQueue(db, now) })
 }
 

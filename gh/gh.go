@@ -1,8 +1,21 @@
-package app
+// Package gh is the loop's vocabulary for GitHub: which repository, which
+// commit, the bot pull request, check runs, and the small ports through
+// which the loop reads and writes them. It also holds the names GitHub
+// users see and rely on (check runs, the bot branch, labels): changing one
+// of those is a breaking change for branch protection rules and filters.
+//
+// ghapi implements the ports with go-github and installation tokens;
+// githubtest stands in for GitHub in tests and the demo. Nothing here
+// imports a GitHub client.
+package gh
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,21 +37,23 @@ const (
 	BotLabel = "pipeline-orchestrator"
 	// MassDeleteLabel lets a flagged bot PR's deletes reach Harness.
 	MassDeleteLabel = "pipeline-orchestrator/allow-mass-delete"
-
-	// SettingsPath is the settings file at the pipelines repo's root.
-	SettingsPath = ".pipeline-orchestrator.yml"
 )
 
-// Log keys this app adds beside go-githubapp's.
+// Check-run statuses and conclusions
+// (docs.github.com/en/rest/checks/runs#create-a-check-run).
 const (
-	LogKeyService     = "service"
-	LogKeyPipeline    = "pipeline_id"
-	LogKeyOperationID = "operation_id"
-	LogKeyAttempt     = "attempt"
-	LogKeySHA         = "github_sha"
-	LogKeyRepo        = "github_repo"
-	LogKeyWork        = "work"
+	StatusInProgress = "in_progress"
+	StatusCompleted  = "completed"
+
+	ConclusionSuccess        = "success"
+	ConclusionFailure        = "failure"
+	ConclusionNeutral        = "neutral"
+	ConclusionActionRequired = "action_required"
 )
+
+// ErrNotFound is returned by the ports when a ref, file or PR does not
+// exist.
+var ErrNotFound = errors.New("not found")
 
 // Transient is implemented by adapter errors worth retrying later (rate
 // limits, 5xx, transport errors). RetryAfter is the wait the server asked
@@ -48,8 +63,9 @@ type Transient interface {
 	RetryAfter() time.Duration
 }
 
-// retryAfterOf returns the wait a transient error asks for.
-func retryAfterOf(err error) (time.Duration, bool) {
+// RetryAfterOf returns the wait a transient error asks for, and whether err
+// is transient at all.
+func RetryAfterOf(err error) (time.Duration, bool) {
 	var t Transient
 	if errors.As(err, &t) {
 		return t.RetryAfter(), true
@@ -57,29 +73,38 @@ func retryAfterOf(err error) (time.Duration, bool) {
 	return 0, false
 }
 
-// ErrNotFound is returned by the GitHub ports when a ref, file or PR does
-// not exist.
-var ErrNotFound = errors.New("not found")
-
-// Repo names a GitHub repository.
+// Repo names a GitHub repository. GitHub compares owner and repository
+// names without regard to case, and so does Is.
 type Repo struct {
 	Owner string
 	Name  string
 }
 
+// ParseRepo reads "owner/name".
+func ParseRepo(full string) Repo {
+	o, n, _ := strings.Cut(full, "/")
+	return Repo{Owner: o, Name: n}
+}
+
 // String returns "owner/name".
 func (r Repo) String() string { return r.Owner + "/" + r.Name }
 
-// ParseRepo reads "owner/name".
-func ParseRepo(full string) Repo {
-	o, n := SplitRepo(full)
-	return Repo{Owner: o, Name: n}
-}
+// Is reports whether full ("owner/name") names this repository, as GitHub
+// compares names: without regard to case.
+func (r Repo) Is(full string) bool { return strings.EqualFold(full, r.String()) }
 
 // Commit is a commit and its root tree.
 type Commit struct {
 	SHA     string
 	TreeSHA string
+}
+
+// ShortSHA is the first seven characters of a commit id, as GitHub shows it.
+func ShortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
 }
 
 // RepoReader reads a repository's content. Implementations use the
@@ -195,4 +220,33 @@ type GitHub interface {
 	BranchWriter
 	PullRequests
 	Checks
+}
+
+// WebhookAttempt is one attempt GitHub made to deliver a webhook.
+type WebhookAttempt struct {
+	ID         int64
+	GUID       string // X-GitHub-Delivery, shared by every attempt of a delivery
+	Event      string
+	At         time.Time
+	StatusCode int // 0 when GitHub could not connect
+	Redelivery bool
+}
+
+// Redeliverer lists and redelivers the App's webhook deliveries. GitHub
+// does not retry a failed delivery by itself; it only offers redelivery
+// through its API
+// (docs.github.com/en/webhooks/using-webhooks/handling-failed-webhook-deliveries).
+type Redeliverer interface {
+	RecentDeliveries(ctx context.Context, since time.Time, max int) ([]WebhookAttempt, error)
+	Redeliver(ctx context.Context, id int64) error
+}
+
+// BlobSHA is git's object id of a file: SHA-1 of "blob <size>\0<content>".
+// Comparing it with a tree's entry tells whether a file changed without
+// downloading it.
+func BlobSHA(content []byte) string {
+	h := sha1.New()
+	h.Write([]byte("blob " + strconv.Itoa(len(content)) + "\x00"))
+	h.Write(content)
+	return hex.EncodeToString(h.Sum(nil))
 }

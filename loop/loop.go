@@ -1,0 +1,121 @@
+// Package loop runs the steps of the level-triggered loop: preview,
+// propose, apply, reconcile, and the admin sync. Each step gathers a
+// snapshot (package snapshot, the store, Harness), hands it to a pure
+// planner (package planner), and acts on the plan: commits and PRs,
+// check runs (package checkrun, with the text of package present), and
+// durable operations that the outbox runs against Harness (Execute).
+//
+// Events are hints: every step reads the current heads and converges, so
+// duplicate, late or reordered deliveries end in the same state.
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/checkrun"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/metrics"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/present"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/snapshot"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+)
+
+// Log keys the loop adds beside go-githubapp's.
+const (
+	LogKeyService     = "service"
+	LogKeyPipeline    = "pipeline_id"
+	LogKeyOperationID = "operation_id"
+	LogKeySHA         = "github_sha"
+)
+
+// auditActor names the loop in the audit log.
+const auditActor = "pipeline-orchestrator"
+
+// Harness is what the loop needs from Harness in one org and project.
+// *harness.Client (scoped with In) implements it.
+type Harness interface {
+	CreateOrUpdate(ctx context.Context, id string, yaml []byte) (harness.Action, error)
+	DeleteIfExists(ctx context.Context, id string) (bool, error)
+	GetPipeline(ctx context.Context, id string) (*harness.Pipeline, error)
+	ListPipelines(ctx context.Context) ([]harness.PipelineSummary, error)
+}
+
+// HarnessScoper returns the Harness client for an org and project.
+type HarnessScoper func(org, project string) Harness
+
+// Deps are the loop's collaborators; all are required.
+type Deps struct {
+	GitHub  gh.GitHub
+	Harness HarnessScoper
+	Store   *store.DB
+	Reader  *snapshot.Reader
+	Checks  *checkrun.Reporter
+	Metrics *metrics.Metrics
+	// Notify wakes the outbox runner after operations were enqueued.
+	Notify func()
+	// Now is the clock.
+	Now func() time.Time
+	// Links build links to GitHub's web pages.
+	Links present.Links
+}
+
+// Loop runs the steps. It is safe for concurrent use; the workers
+// serialise the steps of one repository.
+type Loop struct {
+	Deps
+	repos snapshot.Repos
+
+	mu        sync.Mutex
+	lastError string
+}
+
+// New returns a Loop.
+func New(d Deps) *Loop {
+	return &Loop{Deps: d, repos: d.Reader.Repos()}
+}
+
+// SetLastError records the last error of a run for the status page; nil
+// clears it.
+func (l *Loop) SetLastError(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil {
+		l.lastError = ""
+		return
+	}
+	l.lastError = fmt.Sprintf("%s: %v", l.Now().UTC().Format(time.RFC3339), err)
+}
+
+// LastError is the last error of a run, or "".
+func (l *Loop) LastError() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastError
+}
+
+// source names the inputs of a rendering in pipeline headers.
+func (l *Loop) source(catalogCommit, templatesCommit string) render.Source {
+	return render.Source{
+		CatalogRepo: l.repos.Config.String(), CatalogPath: l.repos.CatalogPath,
+		CatalogCommit: catalogCommit, TemplatesCommit: templatesCommit,
+	}
+}
+
+// audit appends to the audit log; failing to is logged, not fatal: the
+// action it records has already happened.
+func (l *Loop) audit(ctx context.Context, action, subject, detail, commit string) {
+	if err := l.Store.Audit(ctx, store.AuditEntry{Actor: auditActor, Action: action, Subject: subject, Detail: detail, Commit: commit}); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("writing audit log")
+	}
+}
+
+// isNotFound reports whether err is a GitHub not-found.
+func isNotFound(err error) bool { return errors.Is(err, gh.ErrNotFound) }

@@ -1,0 +1,158 @@
+// Package record defines the values the app remembers between runs: the
+// durable Harness operations of the outbox, what it knows of each
+// service's pipeline in Harness, the bot pull requests, and small reports.
+// The store persists them; the planners compute them. The package is
+// pure: plain types, no I/O.
+package record
+
+import (
+	"strings"
+	"time"
+)
+
+// OperationKind is the change an operation makes in Harness. The executor
+// treats create and update alike, as an idempotent create-or-update; the
+// kind records the intent for reports.
+type OperationKind string
+
+// Operation kinds.
+const (
+	KindCreate OperationKind = "create"
+	KindUpdate OperationKind = "update"
+	KindDelete OperationKind = "delete"
+)
+
+// OperationState is where an operation is in the outbox.
+type OperationState string
+
+// Operation states. Done, failed and superseded are final.
+const (
+	OpPending    OperationState = "pending"    // ready from NotBefore on
+	OpRunning    OperationState = "running"    // claimed by Worker until LeaseUntil
+	OpDone       OperationState = "done"       // took effect (or was already in effect)
+	OpFailed     OperationState = "failed"     // permanent error or out of attempts; stays visible
+	OpSuperseded OperationState = "superseded" // replaced by a newer operation on the same pipeline (SupersededBy)
+	OpHeld       OperationState = "held"       // waits for ReleaseHeld (a delete awaiting the mass-delete label)
+)
+
+// Operation is one durable change to one Harness pipeline.
+type Operation struct {
+	ID int64
+	// Key makes enqueueing idempotent: an operation whose Key is already in
+	// the store is not enqueued again. Empty means the default key,
+	// "<pipeline>|<kind>|<commit>|<content hash>", which makes replaying an
+	// apply of the same commit a no-op. A caller that wants the same change
+	// run again (a drift repair) gives a Key of its own.
+	Key          string
+	Pipeline     string // Harness pipeline identifier
+	Service      string
+	Path         string // file in the pipelines repository
+	Kind         OperationKind
+	Commit       string // pipelines repository commit the change comes from
+	ConfigCommit string // config repository commit behind it, if known
+	ContentHash  string
+	YAML         []byte // pipeline YAML; empty for deletes
+	Reason       string
+	State        OperationState
+	Attempts     int // claims so far, this one included
+	LastError    string
+	Result       string
+	NotBefore    time.Time
+	LeaseUntil   time.Time
+	Worker       string
+	SupersededBy int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	DoneAt       time.Time
+}
+
+// HarnessState is how a service's pipeline in Harness compares with the
+// pipelines repository.
+type HarnessState string
+
+// Harness states of a pipeline.
+const (
+	HarnessInSync  HarnessState = "in_sync"
+	HarnessPending HarnessState = "pending" // an operation is queued or running
+	HarnessFailed  HarnessState = "failed"  // the last operation failed
+	HarnessDrifted HarnessState = "drifted" // reconcile found Harness differs from the repository
+	HarnessDeleted HarnessState = "deleted"
+)
+
+// PipelineState is what the app last knew about one service's pipeline.
+type PipelineState struct {
+	Service            string
+	Pipeline           string
+	Path               string
+	Archetype          string
+	Team               string
+	LastRenderedCommit string
+	LastAppliedCommit  string
+	ContentHash        string
+	HarnessState       HarnessState // empty is stored as pending
+	LastError          string
+	UpdatedAt          time.Time // set by the store
+}
+
+// BotPRState is the state of a bot pull request on GitHub.
+type BotPRState string
+
+// Bot pull request states.
+const (
+	PROpen   BotPRState = "open"
+	PRClosed BotPRState = "closed"
+	PRMerged BotPRState = "merged"
+)
+
+// BotPR is a pull request the app opened on the pipelines repository.
+type BotPR struct {
+	Repo          string // owner/name
+	Number        int
+	State         BotPRState
+	HeadSHA       string
+	DesiredHash   string   // hash of the desired pipelines/ tree the PR carries
+	SourceCommits []string // config and pipelines repository commits it was rendered from
+	UpdatedAt     time.Time
+}
+
+// LastGoodCatalog is the last catalog found valid.
+type LastGoodCatalog struct {
+	Commit   string `json:"commit"`
+	Services int    `json:"services"`
+}
+
+// DriftReport is what one reconcile run found.
+type DriftReport struct {
+	At        time.Time `json:"at"`
+	Commit    string    `json:"commit"`
+	Checked   int       `json:"checked"`
+	Missing   []string  `json:"missing"`   // in Git, not in Harness: re-created
+	Different []string  `json:"different"` // in both, Harness differs: updated
+	Extra     []string  `json:"extra"`     // managed by the app in Harness, not in Git: deleted
+	Queued    int       `json:"queued"`
+	Skipped   []string  `json:"skipped"` // drifted but an operation is already on its way
+}
+
+// Drifted is the number of pipelines that differ.
+func (r DriftReport) Drifted() int { return len(r.Missing) + len(r.Different) + len(r.Extra) }
+
+// CheckRunRef is a check run the app keeps up to date.
+type CheckRunRef struct {
+	Repo RepoRef
+	ID   int64
+	Name string
+	SHA  string
+}
+
+// RepoRef names a repository in persisted state.
+type RepoRef struct {
+	Owner string
+	Name  string
+}
+
+// DefaultKey is the stable key of an operation that has none:
+// "<pipeline>|<kind>|<commit>|<content hash>", which makes replaying an
+// apply of the same commit a no-op.
+func DefaultKey(o Operation) string {
+	return strings.Join([]string{o.Pipeline, string(o.Kind), o.Commit, o.ContentHash}, "|")
+}

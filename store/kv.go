@@ -1,0 +1,260 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
+	"strconv"
+	"time"
+)
+
+// The key/value state: small facts the loop remembers between runs. Every
+// key the app uses is here, with its type, so nothing else builds keys by
+// hand. What the janitor prunes is PruneHistory's list below; every other
+// entry is kept for good (each is one row).
+const (
+	// keyLastGoodCatalog holds the last valid catalog's commit and size, so
+	// a catalog that suddenly empties is refused rather than deleting
+	// every pipeline.
+	keyLastGoodCatalog = "catalog.last_good"
+	// keyMergedCatalog is the config commit whose rendering the pipelines
+	// repo's default branch holds (from the last merged bot PR); the bot
+	// PR lists catalog fields changed since.
+	keyMergedCatalog = "catalog.merged_commit"
+	// keyProposedInputs is the settings-and-templates hash of the last
+	// propose run, so a push that changes them proposes again.
+	keyProposedInputs = "propose.inputs"
+	// keyLastReconcile holds the last reconcile report.
+	keyLastReconcile = "reconcile.last"
+	// keyHarnessOrg and keyHarnessProject are the settings' Harness scope,
+	// kept for deletes whose file is gone.
+	keyHarnessOrg     = "harness.org"
+	keyHarnessProject = "harness.project"
+	// keyRedeliveryChecked is when the last redelivery sweep started.
+	keyRedeliveryChecked = "redelivery.checked"
+
+	// prefixCheckRun + work key + ":" + check name + ":" + repo + ":" + SHA
+	// holds the id of a check run a piece of work created, so that a
+	// retried run updates it rather than leaving one in progress.
+	prefixCheckRun = "check:"
+	// prefixHarnessChecks + pipelines commit holds that commit's harness
+	// check runs (JSON), for the reporter.
+	prefixHarnessChecks = "harness-checks:"
+	// prefixUnreadable + pipelines commit lists the files of that commit
+	// that are not pipelines the app can apply.
+	prefixUnreadable = "unreadable:"
+)
+
+// The values of the key/value state are defined in package record.
+type (
+	LastGoodCatalog = record.LastGoodCatalog
+	DriftReport     = record.DriftReport
+	CheckRunRef     = record.CheckRunRef
+	RepoRef         = record.RepoRef
+)
+
+// LastGoodCatalog returns the last valid catalog; the zero value when none
+// was seen yet.
+func (db *DB) LastGoodCatalog(ctx context.Context) (LastGoodCatalog, error) {
+	var v LastGoodCatalog
+	_, err := db.getJSON(ctx, keyLastGoodCatalog, &v)
+	return v, err
+}
+
+// SetLastGoodCatalog records the last valid catalog.
+func (db *DB) SetLastGoodCatalog(ctx context.Context, v LastGoodCatalog) error {
+	return db.setJSON(ctx, keyLastGoodCatalog, v)
+}
+
+// MergedCatalog is the config commit rendered in the pipelines repo's
+// default branch; "" when unknown.
+func (db *DB) MergedCatalog(ctx context.Context) (string, error) {
+	return db.getString(ctx, keyMergedCatalog)
+}
+
+// SetMergedCatalog records the config commit of the last merged bot PR.
+func (db *DB) SetMergedCatalog(ctx context.Context, commit string) error {
+	return db.SetState(ctx, keyMergedCatalog, commit)
+}
+
+// ProposedInputs is the settings-and-templates hash of the last propose
+// run; "" when none ran.
+func (db *DB) ProposedInputs(ctx context.Context) (string, error) {
+	return db.getString(ctx, keyProposedInputs)
+}
+
+// SetProposedInputs records the inputs hash of a propose run.
+func (db *DB) SetProposedInputs(ctx context.Context, hash string) error {
+	return db.SetState(ctx, keyProposedInputs, hash)
+}
+
+// LastDrift returns the last reconcile report; false when none ran.
+func (db *DB) LastDrift(ctx context.Context) (DriftReport, bool, error) {
+	var rep DriftReport
+	ok, err := db.getJSON(ctx, keyLastReconcile, &rep)
+	return rep, ok, err
+}
+
+// SetLastDrift records a reconcile report.
+func (db *DB) SetLastDrift(ctx context.Context, rep DriftReport) error {
+	return db.setJSON(ctx, keyLastReconcile, rep)
+}
+
+// HarnessScope returns the Harness org and project of the last valid
+// settings; "" when none was seen.
+func (db *DB) HarnessScope(ctx context.Context) (org, project string, err error) {
+	if org, err = db.getString(ctx, keyHarnessOrg); err != nil {
+		return "", "", err
+	}
+	project, err = db.getString(ctx, keyHarnessProject)
+	return org, project, err
+}
+
+// SetHarnessScope records the settings' Harness org and project.
+func (db *DB) SetHarnessScope(ctx context.Context, org, project string) error {
+	if err := db.SetState(ctx, keyHarnessOrg, org); err != nil {
+		return err
+	}
+	return db.SetState(ctx, keyHarnessProject, project)
+}
+
+// RedeliveryChecked is when the last redelivery sweep started; zero when
+// none did.
+func (db *DB) RedeliveryChecked(ctx context.Context) (time.Time, error) {
+	v, err := db.getString(ctx, keyRedeliveryChecked)
+	if err != nil || v == "" {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, nil // an unreadable value: sweep the whole window again
+	}
+	return t, nil
+}
+
+// SetRedeliveryChecked records when a redelivery sweep started.
+func (db *DB) SetRedeliveryChecked(ctx context.Context, t time.Time) error {
+	return db.SetState(ctx, keyRedeliveryChecked, t.UTC().Format(time.RFC3339Nano))
+}
+
+// CheckRunKey names the check run one piece of work creates on a commit.
+type CheckRunKey struct {
+	Work, Name, Repo, SHA string
+}
+
+func (k CheckRunKey) key() string {
+	return prefixCheckRun + k.Work + ":" + k.Name + ":" + k.Repo + ":" + k.SHA
+}
+
+// CheckRunID returns the id of the check run k; 0 when none was created.
+func (db *DB) CheckRunID(ctx context.Context, k CheckRunKey) (int64, error) {
+	v, err := db.getString(ctx, k.key())
+	if err != nil || v == "" {
+		return 0, err
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, nil // unreadable: a new check run replaces it
+	}
+	return id, nil
+}
+
+// SetCheckRunID records the id of the check run k.
+func (db *DB) SetCheckRunID(ctx context.Context, k CheckRunKey, id int64) error {
+	return db.SetState(ctx, k.key(), strconv.FormatInt(id, 10))
+}
+
+// HarnessChecks returns the harness check runs of a pipelines commit.
+func (db *DB) HarnessChecks(ctx context.Context, commit string) ([]CheckRunRef, error) {
+	var refs []CheckRunRef
+	if _, err := db.getJSON(ctx, prefixHarnessChecks+commit, &refs); err != nil {
+		return nil, err
+	}
+	return refs, nil
+}
+
+// SetHarnessChecks records the harness check runs of a pipelines commit.
+func (db *DB) SetHarnessChecks(ctx context.Context, commit string, refs []CheckRunRef) error {
+	return db.setJSON(ctx, prefixHarnessChecks+commit, refs)
+}
+
+// Unreadable returns the files of a pipelines commit that are not
+// pipelines the app can apply, one per line; "" when there are none.
+func (db *DB) Unreadable(ctx context.Context, commit string) (string, error) {
+	return db.getString(ctx, prefixUnreadable+commit)
+}
+
+// SetUnreadable records the unreadable files of a pipelines commit.
+func (db *DB) SetUnreadable(ctx context.Context, commit, list string) error {
+	return db.SetState(ctx, prefixUnreadable+commit, list)
+}
+
+// PruneHistory is the janitor's round: it deletes what only looks back and
+// is older than cutoff, and returns how many rows of each kind it deleted:
+//
+//   - processed deliveries (done or failed);
+//   - the ids of check runs the app created (CheckRunID);
+//   - the harness check runs and unreadable-file lists of pipelines
+//     commits, except for commits whose operations are still open;
+//   - cached blobs nothing has read since cutoff.
+//
+// One kind failing does not stop the others. Open deliveries,
+// operations, entity states, the bot PRs, the audit log
+// and the other state entries above are never pruned.
+func (db *DB) PruneHistory(ctx context.Context, cutoff time.Time) (map[string]int64, error) {
+	pruned := map[string]int64{}
+	var errs []error
+	for _, p := range []struct {
+		what string
+		run  func() (int64, error)
+	}{
+		{"deliveries", func() (int64, error) { return db.PruneDeliveries(ctx, cutoff) }},
+		{"check run ids", func() (int64, error) { return db.PruneState(ctx, prefixCheckRun, cutoff) }},
+		{"harness check runs", func() (int64, error) { return db.PruneCommitState(ctx, prefixHarnessChecks, cutoff) }},
+		{"unreadable file lists", func() (int64, error) { return db.PruneCommitState(ctx, prefixUnreadable, cutoff) }},
+		{"cached blobs", func() (int64, error) { return db.PruneBlobs(ctx, cutoff) }},
+	} {
+		n, err := p.run()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pruning old %s: %w", p.what, err))
+			continue
+		}
+		if n > 0 {
+			pruned[p.what] = n
+		}
+	}
+	return pruned, errors.Join(errs...)
+}
+
+// getString reads a state entry; "" when absent.
+func (db *DB) getString(ctx context.Context, key string) (string, error) {
+	v, err := db.GetState(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return v, err
+}
+
+// getJSON decodes a state entry into v; false when absent or unreadable
+// (a value written by an older version that no longer decodes is treated
+// as absent rather than stopping the loop).
+func (db *DB) getJSON(ctx context.Context, key string, v any) (bool, error) {
+	s, err := db.getString(ctx, key)
+	if err != nil || s == "" {
+		return false, err
+	}
+	if json.Unmarshal([]byte(s), v) != nil {
+		return false, nil
+	}
+	return true, nil
+}
+
+func (db *DB) setJSON(ctx context.Context, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding state %q: %w", key, err)
+	}
+	return db.SetState(ctx, key, string(b))
+}

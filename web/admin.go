@@ -1,0 +1,324 @@
+package web
+
+// The admin API: JSON under /api/v1, protected by the bearer token
+// server.admin_token. Without a token configured the API is disabled and
+// every route under /api/v1 answers 404 with a message saying how to
+// enable it.
+//
+//	GET  /api/v1/pipelines                  {"pipelines": [pipeline...]}
+//	GET  /api/v1/pipelines/{service}        pipeline
+//	POST /api/v1/pipelines/{service}/sync   202 {"operations": [id...], "proposeQueued": true}
+//	GET  /api/v1/operations?status=&pipeline=&limit=
+//	                                        {"operations": [operation...]}
+//	POST /api/v1/reconcile                  202 {"queued": true}
+//
+// Errors are {"error": "message"} with 400, 401 (and WWW-Authenticate:
+// Bearer), 404, 405 (and Allow), 409, 502 or 500.
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/loop"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
+)
+
+// adminPrefix is where the admin API lives.
+const adminPrefix = "/api/v1"
+
+// Bounds of GET /api/v1/operations?limit=.
+const (
+	defaultOperationsLimit = 100
+	maxOperationsLimit     = 1000
+)
+
+// adminActor names the admin API in the audit log.
+const adminActor = "admin-api"
+
+// apiHandler answers one admin API request; a returned error goes to
+// writeError, and nothing must have been written then.
+type apiHandler func(w http.ResponseWriter, r *http.Request) error
+
+// adminAPI checks that the API is enabled and the token right, then
+// routes. Authentication comes before routing, so an unauthenticated
+// client learns nothing about which routes exist.
+func (s *Server) adminAPI() http.Handler {
+	routes := http.NewServeMux()
+	route := func(pattern string, handlers map[string]apiHandler) {
+		routes.Handle(pattern, s.methods(handlers))
+	}
+	route(adminPrefix+"/pipelines", map[string]apiHandler{http.MethodGet: s.listPipelines})
+	route(adminPrefix+"/pipelines/{service}", map[string]apiHandler{http.MethodGet: s.getPipeline})
+	route(adminPrefix+"/pipelines/{service}/sync", map[string]apiHandler{http.MethodPost: s.syncPipeline})
+	route(adminPrefix+"/operations", map[string]apiHandler{http.MethodGet: s.listOperations})
+	route(adminPrefix+"/reconcile", map[string]apiHandler{http.MethodPost: s.queueReconcile})
+	routes.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(http.StatusNotFound, "no such route: %s %s", r.Method, r.URL.Path))
+	})
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(s.opts.Log.WithContext(r.Context()))
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		want := s.opts.AdminToken
+		if want == "" {
+			s.writeError(w, r, errorf(http.StatusNotFound, "admin API disabled: set server.admin_token"))
+			return
+		}
+		if err := checkBearer(r, want); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		routes.ServeHTTP(w, r)
+	})
+}
+
+// checkBearer checks the request's bearer token against want in constant
+// time. Both sides are hashed first, so that neither the comparison's
+// duration nor its early exit on a length mismatch tells anything about
+// the token's length.
+func checkBearer(r *http.Request, want string) error {
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		return errorf(http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <server.admin_token>")
+	}
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return errorf(http.StatusUnauthorized, "unsupported authorization scheme: send Authorization: Bearer <server.admin_token>")
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	expected := sha256.Sum256([]byte(want))
+	if subtle.ConstantTimeCompare(got[:], expected[:]) != 1 {
+		return errorf(http.StatusUnauthorized, "invalid bearer token")
+	}
+	return nil
+}
+
+// methods dispatches on the request method; GET handlers answer HEAD too.
+// Any other method gets 405 with the Allow header.
+func (s *Server) methods(handlers map[string]apiHandler) http.Handler {
+	if h, ok := handlers[http.MethodGet]; ok {
+		handlers[http.MethodHead] = h
+	}
+	allowed := make([]string, 0, len(handlers))
+	for m := range handlers {
+		allowed = append(allowed, m)
+	}
+	sort.Strings(allowed)
+	allow := strings.Join(allowed, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, ok := handlers[r.Method]
+		if !ok {
+			w.Header().Set("Allow", allow)
+			s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s: use %s", r.Method, r.URL.Path, allow))
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// pipelineJSON is one service's pipeline in the admin API.
+type pipelineJSON struct {
+	Service            string    `json:"service"`
+	Pipeline           string    `json:"pipeline"`
+	Path               string    `json:"path"`
+	Archetype          string    `json:"archetype"`
+	Team               string    `json:"team"`
+	LastRenderedCommit string    `json:"lastRenderedCommit"`
+	LastAppliedCommit  string    `json:"lastAppliedCommit"`
+	HarnessState       string    `json:"harnessState"` // in_sync | pending | failed | drifted | deleted
+	LastError          string    `json:"lastError"`
+	UpdatedAt          time.Time `json:"updatedAt"`
+}
+
+func pipelineOf(st record.PipelineState) pipelineJSON {
+	return pipelineJSON{
+		Service: st.Service, Pipeline: st.Pipeline, Path: st.Path, Archetype: st.Archetype, Team: st.Team,
+		LastRenderedCommit: st.LastRenderedCommit, LastAppliedCommit: st.LastAppliedCommit,
+		HarnessState: string(st.HarnessState), LastError: st.LastError, UpdatedAt: st.UpdatedAt,
+	}
+}
+
+// listPipelines answers GET /api/v1/pipelines: every service, by name.
+func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request) error {
+	states, err := s.opts.Store.ListPipelineStates(r.Context())
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Pipelines []pipelineJSON `json:"pipelines"`
+	}{Pipelines: make([]pipelineJSON, 0, len(states))}
+	for _, st := range states {
+		out.Pipelines = append(out.Pipelines, pipelineOf(st))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getPipeline answers GET /api/v1/pipelines/{service}.
+func (s *Server) getPipeline(w http.ResponseWriter, r *http.Request) error {
+	service := r.PathValue("service")
+	st, err := s.opts.Store.GetPipelineState(r.Context(), service)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, "unknown service %q", service)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pipelineOf(st))
+	return nil
+}
+
+// syncResponse is the answer of POST /api/v1/pipelines/{service}/sync.
+type syncResponse struct {
+	Operations    []int64 `json:"operations"`
+	ProposeQueued bool    `json:"proposeQueued"`
+}
+
+// syncPipeline answers POST /api/v1/pipelines/{service}/sync: it queues an
+// operation that applies the service's pipeline file at the pipelines
+// repo's default branch head to Harness again (loop.Sync), and a propose
+// run. A service known neither to the store nor to the pipelines repo is
+// 404; a sync the state forbids (invalid settings, a held delete) is 409.
+func (s *Server) syncPipeline(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	service := r.PathValue("service")
+	res, err := s.opts.Loop.Sync(ctx, service)
+	var refusal *planner.Refusal
+	var up *loop.UpstreamError
+	switch {
+	case errors.As(err, &refusal) && refusal.NotFound:
+		return errorf(http.StatusNotFound, "%s", refusal.Message)
+	case errors.As(err, &refusal):
+		return errorf(http.StatusConflict, "%s", refusal.Message)
+	case errors.As(err, &up):
+		return upstream(up.Err, up.Message)
+	case err != nil:
+		return err
+	}
+	if err := s.opts.Enqueue(ctx, work.Propose, "admin sync"); err != nil {
+		return err
+	}
+	detail := "propose queued; " + res.Detail
+	s.adminAudit(ctx, "sync", service, detail, res.Commit)
+	zerolog.Ctx(ctx).Info().Str(loop.LogKeyService, service).Msg("admin sync: " + detail)
+	writeJSON(w, http.StatusAccepted, syncResponse{Operations: res.Operations, ProposeQueued: true})
+	return nil
+}
+
+// operationJSON is one outbox operation in the admin API (never its YAML).
+type operationJSON struct {
+	ID           int64     `json:"id"`
+	Pipeline     string    `json:"pipeline"`
+	Service      string    `json:"service"`
+	Kind         string    `json:"kind"`  // create | update | delete
+	State        string    `json:"state"` // pending | running | failed | done | held | superseded
+	Attempts     int       `json:"attempts"`
+	LastError    string    `json:"lastError"`
+	Result       string    `json:"result"`
+	Commit       string    `json:"commit"`
+	ConfigCommit string    `json:"configCommit"`
+	Reason       string    `json:"reason"`
+	SupersededBy int64     `json:"supersededBy,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+}
+
+var operationStates = []record.OperationState{
+	record.OpPending, record.OpRunning, record.OpFailed, record.OpDone, record.OpHeld, record.OpSuperseded,
+}
+
+// listOperations answers GET /api/v1/operations, newest first.
+// status is a comma-separated list of states, pipeline a Harness pipeline
+// identifier, limit 1 to 1000 (default 100).
+func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseOperationFilter(r)
+	if err != nil {
+		return err
+	}
+	ops, err := s.opts.Store.ListOperations(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Operations []operationJSON `json:"operations"`
+	}{Operations: make([]operationJSON, 0, len(ops))}
+	for _, op := range ops {
+		out.Operations = append(out.Operations, operationJSON{
+			ID: op.ID, Pipeline: op.Pipeline, Service: op.Service, Kind: string(op.Kind), State: string(op.State),
+			Attempts: op.Attempts, LastError: op.LastError, Result: op.Result, Commit: op.Commit,
+			ConfigCommit: op.ConfigCommit, Reason: op.Reason, SupersededBy: op.SupersededBy,
+			CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func parseOperationFilter(r *http.Request) (store.OperationFilter, error) {
+	q := r.URL.Query()
+	f := store.OperationFilter{Pipeline: q.Get("pipeline"), Limit: defaultOperationsLimit}
+	for _, s := range strings.Split(q.Get("status"), ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		valid := false
+		for _, known := range operationStates {
+			if string(known) == s {
+				valid = true
+				break
+			}
+		}
+		if !valid {
+			names := make([]string, len(operationStates))
+			for i, known := range operationStates {
+				names[i] = string(known)
+			}
+			return f, errorf(http.StatusBadRequest, "invalid status %q: want one or more of %s, comma-separated", s, strings.Join(names, ", "))
+		}
+		f.States = append(f.States, record.OperationState(s))
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxOperationsLimit {
+			return f, errorf(http.StatusBadRequest, "invalid limit %q: want a number from 1 to %d", v, maxOperationsLimit)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+// queueReconcile answers POST /api/v1/reconcile.
+func (s *Server) queueReconcile(w http.ResponseWriter, r *http.Request) error {
+	if err := s.opts.Enqueue(r.Context(), work.Reconcile, "admin"); err != nil {
+		return err
+	}
+	s.adminAudit(r.Context(), "reconcile", s.opts.PipelinesRepo.String(), "reconcile queued", "")
+	writeJSON(w, http.StatusAccepted, struct {
+		Queued bool `json:"queued"`
+	}{Queued: true})
+	return nil
+}
+
+// adminAudit records an admin action; failing to is logged, not fatal:
+// the action has already been taken.
+func (s *Server) adminAudit(ctx context.Context, action, subject, detail, commit string) {
+	if err := s.opts.Store.Audit(ctx, store.AuditEntry{Actor: adminActor, Action: action, Subject: subject, Detail: detail, Commit: commit}); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("writing audit log")
+	}
+}
