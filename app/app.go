@@ -166,7 +166,9 @@ func (a *App) Run(ctx context.Context) error {
 	start(func() { every(ctx, time.Hour, time.Hour, a.prune) })
 	if r, ok := a.gh.(gh.Redeliverer); ok {
 		// A first sweep once the server listens, then periodically.
-		start(func() { every(ctx, time.Second, redeliveryInterval, func(ctx context.Context) { a.redeliverFailed(ctx, r) }) })
+		start(func() {
+			every(ctx, time.Second, redeliveryInterval, func(ctx context.Context) { a.redeliverFailed(ctx, r) })
+		})
 	}
 	if iv := a.cfg.Reconcile.Interval; iv > 0 {
 		start(func() { every(ctx, iv, iv, a.enqueueReconcile) })

@@ -177,4 +177,3 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 type apiError struct {
 	Error string `json:"error"`
 }
-
