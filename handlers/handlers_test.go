@@ -122,7 +122,11 @@ const (
 )
 
 func newDispatcher(rec handlers.Recorder, onInstall func(string)) http.Handler {
-	repos := handlers.Repos{Config: configRepo, Pipelines: pipelinesRepo}
+	return newDispatcherFor(handlers.Repos{Config: configRepo, Pipelines: pipelinesRepo}, rec, onInstall)
+}
+
+// newDispatcherFor is the app's webhook stack for the given repositories.
+func newDispatcherFor(repos handlers.Repos, rec handlers.Recorder, onInstall func(string)) http.Handler {
 	return handlers.Guard(githubapp.NewEventDispatcher(
 		handlers.All(repos, rec, onInstall), secret,
 		githubapp.WithScheduler(githubapp.DefaultScheduler()),
