@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -338,27 +339,69 @@ func TestWebhookRejections(t *testing.T) {
 	}
 }
 
-func TestOversizedBodyIsRefusedUnread(t *testing.T) {
-	rec := &fakeRecorder{}
-	h := newDispatcher(rec, nil)
-	big := bytes.Repeat([]byte(" "), handlers.MaxPayloadBytes+1)
-	if code := send(t, h, delivery{event: "push", body: big}); code != http.StatusRequestEntityTooLarge {
-		t.Errorf("status = %d, want 413", code)
+// spaces is a request body of n JSON spaces, made as it is read, that
+// counts how many bytes were read.
+type spaces struct {
+	left, read int64
+}
+
+func (b *spaces) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		return 0, io.EOF
 	}
-	// Without a Content-Length the limit applies while reading.
-	req := httptest.NewRequest(http.MethodPost, githubapp.DefaultWebhookRoute, struct{ *bytes.Reader }{bytes.NewReader(big)})
-	req.ContentLength = -1
+	n := min(int64(len(p)), b.left)
+	for i := range p[:n] {
+		p[i] = ' '
+	}
+	b.left -= n
+	b.read += n
+	return int(n), nil
+}
+
+// bigRequest is a signed push delivery whose body is n spaces. A
+// contentLength of -1 sends it without a Content-Length.
+func bigRequest(tb testing.TB, body *spaces, contentLength int64) *http.Request {
+	tb.Helper()
+	mac := hmac.New(sha256.New, []byte(secret))
+	if _, err := io.Copy(mac, &spaces{left: body.left}); err != nil {
+		tb.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, githubapp.DefaultWebhookRoute, body)
+	req.ContentLength = contentLength
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", "push")
 	req.Header.Set("X-GitHub-Delivery", "big")
-	req.Header.Set("X-Hub-Signature-256", sign(big))
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	if w.Code != http.StatusRequestEntityTooLarge {
-		t.Errorf("streamed status = %d, want 413", w.Code)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	return req
+}
+
+func TestOversizedBodyIsRefusedUnread(t *testing.T) {
+	tests := map[string]struct {
+		size, contentLength int64
+		maxRead             int64
+	}{
+		// A Content-Length over the cap is answered before the body is read.
+		"announced by Content-Length": {size: handlers.MaxPayloadBytes + 1, contentLength: handlers.MaxPayloadBytes + 1, maxRead: 0},
+		// Without one, reading stops just past the cap (MaxBytesReader
+		// asks for one byte more to see that the body goes on).
+		"streamed without Content-Length": {size: 2 * handlers.MaxPayloadBytes, contentLength: -1, maxRead: handlers.MaxPayloadBytes + 1},
 	}
-	if len(rec.work) != 0 {
-		t.Errorf("recorded %d work items, want none", len(rec.work))
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := &fakeRecorder{}
+			body := &spaces{left: tc.size}
+			w := httptest.NewRecorder()
+			newDispatcher(rec, nil).ServeHTTP(w, bigRequest(t, body, tc.contentLength))
+			if w.Code != http.StatusRequestEntityTooLarge {
+				t.Errorf("status = %d, want 413", w.Code)
+			}
+			if body.read > tc.maxRead {
+				t.Errorf("read %d bytes of a %d-byte body, want at most %d", body.read, tc.size, tc.maxRead)
+			}
+			if len(rec.work) != 0 {
+				t.Errorf("recorded %d work items, want none", len(rec.work))
+			}
+		})
 	}
 }
 
