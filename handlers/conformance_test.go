@@ -53,11 +53,11 @@ type publicExample struct {
 }
 
 // publicExamples covers the files the shared folder's README lists.
-// check_run.rerequested.json carries app timestamps go-github v62 cannot
-// decode ("2018-04-25 20:42:10"); the CheckRun handler does not use
-// go-github's type, so it must be accepted like its normalized copy.
-// The two derived files (.derived, .normalized) are edited copies and are
-// run like the others.
+// check_run.rerequested.json carries app timestamps without ISO 8601's
+// "T" and zone, which go-github v62 cannot decode; the CheckRun handler
+// does not use go-github's type, so it must be accepted like its
+// normalized copy. The two derived files (.derived, .normalized) are
+// edited copies and are run like the others.
 var publicExamples = map[string]publicExample{
 	"push.json":                               {asConfig: handlers.KindPropose, asPipelines: handlers.KindApply},
 	"push.deleted-tag.json":                   {},
