@@ -117,14 +117,14 @@ func (s *Server) userJSON(u *user) map[string]any {
 		"node_id":     fmt.Sprintf("%s%d", nodePrefix, u.ID),
 		"avatar_url":  fmt.Sprintf("https://avatars.githubusercontent.com/u/%d?v=4", u.ID),
 		"gravatar_id": "",
-		"url":         s.URL + prefix + url.PathEscape(u.Login),
+		"url":         s.apiURL() + prefix + url.PathEscape(u.Login),
 		"html_url":    s.opts.WebURL + u.Login,
 		"type":        u.Type,
 		"site_admin":  false,
 	}
 }
 
-func (s *Server) repoAPIURL(r *repo) string  { return s.URL + "repos/" + r.fullName() }
+func (s *Server) repoAPIURL(r *repo) string  { return s.apiURL() + "repos/" + r.fullName() }
 func (s *Server) repoHTMLURL(r *repo) string { return s.opts.WebURL + r.fullName() }
 
 func (s *Server) repoJSON(r *repo) map[string]any {

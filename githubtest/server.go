@@ -80,6 +80,13 @@ type Options struct {
 	DeliveryTimeout time.Duration
 	// WebURL is the base of html_url fields; "https://github.com/" when empty.
 	WebURL string
+	// APIURL, when set, is the API base named by the url fields of JSON
+	// bodies and webhook payloads ("https://api.github.com/" on GitHub),
+	// instead of the server's own URL, so that payloads do not depend on
+	// the port the server listens on. Set it only where nothing follows
+	// those fields. Link headers and download_url, which clients do
+	// follow, keep the server's URL.
+	APIURL string
 	// Permissions are the App's repository permissions, granted to every
 	// installation; when nil: checks, contents and pull_requests write,
 	// metadata read. Installation tokens are refused (403 "Resource not
@@ -141,6 +148,9 @@ func New(opts Options) *Server {
 	if !strings.HasSuffix(opts.WebURL, "/") {
 		opts.WebURL += "/"
 	}
+	if opts.APIURL != "" && !strings.HasSuffix(opts.APIURL, "/") {
+		opts.APIURL += "/"
+	}
 	s := &Server{
 		opts:          opts,
 		nextID:        1000,
@@ -177,6 +187,14 @@ func (s *Server) SetWebhookURL(url string) {
 	s.hooks.mu.Lock()
 	s.hooks.url = url
 	s.hooks.mu.Unlock()
+}
+
+// apiURL is the API base that url fields in JSON bodies name.
+func (s *Server) apiURL() string {
+	if s.opts.APIURL != "" {
+		return s.opts.APIURL
+	}
+	return s.URL
 }
 
 func (s *Server) now() time.Time { return s.opts.Now().UTC().Truncate(time.Second) }

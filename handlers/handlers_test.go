@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -51,7 +52,7 @@ func (f *fakeRecorder) Record(_ context.Context, w handlers.Work) error {
 
 func fixture(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "github-webhooks", name))
+	b, err := os.ReadFile(filepath.Join(webhooksDir, name))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -117,12 +118,16 @@ func send(tb testing.TB, h http.Handler, d delivery) int {
 }
 
 const (
-	configRepo    = "Codertocat/Hello-World"
-	pipelinesRepo = "company-harness/harness-pipelines"
+	configRepo    = "acme/platform-config"
+	pipelinesRepo = "acme-harness/harness-pipelines"
 )
 
 func newDispatcher(rec handlers.Recorder, onInstall func(string)) http.Handler {
-	repos := handlers.Repos{Config: configRepo, Pipelines: pipelinesRepo}
+	return newDispatcherFor(handlers.Repos{Config: configRepo, Pipelines: pipelinesRepo}, rec, onInstall)
+}
+
+// newDispatcherFor is the app's webhook stack for the given repositories.
+func newDispatcherFor(repos handlers.Repos, rec handlers.Recorder, onInstall func(string)) http.Handler {
 	return handlers.Guard(githubapp.NewEventDispatcher(
 		handlers.All(repos, rec, onInstall), secret,
 		githubapp.WithScheduler(githubapp.DefaultScheduler()),
@@ -130,13 +135,20 @@ func newDispatcher(rec handlers.Recorder, onInstall func(string)) http.Handler {
 	))
 }
 
-// asPipelinesRepo moves a payload to the pipelines repository.
-func asPipelinesRepo(m map[string]any) {
-	obj(m, "repository")["full_name"] = pipelinesRepo
-}
-
 func TestHandlersRouteEveryFixture(t *testing.T) {
-	headSHA := "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+	// Commits of the captured scenario (see capturePayloads).
+	const (
+		configMain    = "71f35ade6ac80a5ca6c0ee3fdd453c73fb1a07b3" // config main after the direct push
+		configBefore  = "9bf24a95e5ed69a51ec50ed4767673e7db1a2270" // config main before it
+		prFirstHead   = "544ead043ff0e985cda845c6fd9ebf054a930ead" // config PR #1 when opened
+		prHead        = "7fefd9e84700502142dc8224737bf96dddf7f513" // config PR #1 after its second commit
+		pipelinesMain = "cfa7a5e39e26de188b2704c04065fae427a25095" // pipelines main before the bot PR merged
+		templateHead  = "28ba0e59a3352b45bbb14bd9b031e3eed6031450" // template PR #1 on the pipelines repo
+		botHead       = "f29d8a5a0f5b685dccac4978f46f58907b2f4665" // bot PR #2 when merged
+		botMerge      = "4b7f654ef878fc1c6665340cd3a9ed5d115c0445" // its merge commit, pipelines main after
+		configInst    = 1004
+		pipelinesInst = 1006
+	)
 	tests := []struct {
 		name      string
 		event     string
@@ -146,116 +158,128 @@ func TestHandlersRouteEveryFixture(t *testing.T) {
 		wantOwner string
 	}{{
 		name: "push to the config repo's default branch proposes", event: "push",
-		body: fixture(t, "push.json"), wantCode: 200,
-		want: []handlers.Work{{Event: "push", Lane: pipelinesRepo, Key: "propose", Repo: configRepo, Installation: 1,
-			Ref: "master", SHA: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", Before: "0000000000000000000000000000000000000000", Sender: "Codertocat"}},
+		body: fixture(t, "push.config-default-branch.json"), wantCode: 200,
+		want: []handlers.Work{{Event: "push", Lane: pipelinesRepo, Key: "propose", Repo: configRepo, Installation: configInst,
+			Ref: "main", SHA: configMain, Before: configBefore, Sender: "alice"}},
 	}, {
 		name: "push to the pipelines repo's default branch applies", event: "push",
-		body: edit(t, fixture(t, "push.json"), asPipelinesRepo), wantCode: 200,
-		want: []handlers.Work{{Event: "push", Lane: pipelinesRepo, Key: "apply", Repo: pipelinesRepo, Installation: 1,
-			Ref: "master", SHA: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", Before: "0000000000000000000000000000000000000000", Sender: "Codertocat"}},
+		body: fixture(t, "push.pipelines-default-branch.json"), wantCode: 200,
+		want: []handlers.Work{{Event: "push", Lane: pipelinesRepo, Key: "apply", Repo: pipelinesRepo, Installation: pipelinesInst,
+			Ref: "main", SHA: botMerge, Before: pipelinesMain, Sender: "alice"}},
 	}, {
 		name: "push of a tag is ignored", event: "push",
-		body: fixture(t, "push.deleted-tag.json"), wantCode: 200,
+		body: fixture(t, "push.config-tag.json"), wantCode: 200,
 	}, {
 		name: "push to another branch is ignored", event: "push",
-		body: edit(t, fixture(t, "push.json"), func(m map[string]any) { m["ref"] = "refs/heads/feature" }), wantCode: 200,
+		body: fixture(t, "push.config-other-branch.json"), wantCode: 200,
+	}, {
+		name: "deleting another branch is ignored", event: "push",
+		body: fixture(t, "push.config-branch-deleted.json"), wantCode: 200,
+	}, {
+		name: "a deleted default branch is ignored", event: "push",
+		body: edit(t, fixture(t, "push.config-branch-deleted.json"), func(m map[string]any) { m["ref"] = "refs/heads/main" }), wantCode: 200,
 	}, {
 		name: "push to an unconfigured repository is ignored", event: "push",
-		body: edit(t, fixture(t, "push.json"), func(m map[string]any) { obj(m, "repository")["full_name"] = "someone/else" }), wantCode: 200,
+		body: fixture(t, "push.other-repo.json"), wantCode: 200,
 	}, {
 		name: "opened config PR is previewed", event: "pull_request",
 		body: fixture(t, "pull_request.opened.json"), wantCode: 200,
-		want: []handlers.Work{{Event: "pull_request", Action: "opened", Lane: configRepo, Key: "preview:" + headSHA, Repo: configRepo,
-			Installation: 1, Ref: "master", SHA: headSHA, Before: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", PR: 2, Sender: "Codertocat"}},
+		want: []handlers.Work{{Event: "pull_request", Action: "opened", Lane: configRepo, Key: "preview:" + prFirstHead, Repo: configRepo,
+			Installation: configInst, Ref: "main", SHA: prFirstHead, Before: configMain, PR: 1, Sender: "alice"}},
 	}, {
 		name: "synchronized config PR is previewed", event: "pull_request",
 		body: fixture(t, "pull_request.synchronize.json"), wantCode: 200,
-		want: []handlers.Work{{Event: "pull_request", Action: "synchronize", Lane: configRepo, Key: "preview:" + headSHA, Repo: configRepo,
-			Installation: 1, Ref: "master", SHA: headSHA, Before: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", PR: 2, Sender: "Codertocat"}},
+		want: []handlers.Work{{Event: "pull_request", Action: "synchronize", Lane: configRepo, Key: "preview:" + prHead, Repo: configRepo,
+			Installation: configInst, Ref: "main", SHA: prHead, Before: configMain, PR: 1, Sender: "alice"}},
 	}, {
 		name: "reopened config PR is previewed", event: "pull_request",
 		body: fixture(t, "pull_request.reopened.json"), wantCode: 200,
-		want: []handlers.Work{{Event: "pull_request", Action: "reopened", Lane: configRepo, Key: "preview:" + headSHA, Repo: configRepo,
-			Installation: 1, Ref: "master", SHA: headSHA, Before: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", PR: 2, Sender: "Codertocat"}},
+		want: []handlers.Work{{Event: "pull_request", Action: "reopened", Lane: configRepo, Key: "preview:" + prHead, Repo: configRepo,
+			Installation: configInst, Ref: "main", SHA: prHead, Before: configMain, PR: 1, Sender: "alice"}},
 	}, {
 		name: "closed config PR needs nothing", event: "pull_request",
 		body: fixture(t, "pull_request.closed.json"), wantCode: 200,
 	}, {
 		name: "merged config PR needs nothing (its push does)", event: "pull_request",
-		body: fixture(t, "pull_request.closed-merged.derived.json"), wantCode: 200,
+		body: fixture(t, "pull_request.closed-merged.json"), wantCode: 200,
 	}, {
 		name: "template PR on the pipelines repo is previewed", event: "pull_request",
-		body: edit(t, fixture(t, "pull_request.opened.json"), asPipelinesRepo), wantCode: 200,
-		want: []handlers.Work{{Event: "pull_request", Action: "opened", Lane: pipelinesRepo, Key: "preview:" + headSHA, Repo: pipelinesRepo,
-			Installation: 1, Ref: "master", SHA: headSHA, Before: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", PR: 2, Sender: "Codertocat"}},
+		body: fixture(t, "pull_request.opened-template.json"), wantCode: 200,
+		want: []handlers.Work{{Event: "pull_request", Action: "opened", Lane: pipelinesRepo, Key: "preview:" + templateHead, Repo: pipelinesRepo,
+			Installation: pipelinesInst, Ref: "main", SHA: templateHead, Before: pipelinesMain, PR: 1, Sender: "alice"}},
+	}, {
+		name: "the bot PR's own opening is ignored", event: "pull_request",
+		body: fixture(t, "pull_request.opened-bot.json"), wantCode: 200,
 	}, {
 		name: "the bot PR's own synchronize is ignored", event: "pull_request",
-		body: edit(t, fixture(t, "pull_request.synchronize.json"), func(m map[string]any) {
-			asPipelinesRepo(m)
-			obj(m, "pull_request", "head")["ref"] = "pipeline-orchestrator/sync"
-		}), wantCode: 200,
+		body: fixture(t, "pull_request.synchronize-bot.json"), wantCode: 200,
+	}, {
+		name: "a label on the open bot PR is ignored until it merges", event: "pull_request",
+		body: fixture(t, "pull_request.labeled-open-bot.json"), wantCode: 200,
 	}, {
 		name: "the bot PR merged is recorded", event: "pull_request",
-		body: edit(t, fixture(t, "pull_request.closed-merged.derived.json"), func(m map[string]any) {
-			asPipelinesRepo(m)
-			obj(m, "pull_request", "head")["ref"] = "pipeline-orchestrator/sync"
-		}), wantCode: 200,
+		body: fixture(t, "pull_request.closed-merged-bot.json"), wantCode: 200,
 		want: []handlers.Work{{Event: "pull_request", Action: "closed", Lane: pipelinesRepo, Key: "botpr", Repo: pipelinesRepo,
-			Installation: 1, Ref: "master", SHA: headSHA, Before: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", PR: 2, Sender: "Codertocat"}},
+			Installation: pipelinesInst, Ref: "main", SHA: botHead, Before: pipelinesMain, PR: 2, Sender: "alice"}},
 	}, {
 		name: "mass-delete label on the merged bot PR re-runs apply", event: "pull_request",
-		body: edit(t, fixture(t, "pull_request.closed-merged.derived.json"), func(m map[string]any) {
-			asPipelinesRepo(m)
-			m["action"] = "labeled"
-			obj(m, "pull_request", "head")["ref"] = "pipeline-orchestrator/sync"
-		}), wantCode: 200,
+		body: fixture(t, "pull_request.labeled-merged-bot.json"), wantCode: 200,
 		want: []handlers.Work{{Event: "pull_request", Action: "labeled", Lane: pipelinesRepo, Key: "apply", Repo: pipelinesRepo,
-			Installation: 1, Ref: "master", SHA: "c4295bd74fb0f4fda03689c3df3f2803b658fd85", Before: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", PR: 2, Sender: "Codertocat"}},
+			Installation: pipelinesInst, Ref: "main", SHA: botMerge, Before: pipelinesMain, PR: 2, Sender: "alice"}},
 	}, {
 		name: "automatic check suite is ignored", event: "check_suite",
 		body: fixture(t, "check_suite.requested.json"), wantCode: 200,
 	}, {
 		name: "re-requested check suite is previewed", event: "check_suite",
 		body: fixture(t, "check_suite.rerequested.json"), wantCode: 200,
-		want: []handlers.Work{{Event: "check_suite", Action: "rerequested", Lane: configRepo, Key: "preview:" + headSHA, Repo: configRepo,
-			Installation: 957387, Ref: "master", SHA: headSHA, Before: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", PR: 2, Sender: "octocoders-linter[bot]"}},
+		want: []handlers.Work{{Event: "check_suite", Action: "rerequested", Lane: configRepo, Key: "preview:" + prHead, Repo: configRepo,
+			Installation: configInst, Ref: "main", SHA: prHead, Before: configMain, PR: 1, Sender: "alice"}},
 	}, {
-		name: "re-run of another app's check run is ignored (verbatim payload)", event: "check_run",
-		body: fixture(t, "check_run.rerequested.json"), wantCode: 200,
+		name: "re-run of a check run the app does not name is ignored", event: "check_run",
+		body: edit(t, fixture(t, "check_run.rerequested.json"), func(m map[string]any) {
+			obj(m, "check_run")["name"] = "ci/lint"
+		}), wantCode: 200,
 	}, {
 		name: "re-run of the plan check run is previewed", event: "check_run",
-		body: edit(t, fixture(t, "check_run.rerequested.normalized.json"), func(m map[string]any) {
-			obj(m, "check_run")["name"] = "pipeline-orchestrator/plan"
-			obj(m, "repository")["full_name"] = configRepo
+		body: fixture(t, "check_run.rerequested.json"), wantCode: 200,
+		want: []handlers.Work{{Event: "check_run", Action: "rerequested", Lane: configRepo, Key: "preview:" + prHead,
+			Repo: configRepo, Installation: configInst, Ref: "main", SHA: prHead, Before: configMain, PR: 1, Sender: "alice"}},
+	}, {
+		name: "re-run of the sync check run on the config repo proposes in the pipelines lane", event: "check_run",
+		body: edit(t, fixture(t, "check_run.rerequested.json"), func(m map[string]any) {
+			obj(m, "check_run")["name"] = "pipeline-orchestrator/sync"
 		}), wantCode: 200,
-		want: []handlers.Work{{Event: "check_run", Action: "rerequested", Lane: configRepo, Key: "preview:d6fde92930d4715a2b49857d24b940956b26d2d3",
-			Repo: configRepo, Installation: 1, Ref: "master", SHA: "d6fde92930d4715a2b49857d24b940956b26d2d3", Sender: "octocat"}},
+		want: []handlers.Work{{Event: "check_run", Action: "rerequested", Lane: pipelinesRepo, Key: "propose",
+			Repo: configRepo, Installation: configInst, Ref: "main", SHA: prHead, Before: configMain, PR: 1, Sender: "alice"}},
 	}, {
 		name: "re-run of the harness check run applies", event: "check_run",
-		body: edit(t, fixture(t, "check_run.rerequested.normalized.json"), func(m map[string]any) {
-			obj(m, "check_run")["name"] = "pipeline-orchestrator/harness"
-			asPipelinesRepo(m)
-		}), wantCode: 200,
+		body: fixture(t, "check_run.rerequested-harness.json"), wantCode: 200,
 		want: []handlers.Work{{Event: "check_run", Action: "rerequested", Lane: pipelinesRepo, Key: "apply",
-			Repo: pipelinesRepo, Installation: 1, Ref: "master", SHA: "d6fde92930d4715a2b49857d24b940956b26d2d3", Sender: "octocat"}},
+			Repo: pipelinesRepo, Installation: pipelinesInst, Ref: "main", SHA: pipelinesMain, Sender: "alice"}},
+	}, {
+		name: "re-run of the drift check run reconciles", event: "check_run",
+		body: edit(t, fixture(t, "check_run.rerequested-harness.json"), func(m map[string]any) {
+			obj(m, "check_run")["name"] = "pipeline-orchestrator/drift"
+		}), wantCode: 200,
+		want: []handlers.Work{{Event: "check_run", Action: "rerequested", Lane: pipelinesRepo, Key: "reconcile",
+			Repo: pipelinesRepo, Installation: pipelinesInst, Ref: "main", SHA: pipelinesMain, Sender: "alice"}},
 	}, {
 		name: "a requested action is ignored (the app offers none)", event: "check_run",
 		body: fixture(t, "check_run.requested_action.json"), wantCode: 200,
 	}, {
 		name: "installation created refreshes the cache", event: "installation",
-		body: fixture(t, "installation.created.json"), wantCode: 200, wantOwner: "Codertocat",
+		body: fixture(t, "installation.created.json"), wantCode: 200, wantOwner: "acme",
 	}, {
 		name: "installation deleted refreshes the cache", event: "installation",
-		body: fixture(t, "installation.deleted.json"), wantCode: 200, wantOwner: "octocat",
+		body: fixture(t, "installation.deleted.json"), wantCode: 200, wantOwner: "acme-harness",
 	}, {
 		name: "repositories added refresh the cache", event: "installation_repositories",
-		body: fixture(t, "installation_repositories.added.json"), wantCode: 200, wantOwner: "Codertocat",
+		body: fixture(t, "installation_repositories.added.json"), wantCode: 200, wantOwner: "acme",
 	}, {
 		name: "repositories removed refresh the cache", event: "installation_repositories",
-		body: fixture(t, "installation_repositories.removed.json"), wantCode: 200, wantOwner: "octocat",
+		body: fixture(t, "installation_repositories.removed.json"), wantCode: 200, wantOwner: "acme-harness",
 	}, {
-		name: "ping is answered", event: "ping", body: []byte(`{"zen":"Keep it logically awesome."}`), wantCode: 200,
+		name: "ping is answered", event: "ping", body: []byte(`{"zen":"Record, then answer.","hook_id":1}`), wantCode: 200,
 	}, {
 		name: "an event the app does not subscribe to is accepted and dropped", event: "issues",
 		body: []byte(`{"action":"opened"}`), wantCode: 202,
@@ -282,7 +306,7 @@ func TestHandlersRouteEveryFixture(t *testing.T) {
 }
 
 func TestWebhookRejections(t *testing.T) {
-	body := fixture(t, "push.json")
+	body := fixture(t, "push.config-default-branch.json")
 	sha1sig := func(b []byte) string {
 		mac := hmac.New(sha1.New, []byte(secret))
 		mac.Write(b)
@@ -315,33 +339,75 @@ func TestWebhookRejections(t *testing.T) {
 	}
 }
 
-func TestOversizedBodyIsRefusedUnread(t *testing.T) {
-	rec := &fakeRecorder{}
-	h := newDispatcher(rec, nil)
-	big := bytes.Repeat([]byte(" "), handlers.MaxPayloadBytes+1)
-	if code := send(t, h, delivery{event: "push", body: big}); code != http.StatusRequestEntityTooLarge {
-		t.Errorf("status = %d, want 413", code)
+// spaces is a request body of n JSON spaces, made as it is read, that
+// counts how many bytes were read.
+type spaces struct {
+	left, read int64
+}
+
+func (b *spaces) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		return 0, io.EOF
 	}
-	// Without a Content-Length the limit applies while reading.
-	req := httptest.NewRequest(http.MethodPost, githubapp.DefaultWebhookRoute, struct{ *bytes.Reader }{bytes.NewReader(big)})
-	req.ContentLength = -1
+	n := min(int64(len(p)), b.left)
+	for i := range p[:n] {
+		p[i] = ' '
+	}
+	b.left -= n
+	b.read += n
+	return int(n), nil
+}
+
+// bigRequest is a signed push delivery whose body is n spaces. A
+// contentLength of -1 sends it without a Content-Length.
+func bigRequest(tb testing.TB, body *spaces, contentLength int64) *http.Request {
+	tb.Helper()
+	mac := hmac.New(sha256.New, []byte(secret))
+	if _, err := io.Copy(mac, &spaces{left: body.left}); err != nil {
+		tb.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, githubapp.DefaultWebhookRoute, body)
+	req.ContentLength = contentLength
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", "push")
 	req.Header.Set("X-GitHub-Delivery", "big")
-	req.Header.Set("X-Hub-Signature-256", sign(big))
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	if w.Code != http.StatusRequestEntityTooLarge {
-		t.Errorf("streamed status = %d, want 413", w.Code)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	return req
+}
+
+func TestOversizedBodyIsRefusedUnread(t *testing.T) {
+	tests := map[string]struct {
+		size, contentLength int64
+		maxRead             int64
+	}{
+		// A Content-Length over the cap is answered before the body is read.
+		"announced by Content-Length": {size: handlers.MaxPayloadBytes + 1, contentLength: handlers.MaxPayloadBytes + 1, maxRead: 0},
+		// Without one, reading stops just past the cap (MaxBytesReader
+		// asks for one byte more to see that the body goes on).
+		"streamed without Content-Length": {size: 2 * handlers.MaxPayloadBytes, contentLength: -1, maxRead: handlers.MaxPayloadBytes + 1},
 	}
-	if len(rec.work) != 0 {
-		t.Errorf("recorded %d work items, want none", len(rec.work))
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := &fakeRecorder{}
+			body := &spaces{left: tc.size}
+			w := httptest.NewRecorder()
+			newDispatcher(rec, nil).ServeHTTP(w, bigRequest(t, body, tc.contentLength))
+			if w.Code != http.StatusRequestEntityTooLarge {
+				t.Errorf("status = %d, want 413", w.Code)
+			}
+			if body.read > tc.maxRead {
+				t.Errorf("read %d bytes of a %d-byte body, want at most %d", body.read, tc.size, tc.maxRead)
+			}
+			if len(rec.work) != 0 {
+				t.Errorf("recorded %d work items, want none", len(rec.work))
+			}
+		})
 	}
 }
 
 func TestRecordingFailureIs500(t *testing.T) {
 	rec := &fakeRecorder{err: errors.New("disk full")}
-	if code := send(t, newDispatcher(rec, nil), delivery{event: "push", body: fixture(t, "push.json")}); code != 500 {
+	if code := send(t, newDispatcher(rec, nil), delivery{event: "push", body: fixture(t, "push.config-default-branch.json")}); code != 500 {
 		t.Errorf("status = %d, want 500 so GitHub marks the delivery failed", code)
 	}
 }
