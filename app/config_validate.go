@@ -1,0 +1,133 @@
+package app
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// keyProblem is a problem with the value of one dotted key.
+type keyProblem struct {
+	key string
+	msg string
+}
+
+// problems lists every problem in the configuration in the order of the
+// keys in Config. Messages never include a secret's value.
+func (c Config) problems() []keyProblem {
+	var ps []keyProblem
+	add := func(key, format string, args ...any) {
+		ps = append(ps, keyProblem{key: key, msg: fmt.Sprintf(format, args...)})
+	}
+
+	// server
+	if c.Server.Address == "" {
+		add("server.address", "is required (e.g. \":8080\")")
+	}
+	if c.Server.PublicURL != "" {
+		if err := checkURL(c.Server.PublicURL); err != nil {
+			add("server.public_url", "%v", err)
+		}
+	}
+
+	// github
+	if err := checkURL(c.GitHub.APIURL); err != nil {
+		add("github.api_url", "%v", err)
+	}
+	if err := checkURL(c.GitHub.WebURL); err != nil {
+		add("github.web_url", "%v", err)
+	}
+	if c.GitHub.AppID <= 0 {
+		add("github.app_id", "is required: the GitHub App's numeric id")
+	}
+	if c.GitHub.PrivateKey == "" {
+		add("github.private_key", "is required (or github.private_key_file): the App's PEM private key")
+	} else if !strings.Contains(c.GitHub.PrivateKey.Value(), "PRIVATE KEY-----") {
+		add("github.private_key", "is not a PEM private key")
+	}
+	if c.GitHub.WebhookSecret == "" {
+		// go-github accepts unsigned requests when the secret is empty.
+		add("github.webhook_secret", "is required: without it webhook signatures are not checked")
+	}
+	if c.GitHub.Timeout <= 0 {
+		add("github.timeout", "must be positive")
+	}
+
+	// repositories
+	if err := checkRepo(c.ConfigRepo.Repo); err != nil {
+		add("config_repo.repo", "%v", err)
+	}
+	if p := c.ConfigRepo.CatalogPath; p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
+		add("config_repo.catalog_path", "must be a relative path inside the repository, got %q", p)
+	}
+	if err := checkRepo(c.PipelinesRepo.Repo); err != nil {
+		add("pipelines_repo.repo", "%v", err)
+	}
+	if c.ConfigRepo.Repo != "" && strings.EqualFold(c.ConfigRepo.Repo, c.PipelinesRepo.Repo) {
+		add("pipelines_repo.repo", "must differ from config_repo.repo")
+	}
+
+	// harness
+	if err := checkURL(c.Harness.BaseURL); err != nil {
+		add("harness.base_url", "%v", err)
+	}
+	if c.Harness.AccountID == "" {
+		add("harness.account_id", "is required")
+	}
+	if c.Harness.APIKey == "" {
+		add("harness.api_key", "is required (or harness.api_key_file)")
+	}
+	if c.Harness.CallTimeout <= 0 {
+		add("harness.call_timeout", "must be positive")
+	}
+	if c.Harness.RateLimit < 0 {
+		add("harness.rate_limit", "must not be negative")
+	}
+
+	// store, workers, reconcile, log
+	if c.Store.Path == "" {
+		add("store.path", "is required")
+	}
+	if c.Workers.Deliveries < 1 {
+		add("workers.deliveries", "must be at least 1")
+	}
+	if c.Workers.Operations < 1 {
+		add("workers.operations", "must be at least 1")
+	}
+	if c.Workers.MaxAttempts < 1 {
+		add("workers.max_attempts", "must be at least 1")
+	}
+	if c.Workers.RetryBase <= 0 || c.Workers.RetryMax < c.Workers.RetryBase {
+		add("workers.retry_base", "must be positive and at most workers.retry_max")
+	}
+	if c.Reconcile.Interval < 0 {
+		add("reconcile.interval", "must not be negative (0 disables it)")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		add("log.format", "must be json or console, got %q", c.Log.Format)
+	}
+	return ps
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("must be an http(s) URL, got %q", s)
+	}
+	return nil
+}
+
+func checkRepo(s string) error {
+	owner, name, ok := strings.Cut(s, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return fmt.Errorf("must be owner/name, got %q", s)
+	}
+	return nil
+}
