@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,31 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.St
 // MarshalYAML redacts the secret.
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
+// Minimum lengths of the secrets this app chooses itself (the App's private
+// key and the Harness API key are issued by GitHub and Harness).
+const (
+	// MinWebhookSecretLength: the webhook secret is the HMAC-SHA256 key
+	// of every delivery's signature. Whoever knows it can send deliveries
+	// the app trusts, and one signed delivery (a proxy log, a captured
+	// request) is enough to test guesses offline at any speed. GitHub asks
+	// for "a random string of text with high entropy"
+	// (https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries).
+	// A length cannot measure randomness, so this is a floor that rules out
+	// words and short strings, not a guarantee: 16 random characters are
+	// beyond an offline search, `openssl rand -hex 32` is better.
+	MinWebhookSecretLength = 16
+	// MinAdminTokenLength: an admin token is a bearer token that lets
+	// whoever holds it queue syncs and reconciles, accepted from anywhere
+	// that reaches the admin API. 32 characters is what `openssl rand -hex
+	// 16` prints (128 random bits); a token is never typed, so there is no
+	// reason to accept less.
+	MinAdminTokenLength = 32
+)
+
+// DefaultAdminTokenName is the name under which Tokens lists
+// server.admin_token, the single unnamed token.
+const DefaultAdminTokenName = "admin_token"
+
 // Config is the server's configuration: defaults, then the YAML file, then
 // the environment, then secret files, then Validate.
 type Config struct {
@@ -59,9 +85,43 @@ type ServerConfig struct {
 	Address string `yaml:"address"`
 	// PublicURL is how GitHub users reach the status page; check runs link to it.
 	PublicURL string `yaml:"public_url"`
-	// AdminToken protects /api/v1 (bearer token). Empty disables the admin API.
+	// AdminToken is a bearer token of the admin API, listed by Tokens under
+	// the name DefaultAdminTokenName. With no token at all the admin API is
+	// disabled.
 	AdminToken     Secret `yaml:"admin_token"`
 	AdminTokenFile string `yaml:"admin_token_file"`
+	// AdminTokens are named bearer tokens of the admin API (name → token),
+	// so that logs can say which client acted. Names are slugs.
+	AdminTokens map[string]Secret `yaml:"admin_tokens"`
+	// AdminTokenFiles reads named tokens from files (name → path).
+	AdminTokenFiles map[string]string `yaml:"admin_token_files"`
+}
+
+// NamedToken is an admin token and the name the configuration gives it.
+type NamedToken struct {
+	Name  string
+	Token Secret
+}
+
+// Tokens returns every admin token: server.admin_token first (named
+// DefaultAdminTokenName), then server.admin_tokens by name. Empty tokens
+// are left out, so no token means the admin API is disabled.
+func (c ServerConfig) Tokens() []NamedToken {
+	var tokens []NamedToken
+	if c.AdminToken != "" {
+		tokens = append(tokens, NamedToken{Name: DefaultAdminTokenName, Token: c.AdminToken})
+	}
+	names := make([]string, 0, len(c.AdminTokens))
+	for name := range c.AdminTokens {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if tok := c.AdminTokens[name]; tok != "" {
+			tokens = append(tokens, NamedToken{Name: name, Token: tok})
+		}
+	}
+	return tokens
 }
 
 // GitHubConfig identifies the GitHub App. There is deliberately no field for

@@ -85,6 +85,10 @@ func TestConfigMistakes(t *testing.T) {
 			yaml: "log: debug\n",
 			want: []string{`config.yml:1:6: log: must be a mapping of keys (level, format), got "debug"`},
 		},
+		"list for a mapping of tokens": {
+			yaml: "server:\n  admin_tokens: [a, b]\n",
+			want: []string{`config.yml:2:17: server.admin_tokens: must be a mapping of name: value, got a list`},
+		},
 		"duplicate key": {
 			yaml: "log:\n  level: info\n  format: json\n  level: debug\n",
 			want: []string{"config.yml:4:3: log.level: duplicate key (first set on line 2)"},
@@ -92,6 +96,10 @@ func TestConfigMistakes(t *testing.T) {
 		"duplicate section": {
 			yaml: "log:\n  level: info\nlog:\n  format: json\n",
 			want: []string{"config.yml:3:1: log: duplicate key (first set on line 1)"},
+		},
+		"duplicate token name": {
+			yaml: "server:\n  admin_tokens:\n    ci: " + testAdminToken + "1\n    ci: " + testAdminToken + "2\n",
+			want: []string{"config.yml:4:5: server.admin_tokens.ci: duplicate name (first set on line 3)"},
 		},
 		"merge key": {
 			yaml: "base: &b {level: info}\nlog:\n  <<: *b\n",
@@ -139,6 +147,11 @@ func TestConfigMistakes(t *testing.T) {
 			env:  map[string]string{"PIPELINE_ORCHESTRATOR_METRICS_PATH": "/m"},
 			want: []string{"PIPELINE_ORCHESTRATOR_METRICS_PATH: unknown variable: no configuration key has this name (see config.example.yml)"},
 		},
+		"variable for a whole mapping": {
+			env: map[string]string{"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKENS": "x"},
+			want: []string{"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKENS: server.admin_tokens is a mapping: " +
+				"set one variable per entry, PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKENS_<NAME>"},
+		},
 		"invalid value from a variable": {
 			env:  map[string]string{"PIPELINE_ORCHESTRATOR_LOG_LEVEL": "loud"},
 			want: []string{`PIPELINE_ORCHESTRATOR_LOG_LEVEL: log.level: must be debug, info, warn or error, got "loud"`},
@@ -171,9 +184,36 @@ func TestConfigMistakes(t *testing.T) {
 			want: []string{`config.yml:2:17: config_repo.catalog_path: must be a relative path inside the repository, got "../x.yaml"`},
 		},
 
+		// Secrets: minimum lengths, never quoted.
+		"short webhook secret in the file": {
+			yaml: "github:\n  webhook_secret: hunter2\n",
+			env:  map[string]string{"PIPELINE_ORCHESTRATOR_GITHUB_WEBHOOK_SECRET": "-"},
+			want: []string{"config.yml:2:19: github.webhook_secret: is 7 characters: use at least 16 random ones " +
+				"(e.g. `openssl rand -hex 32`) and set the same secret in the GitHub App's settings"},
+		},
+		"short webhook secret in a variable": {
+			env: map[string]string{"PIPELINE_ORCHESTRATOR_GITHUB_WEBHOOK_SECRET": "hunter2"},
+			want: []string{"PIPELINE_ORCHESTRATOR_GITHUB_WEBHOOK_SECRET: github.webhook_secret: is 7 characters: use at least 16 random ones " +
+				"(e.g. `openssl rand -hex 32`) and set the same secret in the GitHub App's settings"},
+		},
 		"empty webhook secret": {
 			env:  map[string]string{"PIPELINE_ORCHESTRATOR_GITHUB_WEBHOOK_SECRET": ""},
 			want: []string{"PIPELINE_ORCHESTRATOR_GITHUB_WEBHOOK_SECRET: github.webhook_secret: is required: without it webhook signatures are not checked"},
+		},
+		"short admin token in a variable": {
+			env:  map[string]string{"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKEN": "hunter2"},
+			want: []string{"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKEN: server.admin_token: is 7 characters: use at least 32 random ones (e.g. `openssl rand -hex 32`)"},
+		},
+		"short admin token in a file": {
+			yaml:  "server:\n  admin_token_file: {{dir}}/token\n",
+			files: map[string]string{"token": "hunter2\n"},
+			want: []string{"config.yml:2:21: server.admin_token (read from {{dir}}/token): is 7 characters: " +
+				"use at least 32 random ones (e.g. `openssl rand -hex 32`)"},
+		},
+		"admin token with a space": {
+			env: map[string]string{"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKEN": "hunter2 " + testAdminToken},
+			want: []string{"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKEN: server.admin_token: " +
+				"contains spaces or control characters: a bearer token cannot"},
 		},
 		"secret file missing": {
 			yaml: "harness:\n  api_key_file: {{dir}}/missing\n",
@@ -184,6 +224,44 @@ func TestConfigMistakes(t *testing.T) {
 			yaml:  "server:\n  admin_token: " + testAdminToken + "\n  admin_token_file: {{dir}}/token\n",
 			files: map[string]string{"token": testAdminToken},
 			want:  []string{"config.yml:3:21: server.admin_token_file: both this and server.admin_token are set; keep one"},
+		},
+
+		// Named admin tokens.
+		"named tokens: bad name, short, empty, reused, name taken": {
+			yaml: "server:\n" +
+				"  admin_token: " + testAdminToken + "\n" +
+				"  admin_tokens:\n" +
+				"    Deploy Bot: " + testAdminToken + "x\n" +
+				"    ci: hunter2\n" +
+				"    empty:\n" +
+				"    admin_token: " + testAdminToken + "y\n" +
+				"    reused: " + testAdminToken + "\n",
+			want: []string{
+				`config.yml:4:17: server.admin_tokens.Deploy Bot: "Deploy Bot" is not a valid name: use lower-case letters, digits, - and _ (at most 63, starting with a letter or digit)`,
+				"config.yml:5:9: server.admin_tokens.ci: is 7 characters: use at least 32 random ones (e.g. `openssl rand -hex 32`)",
+				"config.yml:6:5: server.admin_tokens.empty: is empty: give the token, or remove the entry",
+				"config.yml:7:18: server.admin_tokens.admin_token: the name admin_token is taken by server.admin_token; pick another",
+				"config.yml:8:13: server.admin_tokens.reused: is the same token as server.admin_token: give each client its own token, so the logs can tell them apart",
+			},
+		},
+		"same token under two names": {
+			env: map[string]string{
+				"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKENS_CI":     testAdminToken,
+				"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKENS_DEPLOY": testAdminToken,
+			},
+			want: []string{"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKENS_DEPLOY: server.admin_tokens.deploy: " +
+				"is the same token as server.admin_tokens.ci: give each client its own token, so the logs can tell them apart"},
+		},
+		"named token in a file too short": {
+			yaml:  "server:\n  admin_token_files:\n    ci: {{dir}}/ci\n",
+			files: map[string]string{"ci": "hunter2"},
+			want: []string{"config.yml:3:9: server.admin_tokens.ci (read from {{dir}}/ci): is 7 characters: " +
+				"use at least 32 random ones (e.g. `openssl rand -hex 32`)"},
+		},
+		"named token and its file both set": {
+			yaml:  "server:\n  admin_tokens:\n    ci: " + testAdminToken + "\n  admin_token_files:\n    ci: {{dir}}/ci\n",
+			files: map[string]string{"ci": testAdminToken},
+			want:  []string{"config.yml:5:9: server.admin_token_files.ci: both this and server.admin_tokens.ci are set; keep one"},
 		},
 
 		// Everything at once, sorted: file by position, then variables,
@@ -296,6 +374,32 @@ func TestConfigAccepted(t *testing.T) {
 				}
 			},
 		},
+		"tokens from the file, variables and files, in order": {
+			yaml: "server:\n  admin_token: " + testAdminToken + "\n" +
+				"  admin_tokens:\n    zeta: " + strings.Repeat("z", 32) + "\n    deploy-bot: " + strings.Repeat("d", 32) + "\n" +
+				"  admin_token_files:\n    from_file: {{dir}}/tok\n",
+			env:   map[string]string{"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKENS_CI_RUNNER": strings.Repeat("c", 32)},
+			files: map[string]string{"tok": strings.Repeat("f", 32) + "\n"},
+			check: func(t *testing.T, cfg Config) {
+				want := []NamedToken{
+					{Name: "admin_token", Token: testAdminToken},
+					{Name: "ci_runner", Token: Secret(strings.Repeat("c", 32))},
+					{Name: "deploy-bot", Token: Secret(strings.Repeat("d", 32))},
+					{Name: "from_file", Token: Secret(strings.Repeat("f", 32))},
+					{Name: "zeta", Token: Secret(strings.Repeat("z", 32))},
+				}
+				if diff := cmp.Diff(want, cfg.Server.Tokens()); diff != "" {
+					t.Errorf("Tokens() (-want +got):\n%s", diff)
+				}
+			},
+		},
+		"no token: admin API disabled": {
+			check: func(t *testing.T, cfg Config) {
+				if got := cfg.Server.Tokens(); len(got) != 0 {
+					t.Errorf("Tokens() = %v, want none", got)
+				}
+			},
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -334,10 +438,10 @@ func TestValidateNamesKeys(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("valid configuration: %v", err)
 	}
-	cfg.GitHub.APIURL = "api.github.com"
+	cfg.Server.AdminToken = "short"
 	cfg.Workers.Deliveries = 0
 	err := cfg.Validate()
-	want := `github.api_url: must be an http(s) URL, got "api.github.com"
+	want := `server.admin_token: is 5 characters: use at least 32 random ones (e.g. ` + "`openssl rand -hex 32`" + `)
 workers.deliveries: must be at least 1`
 	if err == nil {
 		t.Fatal("Validate succeeded, want an error")

@@ -229,6 +229,12 @@ func (l *configLoader) decodeValue(vn *yaml.Node, key string, v reflect.Value) {
 			return
 		}
 		l.decodeStruct(vn, key, v)
+	case v.Kind() == reflect.Map:
+		if vn.Kind != yaml.MappingNode {
+			l.add(l.at(vn), key, "must be a mapping of name: value, got %s", describeNode(vn))
+			return
+		}
+		l.decodeMap(vn, key, v)
 	default:
 		if vn.Kind != yaml.ScalarNode {
 			l.add(l.at(vn), key, "must be %s, got %s", describeType(v.Type()), describeNode(vn))
@@ -242,10 +248,51 @@ func (l *configLoader) decodeValue(vn *yaml.Node, key string, v reflect.Value) {
 	}
 }
 
+// decodeMap sets a name → value map (server.admin_tokens) from a mapping
+// node. Names are checked by Validate, so that names from the environment
+// are checked the same way.
+func (l *configLoader) decodeMap(n *yaml.Node, key string, v reflect.Value) {
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(v.Type()))
+	}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := n.Content[i], resolveAlias(n.Content[i+1])
+		if kn.Kind != yaml.ScalarNode {
+			l.add(l.at(kn), key, "names are plain strings, got %s", describeNode(kn))
+			continue
+		}
+		path := joinKey(key, kn.Value)
+		if first, dup := seen[kn.Value]; dup {
+			l.add(l.at(kn), path, "duplicate name (first set on line %d)", first.Line)
+			continue
+		}
+		seen[kn.Value] = kn
+		elem := reflect.New(v.Type().Elem()).Elem()
+		at := l.at(vn)
+		switch {
+		case isNull(vn):
+			at = l.at(kn) // an empty value: Validate says so, at the name
+		case vn.Kind != yaml.ScalarNode:
+			l.add(l.at(vn), path, "must be %s, got %s", describeType(elem.Type()), describeNode(vn))
+			continue
+		default:
+			if err := setFromString(elem, vn.Value); err != nil {
+				l.add(l.at(vn), path, "%v", err)
+				continue
+			}
+		}
+		v.SetMapIndex(reflect.ValueOf(kn.Value), elem)
+		l.origins[path] = at
+	}
+}
+
 // overlayEnv sets every key whose variable is in environ and reports every
 // PIPELINE_ORCHESTRATOR_* variable that names no key. A variable is the
-// prefix plus the key's path in upper case joined by "_". Values that do
-// not parse are errors, never ignored. When a variable is set twice, the first wins, as with os.Getenv.
+// prefix plus the key's path in upper case joined by "_"; an entry of a
+// name → value map adds the name: PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKENS_CI
+// sets server.admin_tokens.ci. Values that do not parse are errors, never
+// ignored. When a variable is set twice, the first wins, as with os.Getenv.
 func (l *configLoader) overlayEnv(environ []string, cfg *Config) {
 	vars := map[string]string{}
 	var names []string
@@ -269,7 +316,7 @@ func (l *configLoader) overlayEnv(environ []string, cfg *Config) {
 	root := reflect.ValueOf(cfg).Elem()
 	for _, name := range names {
 		o := origin{env: name}
-		if leaf, ok := byVar[name]; ok {
+		if leaf, ok := byVar[name]; ok && !leaf.isMap() {
 			if err := setFromString(root.FieldByIndex(leaf.index), vars[name]); err != nil {
 				l.add(o, leaf.key, "%v", err)
 				continue
@@ -278,14 +325,52 @@ func (l *configLoader) overlayEnv(environ []string, cfg *Config) {
 			l.origins[leaf.key] = o
 			continue
 		}
+		if leaf, entry, ok := mapEntryVar(leaves, name); ok {
+			m := root.FieldByIndex(leaf.index)
+			if m.IsNil() {
+				m.Set(reflect.MakeMap(m.Type()))
+			}
+			elem := reflect.New(m.Type().Elem()).Elem()
+			path := joinKey(leaf.key, entry)
+			if err := setFromString(elem, vars[name]); err != nil {
+				l.add(o, path, "%v", err)
+				continue
+			}
+			m.SetMapIndex(reflect.ValueOf(entry), elem)
+			l.origins[path] = o
+			continue
+		}
 		l.add(o, "", "%s", unknownVariable(leaves, name))
 	}
 }
 
+// mapEntryVar finds the map a variable sets an entry of, and the entry's
+// name (the rest of the variable, in lower case).
+func mapEntryVar(leaves []configLeaf, name string) (configLeaf, string, bool) {
+	for _, leaf := range leaves {
+		if !leaf.isMap() {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(name, leaf.envVar()+"_"); ok && rest != "" {
+			return leaf, strings.ToLower(rest), true
+		}
+	}
+	return configLeaf{}, "", false
+}
+
 func unknownVariable(leaves []configLeaf, name string) string {
+	for _, leaf := range leaves {
+		if leaf.isMap() && name == leaf.envVar() {
+			return fmt.Sprintf("%s is a mapping: set one variable per entry, %s_<NAME>", leaf.key, name)
+		}
+	}
 	var candidates []string
 	for _, leaf := range leaves {
-		candidates = append(candidates, leaf.envVar())
+		v := leaf.envVar()
+		if leaf.isMap() {
+			v += "_<NAME>"
+		}
+		candidates = append(candidates, v)
 	}
 	if s, ok := closest(name, candidates, len(name)-len(EnvPrefix)); ok {
 		return fmt.Sprintf("unknown variable (did you mean %s?)", s)
@@ -299,6 +384,9 @@ func unknownVariable(leaves []configLeaf, name string) string {
 func (l *configLoader) readSecretFiles(cfg *Config) {
 	load := func(key string, dst *Secret, path string) {
 		fileKey := key + "_file"
+		if strings.Contains(key, "admin_tokens.") {
+			fileKey = strings.Replace(key, "admin_tokens.", "admin_token_files.", 1)
+		}
 		if path == "" {
 			return
 		}
@@ -320,6 +408,21 @@ func (l *configLoader) readSecretFiles(cfg *Config) {
 	load("github.private_key", &cfg.GitHub.PrivateKey, cfg.GitHub.PrivateKeyFile)
 	load("harness.api_key", &cfg.Harness.APIKey, cfg.Harness.APIKeyFile)
 	load("server.admin_token", &cfg.Server.AdminToken, cfg.Server.AdminTokenFile)
+	names := make([]string, 0, len(cfg.Server.AdminTokenFiles))
+	for name := range cfg.Server.AdminTokenFiles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if cfg.Server.AdminTokens == nil {
+			cfg.Server.AdminTokens = map[string]Secret{}
+		}
+		tok := cfg.Server.AdminTokens[name]
+		load("server.admin_tokens."+name, &tok, cfg.Server.AdminTokenFiles[name])
+		if tok != "" {
+			cfg.Server.AdminTokens[name] = tok
+		}
+	}
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
@@ -373,6 +476,8 @@ type configLeaf struct {
 	index []int  // field index path from Config
 	typ   reflect.Type
 }
+
+func (f configLeaf) isMap() bool { return f.typ.Kind() == reflect.Map }
 
 func (f configLeaf) envVar() string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.key, ".", "_"))
@@ -538,6 +643,8 @@ func describeType(t reflect.Type) string {
 		return "an integer"
 	case t.Kind() == reflect.Float64:
 		return "a number"
+	case t.Kind() == reflect.Map:
+		return "a mapping of name: value"
 	}
 	return "a string"
 }

@@ -113,7 +113,9 @@ func TestSecretFileIsRead(t *testing.T) {
 // TestSecretsNeverPrinted formats the loaded configuration every way a log
 // line or an error could, and looks for the secrets.
 func TestSecretsNeverPrinted(t *testing.T) {
-	cfg, err := LoadConfig("../config.example.yml", exampleEnv(t, nil))
+	cfg, err := LoadConfig("../config.example.yml", exampleEnv(t, map[string]string{
+		"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKENS_CI": "named-token-0123456789abcdef0123456789",
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	log.Info().Interface("config", cfg).Msg("loaded")
 	js, _ := json.Marshal(cfg)
 	outputs := []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), string(js), logBuf.String()}
-	for _, secret := range []string{testWebhookSecret, "pat.harness.key", testAdminToken, "MIIB"} {
+	for _, secret := range []string{testWebhookSecret, "pat.harness.key", testAdminToken, "named-token-0123456789abcdef0123456789", "MIIB"} {
 		for i, out := range outputs {
 			if strings.Contains(out, secret) {
 				t.Errorf("output %d contains the secret %q", i, secret)

@@ -3,7 +3,11 @@ package app
 import (
 	"fmt"
 	"net/url"
+	"regexp"
+	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // keyProblem is a problem with the value of one dotted key.
@@ -29,6 +33,48 @@ func (c Config) problems() []keyProblem {
 			add("server.public_url", "%v", err)
 		}
 	}
+	if c.Server.AdminToken != "" {
+		if msg := checkAdminToken(c.Server.AdminToken); msg != "" {
+			add("server.admin_token", "%s", msg)
+		}
+	}
+	names := make([]string, 0, len(c.Server.AdminTokens))
+	for name := range c.Server.AdminTokens {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	firstKey := map[Secret]string{}
+	if c.Server.AdminToken != "" {
+		firstKey[c.Server.AdminToken] = "server.admin_token"
+	}
+	for _, name := range names {
+		key := "server.admin_tokens." + name
+		tok := c.Server.AdminTokens[name]
+		switch {
+		case !tokenName.MatchString(name):
+			add(key, "%q is not a valid name: use lower-case letters, digits, - and _ (at most 63, starting with a letter or digit)", name)
+		case name == DefaultAdminTokenName && c.Server.AdminToken != "":
+			add(key, "the name %s is taken by server.admin_token; pick another", name)
+		}
+		if tok == "" {
+			add(key, "is empty: give the token, or remove the entry")
+			continue
+		}
+		if msg := checkAdminToken(tok); msg != "" {
+			add(key, "%s", msg)
+			continue
+		}
+		if other, dup := firstKey[tok]; dup {
+			add(key, "is the same token as %s: give each client its own token, so the logs can tell them apart", other)
+			continue
+		}
+		firstKey[tok] = key
+	}
+	for name := range c.Server.AdminTokenFiles {
+		if _, ok := c.Server.AdminTokens[name]; !ok && !tokenName.MatchString(name) {
+			add("server.admin_token_files."+name, "%q is not a valid name: use lower-case letters, digits, - and _", name)
+		}
+	}
 
 	// github
 	if err := checkURL(c.GitHub.APIURL); err != nil {
@@ -45,9 +91,13 @@ func (c Config) problems() []keyProblem {
 	} else if !strings.Contains(c.GitHub.PrivateKey.Value(), "PRIVATE KEY-----") {
 		add("github.private_key", "is not a PEM private key")
 	}
-	if c.GitHub.WebhookSecret == "" {
+	switch n := utf8.RuneCountInString(c.GitHub.WebhookSecret.Value()); {
+	case n == 0:
 		// go-github accepts unsigned requests when the secret is empty.
 		add("github.webhook_secret", "is required: without it webhook signatures are not checked")
+	case n < MinWebhookSecretLength:
+		add("github.webhook_secret", "is %d characters: use at least %d random ones (e.g. `openssl rand -hex 32`) and set the same secret in the GitHub App's settings",
+			n, MinWebhookSecretLength)
 	}
 	if c.GitHub.Timeout <= 0 {
 		add("github.timeout", "must be positive")
@@ -114,6 +164,25 @@ func (c Config) problems() []keyProblem {
 		add("log.format", "must be json or console, got %q", c.Log.Format)
 	}
 	return ps
+}
+
+// tokenName is the form of an admin token's name: a slug, as it appears in
+// logs and in the variable PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKENS_<NAME>
+// (upper-cased there, so "-" only works from the file).
+var tokenName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// checkAdminToken returns what is wrong with an admin token, never quoting it.
+func checkAdminToken(tok Secret) string {
+	s := tok.Value()
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		// The admin API reads the token from "Authorization: Bearer
+		// <token>", trimmed: one with spaces could never match.
+		return "contains spaces or control characters: a bearer token cannot"
+	}
+	if n := utf8.RuneCountInString(s); n < MinAdminTokenLength {
+		return fmt.Sprintf("is %d characters: use at least %d random ones (e.g. `openssl rand -hex 32`)", n, MinAdminTokenLength)
+	}
+	return ""
 }
 
 func checkURL(s string) error {
