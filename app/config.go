@@ -81,10 +81,18 @@ type Config struct {
 
 // ServerConfig is the HTTP side of the app.
 type ServerConfig struct {
-	// Address is where the server listens, e.g. ":8080".
+	// Address is where the server listens, e.g. ":8080". Without
+	// PrivateAddress everything is served here.
 	Address string `yaml:"address"`
+	// PrivateAddress, when set, is a second listen address for the status
+	// page, the admin API and the metrics; Address then serves only the
+	// webhook (POST /api/github/hook), the one path GitHub must reach.
+	PrivateAddress string `yaml:"private_address"`
 	// PublicURL is how GitHub users reach the status page; check runs link to it.
 	PublicURL string `yaml:"public_url"`
+	// StatusRequiresToken makes the status page ask for an admin token, for
+	// a deployment that serves everything on one public address.
+	StatusRequiresToken bool `yaml:"status_requires_token"`
 	// AdminToken is a bearer token of the admin API, listed by Tokens under
 	// the name DefaultAdminTokenName. With no token at all the admin API is
 	// disabled.

@@ -77,6 +77,10 @@ func TestConfigMistakes(t *testing.T) {
 			yaml: "harness:\n  rate_limit: fast\n",
 			want: []string{`config.yml:2:15: harness.rate_limit: "fast" is not a number`},
 		},
+		"text for a boolean": {
+			yaml: "server:\n  status_requires_token: yes\n",
+			want: []string{`config.yml:2:26: server.status_requires_token: "yes" is not true or false`},
+		},
 		"list for a string": {
 			yaml: "server:\n  address: [a, b]\n",
 			want: []string{`config.yml:2:12: server.address: must be a string, got a list`},
@@ -264,6 +268,24 @@ func TestConfigMistakes(t *testing.T) {
 			want:  []string{"config.yml:5:9: server.admin_token_files.ci: both this and server.admin_tokens.ci are set; keep one"},
 		},
 
+		// The private side.
+		"private address on the public port": {
+			yaml: "server:\n  address: \":8080\"\n  private_address: \"0.0.0.0:8080\"\n",
+			want: []string{`config.yml:3:20: server.private_address: "0.0.0.0:8080" would listen on the same port as server.address (":8080"): the private side needs its own port`},
+		},
+		"private address without a port": {
+			env:  map[string]string{"PIPELINE_ORCHESTRATOR_SERVER_PRIVATE_ADDRESS": "localhost"},
+			want: []string{`PIPELINE_ORCHESTRATOR_SERVER_PRIVATE_ADDRESS: server.private_address: "localhost" is not host:port (e.g. ":8080" or "127.0.0.1:9090")`},
+		},
+		"address with a bad port": {
+			yaml: "server:\n  address: \":http-alt\"\n",
+			want: []string{`config.yml:2:12: server.address: ":http-alt": the port must be a number from 0 to 65535`},
+		},
+		"status page needs a token that is not there": {
+			yaml: "server:\n  status_requires_token: true\n",
+			want: []string{"config.yml:2:26: server.status_requires_token: is true but no admin token is set (server.admin_token or server.admin_tokens)"},
+		},
+
 		// Everything at once, sorted: file by position, then variables,
 		// then defaults.
 		"every problem at once, sorted": {
@@ -371,6 +393,15 @@ func TestConfigAccepted(t *testing.T) {
 			check: func(t *testing.T, cfg Config) {
 				if cfg.Workers.Deliveries != 3 || cfg.Workers.Operations != 3 {
 					t.Errorf("workers = %+v, want 3 and 3", cfg.Workers)
+				}
+			},
+		},
+		"private side": {
+			yaml: "server:\n  address: \":8080\"\n  private_address: \"127.0.0.1:9090\"\n  status_requires_token: true\n",
+			env:  map[string]string{"PIPELINE_ORCHESTRATOR_SERVER_ADMIN_TOKEN": testAdminToken},
+			check: func(t *testing.T, cfg Config) {
+				if cfg.Server.PrivateAddress != "127.0.0.1:9090" || !cfg.Server.StatusRequiresToken {
+					t.Errorf("server = %+v", cfg.Server)
 				}
 			},
 		},

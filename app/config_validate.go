@@ -2,9 +2,11 @@ package app
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -27,6 +29,16 @@ func (c Config) problems() []keyProblem {
 	// server
 	if c.Server.Address == "" {
 		add("server.address", "is required (e.g. \":8080\")")
+	} else if err := checkListenAddress(c.Server.Address); err != nil {
+		add("server.address", "%v", err)
+	}
+	if c.Server.PrivateAddress != "" {
+		if err := checkListenAddress(c.Server.PrivateAddress); err != nil {
+			add("server.private_address", "%v", err)
+		} else if sameListener(c.Server.Address, c.Server.PrivateAddress) {
+			add("server.private_address", "%q would listen on the same port as server.address (%q): the private side needs its own port",
+				c.Server.PrivateAddress, c.Server.Address)
+		}
 	}
 	if c.Server.PublicURL != "" {
 		if err := checkURL(c.Server.PublicURL); err != nil {
@@ -74,6 +86,9 @@ func (c Config) problems() []keyProblem {
 		if _, ok := c.Server.AdminTokens[name]; !ok && !tokenName.MatchString(name) {
 			add("server.admin_token_files."+name, "%q is not a valid name: use lower-case letters, digits, - and _", name)
 		}
+	}
+	if c.Server.StatusRequiresToken && len(c.Server.Tokens()) == 0 {
+		add("server.status_requires_token", "is true but no admin token is set (server.admin_token or server.admin_tokens)")
 	}
 
 	// github
@@ -183,6 +198,32 @@ func checkAdminToken(tok Secret) string {
 		return fmt.Sprintf("is %d characters: use at least %d random ones (e.g. `openssl rand -hex 32`)", n, MinAdminTokenLength)
 	}
 	return ""
+}
+
+// checkListenAddress checks a host:port as net.Listen takes it, with a
+// numeric port (0 picks a free one).
+func checkListenAddress(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. \":8080\" or \"127.0.0.1:9090\")", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: the port must be a number from 0 to 65535", s)
+	}
+	return nil
+}
+
+// sameListener reports whether two valid listen addresses would take the
+// same port: same port and same host, or either on every interface. Port 0
+// picks a free port each time, so it never collides.
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	everywhere := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return strings.EqualFold(ha, hb) || everywhere(ha) || everywhere(hb)
 }
 
 func checkURL(s string) error {
