@@ -136,7 +136,8 @@ func (c ServerConfig) Tokens() []NamedToken {
 // a personal access token: every call uses an installation token.
 type GitHubConfig struct {
 	// APIURL is the REST API base, "https://api.github.com/" or
-	// "https://HOST/api/v3/" for GitHub Enterprise Server.
+	// "https://HOST/api/v3/" for GitHub Enterprise Server. LoadConfig adds
+	// a missing trailing slash.
 	APIURL string `yaml:"api_url"`
 	// WebURL is the web base used in links, "https://github.com".
 	WebURL         string        `yaml:"web_url"`
@@ -257,6 +258,7 @@ func ParseConfig(name string, src []byte, environ []string) (Config, error) {
 	if err := l.err(); err != nil {
 		return Config{}, err
 	}
+	cfg.GitHub.APIURL = withTrailingSlash(cfg.GitHub.APIURL)
 	return cfg, nil
 }
 

@@ -286,6 +286,20 @@ func TestConfigMistakes(t *testing.T) {
 			want: []string{"config.yml:2:26: server.status_requires_token: is true but no admin token is set (server.admin_token or server.admin_tokens)"},
 		},
 
+		// GitHub Enterprise Server.
+		"GHES URL without /api/v3/": {
+			yaml: "github:\n  api_url: https://ghe.example.com\n",
+			want: []string{`config.yml:2:12: github.api_url: "https://ghe.example.com" is a GitHub Enterprise Server URL without /api/v3/: use "https://ghe.example.com/api/v3/"`},
+		},
+		"GHES URL with another path": {
+			env:  map[string]string{"PIPELINE_ORCHESTRATOR_GITHUB_API_URL": "https://ghe.example.com/api/"},
+			want: []string{`PIPELINE_ORCHESTRATOR_GITHUB_API_URL: github.api_url: "https://ghe.example.com/api/" is a GitHub Enterprise Server URL without /api/v3/: use "https://ghe.example.com/api/api/v3/"`},
+		},
+		"web address for the API": {
+			yaml: "github:\n  api_url: https://github.com/\n",
+			want: []string{`config.yml:2:12: github.api_url: "https://github.com/" is GitHub's web address, not its API: use "https://api.github.com/"`},
+		},
+
 		// Everything at once, sorted: file by position, then variables,
 		// then defaults.
 		"every problem at once, sorted": {
@@ -380,6 +394,22 @@ func TestConfigAccepted(t *testing.T) {
 		files map[string]string
 		check func(t *testing.T, cfg Config)
 	}{
+		"GHES URL gets its trailing slash": {
+			yaml: "github:\n  api_url: https://ghe.example.com/api/v3\n",
+			check: func(t *testing.T, cfg Config) {
+				if got, want := cfg.GitHub.APIURL, "https://ghe.example.com/api/v3/"; got != want {
+					t.Errorf("api_url = %q, want %q", got, want)
+				}
+			},
+		},
+		"GitHub Enterprise Cloud with data residency serves the API at the root": {
+			env: map[string]string{"PIPELINE_ORCHESTRATOR_GITHUB_API_URL": "https://api.octocorp.ghe.com"},
+			check: func(t *testing.T, cfg Config) {
+				if got, want := cfg.GitHub.APIURL, "https://api.octocorp.ghe.com/"; got != want {
+					t.Errorf("api_url = %q, want %q", got, want)
+				}
+			},
+		},
 		"a key without a value keeps its default": {
 			yaml: "github:\n  timeout:\nlog:\n",
 			check: func(t *testing.T, cfg Config) {
@@ -469,11 +499,11 @@ func TestValidateNamesKeys(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("valid configuration: %v", err)
 	}
+	cfg.GitHub.APIURL = "https://ghe.example.com"
 	cfg.Server.AdminToken = "short"
-	cfg.Workers.Deliveries = 0
 	err := cfg.Validate()
 	want := `server.admin_token: is 5 characters: use at least 32 random ones (e.g. ` + "`openssl rand -hex 32`" + `)
-workers.deliveries: must be at least 1`
+github.api_url: "https://ghe.example.com" is a GitHub Enterprise Server URL without /api/v3/: use "https://ghe.example.com/api/v3/"`
 	if err == nil {
 		t.Fatal("Validate succeeded, want an error")
 	}

@@ -92,7 +92,7 @@ func (c Config) problems() []keyProblem {
 	}
 
 	// github
-	if err := checkURL(c.GitHub.APIURL); err != nil {
+	if err := checkAPIURL(c.GitHub.APIURL); err != nil {
 		add("github.api_url", "%v", err)
 	}
 	if err := checkURL(c.GitHub.WebURL); err != nil {
@@ -232,6 +232,59 @@ func checkURL(s string) error {
 		return fmt.Errorf("must be an http(s) URL, got %q", s)
 	}
 	return nil
+}
+
+// checkAPIURL checks the GitHub REST API base. go-githubapp (v0.26.0,
+// githubapp/client_creator.go: NewClientCreator and newClient) only adds a
+// trailing slash and then sets go-github's Client.BaseURL to the URL as
+// given, and the installation-token exchange posts to the same base plus
+// /app/installations/{id}/access_tokens. go-github v62's
+// WithEnterpriseURLs, which would append api/v3/, is never called. So a
+// GitHub Enterprise Server URL without /api/v3/ would only fail at the
+// first call; it is refused here with the fix. Hosts named api.* (github.com
+// and GitHub Enterprise Cloud with data residency, api.SUBDOMAIN.ghe.com)
+// serve the API at the root, the same rule WithEnterpriseURLs applies;
+// loopback hosts are stand-ins and proxies, which serve it where they
+// like.
+func checkAPIURL(s string) error {
+	if err := checkURL(s); err != nil {
+		return err
+	}
+	u, _ := url.Parse(s)
+	host := strings.ToLower(u.Hostname())
+	path := u.Path
+	if !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	switch {
+	case host == "github.com" || host == "www.github.com":
+		return fmt.Errorf("%q is GitHub's web address, not its API: use \"https://api.github.com/\"", s)
+	case host == "api.github.com" && path != "/":
+		return fmt.Errorf("%q: GitHub's API is at the root, use \"https://api.github.com/\"", s)
+	case strings.HasSuffix(path, "/api/v3/"), strings.HasPrefix(host, "api."), strings.Contains(host, ".api."), isLoopback(host):
+		return nil
+	}
+	fix := u.Scheme + "://" + u.Host + strings.TrimSuffix(path, "/") + "/api/v3/"
+	return fmt.Errorf("%q is a GitHub Enterprise Server URL without /api/v3/: use %q", s, fix)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// withTrailingSlash adds the trailing slash go-github requires of a base
+// URL ("BaseURL must have a trailing slash").
+func withTrailingSlash(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || strings.HasSuffix(u.Path, "/") {
+		return s
+	}
+	u.Path += "/"
+	return u.String()
 }
 
 func checkRepo(s string) error {
