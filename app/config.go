@@ -173,6 +173,9 @@ type HarnessConfig struct {
 
 // StoreConfig is the SQLite database.
 type StoreConfig struct {
+	// Path is the database file. Its directory must exist: the server does
+	// not create it, so that a mistyped path fails at start instead of
+	// filling a new directory nobody backs up.
 	Path string `yaml:"path"`
 }
 
@@ -263,8 +266,9 @@ func ParseConfig(name string, src []byte, environ []string) (Config, error) {
 }
 
 // Validate returns every problem in the configuration, each naming its
-// dotted key. LoadConfig calls it and adds where each value came from;
-// call it directly on a Config built in code.
+// dotted key. It reads the file system once, to check that the store's
+// directory exists. LoadConfig calls it and adds where each value came
+// from; call it directly on a Config built in code.
 func (c Config) Validate() error {
 	var errs []error
 	for _, p := range c.problems() {

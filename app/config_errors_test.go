@@ -286,6 +286,28 @@ func TestConfigMistakes(t *testing.T) {
 			want: []string{"config.yml:2:26: server.status_requires_token: is true but no admin token is set (server.admin_token or server.admin_tokens)"},
 		},
 
+		// The store's directory.
+		"store directory missing (variable)": {
+			env: map[string]string{"PIPELINE_ORCHESTRATOR_STORE_PATH": "{{dir}}/nope/po.db"},
+			want: []string{"PIPELINE_ORCHESTRATOR_STORE_PATH: store.path: directory {{dir}}/nope does not exist: " +
+				"create it, or fix the path (the server does not create it)"},
+		},
+		"store directory missing (file)": {
+			yaml: "store:\n  path: {{dir}}/nope/po.db\n",
+			env:  map[string]string{"PIPELINE_ORCHESTRATOR_STORE_PATH": "-"},
+			want: []string{"config.yml:2:9: store.path: directory {{dir}}/nope does not exist: " +
+				"create it, or fix the path (the server does not create it)"},
+		},
+		"store directory is a file": {
+			env:   map[string]string{"PIPELINE_ORCHESTRATOR_STORE_PATH": "{{dir}}/plain/po.db"},
+			files: map[string]string{"plain": ""},
+			want:  []string{"PIPELINE_ORCHESTRATOR_STORE_PATH: store.path: {{dir}}/plain is not a directory"},
+		},
+		"store in memory": {
+			env:  map[string]string{"PIPELINE_ORCHESTRATOR_STORE_PATH": ":memory:"},
+			want: []string{`PIPELINE_ORCHESTRATOR_STORE_PATH: store.path: must be a plain file path, got ":memory:"`},
+		},
+
 		// GitHub Enterprise Server.
 		"GHES URL without /api/v3/": {
 			yaml: "github:\n  api_url: https://ghe.example.com\n",
@@ -383,6 +405,16 @@ func TestConfigEmptyFileNamesEveryRequiredKey(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
 		t.Errorf("error (-want +got):\n%s", diff)
+	}
+}
+
+func TestConfigDefaultStoreDirMustExist(t *testing.T) {
+	t.Chdir(t.TempDir())
+	env := validEnv("")
+	delete(env, "PIPELINE_ORCHESTRATOR_STORE_PATH")
+	_, err := ParseConfig("config.yml", nil, environ(env))
+	if err == nil || !strings.Contains(err.Error(), "\nstore.path: directory data (") || !strings.Contains(err.Error(), "data) does not exist") {
+		t.Errorf("error = %v, want store.path naming the directory data and its absolute path", err)
 	}
 }
 

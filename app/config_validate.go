@@ -1,9 +1,13 @@
 package app
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -150,8 +154,8 @@ func (c Config) problems() []keyProblem {
 	}
 
 	// store, workers, reconcile, log
-	if c.Store.Path == "" {
-		add("store.path", "is required")
+	if err := checkStorePath(c.Store.Path); err != nil {
+		add("store.path", "%v", err)
 	}
 	if c.Workers.Deliveries < 1 {
 		add("workers.deliveries", "must be at least 1")
@@ -224,6 +228,33 @@ func sameListener(a, b string) bool {
 	}
 	everywhere := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	return strings.EqualFold(ha, hb) || everywhere(ha) || everywhere(hb)
+}
+
+// checkStorePath checks the database file's path, and that its directory
+// exists: the server does not create it.
+func checkStorePath(path string) error {
+	if path == "" {
+		return errors.New("is required")
+	}
+	if path == ":memory:" || strings.ContainsAny(path, "?#") {
+		// store.Open refuses these: the queue must survive a restart.
+		return fmt.Errorf("must be a plain file path, got %q", path)
+	}
+	dir := filepath.Dir(path)
+	shown := dir
+	if abs, err := filepath.Abs(dir); err == nil && abs != dir {
+		shown = fmt.Sprintf("%s (%s)", dir, abs)
+	}
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("directory %s does not exist: create it, or fix the path (the server does not create it)", shown)
+	case err != nil:
+		return fmt.Errorf("directory %s: %v", shown, err)
+	case !info.IsDir():
+		return fmt.Errorf("%s is not a directory", shown)
+	}
+	return nil
 }
 
 func checkURL(s string) error {
