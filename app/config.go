@@ -1,23 +1,19 @@
 package app
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
 	"os"
-	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // EnvPrefix starts the name of every environment variable that overrides a
 // configuration key: github.webhook_secret is read from
-// PIPELINE_ORCHESTRATOR_GITHUB_WEBHOOK_SECRET.
+// PIPELINE_ORCHESTRATOR_GITHUB_WEBHOOK_SECRET. A variable with this prefix
+// that names no key is an error.
 const EnvPrefix = "PIPELINE_ORCHESTRATOR_"
 
 // Secret is a configuration value that must never be printed. It formats as
@@ -44,8 +40,33 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.St
 // MarshalYAML redacts the secret.
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
+// Minimum lengths of the secrets this app chooses itself (the App's private
+// key and the Harness API key are issued by GitHub and Harness).
+const (
+	// MinWebhookSecretLength: the webhook secret is the HMAC-SHA256 key
+	// of every delivery's signature. Whoever knows it can send deliveries
+	// the app trusts, and one signed delivery (a proxy log, a captured
+	// request) is enough to test guesses offline at any speed. GitHub asks
+	// for "a random string of text with high entropy"
+	// (https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries).
+	// A length cannot measure randomness, so this is a floor that rules out
+	// words and short strings, not a guarantee: 16 random characters are
+	// beyond an offline search, `openssl rand -hex 32` is better.
+	MinWebhookSecretLength = 16
+	// MinAdminTokenLength: an admin token is a bearer token that lets
+	// whoever holds it queue syncs and reconciles, accepted from anywhere
+	// that reaches the admin API. 32 characters is what `openssl rand -hex
+	// 16` prints (128 random bits); a token is never typed, so there is no
+	// reason to accept less.
+	MinAdminTokenLength = 32
+)
+
+// DefaultAdminTokenName is the name under which Tokens lists
+// server.admin_token, the single unnamed token.
+const DefaultAdminTokenName = "admin_token"
+
 // Config is the server's configuration: defaults, then the YAML file, then
-// the environment, then Validate.
+// the environment, then secret files, then Validate.
 type Config struct {
 	Server        ServerConfig        `yaml:"server"`
 	GitHub        GitHubConfig        `yaml:"github"`
@@ -60,20 +81,63 @@ type Config struct {
 
 // ServerConfig is the HTTP side of the app.
 type ServerConfig struct {
-	// Address is where the server listens, e.g. ":8080".
+	// Address is where the server listens, e.g. ":8080". Without
+	// PrivateAddress everything is served here.
 	Address string `yaml:"address"`
+	// PrivateAddress, when set, is a second listen address for the status
+	// page, the admin API and the metrics; Address then serves only the
+	// webhook (POST /api/github/hook), the one path GitHub must reach.
+	PrivateAddress string `yaml:"private_address"`
 	// PublicURL is how GitHub users reach the status page; check runs link to it.
 	PublicURL string `yaml:"public_url"`
-	// AdminToken protects /api/v1 (bearer token). Empty disables the admin API.
+	// StatusRequiresToken makes the status page ask for an admin token, for
+	// a deployment that serves everything on one public address.
+	StatusRequiresToken bool `yaml:"status_requires_token"`
+	// AdminToken is a bearer token of the admin API, listed by Tokens under
+	// the name DefaultAdminTokenName. With no token at all the admin API is
+	// disabled.
 	AdminToken     Secret `yaml:"admin_token"`
 	AdminTokenFile string `yaml:"admin_token_file"`
+	// AdminTokens are named bearer tokens of the admin API (name → token),
+	// so that logs can say which client acted. Names are slugs.
+	AdminTokens map[string]Secret `yaml:"admin_tokens"`
+	// AdminTokenFiles reads named tokens from files (name → path).
+	AdminTokenFiles map[string]string `yaml:"admin_token_files"`
+}
+
+// NamedToken is an admin token and the name the configuration gives it.
+type NamedToken struct {
+	Name  string
+	Token Secret
+}
+
+// Tokens returns every admin token: server.admin_token first (named
+// DefaultAdminTokenName), then server.admin_tokens by name. Empty tokens
+// are left out, so no token means the admin API is disabled.
+func (c ServerConfig) Tokens() []NamedToken {
+	var tokens []NamedToken
+	if c.AdminToken != "" {
+		tokens = append(tokens, NamedToken{Name: DefaultAdminTokenName, Token: c.AdminToken})
+	}
+	names := make([]string, 0, len(c.AdminTokens))
+	for name := range c.AdminTokens {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if tok := c.AdminTokens[name]; tok != "" {
+			tokens = append(tokens, NamedToken{Name: name, Token: tok})
+		}
+	}
+	return tokens
 }
 
 // GitHubConfig identifies the GitHub App. There is deliberately no field for
 // a personal access token: every call uses an installation token.
 type GitHubConfig struct {
 	// APIURL is the REST API base, "https://api.github.com/" or
-	// "https://HOST/api/v3/" for GitHub Enterprise Server.
+	// "https://HOST/api/v3/" for GitHub Enterprise Server. LoadConfig adds
+	// a missing trailing slash.
 	APIURL string `yaml:"api_url"`
 	// WebURL is the web base used in links, "https://github.com".
 	WebURL         string        `yaml:"web_url"`
@@ -109,6 +173,9 @@ type HarnessConfig struct {
 
 // StoreConfig is the SQLite database.
 type StoreConfig struct {
+	// Path is the database file. Its directory must exist: the server does
+	// not create it, so that a mistyped path fails at start instead of
+	// filling a new directory nobody backs up.
 	Path string `yaml:"path"`
 }
 
@@ -162,229 +229,52 @@ func DefaultConfig() Config {
 }
 
 // LoadConfig reads the YAML file at path over the defaults, overlays the
-// environment (lookup is os.LookupEnv in production), reads secret files and
-// validates. Every problem is reported at once.
-func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error) {
+// environment, reads secret files and validates. environ is the process
+// environment as os.Environ returns it ("NAME=value" entries); only the
+// PIPELINE_ORCHESTRATOR_* entries are read, and one that names no key is an
+// error. Every problem is reported at once, each naming where the value
+// came from (file:line:column or the variable) and its dotted key.
+func LoadConfig(path string, environ []string) (Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("reading config: %w", err)
 	}
-	return ParseConfig(path, src, lookup)
+	return ParseConfig(path, src, environ)
 }
 
-// ParseConfig is LoadConfig on bytes already read; name is used in messages.
-func ParseConfig(name string, src []byte, lookup func(string) (string, bool)) (Config, error) {
+// ParseConfig is LoadConfig on bytes already read; name is the file's name
+// in messages.
+func ParseConfig(name string, src []byte, environ []string) (Config, error) {
 	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("%s: %w", name, err)
+	l := newConfigLoader(name)
+	fileOK := l.decodeYAML(src, &cfg)
+	l.overlayEnv(environ, &cfg)
+	if !fileOK {
+		// Validating the defaults left by an unreadable file would bury
+		// its one problem under a complaint per required key.
+		return Config{}, l.err()
 	}
-	var problems []error
-	if lookup != nil {
-		problems = append(problems, overlayEnv(reflect.ValueOf(&cfg).Elem(), EnvPrefix, lookup)...)
+	l.readSecretFiles(&cfg)
+	for _, p := range cfg.problems() {
+		l.report(p.key, p.msg)
 	}
-	problems = append(problems, cfg.readSecretFiles()...)
-	if err := cfg.Validate(); err != nil {
-		problems = append(problems, err)
+	if err := l.err(); err != nil {
+		return Config{}, err
 	}
-	if len(problems) > 0 {
-		return Config{}, fmt.Errorf("%s: invalid configuration:\n%w", name, errors.Join(problems...))
-	}
+	cfg.GitHub.APIURL = withTrailingSlash(cfg.GitHub.APIURL)
 	return cfg, nil
 }
 
-// overlayEnv sets every leaf field whose environment variable is present.
-// The variable name is the prefix plus the field's YAML path in upper case,
-// joined by "_". Values that do not parse are errors, never ignored.
-func overlayEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)) []error {
-	var errs []error
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
-		if key == "" || key == "-" {
-			continue
-		}
-		name := prefix + strings.ToUpper(key)
-		fv := v.Field(i)
-		if fv.Kind() == reflect.Struct {
-			errs = append(errs, overlayEnv(fv, name+"_", lookup)...)
-			continue
-		}
-		raw, ok := lookup(name)
-		if !ok {
-			continue
-		}
-		if err := setFromString(fv, raw); err != nil {
-			errs = append(errs, fmt.Errorf("environment variable %s: %w", name, err))
-		}
-	}
-	return errs
-}
-
-var durationType = reflect.TypeOf(time.Duration(0))
-
-func setFromString(fv reflect.Value, raw string) error {
-	switch {
-	case fv.Type() == durationType:
-		d, err := time.ParseDuration(raw)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration (e.g. 30s, 10m)", raw)
-		}
-		fv.SetInt(int64(d))
-	case fv.Kind() == reflect.String:
-		fv.SetString(raw)
-	case fv.Kind() == reflect.Int || fv.Kind() == reflect.Int64:
-		n, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not an integer", raw)
-		}
-		fv.SetInt(n)
-	case fv.Kind() == reflect.Float64:
-		x, err := strconv.ParseFloat(raw, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a number", raw)
-		}
-		fv.SetFloat(x)
-	default:
-		return fmt.Errorf("unsupported type %s", fv.Type())
-	}
-	return nil
-}
-
-// readSecretFiles loads each *_file key into its secret; setting both the
-// value and the file is an error, so it is never unclear which one wins.
-func (c *Config) readSecretFiles() []error {
-	var errs []error
-	load := func(field string, dst *Secret, path string) {
-		if path == "" {
-			return
-		}
-		if *dst != "" {
-			errs = append(errs, fmt.Errorf("%s and %s_file are both set; keep one", field, field))
-			return
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s_file: %w", field, err))
-			return
-		}
-		*dst = Secret(strings.TrimRight(string(b), "\r\n"))
-	}
-	load("github.private_key", &c.GitHub.PrivateKey, c.GitHub.PrivateKeyFile)
-	load("harness.api_key", &c.Harness.APIKey, c.Harness.APIKeyFile)
-	load("server.admin_token", &c.Server.AdminToken, c.Server.AdminTokenFile)
-	return errs
-}
-
-// Validate returns every problem in the configuration, each naming its key.
+// Validate returns every problem in the configuration, each naming its
+// dotted key. It reads the file system once, to check that the store's
+// directory exists. LoadConfig calls it and adds where each value came
+// from; call it directly on a Config built in code.
 func (c Config) Validate() error {
 	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
-	if c.Server.Address == "" {
-		add("server.address", "is required (e.g. \":8080\")")
-	}
-	if c.Server.PublicURL != "" {
-		if err := checkURL(c.Server.PublicURL); err != nil {
-			add("server.public_url", "%v", err)
-		}
-	}
-	if err := checkURL(c.GitHub.APIURL); err != nil {
-		add("github.api_url", "%v", err)
-	}
-	if err := checkURL(c.GitHub.WebURL); err != nil {
-		add("github.web_url", "%v", err)
-	}
-	if c.GitHub.AppID <= 0 {
-		add("github.app_id", "is required: the GitHub App's numeric id")
-	}
-	if c.GitHub.PrivateKey == "" {
-		add("github.private_key", "is required (or github.private_key_file): the App's PEM private key")
-	} else if !strings.Contains(c.GitHub.PrivateKey.Value(), "PRIVATE KEY-----") {
-		add("github.private_key", "is not a PEM private key")
-	}
-	if c.GitHub.WebhookSecret == "" {
-		// go-github accepts unsigned requests when the secret is empty.
-		add("github.webhook_secret", "is required: without it webhook signatures are not checked")
-	}
-	if c.GitHub.Timeout <= 0 {
-		add("github.timeout", "must be positive")
-	}
-	if err := checkRepo(c.ConfigRepo.Repo); err != nil {
-		add("config_repo.repo", "%v", err)
-	}
-	if p := c.ConfigRepo.CatalogPath; p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
-		add("config_repo.catalog_path", "must be a relative path inside the repository, got %q", p)
-	}
-	if err := checkRepo(c.PipelinesRepo.Repo); err != nil {
-		add("pipelines_repo.repo", "%v", err)
-	}
-	if c.ConfigRepo.Repo != "" && strings.EqualFold(c.ConfigRepo.Repo, c.PipelinesRepo.Repo) {
-		add("pipelines_repo.repo", "must differ from config_repo.repo")
-	}
-	if err := checkURL(c.Harness.BaseURL); err != nil {
-		add("harness.base_url", "%v", err)
-	}
-	if c.Harness.AccountID == "" {
-		add("harness.account_id", "is required")
-	}
-	if c.Harness.APIKey == "" {
-		add("harness.api_key", "is required (or harness.api_key_file)")
-	}
-	if c.Harness.CallTimeout <= 0 {
-		add("harness.call_timeout", "must be positive")
-	}
-	if c.Harness.RateLimit < 0 {
-		add("harness.rate_limit", "must not be negative")
-	}
-	if c.Store.Path == "" {
-		add("store.path", "is required")
-	}
-	if c.Workers.Deliveries < 1 {
-		add("workers.deliveries", "must be at least 1")
-	}
-	if c.Workers.Operations < 1 {
-		add("workers.operations", "must be at least 1")
-	}
-	if c.Workers.MaxAttempts < 1 {
-		add("workers.max_attempts", "must be at least 1")
-	}
-	if c.Workers.RetryBase <= 0 || c.Workers.RetryMax < c.Workers.RetryBase {
-		add("workers.retry_base", "must be positive and at most workers.retry_max")
-	}
-	if c.Reconcile.Interval < 0 {
-		add("reconcile.interval", "must not be negative (0 disables it)")
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "json", "console":
-	default:
-		add("log.format", "must be json or console, got %q", c.Log.Format)
+	for _, p := range c.problems() {
+		errs = append(errs, fmt.Errorf("%s: %s", p.key, p.msg))
 	}
 	return errors.Join(errs...)
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("must be an http(s) URL, got %q", s)
-	}
-	return nil
-}
-
-func checkRepo(s string) error {
-	owner, name, ok := strings.Cut(s, "/")
-	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-		return fmt.Errorf("must be owner/name, got %q", s)
-	}
-	return nil
 }
 
 // SplitRepo splits "owner/name".

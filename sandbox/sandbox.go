@@ -107,7 +107,7 @@ func (s *StandIns) Close() {
 func (s *StandIns) Config(dir string) app.Config {
 	cfg := app.DefaultConfig()
 	cfg.Server.Address = "127.0.0.1:0"
-	cfg.Server.AdminToken = app.Secret("admin-" + randomHex(12))
+	cfg.Server.AdminToken = app.Secret("admin-" + randomHex(16))
 	cfg.GitHub.APIURL = s.GitHub.URL
 	cfg.GitHub.WebURL = "https://github.com"
 	cfg.GitHub.AppID = AppID

@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -108,9 +106,6 @@ type Server struct {
 // runs the workers until Stop. `serve`, `demo` and the tests all start the
 // app this way.
 func Start(ctx context.Context, cfg app.Config, log *zerolog.Logger) (*Server, error) {
-	if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o755); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
-	}
 	// Deliveries get as many attempts as Harness operations: a run that
 	// gave up for good would leave its push unproposed or unapplied until
 	// the next event.

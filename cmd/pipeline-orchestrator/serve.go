@@ -54,7 +54,7 @@ func (c *cli) serveCommand() command {
 				if _, err := os.Stat(configPath); err != nil {
 					return usagef("%v", err)
 				}
-				cfg, err := app.LoadConfig(configPath, os.LookupEnv)
+				cfg, err := app.LoadConfig(configPath, os.Environ())
 				if err != nil {
 					return err
 				}
