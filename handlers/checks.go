@@ -4,14 +4,16 @@ import (
 	"context"
 
 	"github.com/google/go-github/v62/github"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
 
 // Check-run names whose re-run maps to a kind of work.
-var rerunKinds = map[string]string{
-	"pipeline-orchestrator/plan":    KindPreview,
-	"pipeline-orchestrator/sync":    KindPropose,
-	"pipeline-orchestrator/harness": KindApply,
-	"pipeline-orchestrator/drift":   KindReconcile,
+var rerunKinds = map[string]work.Kind{
+	gh.CheckPlan:    work.Preview,
+	gh.CheckSync:    work.Propose,
+	gh.CheckHarness: work.Apply,
+	gh.CheckDrift:   work.Reconcile,
 }
 
 // CheckSuite turns "Re-run all checks" into a new preview of that commit.
@@ -45,7 +47,7 @@ func (h *CheckSuite) Handle(ctx context.Context, eventType, deliveryID string, p
 		SHA:          suite.GetHeadSHA(),
 		Before:       suite.GetBeforeSHA(),
 		Sender:       ev.GetSender().GetLogin(),
-		Key:          KindPreview + ":" + suite.GetHeadSHA(),
+		Key:          work.Key(work.Preview, suite.GetHeadSHA()),
 	}
 	if prs := suite.PullRequests; len(prs) > 0 {
 		w.PR = prs[0].GetNumber()
@@ -122,20 +124,20 @@ func (h *CheckRun) Handle(ctx context.Context, eventType, deliveryID string, pay
 		Ref:          run.CheckSuite.HeadBranch,
 		SHA:          run.HeadSHA,
 		Sender:       ev.Sender.Login,
-		Key:          kind,
+		Key:          work.Key(kind, ""),
 	}
 	if prs := run.PullRequests; len(prs) > 0 {
 		w.PR = prs[0].Number
 		w.Ref = prs[0].Base.Ref
 		w.Before = prs[0].Base.SHA
 	}
-	if kind == KindPreview {
-		w.Key = KindPreview + ":" + w.SHA
+	if kind == work.Preview {
+		w.Key = work.Key(work.Preview, w.SHA)
 	}
 	if !laneFor(h.Repos, &w) {
 		return ignore(ctx, "repository not configured")
 	}
-	if kind != KindPreview {
+	if kind != work.Preview {
 		w.Lane = h.Repos.Pipelines // propose, apply and reconcile write there
 	}
 	return record(ctx, h.Recorder, w)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/handlers"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
 
 // sharedDirEnv names the shared folder when it is not ../shared beside the
@@ -43,10 +44,10 @@ func sharedDir(tb testing.TB) (dir, from string) {
 // payloads when its repository is the config repository and when it is
 // the pipelines repository: the kind of work recorded, or "" for ignored.
 type publicExample struct {
-	asConfig, asPipelines string
+	asConfig, asPipelines work.Kind
 	// asPlan is the kind recorded when a check_run example is renamed to
 	// the app's plan check run (its real name is another app's).
-	asPlan string
+	asPlan work.Kind
 	// installation marks installation events, which record nothing and
 	// refresh the installation cache of the payload's account.
 	installation bool
@@ -59,17 +60,17 @@ type publicExample struct {
 // normalized copy. The two derived files (.derived, .normalized) are
 // edited copies and are run like the others.
 var publicExamples = map[string]publicExample{
-	"push.json":                               {asConfig: handlers.KindPropose, asPipelines: handlers.KindApply},
+	"push.json":                               {asConfig: work.Propose, asPipelines: work.Apply},
 	"push.deleted-tag.json":                   {},
-	"pull_request.opened.json":                {asConfig: handlers.KindPreview, asPipelines: handlers.KindPreview},
-	"pull_request.synchronize.json":           {asConfig: handlers.KindPreview, asPipelines: handlers.KindPreview},
-	"pull_request.reopened.json":              {asConfig: handlers.KindPreview, asPipelines: handlers.KindPreview},
+	"pull_request.opened.json":                {asConfig: work.Preview, asPipelines: work.Preview},
+	"pull_request.synchronize.json":           {asConfig: work.Preview, asPipelines: work.Preview},
+	"pull_request.reopened.json":              {asConfig: work.Preview, asPipelines: work.Preview},
 	"pull_request.closed.json":                {},
 	"pull_request.closed-merged.derived.json": {},
 	"check_suite.requested.json":              {},
-	"check_suite.rerequested.json":            {asConfig: handlers.KindPreview, asPipelines: handlers.KindPreview},
-	"check_run.rerequested.json":              {asPlan: handlers.KindPreview},
-	"check_run.rerequested.normalized.json":   {asPlan: handlers.KindPreview},
+	"check_suite.rerequested.json":            {asConfig: work.Preview, asPipelines: work.Preview},
+	"check_run.rerequested.json":              {asPlan: work.Preview},
+	"check_run.rerequested.normalized.json":   {asPlan: work.Preview},
 	"check_run.requested_action.json":         {},
 	"installation.created.json":               {installation: true},
 	"installation.deleted.json":               {installation: true},
@@ -137,12 +138,12 @@ func TestPublicExamplesConform(t *testing.T) {
 				return
 			}
 			if want.installation {
-				code, work, owner := sendExample(t, handlers.Repos{Config: configRepo, Pipelines: pipelinesRepo}, event, body)
+				code, recorded, owner := sendExample(t, handlers.Repos{Config: configRepo, Pipelines: pipelinesRepo}, event, body)
 				if code != 200 {
 					t.Errorf("status = %d, want 200", code)
 				}
-				if len(work) != 0 {
-					t.Errorf("recorded %d work items, want none", len(work))
+				if len(recorded) != 0 {
+					t.Errorf("recorded %d work items, want none", len(recorded))
 				}
 				if owner == "" || owner != p.Installation.Account.Login {
 					t.Errorf("installation change for %q, want %q", owner, p.Installation.Account.Login)
@@ -183,33 +184,33 @@ func sendExample(tb testing.TB, repos handlers.Repos, event string, body []byte)
 // checkExample sends an example with the given repositories and checks
 // that it is answered 200 and records one work item of kind, in the lane
 // the handler rules give it, or nothing when kind is "".
-func checkExample(t *testing.T, role string, repos handlers.Repos, event string, body []byte, p examplePayload, kind string) {
+func checkExample(t *testing.T, role string, repos handlers.Repos, event string, body []byte, p examplePayload, kind work.Kind) {
 	t.Helper()
-	code, work, _ := sendExample(t, repos, event, body)
+	code, recorded, _ := sendExample(t, repos, event, body)
 	if code != 200 {
 		t.Errorf("%s: status = %d, want 200", role, code)
 		return
 	}
 	if kind == "" {
-		if len(work) != 0 {
-			t.Errorf("%s: recorded %+v, want nothing", role, work)
+		if len(recorded) != 0 {
+			t.Errorf("%s: recorded %+v, want nothing", role, recorded)
 		}
 		return
 	}
-	if len(work) != 1 {
-		t.Errorf("%s: recorded %d work items, want 1 %s", role, len(work), kind)
+	if len(recorded) != 1 {
+		t.Errorf("%s: recorded %d work items, want 1 %s", role, len(recorded), kind)
 		return
 	}
-	w := work[0]
+	w := recorded[0]
 	// Previews run in the lane of the repository they read; propose,
 	// apply and reconcile write to the pipelines repo.
 	lane := repos.Pipelines
-	if kind == handlers.KindPreview && strings.EqualFold(p.Repository.FullName, repos.Config) {
+	if kind == work.Preview && strings.EqualFold(p.Repository.FullName, repos.Config) {
 		lane = repos.Config
 	}
-	wantKey := kind
-	if kind == handlers.KindPreview {
-		wantKey = kind + ":" + w.SHA
+	wantKey := work.Key(kind, "")
+	if kind == work.Preview {
+		wantKey = work.Key(kind, w.SHA)
 	}
 	type summary struct {
 		Event, Lane, Key, Repo string

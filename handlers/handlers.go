@@ -16,30 +16,13 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Kinds of work a delivery asks for. A Work's Key starts with one of them.
-const (
-	// KindPreview re-plans a PR's head commit and posts the plan check run.
-	KindPreview = "preview"
-	// KindPropose renders the desired pipelines and updates the bot PR.
-	KindPropose = "propose"
-	// KindApply converges Harness to the pipelines repo's default branch.
-	KindApply = "apply"
-	// KindReconcile compares Harness with Git and repairs drift.
-	KindReconcile = "reconcile"
-	// KindBotPR records what happened to the bot PR (closed, merged).
-	KindBotPR = "botpr"
-)
-
-// syncBranch is the bot PR's branch; events about it are the app's own.
-const syncBranch = "pipeline-orchestrator/sync"
-
 // Work is what one delivery asks the workers to do.
 type Work struct {
 	DeliveryID   string
 	Event        string
 	Action       string
 	Lane         string // repository whose worker lane runs the work ("owner/name")
-	Key          string // kind, or kind:subject (e.g. "preview:<sha>"); same key, same run
+	Key          string // work.Key(kind, subject) (e.g. "preview:<sha>"); same key, same run
 	Repo         string // repository the event came from
 	Installation int64
 	Ref          string // branch the work concerns (base branch for a PR)

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/google/go-github/v62/github"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
 
 // PullRequest turns PR activity into work: a new head on a config-repo PR
@@ -46,18 +48,18 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 		return ignore(ctx, "repository not configured")
 	}
 
-	if h.Repos.isPipelines(repo) && pr.GetHead().GetRef() == syncBranch {
+	if h.Repos.isPipelines(repo) && pr.GetHead().GetRef() == gh.SyncBranch {
 		switch ev.GetAction() {
 		case "closed":
 			// Merged or not: the propose run must learn of it (a bot PR
 			// closed unmerged is not reopened for the same proposal).
-			w.Key = KindBotPR
+			w.Key = work.Key(work.BotPR, "")
 		case "labeled", "unlabeled":
 			if !pr.GetMerged() {
 				return ignore(ctx, "label on the open bot PR: read when it merges")
 			}
 			// The mass-delete label on a merged bot PR releases its held deletes.
-			w.Key = KindApply
+			w.Key = work.Key(work.Apply, "")
 			w.SHA = pr.GetMergeCommitSHA()
 		default:
 			return ignore(ctx, "the app's own bot PR")
@@ -67,7 +69,7 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 
 	switch ev.GetAction() {
 	case "opened", "synchronize", "reopened", "ready_for_review":
-		w.Key = KindPreview + ":" + w.SHA
+		w.Key = work.Key(work.Preview, w.SHA)
 		return record(ctx, h.Recorder, w)
 	}
 	return ignore(ctx, "pull_request action "+ev.GetAction()+" needs no preview")

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/google/go-github/v62/github"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
 
 // Push turns a push to a default branch into work: on the config repo, a
@@ -45,9 +46,9 @@ func (h *Push) Handle(ctx context.Context, eventType, deliveryID string, payload
 		Sender:       ev.GetSender().GetLogin(),
 	}
 	if h.Repos.isConfig(repo) {
-		w.Key = KindPropose
+		w.Key = work.Key(work.Propose, "")
 	} else {
-		w.Key = KindApply
+		w.Key = work.Key(work.Apply, "")
 	}
 	return record(ctx, h.Recorder, w)
 }
