@@ -214,6 +214,20 @@ func TestIdenticalProposalChangesNothing(t *testing.T) {
 	if before.HeadSHA != after.HeadSHA || before.Body != after.Body || before.Title != after.Title {
 		t.Errorf("an identical proposal changed the bot PR: head %s → %s", before.HeadSHA[:7], after.HeadSHA[:7])
 	}
+	// The status page says so in the words people read there.
+	recent, err := w.App.DB.RecentDeliveries(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range recent {
+		if d.Key == "propose" && d.Event == "push" {
+			if d.Outcome != "proposal unchanged" {
+				t.Errorf("the identical proposal's delivery outcome = %q, want %q", d.Outcome, "proposal unchanged")
+			}
+			return
+		}
+	}
+	t.Error("no propose delivery for the last catalog push")
 }
 
 func TestDuplicateAndReorderedDeliveries(t *testing.T) {
@@ -427,8 +441,15 @@ func TestEmptyOrBrokenCatalogDeletesNothing(t *testing.T) {
 			if bot, ok := w.botPR(); ok {
 				t.Fatalf("bot PR #%d opened", bot.Number)
 			}
-			if c := w.check(w.ConfigRepo, head, gh.CheckSync); c.Conclusion != "failure" || !strings.Contains(c.Summary, "no pipeline will be deleted") {
+			c := w.check(w.ConfigRepo, head, gh.CheckSync)
+			if c.Conclusion != "failure" || !strings.Contains(c.Summary, "no pipeline will be deleted") {
 				t.Errorf("sync check = %s %q\n%s", c.Conclusion, c.Title, c.Summary)
+			}
+			// The run that refused stays the app's last error until a run
+			// succeeds: the status page must not say all is well.
+			page, _ := statusPage(t, w.App.App.Handler())
+			if got := page.First(byID("last-error")).Text(); !strings.Contains(got, c.Title) {
+				t.Errorf("status page's last error = %q, want it to name %q", got, c.Title)
 			}
 			if got := len(w.harnessPipelines()); got != 3 {
 				t.Errorf("Harness holds %d pipelines, want 3", got)

@@ -57,7 +57,7 @@ func FitTitle(s string) string {
 	if len(s) <= maxTitle {
 		return s
 	}
-	return CutUTF8(s, maxTitle-1) + "…"
+	return CutUTF8(s, maxTitle-len("…")) + "…"
 }
 
 // FitText keeps s within GitHub's 65,535-character limit for check-run

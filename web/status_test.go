@@ -1,0 +1,189 @@
+package web_test
+
+import (
+	"context"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/loop"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/present"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/web"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var now = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+
+// fixedStore is a read model holding one of everything the page shows.
+type fixedStore struct {
+	states   []record.PipelineState
+	ops      []record.Operation
+	open     *record.BotPR
+	last     []record.BotPR
+	queue    store.QueueStats
+	dstats   store.DeliveryStats
+	recent   []store.Delivery
+	drift    *record.DriftReport
+	writable error
+	audited  []store.AuditEntry
+}
+
+func (s *fixedStore) ListPipelineStates(context.Context) ([]record.PipelineState, error) {
+	return s.states, nil
+}
+
+func (s *fixedStore) GetPipelineState(_ context.Context, service string) (record.PipelineState, error) {
+	for _, st := range s.states {
+		if st.Service == service {
+			return st, nil
+		}
+	}
+	return record.PipelineState{}, store.ErrNotFound
+}
+
+func (s *fixedStore) ListOperations(_ context.Context, f store.OperationFilter) ([]record.Operation, error) {
+	var out []record.Operation
+	for _, op := range s.ops {
+		for _, st := range f.States {
+			if op.State == st {
+				out = append(out, op)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *fixedStore) QueueStats(context.Context) (store.QueueStats, error) { return s.queue, nil }
+func (s *fixedStore) DeliveryStats(context.Context) (store.DeliveryStats, error) {
+	return s.dstats, nil
+}
+func (s *fixedStore) RecentDeliveries(context.Context, int) ([]store.Delivery, error) {
+	return s.recent, nil
+}
+
+func (s *fixedStore) OpenBotPR(context.Context, string) (record.BotPR, error) {
+	if s.open == nil {
+		return record.BotPR{}, store.ErrNotFound
+	}
+	return *s.open, nil
+}
+
+func (s *fixedStore) ListBotPRs(context.Context, string, int) ([]record.BotPR, error) {
+	return s.last, nil
+}
+
+func (s *fixedStore) LastDrift(context.Context) (record.DriftReport, bool, error) {
+	if s.drift == nil {
+		return record.DriftReport{}, false, nil
+	}
+	return *s.drift, true, nil
+}
+
+func (s *fixedStore) Writable(context.Context) error { return s.writable }
+func (s *fixedStore) Audit(_ context.Context, e store.AuditEntry) error {
+	s.audited = append(s.audited, e)
+	return nil
+}
+
+type fixedLoop struct{ lastError string }
+
+func (l fixedLoop) LastError() string { return l.lastError }
+func (l fixedLoop) Sync(context.Context, string) (loop.SyncResult, error) {
+	return loop.SyncResult{}, nil
+}
+
+func server(s *fixedStore, l fixedLoop) http.Handler {
+	mux := http.NewServeMux()
+	web.New(web.Options{
+		Store: s, Loop: l, Enqueue: func(context.Context, work.Kind, string) error { return nil },
+		Metrics:    http.NotFoundHandler(),
+		ConfigRepo: gh.ParseRepo("company/platform-next"), PipelinesRepo: gh.ParseRepo("company-harness/harness-pipelines"),
+		Links: present.Links{Web: "https://github.com"}, Now: func() time.Time { return now },
+	}).Routes(mux)
+	return mux
+}
+
+func busyStore() *fixedStore {
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	return &fixedStore{
+		states: []record.PipelineState{
+			{Service: "payment-service", Pipeline: "payment_service_cd", Path: "pipelines/payment-service-cd.yaml", Archetype: "api", Team: "payments",
+				LastRenderedCommit: "c0ffee1111111111111111111111111111111111", LastAppliedCommit: "beef000000000000000000000000000000000001",
+				HarnessState: record.HarnessInSync, UpdatedAt: ago(3 * time.Minute)},
+			{Service: "orders", Pipeline: "orders_cd", Path: "pipelines/orders-cd.yaml", Archetype: "listener", Team: "orders <&> co",
+				HarnessState: record.HarnessFailed, LastError: "harness: INVALID_REQUEST: <script>alert(1)</script>", UpdatedAt: ago(time.Hour)},
+			{Service: "new-one", Pipeline: "new_one_cd", Path: "pipelines/new-one-cd.yaml", Archetype: "job", Team: "data",
+				HarnessState: record.HarnessPending, UpdatedAt: ago(10 * time.Second)},
+		},
+		ops: []record.Operation{
+			{ID: 7, Pipeline: "orders_cd", Service: "orders", Kind: record.KindUpdate, State: record.OpFailed, Attempts: 10,
+				LastError: "harness: INVALID_REQUEST", UpdatedAt: ago(time.Hour)},
+			{ID: 9, Pipeline: "reporting_cd", Service: "reporting", Kind: record.KindCreate, State: record.OpPending, Attempts: 2,
+				LastError: "harness: 503", UpdatedAt: ago(time.Minute)},
+		},
+		open:   &record.BotPR{Number: 42, State: record.PROpen, HeadSHA: "beef000000000000000000000000000000000002", UpdatedAt: ago(2 * time.Minute)},
+		queue:  store.QueueStats{Pending: 1, Failed: 1, Held: 2, Done: 40, Superseded: 3, OldestPending: ago(time.Minute)},
+		dstats: store.DeliveryStats{Done: 12, Failed: 1},
+		recent: []store.Delivery{
+			{ID: "d-1", Event: "push", Repo: "company-harness/harness-pipelines", Key: "propose", State: store.DeliveryDone,
+				Outcome: "bot PR #42 updated", Data: work.Data{Repo: "company/platform-next"}.Encode(), ReceivedAt: ago(2 * time.Minute)},
+			{ID: "d-2", Event: "pull_request", Action: "opened", Repo: "company/platform-next", Key: "preview:c0ffee", State: store.DeliveryFailed,
+				LastError: "reading branch: 502", ReceivedAt: ago(5 * time.Minute)},
+		},
+		drift: &record.DriftReport{At: ago(9 * time.Minute), Commit: "beef000000000000000000000000000000000001", Checked: 3,
+			Missing: []string{"a_cd"}, Extra: []string{"stray_cd"}, Queued: 2},
+	}
+}
+
+// TestStatusPageGolden pins the page's markup for an idle app and a busy
+// one; a change to the page shows up as a diff of testdata/*.html.
+func TestStatusPageGolden(t *testing.T) {
+	for name, c := range map[string]struct {
+		store *fixedStore
+		loop  fixedLoop
+	}{
+		"status-idle.html": {store: &fixedStore{}},
+		"status-busy.html": {store: busyStore(), loop: fixedLoop{lastError: "2026-12-06T11:59:00Z: propose: reading branch main: 502"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			server(c.store, c.loop).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("GET / = %d", rec.Code)
+			}
+			body, _ := io.ReadAll(rec.Body)
+			golden(t, name, string(body))
+		})
+	}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./web -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		_ = os.WriteFile(path+".got", []byte(got), 0o644)
+		t.Errorf("%s differs (-want +got), wrote %s.got:\n%s", path, path, diff)
+	}
+}
