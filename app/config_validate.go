@@ -25,12 +25,23 @@ type keyProblem struct {
 // problems lists every problem in the configuration in the order of the
 // keys in Config. Messages never include a secret's value.
 func (c Config) problems() []keyProblem {
-	var ps []keyProblem
-	add := func(key, format string, args ...any) {
-		ps = append(ps, keyProblem{key: key, msg: fmt.Sprintf(format, args...)})
+	var p problemList
+	for _, section := range []func(*problemList){c.serverProblems, c.adminTokenProblems, c.githubProblems,
+		c.repoProblems, c.harnessProblems, c.runtimeProblems} {
+		section(&p)
 	}
+	return p
+}
 
-	// server
+// problemList collects the problems of the configuration.
+type problemList []keyProblem
+
+func (p *problemList) add(key, format string, args ...any) {
+	*p = append(*p, keyProblem{key: key, msg: fmt.Sprintf(format, args...)})
+}
+
+func (c Config) serverProblems(p *problemList) {
+	add := p.add
 	if c.Server.Address == "" {
 		add("server.address", "is required (e.g. \":8080\")")
 	} else if err := checkListenAddress(c.Server.Address); err != nil {
@@ -49,6 +60,13 @@ func (c Config) problems() []keyProblem {
 			add("server.public_url", "%v", err)
 		}
 	}
+	if c.Server.StatusRequiresToken && len(c.Server.Tokens()) == 0 {
+		add("server.status_requires_token", "is true but no admin token is set (server.admin_token or server.admin_tokens)")
+	}
+}
+
+func (c Config) adminTokenProblems(p *problemList) {
+	add := p.add
 	if c.Server.AdminToken != "" {
 		if msg := checkAdminToken(c.Server.AdminToken); msg != "" {
 			add("server.admin_token", "%s", msg)
@@ -91,11 +109,10 @@ func (c Config) problems() []keyProblem {
 			add("server.admin_token_files."+name, "%q is not a valid name: use lower-case letters, digits, - and _", name)
 		}
 	}
-	if c.Server.StatusRequiresToken && len(c.Server.Tokens()) == 0 {
-		add("server.status_requires_token", "is true but no admin token is set (server.admin_token or server.admin_tokens)")
-	}
+}
 
-	// github
+func (c Config) githubProblems(p *problemList) {
+	add := p.add
 	if err := checkAPIURL(c.GitHub.APIURL); err != nil {
 		add("github.api_url", "%v", err)
 	}
@@ -121,8 +138,10 @@ func (c Config) problems() []keyProblem {
 	if c.GitHub.Timeout <= 0 {
 		add("github.timeout", "must be positive")
 	}
+}
 
-	// repositories
+func (c Config) repoProblems(p *problemList) {
+	add := p.add
 	if err := checkRepo(c.ConfigRepo.Repo); err != nil {
 		add("config_repo.repo", "%v", err)
 	}
@@ -135,8 +154,10 @@ func (c Config) problems() []keyProblem {
 	if c.ConfigRepo.Repo != "" && strings.EqualFold(c.ConfigRepo.Repo, c.PipelinesRepo.Repo) {
 		add("pipelines_repo.repo", "must differ from config_repo.repo")
 	}
+}
 
-	// harness
+func (c Config) harnessProblems(p *problemList) {
+	add := p.add
 	if err := checkURL(c.Harness.BaseURL); err != nil {
 		add("harness.base_url", "%v", err)
 	}
@@ -152,8 +173,11 @@ func (c Config) problems() []keyProblem {
 	if c.Harness.RateLimit < 0 {
 		add("harness.rate_limit", "must not be negative")
 	}
+}
 
-	// store, workers, reconcile, log
+// runtimeProblems checks the store, workers, reconcile and log sections.
+func (c Config) runtimeProblems(p *problemList) {
+	add := p.add
 	if err := checkStorePath(c.Store.Path); err != nil {
 		add("store.path", "%v", err)
 	}
@@ -182,7 +206,6 @@ func (c Config) problems() []keyProblem {
 	default:
 		add("log.format", "must be json or console, got %q", c.Log.Format)
 	}
-	return ps
 }
 
 // tokenName is the form of an admin token's name: a slug, as it appears in

@@ -127,73 +127,98 @@ type driftView struct {
 
 type driftItem struct{ Kind, Pipeline, Label string }
 
-// statusView reads what the page shows from the store and the app.
+// statusView reads what the page shows from the store and the app, one
+// section at a time.
 func (s *Server) statusView(ctx context.Context) (statusData, error) {
-	now := s.opts.Now()
-	links := s.opts.Links
+	v := viewer{s: s, now: s.opts.Now()}
 	configRepo, pipelinesRepo := s.opts.ConfigRepo, s.opts.PipelinesRepo
 	d := statusData{
 		Refresh:       int(statusRefresh / time.Second),
-		Generated:     stampOf(now, now),
-		ConfigRepo:    link{configRepo.String(), links.Repo(configRepo)},
-		PipelinesRepo: link{pipelinesRepo.String(), links.Repo(pipelinesRepo)},
+		Generated:     stampOf(v.now, v.now),
+		ConfigRepo:    link{configRepo.String(), s.opts.Links.Repo(configRepo)},
+		PipelinesRepo: link{pipelinesRepo.String(), s.opts.Links.Repo(pipelinesRepo)},
 		LastError:     cutText(s.opts.Loop.LastError()),
 	}
+	for _, section := range []func(context.Context, *statusData) error{v.services, v.botPR, v.queue, v.deliveries, v.drift} {
+		if err := section(ctx, &d); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
 
-	states, err := s.opts.Store.ListPipelineStates(ctx)
+// viewer builds the sections of one status page.
+type viewer struct {
+	s   *Server
+	now time.Time
+}
+
+func (v viewer) commit(repo gh.Repo, sha string) link {
+	if sha == "" {
+		return link{}
+	}
+	return link{gh.ShortSHA(sha), v.s.opts.Links.Commit(repo, sha)}
+}
+
+func (v viewer) services(ctx context.Context, d *statusData) error {
+	states, err := v.s.opts.Store.ListPipelineStates(ctx)
 	if err != nil {
-		return d, err
+		return err
 	}
 	for _, st := range states {
 		row := serviceRow{
 			Service: st.Service, Archetype: st.Archetype, Team: st.Team, Pipeline: st.Pipeline, Path: st.Path,
 			State: string(st.HarnessState), StateLabel: harnessStateLabel(st.HarnessState),
-			LastError: cutText(st.LastError), Updated: stampOf(now, st.UpdatedAt),
+			LastError: cutText(st.LastError), Updated: stampOf(v.now, st.UpdatedAt),
+			Rendered: v.commit(v.s.opts.ConfigRepo, st.LastRenderedCommit), Applied: v.commit(v.s.opts.PipelinesRepo, st.LastAppliedCommit),
 		}
 		if st.HarnessState == record.HarnessPending && st.ContentHash == "" && st.LastAppliedCommit == "" {
 			row.StateNote = "not in Harness yet: waits for the bot PR to merge"
 		}
-		if st.LastRenderedCommit != "" {
-			row.Rendered = link{gh.ShortSHA(st.LastRenderedCommit), links.Commit(configRepo, st.LastRenderedCommit)}
-		}
-		if st.LastAppliedCommit != "" {
-			row.Applied = link{gh.ShortSHA(st.LastAppliedCommit), links.Commit(pipelinesRepo, st.LastAppliedCommit)}
-		}
 		d.Services = append(d.Services, row)
 	}
+	return nil
+}
 
+func (v viewer) botPR(ctx context.Context, d *statusData) error {
+	repo := v.s.opts.PipelinesRepo
 	prView := func(pr record.BotPR) *botPRView {
-		return &botPRView{Number: pr.Number, URL: links.Pull(pipelinesRepo, pr.Number),
-			State: string(pr.State), Head: gh.ShortSHA(pr.HeadSHA), Updated: stampOf(now, pr.UpdatedAt)}
+		return &botPRView{Number: pr.Number, URL: v.s.opts.Links.Pull(repo, pr.Number),
+			State: string(pr.State), Head: gh.ShortSHA(pr.HeadSHA), Updated: stampOf(v.now, pr.UpdatedAt)}
 	}
-	if pr, err := s.opts.Store.OpenBotPR(ctx, pipelinesRepo.String()); err == nil {
+	pr, err := v.s.opts.Store.OpenBotPR(ctx, repo.String())
+	if err == nil {
 		d.BotPR = prView(pr)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return d, err
-	} else {
-		last, err := s.opts.Store.ListBotPRs(ctx, pipelinesRepo.String(), 1)
-		if err != nil {
-			return d, err
-		}
-		if len(last) > 0 {
-			d.LastBotPR = prView(last[0])
-		}
+		return nil
 	}
-
-	qs, err := s.opts.Store.QueueStats(ctx)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	last, err := v.s.opts.Store.ListBotPRs(ctx, repo.String(), 1)
 	if err != nil {
-		return d, err
+		return err
+	}
+	if len(last) > 0 {
+		d.LastBotPR = prView(last[0])
+	}
+	return nil
+}
+
+func (v viewer) queue(ctx context.Context, d *statusData) error {
+	qs, err := v.s.opts.Store.QueueStats(ctx)
+	if err != nil {
+		return err
 	}
 	d.Queue = queueView{Pending: qs.Pending, Running: qs.Running, Failed: qs.Failed, Held: qs.Held,
-		Done: qs.Done, Superseded: qs.Superseded, OldestPending: stampOf(now, qs.OldestPending)}
-	active, err := s.opts.Store.ListOperations(ctx, store.OperationFilter{
+		Done: qs.Done, Superseded: qs.Superseded, OldestPending: stampOf(v.now, qs.OldestPending)}
+	active, err := v.s.opts.Store.ListOperations(ctx, store.OperationFilter{
 		States: []record.OperationState{record.OpPending, record.OpRunning}, Limit: statusActiveScan})
 	if err != nil {
-		return d, err
+		return err
 	}
-	failed, err := s.opts.Store.ListOperations(ctx, store.OperationFilter{States: []record.OperationState{record.OpFailed}, Limit: statusAttention})
+	failed, err := v.s.opts.Store.ListOperations(ctx, store.OperationFilter{States: []record.OperationState{record.OpFailed}, Limit: statusAttention})
 	if err != nil {
-		return d, err
+		return err
 	}
 	attention := failed
 	for _, op := range active {
@@ -210,18 +235,21 @@ func (s *Server) statusView(ctx context.Context) (statusData, error) {
 		}
 		d.Attention = append(d.Attention, operationRow{ID: op.ID, Pipeline: op.Pipeline, Service: op.Service,
 			Kind: string(op.Kind), State: state, Attempts: op.Attempts, LastError: cutText(op.LastError),
-			Updated: stampOf(now, op.UpdatedAt)})
+			Updated: stampOf(v.now, op.UpdatedAt)})
 	}
+	return nil
+}
 
-	ds, err := s.opts.Store.DeliveryStats(ctx)
+func (v viewer) deliveries(ctx context.Context, d *statusData) error {
+	ds, err := v.s.opts.Store.DeliveryStats(ctx)
 	if err != nil {
-		return d, err
+		return err
 	}
 	d.Deliveries = deliveriesView{Pending: ds.Pending, Running: ds.Running, Done: ds.Done, Failed: ds.Failed,
-		OldestPending: stampOf(now, ds.OldestPending)}
-	recent, err := s.opts.Store.RecentDeliveries(ctx, statusRecentDeliveries)
+		OldestPending: stampOf(v.now, ds.OldestPending)}
+	recent, err := v.s.opts.Store.RecentDeliveries(ctx, statusRecentDeliveries)
 	if err != nil {
-		return d, err
+		return err
 	}
 	for _, dl := range recent {
 		event := dl.Event
@@ -233,34 +261,33 @@ func (s *Server) statusView(ctx context.Context) (statusData, error) {
 			repo = dl.Repo
 		}
 		d.Recent = append(d.Recent, deliveryRow{ID: dl.ID, Event: event, Key: dl.Key, Repo: repo, State: string(dl.State),
-			Outcome: cutText(dl.Outcome), LastError: cutText(dl.LastError), Received: stampOf(now, dl.ReceivedAt)})
+			Outcome: cutText(dl.Outcome), LastError: cutText(dl.LastError), Received: stampOf(v.now, dl.ReceivedAt)})
 	}
+	return nil
+}
 
-	rep, ok, err := s.opts.Store.LastDrift(ctx)
-	if err != nil {
-		return d, err
+func (v viewer) drift(ctx context.Context, d *statusData) error {
+	rep, ok, err := v.s.opts.Store.LastDrift(ctx)
+	if err != nil || !ok {
+		return err
 	}
-	if ok {
-		dv := &driftView{At: stampOf(now, rep.At), Checked: rep.Checked, Drifted: rep.Drifted(), Queued: rep.Queued}
-		if rep.Commit != "" {
-			dv.Commit = link{gh.ShortSHA(rep.Commit), links.Commit(pipelinesRepo, rep.Commit)}
+	dv := &driftView{At: stampOf(v.now, rep.At), Checked: rep.Checked, Drifted: rep.Drifted(), Queued: rep.Queued,
+		Commit: v.commit(v.s.opts.PipelinesRepo, rep.Commit)}
+	for _, l := range []struct {
+		kind, label string
+		ids         []string
+	}{
+		{"missing", "missing in Harness: re-created", rep.Missing},
+		{"different", "different in Harness: updated", rep.Different},
+		{"extra", "managed by the app but no longer in Git: deleted", rep.Extra},
+		{"skipped", "drifted, already being repaired", rep.Skipped},
+	} {
+		for _, id := range l.ids {
+			dv.Items = append(dv.Items, driftItem{Kind: l.kind, Pipeline: id, Label: l.label})
 		}
-		for _, l := range []struct {
-			kind, label string
-			ids         []string
-		}{
-			{"missing", "missing in Harness: re-created", rep.Missing},
-			{"different", "different in Harness: updated", rep.Different},
-			{"extra", "managed by the app but no longer in Git: deleted", rep.Extra},
-			{"skipped", "drifted, already being repaired", rep.Skipped},
-		} {
-			for _, id := range l.ids {
-				dv.Items = append(dv.Items, driftItem{Kind: l.kind, Pipeline: id, Label: l.label})
-			}
-		}
-		d.Drift = dv
 	}
-	return d, nil
+	d.Drift = dv
+	return nil
 }
 
 // harnessStateLabel is how the page names a Harness state.
