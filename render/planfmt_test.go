@@ -74,6 +74,7 @@ func examplesPlan(tb testing.TB) PipelinePlan {
 		Base: base, Head: head, Settings: settings, Templates: tmpl,
 		Source:     Source{CatalogPath: headFile},
 		BaseSource: Source{CatalogPath: baseFile},
+		Schemas:    testSchemas(tb),
 	})
 	if len(diags) > 0 {
 		tb.Fatal(diags.Err())

@@ -53,7 +53,7 @@ func (c *cli) renderCommand() command {
 				}
 				// Render everything before writing anything: an invalid
 				// service leaves the directory as it was.
-				files, diags := render.All(loaded.templates, cat, loaded.settings, render.Source{CatalogPath: catalogPath})
+				files, diags := render.All(loaded.templates, cat, render.Options{Settings: loaded.settings, Source: render.Source{CatalogPath: catalogPath}})
 				if len(diags) > 0 {
 					return c.invalid(sortedDiagnostics(diags))
 				}

@@ -162,7 +162,7 @@ func (c *cli) validateCommand() command {
 				if len(diags) == 0 {
 					// A catalog is only as valid as its pipelines: render
 					// them too, as the preview check does.
-					_, diags = render.All(loaded.templates, cat, loaded.settings, render.Source{CatalogPath: args[0]})
+					_, diags = render.All(loaded.templates, cat, render.Options{Settings: loaded.settings, Source: render.Source{CatalogPath: args[0]}})
 				}
 				if len(diags) > 0 {
 					return c.invalid(sortedDiagnostics(diags))
