@@ -966,7 +966,7 @@ const pathYAMLSchema = "/pipeline/api/yaml-schema"
 
 // The entity types yaml-schema serves: EntityType.PIPELINES and TRIGGERS,
 // whose YAML names are "Pipelines" and "Triggers" (harness-core
-// EntityTypeConstants).
+// 970-ng-commons io/harness/common/EntityTypeConstants.java).
 const (
 	schemaPipelines = "Pipelines"
 	schemaTriggers  = "Triggers"
@@ -1087,9 +1087,15 @@ func (s *Server) failure(status int, code, message string) reply {
 }
 
 func (s *Server) jsonReply(status int, v any) reply {
-	b, err := json.Marshal(v)
-	if err != nil {
+	// Jackson, which writes Harness's envelopes, leaves <, > and & as they
+	// are; encoding/json escapes them unless told not to. Pipelines and
+	// schemas are full of them (<+input>, lookaround patterns).
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic(fmt.Sprintf("harnesstest: encoding a reply: %v", err))
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	return reply{status: status, header: http.Header{"Content-Type": {"application/json"}}, body: b}
 }
