@@ -68,6 +68,7 @@ type App struct {
 	reporter *reporter
 
 	branches branchCache
+	schemas  schemaSource // Harness's schemas for renderings (schema.go)
 
 	mu           sync.Mutex
 	lastError    string // last loop error, for the status page

@@ -80,6 +80,7 @@ func (a *App) preview(ctx context.Context, d store.Delivery) (string, error) {
 		Base: baseCatalog, Head: head.Catalog, Settings: snap.Settings, Templates: snap.Templates,
 		Source:  a.source(d.SHA, pipeHead.SHA),
 		Current: current,
+		Schemas: a.renderSchemas(ctx),
 	})
 	if len(diags) > 0 {
 		anns, _ := annotations(diags, func(f string) bool { return f == catalogPath })
@@ -178,6 +179,7 @@ func (a *App) previewTemplates(ctx context.Context, d store.Delivery) (string, e
 	plan, diags := render.Plan(render.PlanInput{
 		Base: cat.Catalog, Head: cat.Catalog, Settings: headSnap.Settings, Templates: headSnap.Templates,
 		Source: a.source(cfgHead.SHA, d.SHA), Current: current,
+		Schemas: a.renderSchemas(ctx),
 	})
 	if len(diags) > 0 {
 		anns, _ := annotations(diags, inRepo)

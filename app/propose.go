@@ -215,6 +215,7 @@ func (a *App) proposeAt(ctx context.Context, pipeBranch string, pipeHead, cfgHea
 	plan, diags := render.Plan(render.PlanInput{
 		Base: base, Head: cat.Catalog, Settings: snap.Settings, Templates: snap.Templates,
 		Source: a.source(cfgHead.SHA, pipeHead.SHA), Current: current,
+		Schemas: a.renderSchemas(ctx),
 	})
 	if len(diags) > 0 {
 		anns, _ := annotations(diags, func(f string) bool { return f == catalogPath })
