@@ -94,7 +94,7 @@ func BenchmarkPipelinePhases(b *testing.B) {
 	})
 	b.Run("structure", func(b *testing.B) {
 		for b.Loop() {
-			c := &checker{}
+			c := &checker{pipelineKeys: sch.pipelineKeys}
 			c.value(&doc, nil)
 			c.structure(&doc)
 		}
