@@ -1,7 +1,7 @@
 // Package harness is the client for the Harness NextGen (NG) v0 pipeline
 // APIs that pipeline-orchestrator uses: pipeline CRUD, listing, execution
-// and execution status, plus the idempotent helpers the durable outbox calls
-// (CreateOrUpdate, DeleteIfExists).
+// and execution status, the account's YAML schemas, plus the idempotent
+// helpers the durable outbox calls (CreateOrUpdate, DeleteIfExists).
 //
 // Errors are classified once, here: see the Err* sentinels, *APIError,
 // IsRetryable and RetryAfter. The API key is sent only as the x-api-key
@@ -107,7 +107,7 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Observe, when set, is called after every attempt with the operation
 	// (get_pipeline, create_pipeline, update_pipeline, delete_pipeline,
-	// list_pipelines, execute, execution_status), its result (ok, not_found,
+	// list_pipelines, execute, execution_status, get_yaml_schema), its result (ok, not_found,
 	// already_exists, invalid_request, unauthorized, forbidden,
 	// rate_limited, server_error, timeout, transport_error, canceled,
 	// governance_denied, unexpected_response) and its duration. It must be
@@ -263,6 +263,9 @@ type call struct {
 	// decode reads the data of a SUCCESS envelope. An error it returns ends
 	// the attempt with that error (e.g. a governance deny).
 	decode func(data json.RawMessage) error
+	// accountScope marks a call about the account as a whole: it needs no
+	// org or project and sends neither.
+	accountScope bool
 	// settled, when set, is asked after an ambiguous failure of an
 	// idempotent write whether the write is known to have taken effect (by
 	// reading the pipeline back). If so the call succeeds without being
@@ -280,16 +283,18 @@ func (c *Client) scope() error {
 
 // do runs cl with retries. It returns the last attempt's error.
 func (c *Client) do(ctx context.Context, cl call) error {
-	if err := c.scope(); err != nil {
-		return err
+	q := url.Values{}
+	q.Set("accountIdentifier", c.sh.account)
+	if !cl.accountScope {
+		if err := c.scope(); err != nil {
+			return err
+		}
+		q.Set("orgIdentifier", c.org)
+		q.Set("projectIdentifier", c.project)
 	}
 	u := *c.sh.base
 	u.Path = c.sh.base.Path + cl.path
 	u.RawPath = c.sh.base.EscapedPath() + cl.path
-	q := url.Values{}
-	q.Set("accountIdentifier", c.sh.account)
-	q.Set("orgIdentifier", c.org)
-	q.Set("projectIdentifier", c.project)
 	for k, vs := range cl.query {
 		q[k] = vs
 	}

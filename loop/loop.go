@@ -71,7 +71,8 @@ type Deps struct {
 // serialise the steps of one repository.
 type Loop struct {
 	Deps
-	repos snapshot.Repos
+	repos   snapshot.Repos
+	schemas schemaSource // Harness's schemas for renderings (schema.go)
 
 	mu        sync.Mutex
 	lastError string

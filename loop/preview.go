@@ -79,7 +79,7 @@ func (l *Loop) previewCatalog(ctx context.Context, req PreviewRequest) (planner.
 		Settings: pipes.Settings, InRepo: func(f string) bool { return f == l.repos.CatalogPath },
 	}
 	in := planner.CatalogPreviewInput{Pipelines: pipes, Base: snapshot.Catalog{Missing: true},
-		Source: l.source(req.SHA, pipes.Head.SHA)}
+		Source: l.source(req.SHA, pipes.Head.SHA), Schemas: l.renderSchemas(ctx)}
 	if len(pipes.Diags) == 0 {
 		if in.Head, err = l.Reader.Catalog(ctx, req.SHA, pipes); err != nil {
 			return planner.Preview{}, c, err
@@ -125,7 +125,7 @@ func (l *Loop) previewTemplates(ctx context.Context, req PreviewRequest) (planne
 		return planner.Preview{}, c, err
 	}
 	c.ConfigCommit = cfgHead.SHA
-	in := planner.TemplatePreviewInput{Base: base, Head: head, Source: l.source(cfgHead.SHA, req.SHA)}
+	in := planner.TemplatePreviewInput{Base: base, Head: head, Source: l.source(cfgHead.SHA, req.SHA), Schemas: l.renderSchemas(ctx)}
 	if in.Catalog, err = l.Reader.Catalog(ctx, cfgHead.SHA, head); err != nil {
 		return planner.Preview{}, c, err
 	}

@@ -69,7 +69,7 @@ func rendered(t *testing.T, src string) map[string][]byte {
 	if len(c.Diags) > 0 {
 		t.Fatalf("catalog: %v", c.Diags)
 	}
-	files, diags := render.All(p.Templates, c.Catalog, p.Settings, source(configBefore))
+	files, diags := render.All(p.Templates, c.Catalog, render.Options{Settings: p.Settings, Source: source(configBefore)})
 	if len(diags) > 0 {
 		t.Fatalf("render: %v", diags)
 	}

@@ -60,6 +60,8 @@ type CatalogPreviewInput struct {
 	// only when the first stage (Settle) does not conclude.
 	Current map[string][]byte
 	Source  render.Source
+	// Schemas are Harness's schemas; nil skips the schema check.
+	Schemas *render.Schemas
 }
 
 // SettleCatalogPreview concludes a catalog preview without rendering when
@@ -90,7 +92,7 @@ func PlanCatalogPreview(in CatalogPreviewInput) Preview {
 	}
 	plan, diags := render.Plan(render.PlanInput{
 		Base: base, Head: in.Head.Catalog, Settings: in.Pipelines.Settings, Templates: in.Pipelines.Templates,
-		Source: in.Source, Current: in.Current,
+		Source: in.Source, Current: in.Current, Schemas: in.Schemas,
 	})
 	if len(diags) > 0 {
 		return Preview{Verdict: VerdictRenderFailed, Diags: diags}
@@ -112,6 +114,8 @@ type TemplatePreviewInput struct {
 	// Current is the content of every pipeline file of Base.
 	Current map[string][]byte
 	Source  render.Source
+	// Schemas are Harness's schemas; nil skips the schema check.
+	Schemas *render.Schemas
 }
 
 // SettleTemplatePreview concludes a template preview before the catalog is
@@ -138,7 +142,7 @@ func PlanTemplatePreview(in TemplatePreviewInput) Preview {
 	}
 	plan, diags := render.Plan(render.PlanInput{
 		Base: in.Catalog.Catalog, Head: in.Catalog.Catalog, Settings: in.Head.Settings, Templates: in.Head.Templates,
-		Source: in.Source, Current: in.Current,
+		Source: in.Source, Current: in.Current, Schemas: in.Schemas,
 	})
 	if len(diags) > 0 {
 		return Preview{Verdict: VerdictRenderFailed, Diags: diags}

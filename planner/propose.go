@@ -79,6 +79,9 @@ type ProposeInput struct {
 	// Current is the content of every pipeline file of Pipelines.
 	Current map[string][]byte
 	Source  render.Source
+	// Schemas are Harness's schemas to check the renderings with; nil
+	// skips that check.
+	Schemas *render.Schemas
 }
 
 // Proposal is the rendered plan of a propose run.
@@ -105,7 +108,7 @@ func Propose(in ProposeInput) Proposal {
 	}
 	plan, diags := render.Plan(render.PlanInput{
 		Base: base, Head: in.Head.Catalog, Settings: in.Pipelines.Settings, Templates: in.Pipelines.Templates,
-		Source: in.Source, Current: in.Current,
+		Source: in.Source, Current: in.Current, Schemas: in.Schemas,
 	})
 	if len(diags) > 0 {
 		return Proposal{Blocked: &Blocked{Reason: BlockedRender, Diags: diags}}

@@ -198,7 +198,7 @@ func TestKeepOpenPRHeaders(t *testing.T) {
 	old := rendered(t, services(1, "small"))["pipelines/svc-000-cd.yaml"]
 	pipes := repoWith(t, nil, nil)
 	c := catalogAt(t, configHead, services(1, "small"), pipes)
-	files, _ := render.All(pipes.Templates, c.Catalog, pipes.Settings, source(configHead)) // same body, newer header
+	files, _ := render.All(pipes.Templates, c.Catalog, render.Options{Settings: pipes.Settings, Source: source(configHead)}) // same body, newer header
 	writes := map[string][]byte{"pipelines/svc-000-cd.yaml": files["pipelines/svc-000-cd.yaml"], "pipelines/gone-cd.yaml": nil}
 	prFiles := map[string]string{"pipelines/svc-000-cd.yaml": gh.BlobSHA(old)}
 	need := planner.OpenPRBlobs(writes, prFiles)

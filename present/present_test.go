@@ -155,6 +155,7 @@ func TestPreviews(t *testing.T) {
 		{Verdict: planner.VerdictCatalogEmptied, BaseServices: 12},
 		{Verdict: planner.VerdictRenderFailed, Diags: diags[:1]},
 		{Verdict: planner.VerdictPlanned, Plan: plan(), MassDelete: true, Existing: 4},
+		{Verdict: planner.VerdictPlanned, Plan: func() render.PipelinePlan { p := plan(); p.SchemaSkipped = true; return p }()},
 	}
 	for _, template := range []bool{false, true} {
 		var b strings.Builder

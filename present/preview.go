@@ -68,10 +68,11 @@ func PreviewReport(p planner.Preview, c PreviewContext) Report {
 		return fail(fmt.Sprintf("%d pipeline(s) cannot be rendered", len(p.Diags)),
 			fmt.Sprintf("Some pipelines cannot be rendered:\n\n%s", DiagnosticList(p.Diags)), anns)
 	}
-	summary := p.Plan.Markdown(render.CheckRunTextLimit)
+	summary := p.Plan.Markdown(render.CheckRunTextLimit - len(schemaSkippedNote))
 	if p.MassDelete {
 		summary = MassDeleteNote(c.Settings, p.Plan.Summary.Delete, p.Existing) + "\n\n" + summary
 	}
+	summary += schemaNote(p.Plan)
 	return Report{Conclusion: gh.ConclusionSuccess, Title: p.Plan.Summary.Headline(), Summary: summary}
 }
 
@@ -101,7 +102,8 @@ func templatePreview(p planner.Preview, c PreviewContext) Report {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Blast radius:** merging this PR rewrites %d pipeline(s) (catalog at %s).\n\n", p.Plan.Summary.Changed(), catalogAt)
-	b.WriteString(p.Plan.Markdown(render.CheckRunTextLimit - b.Len()))
+	b.WriteString(p.Plan.Markdown(render.CheckRunTextLimit - b.Len() - len(schemaSkippedNote)))
+	b.WriteString(schemaNote(p.Plan))
 	return Report{Conclusion: gh.ConclusionSuccess,
 		Title: fmt.Sprintf("Blast radius: %d pipeline(s) rewritten", p.Plan.Summary.Changed()), Summary: b.String()}
 }
@@ -111,4 +113,14 @@ func MassDeleteNote(s catalog.Settings, deletes, existing int) string {
 	return fmt.Sprintf("> ⚠️ **Mass delete:** %d of %d pipelines would be deleted (threshold: more than %d, or more than %d%%). "+
 		"The bot PR will be flagged, and its deletes wait for the label `%s` before they reach Harness.",
 		deletes, existing, s.MassDelete.MaxCount, s.MassDelete.MaxPercent, gh.MassDeleteLabel)
+}
+
+// schemaSkippedNote says a plan was rendered without Harness's schema.
+const schemaSkippedNote = "\n\n> Harness's pipeline schema was not available (the app fetches it from your Harness account), so the pipelines were not checked against it; every other check ran.\n"
+
+func schemaNote(p render.PipelinePlan) string {
+	if p.SchemaSkipped {
+		return schemaSkippedNote
+	}
+	return ""
 }

@@ -89,8 +89,8 @@ func NotReopened(pr gh.PullRequest) Report {
 func Proposed(pr gh.PullRequest, plan render.PipelinePlan, verb string) Report {
 	return Report{Conclusion: gh.ConclusionSuccess,
 		Title: fmt.Sprintf("Bot PR #%d %s: %s", pr.Number, verb, plan.Summary.Headline()),
-		Summary: fmt.Sprintf("The pipeline changes are proposed in [#%d](%s). Merging it applies them to Harness.\n\n%s",
-			pr.Number, pr.HTMLURL, plan.Markdown(render.CheckRunTextLimit-300))}
+		Summary: fmt.Sprintf("The pipeline changes are proposed in [#%d](%s). Merging it applies them to Harness.\n\n%s%s",
+			pr.Number, pr.HTMLURL, plan.Markdown(render.CheckRunTextLimit-300-len(schemaSkippedNote)), schemaNote(plan))}
 }
 
 // CommitMessage is the message of the bot branch's commit.

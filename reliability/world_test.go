@@ -230,7 +230,7 @@ func (w *world) checkConvergence() convergence {
 	if len(diags) > 0 {
 		w.tb.Fatalf("the final catalog is invalid:\n%v", diags)
 	}
-	desired, diags := render.All(tmpl, cat, settings, render.Source{CatalogPath: catalogPath})
+	desired, diags := render.All(tmpl, cat, render.Options{Settings: settings, Source: render.Source{CatalogPath: catalogPath}})
 	if len(diags) > 0 {
 		w.tb.Fatalf("the final catalog does not render:\n%v", diags)
 	}

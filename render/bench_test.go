@@ -11,14 +11,15 @@ import (
 
 // BenchmarkPipeline renders one api service with 4 stages (int-stable,
 // pre-stable, prod × euw1, euw2): execute, parse, check, validate against
-// the Harness schema, encode. The schema is compiled before the timer.
+// the Harness schema (when ../shared/schemas has it), encode. The schema
+// is compiled before the timer.
 // Each iteration renders a service of another name, as All does: the
 // schema's memory of valid values then helps only with what services
 // share (gate, deploy and rollback steps), not with whole stages.
 func BenchmarkPipeline(b *testing.B) {
 	tm := defaultTemplates(b)
-	svc, s, src := apiService(), catalog.DefaultSettings(), testSource()
-	if _, err := Pipeline(tm, svc, s, src); err != nil {
+	svc, opts := apiService(), testOpts(b, catalog.DefaultSettings(), testSource())
+	if _, err := Pipeline(tm, svc, opts); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -26,7 +27,7 @@ func BenchmarkPipeline(b *testing.B) {
 	for b.Loop() {
 		i++
 		svc.Name = fmt.Sprintf("payment-service-%d", i)
-		if _, err := Pipeline(tm, svc, s, src); err != nil {
+		if _, err := Pipeline(tm, svc, opts); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -44,13 +45,13 @@ func BenchmarkAll1k(b *testing.B) {
 		svc.Archetype = archetypes[i%len(archetypes)]
 		c.Services[i] = svc
 	}
-	s, src := catalog.DefaultSettings(), testSource()
-	if _, diags := All(tm, c, s, src); len(diags) > 0 {
+	opts := testOpts(b, catalog.DefaultSettings(), testSource())
+	if _, diags := All(tm, c, opts); len(diags) > 0 {
 		b.Fatal(diags)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if out, diags := All(tm, c, s, src); len(diags) > 0 || len(out) != 1000 {
+		if out, diags := All(tm, c, opts); len(diags) > 0 || len(out) != 1000 {
 			b.Fatalf("%d files, %v", len(out), diags)
 		}
 	}
@@ -69,10 +70,7 @@ func BenchmarkPipelinePhases(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sch, err := pipelineSchema()
-	if err != nil {
-		b.Fatal(err)
-	}
+	sch := requireSchemas(b).pipeline
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		b.Fatal(err)
@@ -96,7 +94,7 @@ func BenchmarkPipelinePhases(b *testing.B) {
 	})
 	b.Run("structure", func(b *testing.B) {
 		for b.Loop() {
-			c := &checker{}
+			c := &checker{pipelineKeys: sch.pipelineKeys}
 			c.value(&doc, nil)
 			c.structure(&doc)
 		}

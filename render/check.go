@@ -24,9 +24,10 @@ type problem struct {
 // yamlLineRE finds the line in a yaml.v3 error message.
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// checkPipeline parses the raw template output and checks it. It returns
-// the document node when there is no problem.
-func checkPipeline(raw []byte) (*yaml.Node, []problem) {
+// checkPipeline parses the raw template output and checks it, against
+// Harness's pipeline schema too when schemas is not nil. It returns the
+// document node when there is no problem.
+func checkPipeline(raw []byte, schemas *Schemas) (*yaml.Node, []problem) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -45,7 +46,10 @@ func checkPipeline(raw []byte) (*yaml.Node, []problem) {
 		return nil, []problem{{line: extra.Line, message: "the output holds more than one YAML document"}}
 	}
 
-	c := &checker{}
+	c := &checker{pipelineKeys: knownPipelineKeys}
+	if schemas != nil {
+		c.pipelineKeys = schemas.pipeline.pipelineKeys
+	}
 	value := c.value(&doc, nil)
 	if len(c.problems) > 0 {
 		// Duplicate keys, anchors or odd keys: the value is not what the
@@ -58,29 +62,38 @@ func checkPipeline(raw []byte) (*yaml.Node, []problem) {
 		reported[p.pointer] = true
 	}
 
-	sch, err := pipelineSchema()
-	if err != nil {
-		return nil, append(c.problems, problem{message: err.Error()})
-	}
-	if err := sch.root.Validate(value); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			return nil, append(c.problems, problem{message: "validating against the Harness schema: " + err.Error()})
-		}
-		for _, sp := range explain(ve) {
-			ptr := pointer(sp.pointer)
-			if reported[ptr] || (sp.missing != "" && reported[pointer(with(sp.pointer, sp.missing))]) {
-				continue // the same problem, already told in our words
-			}
-			reported[ptr] = true
-			c.problems = append(c.problems, problem{pointer: ptr, line: lineOf(&doc, sp.pointer), message: "Harness schema: " + sp.message})
-		}
+	// Without a schema at hand every other check has run; the caller says
+	// that this one was skipped.
+	if schemas != nil {
+		c.schema(schemas.pipeline.root, &doc, value, reported)
 	}
 	if len(c.problems) > 0 {
 		sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].line < c.problems[j].line })
 		return nil, c.problems
 	}
 	return &doc, nil
+}
+
+// schema validates value, the pipeline document doc, against sch, and
+// adds the complaints not already reported in the checker's own words.
+func (c *checker) schema(sch *jsonschema.Schema, doc *yaml.Node, value any, reported map[string]bool) {
+	err := sch.Validate(value)
+	if err == nil {
+		return
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		c.problems = append(c.problems, problem{message: "validating against the Harness schema: " + err.Error()})
+		return
+	}
+	for _, sp := range explain(ve) {
+		ptr := pointer(sp.pointer)
+		if reported[ptr] || (sp.missing != "" && reported[pointer(with(sp.pointer, sp.missing))]) {
+			continue // the same problem, already told in our words
+		}
+		reported[ptr] = true
+		c.problems = append(c.problems, problem{pointer: ptr, line: lineOf(doc, sp.pointer), message: "Harness schema: " + sp.message})
+	}
 }
 
 // pointerEscaper escapes one JSON pointer token (RFC 6901).
@@ -138,6 +151,20 @@ func lineOf(doc *yaml.Node, tokens []string) int {
 type checker struct {
 	problems []problem
 	stageIDs map[string]string // stage identifier → pointer of its first use
+	// pipelineKeys are the keys a pipeline may hold: the schema's when
+	// there is one, knownPipelineKeys otherwise.
+	pipelineKeys map[string]bool
+}
+
+// knownPipelineKeys are the keys a pipeline object may hold in Harness's
+// v0 YAML, for the key check when no schema is at hand. With a schema the
+// schema's own list is used (it matches the account's Harness version);
+// TestKnownPipelineKeysMatchTheSchema keeps the two equal.
+var knownPipelineKeys = map[string]bool{
+	"allowStageExecutions": true, "delegateSelectors": true, "description": true, "fixedInputsOnRerun": true,
+	"flowControl": true, "identifier": true, "name": true, "notificationRules": true, "orgIdentifier": true,
+	"projectIdentifier": true, "properties": true, "stages": true, "tags": true, "template": true,
+	"timeout": true, "variables": true,
 }
 
 func (c *checker) add(ptr []string, line int, format string, args ...any) {
@@ -291,11 +318,9 @@ func (c *checker) structure(doc *yaml.Node) {
 	}
 	ptr := []string{"pipeline"}
 	c.requireKeys(p, ptr, pk.Line, "the pipeline", "name", "identifier", "orgIdentifier", "projectIdentifier", "tags", "stages")
-	if sch, err := pipelineSchema(); err == nil {
-		for i := 0; i+1 < len(p.Content); i += 2 {
-			if k := p.Content[i]; !sch.pipelineKeys[k.Value] {
-				c.add(with(ptr, k.Value), k.Line, "the Harness pipeline schema has no key %q in a pipeline%s", k.Value, unknownKeyHint(k.Value))
-			}
+	for i := 0; i+1 < len(p.Content); i += 2 {
+		if k := p.Content[i]; !c.pipelineKeys[k.Value] {
+			c.add(with(ptr, k.Value), k.Line, "the Harness pipeline schema has no key %q in a pipeline%s", k.Value, unknownKeyHint(k.Value))
 		}
 	}
 	c.identifier(p, ptr, "pipeline", MaxIdentifierLen)

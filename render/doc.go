@@ -2,9 +2,11 @@
 // text/template templates, checks the result, and writes it in one
 // canonical form.
 //
-// The package is pure: besides reading its embedded files (the default
-// templates and Harness's pipeline JSON Schema) it does no I/O, keeps no
-// clock and logs nothing.
+// The package is pure: besides reading its embedded default templates it
+// does no I/O, keeps no clock and logs nothing. Harness's JSON Schemas are
+// not among its files: they are Harness's, and come in as a compiled
+// *Schemas (CompileSchemas) that the caller obtained, from the user's
+// Harness account or from a file.
 //
 // # Templates
 //
@@ -52,13 +54,21 @@
 //
 // Pipeline parses the template's output back and checks it: one YAML
 // document, no anchors or duplicate keys, a pipeline: root with only the
-// keys Harness's schema defines, the tag managed_by: pipeline-orchestrator,
-// Harness identifier rules on pipeline, stage and step identifiers, unique
-// stage identifiers, unique step identifiers within a stage, required keys
-// (every step has a timeout, except Wait), and Harness's pipeline JSON
-// Schema. Each problem is a *TemplateError naming the template, the
-// template line (found by re-running the template with line markers) and
-// the JSON pointer into the pipeline.
+// keys Harness's schema defines (the schema's list when there is a schema,
+// a built-in copy of it otherwise), the tag managed_by:
+// pipeline-orchestrator, Harness identifier rules on pipeline, stage and
+// step identifiers, unique stage identifiers, unique step identifiers
+// within a stage, required keys (every step has a timeout, except Wait),
+// and, when Options.Schemas is not nil, Harness's pipeline JSON Schema.
+// Without schemas that last check is skipped and everything else runs;
+// PipelinePlan.SchemaSkipped says so, for the caller to tell the user.
+// Each problem is a *TemplateError naming the template, the template line
+// (found by re-running the template with line markers) and the JSON
+// pointer into the pipeline.
+//
+// The same Schemas check other documents Harness will be given:
+// CheckServiceDefinition a Service's serviceDefinition, CheckTrigger a
+// trigger.
 //
 // The file written is a header comment naming the source commits, then the
 // pipeline re-encoded with yaml.v3: 2-space indentation, keys in the
@@ -72,8 +82,11 @@
 // Two equivalences keep a rendering cheap, each held by a test against the
 // slow reference: the canonical form is written directly, byte for byte
 // what yaml.v3's encoder writes (which is used for anything outside the
-// subset pipelines are made of); and the schema is compiled once, with each
+// subset pipelines are made of); and the schema is compiled with each
 // oneOf over step or stage types replaced by a dispatch on the value's
-// "type" that tries only the alternatives that can match. The schema
-// compiles on first use, in about a second of CPU time.
+// "type" that tries only the alternatives that can match. Compiling the
+// pipeline schema (CompileSchemas) costs a few tenths of a second of CPU
+// time, paid once per process for the same schema bytes: the caller compiles when
+// the schema changes (the application: when it fetches a new one, at most
+// daily), not per rendering.
 package render

@@ -20,7 +20,7 @@ func fingerprintWorld(t *testing.T) (*Templates, catalog.Catalog, map[string][]b
 
 func planAction(t *testing.T, tmpl *Templates, s catalog.Settings, cat catalog.Catalog, current map[string][]byte) Change {
 	t.Helper()
-	p, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: s, Templates: tmpl, Source: testPlanSource("head"), Current: current})
+	p, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: s, Templates: tmpl, Source: testPlanSource("head"), Current: current, Schemas: testSchemas(t)})
 	if len(diags) > 0 {
 		t.Fatal(diags.Err())
 	}
@@ -75,7 +75,7 @@ func TestFingerprintMismatchRendersAgain(t *testing.T) {
 			tmpl, cat, current, path := fingerprintWorld(t)
 			tmpl2, s, file := change(t, tmpl, current[path])
 			c := planAction(t, tmpl2, s, cat, map[string][]byte{path: file})
-			want, err := Pipeline(tmpl2, cat.Services[0], s, testPlanSource("head"))
+			want, err := Pipeline(tmpl2, cat.Services[0], testOpts(t, s, testPlanSource("head")))
 			if err != nil {
 				t.Fatal(err)
 			}

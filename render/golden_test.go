@@ -77,7 +77,7 @@ func goldenCases(tb testing.TB) []goldenCase {
 
 func (c goldenCase) render(tb testing.TB, src Source) map[string][]byte {
 	tb.Helper()
-	out, diags := All(c.templates, c.catalog, c.settings, src)
+	out, diags := All(c.templates, c.catalog, testOpts(tb, c.settings, src))
 	if len(diags) > 0 {
 		tb.Fatalf("All: %v", diags)
 	}
@@ -166,7 +166,7 @@ func TestGoldenFilesAreValidAndCanonical(t *testing.T) {
 		for p, file := range wantFiles(t, c.dir) {
 			t.Run(c.name+"/"+p, func(t *testing.T) {
 				body := Body(file)
-				doc, problems := checkPipeline(body)
+				doc, problems := checkPipeline(body, testSchemas(t))
 				if len(problems) > 0 {
 					t.Fatalf("golden file fails the checks: %+v", problems)
 				}
@@ -202,7 +202,7 @@ func TestRenderingIsDeterministic(t *testing.T) {
 			results := make(chan map[string][]byte, 4)
 			for range 4 {
 				go func() {
-					out, _ := All(c.templates, c.catalog, c.settings, testSource())
+					out, _ := All(c.templates, c.catalog, testOpts(t, c.settings, testSource()))
 					results <- out
 				}()
 			}

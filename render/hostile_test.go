@@ -178,7 +178,7 @@ func TestHostileCatalogValues(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := apiService()
 			tt.change(&svc)
-			out, err := Pipeline(tm, svc, catalog.DefaultSettings(), testSource())
+			out, err := Pipeline(tm, svc, testOpts(t, catalog.DefaultSettings(), testSource()))
 			var errs TemplateErrors
 			if !errors.As(err, &errs) || len(errs) != 1 {
 				t.Fatalf("Pipeline() = %d bytes, %v; want one TemplateError", len(out), err)
@@ -196,7 +196,7 @@ func TestSeedPlaceholderRefusesUnsafeValues(t *testing.T) {
 	tm := templatesWith(t, map[string]string{"templates/api-pipeline-template.yaml": "pipeline:\n  name: x\n  tags:\n    team: \"{{TEAM}}\"\n"})
 	svc := apiService()
 	svc.Team = "x\"\n  injected: true"
-	_, err := Pipeline(tm, svc, catalog.DefaultSettings(), testSource())
+	_, err := Pipeline(tm, svc, testOpts(t, catalog.DefaultSettings(), testSource()))
 	var errs TemplateErrors
 	if !errors.As(err, &errs) || len(errs) != 1 {
 		t.Fatalf("Pipeline() error %v, want one TemplateError", err)

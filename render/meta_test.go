@@ -17,7 +17,7 @@ func TestReadMeta(t *testing.T) {
 	}
 	rendered := func(src Source) []byte {
 		t.Helper()
-		b, err := Pipeline(tmpl, svc, catalog.DefaultSettings(), src)
+		b, err := Pipeline(tmpl, svc, testOpts(t, catalog.DefaultSettings(), src))
 		if err != nil {
 			t.Fatal(err)
 		}

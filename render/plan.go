@@ -62,6 +62,11 @@ func (s Summary) Changed() int { return s.Create + s.Update + s.Delete }
 type PipelinePlan struct {
 	Changes []Change
 	Summary Summary
+	// SchemaSkipped is true when the plan was computed without Harness's
+	// schema (PlanInput.Schemas was nil): every other check ran, but the
+	// new files were not checked against the schema. Callers should tell
+	// the user so.
+	SchemaSkipped bool
 }
 
 // Writes returns the files a proposal writes: path → new content, nil for a
@@ -96,6 +101,9 @@ type PlanInput struct {
 	// is no pipeline yet.
 	Current    map[string][]byte
 	BaseSource Source
+	// Schemas are Harness's compiled schemas to check the renderings
+	// against; nil skips that check (see PipelinePlan.SchemaSkipped).
+	Schemas *Schemas
 }
 
 // Plan computes what going from in.Base to in.Head does to the pipelines.
@@ -117,11 +125,11 @@ func Plan(in PlanInput) (PipelinePlan, catalog.Diagnostics) {
 	if current == nil {
 		// The base was valid when it was merged; a service of it that no
 		// longer renders is missing here and shows as a create.
-		current, _ = All(in.Templates, in.Base, in.Settings, in.BaseSource)
+		current, _ = All(in.Templates, in.Base, Options{Settings: in.Settings, Source: in.BaseSource, Schemas: in.Schemas})
 	}
 	// Services whose current file was rendered from the same inputs keep
 	// it without being rendered again.
-	desired, diags := renderAll(in.Templates, in.Head, in.Settings, in.Source, current)
+	desired, diags := renderAll(in.Templates, in.Head, Options{Settings: in.Settings, Source: in.Source, Schemas: in.Schemas}, current)
 	broken := map[string]bool{}
 	for _, d := range diags {
 		if d.Service != "" {
@@ -137,7 +145,7 @@ func Plan(in PlanInput) (PipelinePlan, catalog.Diagnostics) {
 		}
 	}
 
-	var plan PipelinePlan
+	plan := PipelinePlan{SchemaSkipped: in.Schemas == nil}
 	add := func(c Change) {
 		plan.Changes = append(plan.Changes, c)
 		switch c.Action {

@@ -55,7 +55,7 @@ func BenchmarkPlan10k(b *testing.B) {
 	if len(diags) > 0 {
 		b.Fatal(diags.Err())
 	}
-	current, diags := All(tmpl, base, settings, Source{CatalogRepo: "company/platform-next", CatalogCommit: strings.Repeat("1", 40)})
+	current, diags := All(tmpl, base, testOpts(b, settings, Source{CatalogRepo: "company/platform-next", CatalogCommit: strings.Repeat("1", 40)}))
 	if len(diags) > 0 || len(current) != n {
 		b.Fatalf("rendering the current pipelines: %d files, %v", len(current), diags.Err())
 	}
@@ -71,7 +71,7 @@ func BenchmarkPlan10k(b *testing.B) {
 		if len(diags) > 0 {
 			b.Fatal(diags.Err())
 		}
-		plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: settings, Templates: tmpl, Source: headSource, Current: current})
+		plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: settings, Templates: tmpl, Source: headSource, Current: current, Schemas: testSchemas(b)})
 		if len(diags) > 0 {
 			b.Fatal(diags.Err())
 		}

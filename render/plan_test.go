@@ -39,7 +39,7 @@ func parsePlanCatalog(tb testing.TB, t *Templates, src string) catalog.Catalog {
 // mustRenderAll renders every enabled service of c, failing on diagnostics.
 func mustRenderAll(tb testing.TB, t *Templates, c catalog.Catalog, src Source) map[string][]byte {
 	tb.Helper()
-	files, diags := All(t, c, catalog.DefaultSettings(), src)
+	files, diags := All(t, c, testOpts(tb, catalog.DefaultSettings(), src))
 	if len(diags) > 0 {
 		tb.Fatalf("All: %v", diags.Err())
 	}
@@ -256,7 +256,7 @@ func TestPlan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tmpl := planTemplates(t)
 			base, head := parsePlanCatalog(t, tmpl, tc.base), parsePlanCatalog(t, tmpl, tc.head)
-			plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), BaseSource: testPlanSource("base")})
+			plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), BaseSource: testPlanSource("base"), Schemas: testSchemas(t)})
 			if len(diags) > 0 {
 				t.Fatalf("Plan diagnostics: %v", diags.Err())
 			}
@@ -325,7 +325,7 @@ func TestPlanConfigOnlyChangeKeepsTheFile(t *testing.T) {
 	tmpl := planTemplates(t)
 	base, head := parsePlanCatalog(t, tmpl, catalogYAML(payment)), parsePlanCatalog(t, tmpl, catalogYAML(paymentLarge))
 	current := mustRenderAll(t, tmpl, base, testPlanSource("base"))
-	plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), Current: current})
+	plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), Current: current, Schemas: testSchemas(t)})
 	if len(diags) > 0 {
 		t.Fatal(diags.Err())
 	}
@@ -452,7 +452,7 @@ func TestPlanAgainstCurrentFiles(t *testing.T) {
 			for p, b := range current {
 				before[p] = bytes.Clone(b)
 			}
-			plan, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), Current: current})
+			plan, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), Current: current, Schemas: testSchemas(t)})
 			if len(diags) > 0 {
 				t.Fatal(diags.Err())
 			}
@@ -486,7 +486,7 @@ func TestPlanWrites(t *testing.T) {
 	tmpl := planTemplates(t)
 	base := parsePlanCatalog(t, tmpl, catalogYAML(payment, orders, reportOff))
 	head := parsePlanCatalog(t, tmpl, catalogYAML(nightly, reportOffBig, paymentEuw2))
-	plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), BaseSource: testPlanSource("base")})
+	plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), BaseSource: testPlanSource("base"), Schemas: testSchemas(t)})
 	if len(diags) > 0 {
 		t.Fatal(diags.Err())
 	}
@@ -512,7 +512,7 @@ func TestPlanLeavesUnrenderablePipelinesAlone(t *testing.T) {
 	current := mustRenderAll(t, good, cat, testPlanSource("base"))
 
 	broken, _ := LoadTemplates(map[string][]byte{"templates/api-pipeline-template.yaml": []byte("pipeline: {{ .Nope }}\n")})
-	plan, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: catalog.DefaultSettings(), Templates: broken, Source: testPlanSource("head"), Current: current})
+	plan, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: catalog.DefaultSettings(), Templates: broken, Source: testPlanSource("head"), Current: current, Schemas: testSchemas(t)})
 	if len(diags) == 0 {
 		t.Fatal("Plan reported no diagnostic for a template that cannot execute")
 	}
@@ -534,7 +534,7 @@ func TestPlanIsDeterministic(t *testing.T) {
 	tmpl := planTemplates(t)
 	base := parsePlanCatalog(t, tmpl, catalogYAML(payment, orders, reportOff))
 	head := parsePlanCatalog(t, tmpl, catalogYAML(nightly, reportOffBig, paymentEuw2))
-	in := PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), BaseSource: testPlanSource("base")}
+	in := PlanInput{Base: base, Head: head, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), BaseSource: testPlanSource("base"), Schemas: testSchemas(t)}
 	first, _ := Plan(in)
 	for range 3 {
 		again, _ := Plan(in)

@@ -212,14 +212,14 @@ func (p PipelinePlan) Markdown(limit int) string {
 			out = out[:len(out)-1] // the blank line after the last diff block
 		}
 		if cutRows, cutDiffs := len(rows)-len(keptRows), len(diffable)-len(keptDiffs); cutRows > 0 || cutDiffs > 0 {
-			out += cutNote(limit, cutRows, cutDiffs)
+			out += cutNote(cutRows, cutDiffs)
 		}
 		return out
 	}
 	var diffs []string                                  // blocks computed so far, in order
 	fullLen := len(compose(rows, nil)) + len(diffsHead) // a bound: compose(rows, nil) also holds a cut note
 	if len(diffable) > 0 {
-		fullLen -= len(cutNote(limit, 0, len(diffable)))
+		fullLen -= len(cutNote(0, len(diffable)))
 	}
 	for len(diffs) < len(diffable) && fullLen <= limit {
 		d := block(diffable[len(diffs)])
@@ -235,7 +235,7 @@ func (p PipelinePlan) Markdown(limit int) string {
 	// Something must go. Keep the rows, in order, while they fit with room
 	// for the note; then, if every row fits, every diff that still fits,
 	// in order, so one large diff does not hide the smaller ones after it.
-	budget := limit - len(cutNote(limit, len(rows), len(diffable))) - len(title.String()) - len(note)
+	budget := limit - len(cutNote(len(rows), len(diffable))) - len(title.String()) - len(note)
 	keptRows := 0
 	for _, r := range rows {
 		need := len(r)
@@ -279,7 +279,7 @@ func (p PipelinePlan) Markdown(limit int) string {
 }
 
 // cutNote says what Markdown left out: rows of the table and diffs.
-func cutNote(limit, rows, diffs int) string {
+func cutNote(rows, diffs int) string {
 	var parts []string
 	if rows > 0 {
 		parts = append(parts, countOf(rows, "changed service", "changed services"))
@@ -291,8 +291,8 @@ func cutNote(limit, rows, diffs int) string {
 	if len(parts) > 1 || rows > 1 || diffs > 1 {
 		verb = "are"
 	}
-	return fmt.Sprintf("\n> **Cut to fit GitHub's %d-character limit:** %s %s not shown. Run `pipeline-orchestrator plan` locally for the full plan.\n",
-		limit, strings.Join(parts, " and "), verb)
+	return fmt.Sprintf("\n> **Cut to fit GitHub's 65,535-character limit for check runs:** %s %s not shown. Run `pipeline-orchestrator plan` locally for the full plan.\n",
+		strings.Join(parts, " and "), verb)
 }
 
 // countOf writes n and the noun in the right number: "1 row", "2 rows".

@@ -29,6 +29,20 @@ type Source struct {
 	TemplatesCommit string // commit SHA of the pipelines repo the templates come from
 }
 
+// Options are what a rendering needs besides the templates and the
+// services.
+type Options struct {
+	// Settings are the pipelines repo's settings (catalog.DefaultSettings
+	// when it has none).
+	Settings catalog.Settings
+	// Source names the inputs in the header of each file.
+	Source Source
+	// Schemas are Harness's compiled schemas to check each pipeline
+	// against. Nil means none is available: that check is skipped and
+	// every other check still runs.
+	Schemas *Schemas
+}
+
 // PipelinePath returns the pipelines repo path of service's pipeline:
 // "<PipelinesDir>/<service>-cd.yaml". Characters that cannot appear in one
 // path component are replaced by "_" (Pipeline refuses such names anyway).
@@ -55,14 +69,16 @@ func PipelinePath(s catalog.Settings, service string) string {
 // pipeline in canonical YAML (see the package documentation).
 //
 // The output is checked before it is returned: it must be one YAML
-// document with a pipeline root; pipeline, stage and step identifiers must
-// follow Harness's rules and be unique (stages in the pipeline, steps in
-// their stage); required keys must be there; and it must satisfy
-// Harness's pipeline JSON Schema. Any problem, with the template, with a
-// catalog value or with the output, is returned as a TemplateErrors that
-// lists each with the template path, the template line when known and the
-// JSON pointer into the pipeline.
-func Pipeline(t *Templates, svc catalog.Service, s catalog.Settings, src Source) ([]byte, error) {
+// document with a pipeline root holding only pipeline keys; pipeline,
+// stage and step identifiers must follow Harness's rules and be unique
+// (stages in the pipeline, steps in their stage); required keys must be
+// there; and, when opts.Schemas is not nil, it must satisfy Harness's
+// pipeline JSON Schema. Any problem, with the template, with a catalog
+// value or with the output, is returned as a TemplateErrors that lists
+// each with the template path, the template line when known and the JSON
+// pointer into the pipeline.
+func Pipeline(t *Templates, svc catalog.Service, opts Options) ([]byte, error) {
+	s, src := opts.Settings, opts.Source
 	at, ok := t.byArchetype[svc.Archetype]
 	if !ok {
 		return nil, TemplateErrors{{
@@ -90,7 +106,7 @@ func Pipeline(t *Templates, svc catalog.Service, s catalog.Settings, src Source)
 		line, msg := splitTemplateError(err)
 		return nil, TemplateErrors{{Template: at.path, Line: line, Service: svc.Name, Message: msg}}
 	}
-	doc, problems := checkPipeline(raw)
+	doc, problems := checkPipeline(raw, opts.Schemas)
 	if len(problems) > 0 {
 		var lines []int // template line of each output line, computed once
 		traced := false
@@ -187,21 +203,25 @@ func Body(file []byte) []byte {
 }
 
 // All renders the pipeline of every service in c whose pipeline is
-// enabled, keyed by PipelinePath, on as many goroutines as GOMAXPROCS. A service that cannot be rendered is
-// left out of the map and reported as Diagnostics: problems with a catalog
-// value point at the service's field in src.CatalogPath, others at the
-// template. Two services whose pipelines would share a path or an
-// identifier are both reported and both left out.
-func All(t *Templates, c catalog.Catalog, s catalog.Settings, src Source) (map[string][]byte, catalog.Diagnostics) {
-	return renderAll(t, c, s, src, nil)
+// enabled, keyed by PipelinePath, on as many goroutines as GOMAXPROCS, with
+// the checks of Pipeline (the schema check only when opts.Schemas is not
+// nil). A service that cannot be rendered is left out of the map and
+// reported as Diagnostics: problems with a catalog value point at the
+// service's field in opts.Source.CatalogPath, others at the template. Two
+// services whose pipelines would share a path or an identifier are both
+// reported and both left out.
+func All(t *Templates, c catalog.Catalog, opts Options) (map[string][]byte, catalog.Diagnostics) {
+	return renderAll(t, c, opts, nil)
 }
 
 // renderAll is All, except that a service whose file in current (by path)
 // was rendered from exactly the same inputs, and not edited since (see
 // UpToDate), keeps that file instead of being rendered again. Rendering
 // is by far the costliest step of a plan, and most services of a large
-// catalog do not change.
-func renderAll(t *Templates, c catalog.Catalog, s catalog.Settings, src Source, current map[string][]byte) (map[string][]byte, catalog.Diagnostics) {
+// catalog do not change. A kept file is not checked again: it passed the
+// checks of the rendering that wrote it.
+func renderAll(t *Templates, c catalog.Catalog, opts Options, current map[string][]byte) (map[string][]byte, catalog.Diagnostics) {
+	s, src := opts.Settings, opts.Source
 	out := make(map[string][]byte, len(c.Services))
 	digest := settingsDigest(s)
 	var diags catalog.Diagnostics
@@ -244,7 +264,7 @@ func renderAll(t *Templates, c catalog.Catalog, s catalog.Settings, src Source, 
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				results[i].file, results[i].err = Pipeline(t, c.Services[i], s, src)
+				results[i].file, results[i].err = Pipeline(t, c.Services[i], opts)
 			}
 		}()
 	}

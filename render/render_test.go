@@ -152,7 +152,7 @@ func TestAll(t *testing.T) {
 		svc("a-b", true),
 		svc("a_b", true), // the same pipeline identifier as a-b
 	}}
-	got, diags := All(tm, c, catalog.DefaultSettings(), testSource())
+	got, diags := All(tm, c, testOpts(t, catalog.DefaultSettings(), testSource()))
 	var paths []string
 	for p := range got {
 		paths = append(paths, p)
@@ -201,7 +201,7 @@ func TestSettingsProblems(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := catalog.DefaultSettings()
 			tt.change(&s)
-			_, err := Pipeline(tm, apiService(), s, testSource())
+			_, err := Pipeline(tm, apiService(), testOpts(t, s, testSource()))
 			var errs TemplateErrors
 			if !errors.As(err, &errs) || !strings.Contains(errs[0].Message, tt.wantIn) {
 				t.Errorf("Pipeline() error = %v, want one with %q", err, tt.wantIn)

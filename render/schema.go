@@ -2,8 +2,10 @@ package render
 
 import (
 	"bytes"
-	_ "embed"
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,20 +16,220 @@ import (
 	"golang.org/x/text/message"
 )
 
-// harnessSchemaJSON is Harness's published JSON Schema for NG pipeline YAML
-// (see SCHEMA.md for its origin).
+// Schemas are Harness's JSON Schemas for NG YAML, compiled: the pipeline
+// schema (root {"pipeline": …}) and, when given, the trigger schema (root
+// {"trigger": …}). They are Harness's, not this project's: Harness serves
+// them from every account (GET /pipeline/api/yaml-schema, so they match
+// that account's Harness version), the application fetches and stores
+// them, and the offline commands read them from files.
 //
-//go:embed harness-pipeline-v0.json
-var harnessSchemaJSON []byte
+// Renderings take them through Options.Schemas and PlanInput.Schemas. A nil
+// *Schemas means that no schema is available: renderings then skip the
+// schema check and run every other check (see PipelinePlan.SchemaSkipped).
+//
+// A Schemas is immutable and safe for concurrent use.
+type Schemas struct {
+	pipeline *compiledSchema
+	// serviceDefinition is the pipeline schema's
+	// #/definitions/pipeline/stages/cd/ServiceDefinition.
+	serviceDefinition *jsonschema.Schema
+	// trigger is the trigger schema's root; nil when none was given.
+	trigger *jsonschema.Schema
+}
 
+// ErrNoSchema is returned (wrapped) by the Check methods when the schema
+// they need is not available: a nil *Schemas, or no trigger schema.
+var ErrNoSchema = errors.New("no Harness schema available")
+
+// Resource URLs the compiled documents are known by. They only name the
+// documents inside the compiler; nothing is fetched from them.
 const (
-	harnessSchemaURL = "https://raw.githubusercontent.com/harness/harness-schema/main/v0/pipeline.json"
-	// schemaDefsURL prefixes the URL each definition gets as a resource of
-	// its own (see flattenDefinitions).
-	schemaDefsURL = harnessSchemaURL + ".d/"
+	pipelineSchemaURL = "https://schemas.pipeline-orchestrator.invalid/harness/v0/pipeline.json"
+	triggerSchemaURL  = "https://schemas.pipeline-orchestrator.invalid/harness/v0/trigger.json"
+	// defsSuffix makes the URL prefix of each definition's resource (see
+	// flattenDefinitions): <document URL>.d/<definition name>.
+	defsSuffix = ".d/"
 )
 
-// compiledSchema is the Harness schema, ready to validate pipelines.
+// serviceDefinitionName is the flattened name of
+// #/definitions/pipeline/stages/cd/ServiceDefinition.
+const serviceDefinitionName = "pipeline.stages.cd.ServiceDefinition"
+
+// CompileSchemas compiles Harness's pipeline schema and, when triggerJSON
+// is not empty, its trigger schema, both as Harness serves them (JSON
+// Schema, draft-07 style). pipelineJSON is required.
+//
+// Compiling the pipeline schema (some 3.4 MB) costs a few tenths of a
+// second of CPU time, the trigger schema next to nothing; see the package
+// documentation for what makes compiling that cheap and validation fast. The result for the same bytes is kept, so a process
+// that compiles the same schemas again (an application restarted in
+// place, tests) pays that once.
+func CompileSchemas(pipelineJSON, triggerJSON []byte) (*Schemas, error) {
+	if len(bytes.TrimSpace(pipelineJSON)) == 0 {
+		return nil, errors.New("compiling the Harness schemas: the pipeline schema is required")
+	}
+	key := schemasKey(pipelineJSON, triggerJSON)
+	if s := compiled.get(key); s != nil {
+		return s, nil
+	}
+	p, err := compileSchema(pipelineJSON, schemaSpec{
+		what: "pipeline", url: pipelineSchemaURL, dispatch: true, pipelineKeys: true, extra: []string{serviceDefinitionName},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Schemas{
+		pipeline:          &compiledSchema{root: p.root, pipelineKeys: p.pipelineKeys},
+		serviceDefinition: p.defs[serviceDefinitionName],
+	}
+	if len(bytes.TrimSpace(triggerJSON)) > 0 {
+		t, err := compileSchema(triggerJSON, schemaSpec{what: "trigger", url: triggerSchemaURL, dispatch: true})
+		if err != nil {
+			return nil, err
+		}
+		s.trigger = t.root
+	}
+	compiled.put(key, s)
+	return s, nil
+}
+
+// HasTrigger reports whether s holds the trigger schema.
+func (s *Schemas) HasTrigger() bool { return s != nil && s.trigger != nil }
+
+// CheckServiceDefinition checks v, the serviceDefinition of a Harness
+// Service (the value under service.serviceDefinition in its YAML: type and
+// spec), against the pipeline schema's
+// #/definitions/pipeline/stages/cd/ServiceDefinition. v is a JSON-like
+// value, as encoding/json or yaml.v3 decode into an any: maps with string
+// keys, slices, strings, numbers, booleans and nil.
+//
+// It returns nil when v satisfies the schema, a *SchemaError listing the
+// problems when it does not, and ErrNoSchema when s is nil.
+func (s *Schemas) CheckServiceDefinition(v any) error {
+	if s == nil {
+		return fmt.Errorf("checking a service definition: %w", ErrNoSchema)
+	}
+	return validateAgainst(s.serviceDefinition, "service definition", v)
+}
+
+// CheckTrigger checks v, a whole trigger document ({"trigger": …}) as a
+// JSON-like value, against the trigger schema. It returns nil when v
+// satisfies it, a *SchemaError when it does not, and ErrNoSchema when s
+// holds no trigger schema.
+func (s *Schemas) CheckTrigger(v any) error {
+	if !s.HasTrigger() {
+		return fmt.Errorf("checking a trigger: %w", ErrNoSchema)
+	}
+	return validateAgainst(s.trigger, "trigger", v)
+}
+
+// validateAgainst validates v against sch and explains what is wrong.
+func validateAgainst(sch *jsonschema.Schema, what string, v any) error {
+	err := sch.Validate(v)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("checking a %s against the Harness schema: %w", what, err)
+	}
+	se := &SchemaError{What: what}
+	for _, p := range explain(ve) {
+		se.Violations = append(se.Violations, SchemaViolation{Pointer: pointer(p.pointer), Message: p.message})
+	}
+	return se
+}
+
+// SchemaError is a document that a Harness schema rejects.
+type SchemaError struct {
+	// What names the kind of document: "service definition", "trigger".
+	What string
+	// Violations are the schema's complaints, in the order found.
+	Violations []SchemaViolation
+}
+
+// SchemaViolation is one complaint of a Harness schema.
+type SchemaViolation struct {
+	// Pointer is the JSON pointer into the checked value; "" for the value
+	// itself.
+	Pointer string
+	// Message says what is wrong, in the schema's terms.
+	Message string
+}
+
+// Error lists the violations on one line, each as "at POINTER: MESSAGE".
+func (e *SchemaError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the %s does not satisfy the Harness schema", e.What)
+	for i, v := range e.Violations {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		if v.Pointer != "" {
+			b.WriteString("at " + v.Pointer + ": ")
+		}
+		b.WriteString(v.Message)
+	}
+	return b.String()
+}
+
+// schemasCache keeps the last few compiled Schemas by the digest of their
+// source bytes. Compiling is a pure function of those bytes, so a hit
+// changes nothing but the time taken.
+type schemasCache struct {
+	mu      sync.Mutex
+	entries []schemasEntry // most recent last
+}
+
+type schemasEntry struct {
+	key [sha256.Size]byte
+	s   *Schemas
+}
+
+// maxCachedSchemas bounds the cache: the schemas in use and the ones that
+// replace them when Harness serves a new version.
+const maxCachedSchemas = 2
+
+var compiled schemasCache
+
+func schemasKey(pipelineJSON, triggerJSON []byte) [sha256.Size]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00", len(pipelineJSON))
+	h.Write(pipelineJSON)
+	h.Write(triggerJSON)
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (c *schemasCache) get(key [sha256.Size]byte) *Schemas {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		if e.key == key {
+			return e.s
+		}
+	}
+	return nil
+}
+
+func (c *schemasCache) put(key [sha256.Size]byte, s *Schemas) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		if e.key == key {
+			return
+		}
+	}
+	c.entries = append(c.entries, schemasEntry{key: key, s: s})
+	if len(c.entries) > maxCachedSchemas {
+		c.entries = c.entries[len(c.entries)-maxCachedSchemas:]
+	}
+}
+
+// compiledSchema is the pipeline schema, ready to validate pipelines.
 type compiledSchema struct {
 	root *jsonschema.Schema
 	// pipelineKeys are the keys the schema defines for the pipeline
@@ -36,45 +238,60 @@ type compiledSchema struct {
 	pipelineKeys map[string]bool
 }
 
-var (
-	schemaOnce sync.Once
-	schemaVal  *compiledSchema
-	schemaErr  error
-)
-
-// pipelineSchema returns the compiled Harness schema. It is compiled once,
-// on first use, in about a quarter of a second.
-func pipelineSchema() (*compiledSchema, error) {
-	schemaOnce.Do(func() {
-		schemaVal, schemaErr = compileSchema(harnessSchemaJSON, true)
-	})
-	return schemaVal, schemaErr
+// schemaSpec says how to compile one schema document.
+type schemaSpec struct {
+	what string // "pipeline", "trigger": names the document in errors
+	url  string // the document's resource URL
+	// dispatch turns oneOfs over typed alternatives into the equivalent,
+	// faster dispatch keyword (see dispatch.go).
+	dispatch bool
+	// pipelineKeys reads the keys of #/definitions/pipeline/pipeline.
+	pipelineKeys bool
+	// extra are definitions (flattened names, see flattenDefinitions) to
+	// compile and return even if nothing refers to them.
+	extra []string
 }
 
-// compileSchema compiles the Harness schema in src. With dispatch, oneOfs
-// over typed alternatives become the equivalent, faster dispatch keyword.
-func compileSchema(src []byte, dispatch bool) (*compiledSchema, error) {
+// schemaResult is a compiled schema document.
+type schemaResult struct {
+	root         *jsonschema.Schema
+	defs         map[string]*jsonschema.Schema // the spec's extra definitions
+	pipelineKeys map[string]bool
+}
+
+// compileSchema compiles the schema document in src as spec says.
+func compileSchema(src []byte, spec schemaSpec) (*schemaResult, error) {
+	fail := func(verb string, err error) (*schemaResult, error) {
+		return nil, fmt.Errorf("%s the Harness %s schema: %w", verb, spec.what, err)
+	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(src))
 	if err != nil {
-		return nil, fmt.Errorf("reading the Harness pipeline schema: %w", err)
+		return fail("reading", err)
+	}
+	root, ok := doc.(map[string]any)
+	if !ok {
+		return fail("reading", errors.New("the schema is not a JSON object"))
 	}
 	if err := repairSchema(doc, false); err != nil {
-		return nil, fmt.Errorf("reading the Harness pipeline schema: %w", err)
+		return fail("reading", err)
 	}
-	keys, err := pipelineKeys(doc)
+	res := &schemaResult{defs: map[string]*jsonschema.Schema{}}
+	if spec.pipelineKeys {
+		if res.pipelineKeys, err = pipelineKeys(doc); err != nil {
+			return fail("reading", err)
+		}
+	}
+	if spec.dispatch {
+		addDispatch(doc, "", root)
+	}
+	defsURL := spec.url + defsSuffix
+	top, defs, order, err := flattenDefinitions(doc, defsURL, spec.extra)
 	if err != nil {
-		return nil, fmt.Errorf("reading the Harness pipeline schema: %w", err)
-	}
-	if dispatch {
-		addDispatch(doc, "", doc.(map[string]any))
-	}
-	top, defs, order, err := flattenDefinitions(doc)
-	if err != nil {
-		return nil, fmt.Errorf("reading the Harness pipeline schema: %w", err)
+		return fail("reading", err)
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft7)
-	if dispatch {
+	if spec.dispatch {
 		c.RegisterVocabulary(dispatchVocabulary())
 	}
 	// The schema repeats a few dozen patterns hundreds of times; compile
@@ -90,24 +307,27 @@ func compileSchema(src []byte, dispatch bool) (*compiledSchema, error) {
 		}
 		return re, err
 	})
-	if err := c.AddResource(harnessSchemaURL, top); err != nil {
-		return nil, fmt.Errorf("loading the Harness pipeline schema: %w", err)
+	if err := c.AddResource(spec.url, top); err != nil {
+		return fail("loading", err)
 	}
 	for _, name := range order {
-		if err := c.AddResource(schemaDefsURL+name, defs[name]); err != nil {
-			return nil, fmt.Errorf("loading the Harness pipeline schema, definition %s: %w", name, err)
+		if err := c.AddResource(defsURL+name, defs[name]); err != nil {
+			return fail("loading", fmt.Errorf("definition %s: %w", name, err))
 		}
 	}
 	for _, name := range order {
-		if _, err := c.Compile(schemaDefsURL + name); err != nil {
-			return nil, fmt.Errorf("compiling the Harness pipeline schema: %w", err)
+		sch, err := c.Compile(defsURL + name)
+		if err != nil {
+			return fail("compiling", err)
+		}
+		if slices.Contains(spec.extra, name) {
+			res.defs[name] = sch
 		}
 	}
-	root, err := c.Compile(harnessSchemaURL)
-	if err != nil {
-		return nil, fmt.Errorf("compiling the Harness pipeline schema: %w", err)
+	if res.root, err = c.Compile(spec.url); err != nil {
+		return fail("compiling", err)
 	}
-	return &compiledSchema{root: root, pipelineKeys: keys}, nil
+	return res, nil
 }
 
 // pipelineKeys returns the property names of
@@ -194,7 +414,8 @@ func repairSchema(v any, props bool) error {
 // flattenDefinitions splits the schema into a top document (without
 // "definitions") and one document per definition that a $ref points to,
 // named by its old path with dots ("pipeline.steps.cd.K8sApplyStepInfo");
-// every $ref is rewritten to the URL schemaDefsURL+name. It returns the
+// every $ref is rewritten to the URL defsURL+name. Definitions named in
+// extra become resources too, even if nothing refers to them. It returns the
 // names in the order to compile them (see compileOrder).
 //
 // Why: jsonschema/v6 compiles, with any subschema, the resource that holds
@@ -203,7 +424,7 @@ func repairSchema(v any, props bool) error {
 // With the whole 3.4 MB file as one resource, compiling is quadratic in
 // the ~29,000 subschemas and takes about 16 s. One resource per
 // definition, compiled leaves first, keeps every step small.
-func flattenDefinitions(doc any) (top map[string]any, defs map[string]any, order []string, err error) {
+func flattenDefinitions(doc any, defsURL string, extra []string) (top map[string]any, defs map[string]any, order []string, err error) {
 	root, ok := doc.(map[string]any)
 	if !ok {
 		return nil, nil, nil, fmt.Errorf("the schema root is not an object")
@@ -235,12 +456,12 @@ func flattenDefinitions(doc any) (top map[string]any, defs map[string]any, order
 				var name string
 				if path, ok := strings.CutPrefix(ref, prefix); ok {
 					name = strings.ReplaceAll(path, "/", ".")
-				} else if n, ok := strings.CutPrefix(ref, schemaDefsURL); ok {
+				} else if n, ok := strings.CutPrefix(ref, defsURL); ok {
 					name = n // a target nested in another target, met twice
 				} else {
 					return fmt.Errorf("$ref %q: only local definitions are supported", ref)
 				}
-				v["$ref"] = schemaDefsURL + name
+				v["$ref"] = defsURL + name
 				refs[owner] = append(refs[owner], name)
 				if _, seen := defs[name]; !seen {
 					target, err := lookup(name)
@@ -276,6 +497,17 @@ func flattenDefinitions(doc any) (top map[string]any, defs map[string]any, order
 	}
 	if err := rewrite(top, ""); err != nil {
 		return nil, nil, nil, err
+	}
+	for _, name := range extra {
+		if _, seen := defs[name]; seen {
+			continue
+		}
+		target, err := lookup(name)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		defs[name] = target
+		queue = append(queue, name)
 	}
 	for i := 0; i < len(queue); i++ {
 		if err := rewrite(defs[queue[i]], queue[i]); err != nil {

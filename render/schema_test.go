@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/internal/sharedfiles"
 )
 
 // mutations returns variants of a pipeline value, each with one change that
@@ -95,11 +97,13 @@ func TestDispatchMatchesOneOf(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles the schema twice and validates with the slow plain form")
 	}
-	plain, err := compileSchema(harnessSchemaJSON, false)
+	fast := requireSchemas(t).pipeline
+	path, _ := sharedfiles.Path("schemas", "harness-pipeline-v0.json")
+	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := pipelineSchema()
+	plain, err := compileSchema(src, schemaSpec{what: "pipeline", url: pipelineSchemaURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,10 +171,7 @@ func TestSchemaRejectsAndAccepts(t *testing.T) {
 		{"stage type unknown", func(d any) { stage(d)["type"] = "Deploy" }, false},
 		{"step without spec", func(d any) { delete(firstStep(d), "spec") }, false},
 	}
-	sch, err := pipelineSchema()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sch := requireSchemas(t).pipeline
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := deepCopy(any(doc))

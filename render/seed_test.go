@@ -58,7 +58,7 @@ func TestSeedTemplateRendersItsPlaceholders(t *testing.T) {
 // TestSeedTemplateProblems: the seed's template has known problems, and
 // each comes back as an error on its template line, with the JSON pointer.
 func TestSeedTemplateProblems(t *testing.T) {
-	_, err := Pipeline(seedTemplates(t), apiService(), catalog.DefaultSettings(), testSource())
+	_, err := Pipeline(seedTemplates(t), apiService(), testOpts(t, catalog.DefaultSettings(), testSource()))
 	var errs TemplateErrors
 	if !errors.As(err, &errs) {
 		t.Fatalf("Pipeline() error = %v, want TemplateErrors", err)

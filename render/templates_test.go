@@ -96,7 +96,7 @@ func TestLoadTemplates(t *testing.T) {
 // is not replaced by the default; each service of the archetype fails.
 func TestBrokenTemplateFailsItsServices(t *testing.T) {
 	tm, _ := LoadTemplates(map[string][]byte{"templates/api-pipeline-template.yaml": []byte("pipeline:\n  name: {{\n")})
-	_, err := Pipeline(tm, apiService(), catalog.DefaultSettings(), testSource())
+	_, err := Pipeline(tm, apiService(), testOpts(t, catalog.DefaultSettings(), testSource()))
 	var errs TemplateErrors
 	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Service != "payment-service" || errs[0].Line != 3 {
 		t.Fatalf("Pipeline() error = %v, want the parse error (unclosed action, reported on line 3) for payment-service", err)
@@ -140,6 +140,8 @@ func TestTemplateErrors(t *testing.T) {
 		wantPointer string
 		wantIn      string
 		wantCount   int // 0 means 1
+		// needsSchema marks the problems only Harness's schema finds.
+		needsSchema bool
 	}{
 		{
 			name:     "missing key in the data",
@@ -190,27 +192,34 @@ func TestTemplateErrors(t *testing.T) {
 			name:     "unknown step type",
 			template: stage(step("K8sRollingDeplo", "a", "{}")),
 			wantLine: 18, wantPointer: "/pipeline/stages/0/stage/spec/execution/steps/0/step", wantIn: `type "K8sRollingDeplo" is not one the schema knows here`,
+			needsSchema: true,
 		},
 		{
 			name:     "schema: wrong value in a step spec",
 			template: stage(step("Wait", "w", "{duration: soon}")),
 			wantLine: 23, wantPointer: "/pipeline/stages/0/stage/spec/execution/steps/0/step/spec/duration", wantIn: "does not match pattern",
+			needsSchema: true,
 		},
 		{
 			name:     "schema: approval without approvers",
 			template: stage(step("HarnessApproval", "a", "{includePipelineExecutionHistory: true}")),
 			wantLine: 23, wantPointer: "/pipeline/stages/0/stage/spec/execution/steps/0/step/spec", wantIn: "missing property 'approvers'",
+			needsSchema: true,
 		},
 		{
 			name:     "schema: unknown deployment type",
 			template: strings.Replace(stage(step("Wait", "w", "{duration: 1m}")), "deploymentType: Kubernetes", "deploymentType: Kube", 1),
 			wantLine: 13, wantPointer: "/pipeline/stages/0/stage/spec/deploymentType", wantIn: "value must be one of",
+			needsSchema: true,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.needsSchema {
+				requireSchemas(t)
+			}
 			tm := templatesWith(t, map[string]string{"templates/api-pipeline-template.yaml": tt.template})
-			_, err := Pipeline(tm, apiService(), catalog.DefaultSettings(), testSource())
+			_, err := Pipeline(tm, apiService(), testOpts(t, catalog.DefaultSettings(), testSource()))
 			var errs TemplateErrors
 			if !errors.As(err, &errs) {
 				t.Fatalf("Pipeline() error = %v, want TemplateErrors", err)

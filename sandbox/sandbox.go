@@ -24,6 +24,7 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app/wire"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/internal/sharedfiles"
 )
 
 // Defaults of the sandbox's world.
@@ -44,6 +45,36 @@ type StandInOptions struct {
 	Delivery githubtest.DeliveryMode
 	// Logf receives the GitHub stand-in's request log (optional).
 	Logf func(string, ...any)
+	// WithoutSchemas makes the Harness stand-in serve no YAML schema, as
+	// Harness does when it cannot produce one. By default it serves
+	// Harness's schemas from ../shared/schemas when they are there (see
+	// SharedSchemas).
+	WithoutSchemas bool
+}
+
+// SharedSchemas reads Harness's pipeline and trigger JSON Schemas from the
+// shared folder beside the checkout (../shared/schemas, or where
+// $PIPELINE_ORCHESTRATOR_SHARED_DIR says). A schema that is not there is
+// nil. They are Harness's and never part of this repository.
+func SharedSchemas() (pipeline, trigger []byte, err error) {
+	read := func(name string) ([]byte, error) {
+		p, ok := sharedfiles.Path("schemas", name)
+		if !ok {
+			return nil, nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading the Harness schema: %w", err)
+		}
+		return b, nil
+	}
+	if pipeline, err = read("harness-pipeline-v0.json"); err != nil {
+		return nil, nil, err
+	}
+	if trigger, err = read("harness-trigger-v0.json"); err != nil {
+		return nil, nil, err
+	}
+	return pipeline, trigger, nil
 }
 
 // StandIns are the GitHub and Harness stand-ins and the secrets the app
@@ -80,7 +111,14 @@ func StartStandIns(opts StandInOptions) (*StandIns, error) {
 		Events:    []string{"push", "pull_request", "check_suite", "check_run"},
 		RateLimit: -1,
 	})
-	s.Harness = harnesstest.New(harnesstest.Options{})
+	var hopts harnesstest.Options
+	if !opts.WithoutSchemas {
+		if hopts.PipelineSchema, hopts.TriggerSchema, err = SharedSchemas(); err != nil {
+			s.GitHub.Close()
+			return nil, err
+		}
+	}
+	s.Harness = harnesstest.New(hopts)
 	for _, r := range []struct {
 		full  string
 		files map[string]string

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -189,6 +190,52 @@ func TestOpenVersion3File(t *testing.T) {
 	// Reading it marked it used now.
 	if n, err := db.PruneBlobs(ctx, added.Add(time.Hour)); err != nil || n != 0 {
 		t.Errorf("PruneBlobs after a read = %d, %v; want 0", n, err)
+	}
+}
+
+// TestOpenVersion4File checks that version 5, which adds the Harness
+// schemas table, opens a version 4 file with its cached blobs intact and
+// an empty table of schemas.
+func TestOpenVersion4File(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v4.db")
+	used := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	db := &DB{cfg: defaultConfig()}
+	var err error
+	if db.write, err = openWriter(path, db.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.migrate(ctx, 4); err != nil {
+		t.Fatalf("migrating to version 4: %v", err)
+	}
+	if _, err := db.write.ExecContext(ctx, `INSERT INTO blobs (sha, content, used_at) VALUES ('abc', CAST('pipeline: {}' AS BLOB), ?)`, ms(used)); err != nil {
+		t.Fatal(err)
+	}
+	db.write.Close()
+	if v := rawSchemaVersion(t, path); v != 4 {
+		t.Fatalf("sample file is at version %d, want 4", v)
+	}
+
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("opening a version 4 file: %v", err)
+	}
+	defer db.Close()
+	if v, err := db.SchemaVersion(ctx); err != nil || v != 5 {
+		t.Fatalf("SchemaVersion = %d, %v; want 5", v, err)
+	}
+	if got, err := db.GetBlobs(ctx, []string{"abc"}); err != nil || string(got["abc"]) != "pipeline: {}" {
+		t.Errorf("GetBlobs on the migrated file = %q, %v", got, err)
+	}
+	if _, _, err := db.Schema(ctx, "Pipelines"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Schema on the migrated file: %v, want ErrNotFound", err)
+	}
+	fetched := used.Add(time.Hour)
+	if err := db.PutSchema(ctx, "Pipelines", []byte(`{}`), fetched); err != nil {
+		t.Fatalf("PutSchema on the migrated file: %v", err)
+	}
+	if s, at, err := db.Schema(ctx, "Pipelines"); err != nil || string(s) != "{}" || !at.Equal(fetched) {
+		t.Errorf("Schema after PutSchema = %q, %v, %v", s, at, err)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package store keeps the durable state of pipeline-orchestrator in one SQLite
 // file: webhook deliveries waiting to be processed, the outbox of Harness
 // operations, the last known state of every pipeline, the bot pull requests,
-// small key/value facts and an append-only audit log.
+// small key/value facts, a cache of git blobs, the YAML schemas last
+// fetched from Harness and an append-only audit log.
 //
 // Every method takes a context and is safe for concurrent use. Writes go
 // through a single connection that begins its transactions with BEGIN

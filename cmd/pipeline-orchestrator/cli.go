@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 )
@@ -40,14 +41,16 @@ type command struct {
 	flags func(fs *flag.FlagSet) func(ctx context.Context, args []string) error
 }
 
-// cli holds the commands and where they write.
+// cli holds the commands, where they write and the environment they read.
 type cli struct {
 	stdout, stderr io.Writer
-	commands       map[string]command
+	// lookupEnv reads the environment (os.LookupEnv).
+	lookupEnv func(string) (string, bool)
+	commands  map[string]command
 }
 
 func newCLI(stdout, stderr io.Writer) *cli {
-	c := &cli{stdout: stdout, stderr: stderr, commands: map[string]command{}}
+	c := &cli{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv, commands: map[string]command{}}
 	for _, cmd := range []command{
 		c.validateCommand(),
 		c.renderCommand(),

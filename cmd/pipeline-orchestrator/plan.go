@@ -26,7 +26,7 @@ func (c *cli) planCommand() command {
 	return command{
 		name:    "plan",
 		summary: "Show what a catalog change does to the pipelines",
-		usage:   "--base FILE --head FILE [--settings FILE] [--templates DIR] [--pipelines DIR] [--format text|markdown|json]",
+		usage:   "--base FILE --head FILE [--settings FILE] [--templates DIR] [--schema FILE [--trigger-schema FILE]] [--pipelines DIR] [--format text|markdown|json]",
 		flags: func(flags *flag.FlagSet) func(context.Context, []string) error {
 			var (
 				in                   inputFlags
@@ -78,7 +78,11 @@ func (c *cli) planCommand() command {
 					Source:     render.Source{CatalogPath: head},
 					BaseSource: render.Source{CatalogPath: base},
 					Current:    current,
+					Schemas:    loaded.schemas,
 				})
+				if plan.SchemaSkipped {
+					c.noteSchemaSkipped("plan")
+				}
 				if len(diags) > 0 {
 					return c.invalid(sortedDiagnostics(diags))
 				}

@@ -22,7 +22,7 @@ func (c *cli) renderCommand() command {
 	return command{
 		name:    "render",
 		summary: "Render the pipeline of every enabled service into a directory",
-		usage:   "--catalog FILE --out DIR [--settings FILE] [--templates DIR]",
+		usage:   "--catalog FILE --out DIR [--settings FILE] [--templates DIR] [--schema FILE [--trigger-schema FILE]]",
 		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			var (
 				in               inputFlags
@@ -53,7 +53,12 @@ func (c *cli) renderCommand() command {
 				}
 				// Render everything before writing anything: an invalid
 				// service leaves the directory as it was.
-				files, diags := render.All(loaded.templates, cat, loaded.settings, render.Source{CatalogPath: catalogPath})
+				if loaded.schemas == nil {
+					c.noteSchemaSkipped("render")
+				}
+				files, diags := render.All(loaded.templates, cat, render.Options{
+					Settings: loaded.settings, Source: render.Source{CatalogPath: catalogPath}, Schemas: loaded.schemas,
+				})
 				if len(diags) > 0 {
 					return c.invalid(sortedDiagnostics(diags))
 				}

@@ -58,7 +58,7 @@ func renderExamples(tb testing.TB, catalogPath string) map[string]string {
 	if len(diags) > 0 {
 		tb.Fatal(diags.Err())
 	}
-	files, diags := render.All(tmpl, cat, settings, render.Source{CatalogPath: catalogPath})
+	files, diags := render.All(tmpl, cat, render.Options{Settings: settings, Source: render.Source{CatalogPath: catalogPath}})
 	if len(diags) > 0 {
 		tb.Fatal(diags.Err())
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -13,17 +14,27 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
+// Environment variables that stand for --schema and --trigger-schema.
+const (
+	envPipelineSchema = "PIPELINE_ORCHESTRATOR_PIPELINE_SCHEMA"
+	envTriggerSchema  = "PIPELINE_ORCHESTRATOR_TRIGGER_SCHEMA"
+)
+
 // inputFlags are the flags every offline command shares: where the
-// settings and the templates come from.
+// settings, the templates and Harness's schemas come from.
 type inputFlags struct {
-	settings  string
-	templates string
+	settings      string
+	templates     string
+	schema        string
+	triggerSchema string
 }
 
 // register declares the flags on fs.
 func (f *inputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.settings, "settings", "", "settings `FILE` (a pipelines repo's .pipeline-orchestrator.yml); default: the built-in settings")
 	fs.StringVar(&f.templates, "templates", "", "`DIR` of <archetype>"+render.TemplateSuffix+" files (a pipelines repo's templates/); the built-in templates fill the archetypes it lacks")
+	fs.StringVar(&f.schema, "schema", "", "Harness's pipeline JSON Schema `FILE`, as your account serves it (GET /pipeline/api/yaml-schema?entityType=Pipelines: the answer, or its data), to check the pipelines against; default: $"+envPipelineSchema+"; without one that check is skipped")
+	fs.StringVar(&f.triggerSchema, "trigger-schema", "", "Harness's trigger JSON Schema `FILE` (entityType=Triggers), with --schema; default: $"+envTriggerSchema)
 }
 
 // fromCheckout fills the inputs not given on the command line from a
@@ -64,10 +75,13 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// inputs are the settings and templates a catalog is read and rendered with.
+// inputs are the settings and templates a catalog is read and rendered
+// with, and Harness's schemas to check the renderings against (nil when
+// none was given).
 type inputs struct {
 	settings  catalog.Settings
 	templates *render.Templates
+	schemas   *render.Schemas
 }
 
 // load reads the settings file and the templates directory. A file that
@@ -111,7 +125,71 @@ func (f *inputFlags) load(c *cli) (inputs, error) {
 	if len(diags) > 0 {
 		return inputs{}, c.invalid(diags)
 	}
+	schemas, err := f.loadSchemas(c)
+	if err != nil {
+		return inputs{}, err
+	}
+	in.schemas = schemas
 	return in, nil
+}
+
+// loadSchemas reads and compiles Harness's schemas from --schema and
+// --trigger-schema, or the environment variables that stand for them. It
+// returns nil when no pipeline schema is given. A file that cannot be read
+// is a usage error; one that is not a schema is an error (exit 1).
+func (f *inputFlags) loadSchemas(c *cli) (*render.Schemas, error) {
+	pipelinePath, triggerPath := f.schema, f.triggerSchema
+	if pipelinePath == "" {
+		pipelinePath, _ = c.lookupEnv(envPipelineSchema)
+	}
+	if triggerPath == "" {
+		triggerPath, _ = c.lookupEnv(envTriggerSchema)
+	}
+	if pipelinePath == "" {
+		if triggerPath != "" {
+			return nil, usagef("a trigger schema needs the pipeline schema too (--schema FILE or %s)", envPipelineSchema)
+		}
+		return nil, nil
+	}
+	pipelineJSON, err := readSchema(pipelinePath)
+	if err != nil {
+		return nil, err
+	}
+	var triggerJSON []byte
+	if triggerPath != "" {
+		if triggerJSON, err = readSchema(triggerPath); err != nil {
+			return nil, err
+		}
+	}
+	s, err := render.CompileSchemas(pipelineJSON, triggerJSON)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", pipelinePath, err)
+	}
+	return s, nil
+}
+
+// readSchema reads a schema file: the JSON Schema itself, or Harness's
+// whole answer ({"status": "SUCCESS", "data": <schema>, ...}) as saved
+// from the API.
+func readSchema(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	var env struct {
+		Status string          `json:"status"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(b, &env) == nil && env.Status == "SUCCESS" && len(env.Data) > 0 && env.Data[0] == '{' {
+		return env.Data, nil
+	}
+	return b, nil
+}
+
+// noteSchemaSkipped tells the user, in one line on stderr, that cmd
+// rendered without Harness's schema, and how to check against it.
+func (c *cli) noteSchemaSkipped(cmd string) {
+	fmt.Fprintf(c.stderr, "pipeline-orchestrator %s: Harness schema check skipped: no schema given (use --schema FILE or %s)\n", cmd, envPipelineSchema)
 }
 
 // parseCatalog reads and parses the catalog file at path. A file that
@@ -142,7 +220,7 @@ func (c *cli) validateCommand() command {
 	return command{
 		name:    "validate",
 		summary: "Check a service catalog: every service parses and its pipeline renders",
-		usage:   "[--settings FILE] [--templates DIR] CATALOG",
+		usage:   "[--settings FILE] [--templates DIR] [--schema FILE [--trigger-schema FILE]] CATALOG",
 		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			var in inputFlags
 			in.register(fs)
@@ -161,7 +239,12 @@ func (c *cli) validateCommand() command {
 				if len(diags) == 0 {
 					// A catalog is only as valid as its pipelines: render
 					// them too, as the preview check does.
-					_, diags = render.All(loaded.templates, cat, loaded.settings, render.Source{CatalogPath: args[0]})
+					if loaded.schemas == nil {
+						c.noteSchemaSkipped("validate")
+					}
+					_, diags = render.All(loaded.templates, cat, render.Options{
+						Settings: loaded.settings, Source: render.Source{CatalogPath: args[0]}, Schemas: loaded.schemas,
+					})
 				}
 				if len(diags) > 0 {
 					return c.invalid(sortedDiagnostics(diags))

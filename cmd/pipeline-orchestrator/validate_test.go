@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/internal/sharedfiles"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/templates"
 )
 
@@ -25,16 +26,62 @@ var (
 type result struct {
 	code           int
 	stdout, stderr string
+	// note is the line saying that the Harness schema check was skipped,
+	// taken out of stderr by runCLI; "" when it was not printed.
+	note string
 }
 
-// runCLI runs the CLI with args as a user would, and returns its exit code
-// and output.
+// sharedSchemaEnv is the environment that gives the commands Harness's
+// schemas from ../shared/schemas, or an empty one when they are not there.
+func sharedSchemaEnv() map[string]string {
+	env := map[string]string{}
+	if p, ok := sharedfiles.Path("schemas", "harness-pipeline-v0.json"); ok {
+		env[envPipelineSchema] = p
+		if t, ok := sharedfiles.Path("schemas", "harness-trigger-v0.json"); ok {
+			env[envTriggerSchema] = t
+		}
+	}
+	return env
+}
+
+// runCLI runs the CLI with args as a user would, in an environment that
+// holds nothing but Harness's schemas from ../shared/schemas when they are
+// there, and returns its exit code and output. When they are not there,
+// the commands that render say on stderr that they skipped the schema
+// check; runCLI moves that line into result.note, so that the tests of
+// everything else hold either way. TestSchemaNote tests the note itself.
 func runCLI(tb testing.TB, args ...string) result {
 	tb.Helper()
+	r := runCLIEnv(tb, sharedSchemaEnv(), args...)
+	var kept []string
+	for _, l := range strings.SplitAfter(r.stderr, "\n") {
+		if strings.Contains(l, schemaSkippedText) && r.note == "" {
+			r.note = l
+			continue
+		}
+		kept = append(kept, l)
+	}
+	r.stderr = strings.Join(kept, "")
+	return r
+}
+
+// runCLIEnv runs the CLI with args in the environment env, and returns
+// its exit code and output as they are.
+func runCLIEnv(tb testing.TB, env map[string]string, args ...string) result {
+	tb.Helper()
 	var stdout, stderr bytes.Buffer
-	code := newCLI(&stdout, &stderr).run(context.Background(), args)
+	c := newCLI(&stdout, &stderr)
+	c.lookupEnv = func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+	code := c.run(context.Background(), args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
+
+// schemaSkippedText is in the line the commands print when they render
+// without Harness's schema.
+const schemaSkippedText = ": Harness schema check skipped: no schema given (use --schema FILE or " + envPipelineSchema + ")"
 
 // writeFile writes content to dir/name, creating directories, and returns
 // the path.
@@ -248,9 +295,11 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	tests := map[string][]string{
-		"validate": {"-settings FILE", "-templates DIR", "validate [--settings FILE] [--templates DIR] CATALOG"},
-		"render":   {"-catalog FILE", "-out DIR", "-settings FILE", "-templates DIR"},
-		"plan":     {"-base FILE", "-head FILE", "-pipelines DIR", "-format FORMAT", "-settings FILE", "-templates DIR", "text|markdown|json"},
+		"validate": {"-settings FILE", "-templates DIR", "-schema FILE", "-trigger-schema FILE", envPipelineSchema, envTriggerSchema,
+			"validate [--settings FILE] [--templates DIR] [--schema FILE [--trigger-schema FILE]] CATALOG"},
+		"render": {"-catalog FILE", "-out DIR", "-settings FILE", "-templates DIR", "-schema FILE", "-trigger-schema FILE"},
+		"plan": {"-base FILE", "-head FILE", "-pipelines DIR", "-format FORMAT", "-settings FILE", "-templates DIR",
+			"-schema FILE", "-trigger-schema FILE", "text|markdown|json"},
 	}
 	for cmd, want := range tests {
 		for _, flag := range []string{"--help", "-h"} {

@@ -6,8 +6,23 @@
 // effect) so that the real harness.Client runs unchanged in tests and in the
 // demo.
 //
+// It also serves Harness's YAML schemas (GET /pipeline/api/yaml-schema)
+// from the bytes given in Options; it holds no copy of Harness's schemas
+// itself.
+//
 // Every method of Server is safe for concurrent use, including while
 // requests are being served.
+//
+// Where the stand-in knowingly departs from Harness:
+//   - yaml-schema answers the same schema whatever the org, project, scope
+//     or identifier asked for, and ignores those parameters; Harness
+//     narrows the schema to what is enabled there.
+//   - yaml-schema's answer for an entityType other than Pipelines and
+//     Triggers is read from the server code (see yamlSchema), not
+//     observed. A value that is no Harness entity type at all fails
+//     earlier, in Jersey's parameter conversion; the stand-in answers it
+//     as an unsupported entity type, and quotes the value as sent where
+//     Harness quotes the entity type's YAML name.
 package harnesstest
 
 import (
@@ -53,6 +68,11 @@ type Options struct {
 	// ExecutionSteps are the statuses an execution reports, one per status
 	// read, staying on the last. Default ["Running", "Success"].
 	ExecutionSteps []string
+	// PipelineSchema and TriggerSchema are the JSON Schemas that
+	// GET /pipeline/api/yaml-schema serves for entityType Pipelines and
+	// Triggers. Nil answers as Harness does when it cannot produce the
+	// schema (see yamlSchema). The stand-in never has a schema of its own.
+	PipelineSchema, TriggerSchema []byte
 }
 
 // Call is one recorded request.
@@ -156,6 +176,7 @@ type Server struct {
 	apiKey  string
 	account string
 	steps   []string
+	schemas map[string][]byte // yaml-schema entity type → schema; nil when absent
 
 	mu            sync.Mutex
 	rng           *rand.Rand
@@ -177,10 +198,14 @@ type Server struct {
 // New starts a Server on a local test listener.
 func New(opts Options) *Server {
 	s := &Server{
-		closing:       make(chan struct{}),
-		apiKey:        opts.APIKey,
-		account:       opts.AccountID,
-		steps:         slices.Clone(opts.ExecutionSteps),
+		closing: make(chan struct{}),
+		apiKey:  opts.APIKey,
+		account: opts.AccountID,
+		steps:   slices.Clone(opts.ExecutionSteps),
+		schemas: map[string][]byte{
+			schemaPipelines: bytes.Clone(opts.PipelineSchema),
+			schemaTriggers:  bytes.Clone(opts.TriggerSchema),
+		},
 		rng:           rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		pipelines:     make(map[scope]map[string]*pipelineRec),
 		executions:    make(map[string]*execution),
@@ -250,6 +275,15 @@ func (s *Server) SetDeleteMissingStatus(status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.deleteMissing = status
+}
+
+// SetSchemas replaces the schemas GET /pipeline/api/yaml-schema serves,
+// as when the account moves to a new Harness version; nil answers as
+// Harness does when it cannot produce that schema.
+func (s *Server) SetSchemas(pipeline, trigger []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.schemas = map[string][]byte{schemaPipelines: bytes.Clone(pipeline), schemaTriggers: bytes.Clone(trigger)}
 }
 
 // SetLatency delays every call by d before it is handled (0 turns it off).
@@ -517,6 +551,10 @@ func (s *Server) inject(w http.ResponseWriter, r *http.Request, f Fault, rec *Ca
 func (s *Server) route(r *http.Request, path string, body []byte) reply {
 	if rp, ok := s.authenticate(r); !ok {
 		return rp
+	}
+	if path == pathYAMLSchema && r.Method == http.MethodGet {
+		// Account-level: org and project are optional here.
+		return s.yamlSchema(r)
 	}
 	q := r.URL.Query()
 	var missing []string
@@ -920,6 +958,70 @@ func (s *Server) executionStatus(sc scope, uuid string) reply {
 	return s.success(map[string]any{"pipelineExecutionSummary": summary})
 }
 
+// pathYAMLSchema is PmsYamlSchemaResource's path in the pipeline service
+// (harness-core pipeline-service/contracts/src/main/java/io/harness/pms/
+// schema/PmsYamlSchemaResource.java: @Path("/yaml-schema"), served under
+// /pipeline/api like the other pipeline-service resources).
+const pathYAMLSchema = "/pipeline/api/yaml-schema"
+
+// The entity types yaml-schema serves: EntityType.PIPELINES and TRIGGERS,
+// whose YAML names are "Pipelines" and "Triggers" (harness-core
+// 970-ng-commons io/harness/common/EntityTypeConstants.java).
+const (
+	schemaPipelines = "Pipelines"
+	schemaTriggers  = "Triggers"
+)
+
+// yamlSchema answers GET /pipeline/api/yaml-schema as
+// PmsYamlSchemaResourceImpl.getYamlSchema does (harness-core
+// pipeline-service/service/src/main/java/io/harness/pms/schema/
+// PmsYamlSchemaResourceImpl.java). The caller has authenticated the
+// request, which checks accountIdentifier (NextGenAuthenticationFilter).
+func (s *Server) yamlSchema(r *http.Request) reply {
+	raw := r.URL.Query().Get("entityType")
+	if raw == "" {
+		// entityType is @NotNull in PmsYamlSchemaResource.getYamlSchema;
+		// JerseyViolationExceptionMapperV2 answers the violation.
+		return s.failureDTO([]string{"entityType"})
+	}
+	// EntityType.fromString matches the YAML name or the constant's name,
+	// ignoring case (harness-core 970-ng-commons io/harness/EntityType.java).
+	var entity string
+	for _, e := range []struct{ yamlName, constant string }{
+		{schemaPipelines, "PIPELINES"}, {schemaTriggers, "TRIGGERS"},
+	} {
+		if strings.EqualFold(raw, e.yamlName) || strings.EqualFold(raw, e.constant) {
+			entity = e.yamlName
+		}
+	}
+	if entity == "" {
+		// getYamlSchema throws javax.ws.rs.NotSupportedException("Entity
+		// type %s is not supported") for any other entity type; the
+		// pipeline service registers NotSupportedExceptionMapper
+		// (PipelineServiceApplication.registerJerseyProviders), which
+		// answers 415 with a FailureDTO of code MEDIA_NOT_SUPPORTED and the
+		// exception's message (harness-core 960-ng-core-beans
+		// io/harness/ng/core/exceptionmappers/NotSupportedExceptionMapper.java).
+		return s.failure(http.StatusUnsupportedMediaType, "MEDIA_NOT_SUPPORTED",
+			fmt.Sprintf("Entity type %s is not supported", raw))
+	}
+	s.mu.Lock()
+	schema := s.schemas[entity]
+	s.mu.Unlock()
+	if len(schema) == 0 {
+		// PMSYamlSchemaServiceImpl.getPipelineYamlSchema turns any failure
+		// to produce the schema into a JsonSchemaException, whose error
+		// code UNEXPECTED_SCHEMA_EXCEPTION has the default status 400
+		// (harness-core 980-commons io/harness/eraro/ErrorCode.java);
+		// WingsExceptionMapperV2 writes it as an ErrorDTO. The message is
+		// the underlying failure's, so this one is the stand-in's own.
+		return s.errorDTO(http.StatusBadRequest, "UNEXPECTED_SCHEMA_EXCEPTION",
+			fmt.Sprintf("The %s YAML schema is not available", entity))
+	}
+	// ResponseDTO<JsonNode>: the schema is the envelope's data.
+	return s.success(json.RawMessage(schema))
+}
+
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // newExecutionID makes a 22-character id like Harness's. The caller holds s.mu.
@@ -975,10 +1077,25 @@ func (s *Server) failureDTO(missingParams []string, extra ...fieldError) reply {
 	})
 }
 
+// failure is a FailureDTO without field errors, as the exception mappers
+// of 960-ng-core-beans write it (FailureDTO.toBody with no errors).
+func (s *Server) failure(status int, code, message string) reply {
+	return s.jsonReply(status, map[string]any{
+		"status": "FAILURE", "code": code, "message": message,
+		"correlationId": s.correlationID(), "errors": nil,
+	})
+}
+
 func (s *Server) jsonReply(status int, v any) reply {
-	b, err := json.Marshal(v)
-	if err != nil {
+	// Jackson, which writes Harness's envelopes, leaves <, > and & as they
+	// are; encoding/json escapes them unless told not to. Pipelines and
+	// schemas are full of them (<+input>, lookaround patterns).
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic(fmt.Sprintf("harnesstest: encoding a reply: %v", err))
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	return reply{status: status, header: http.Header{"Content-Type": {"application/json"}}, body: b}
 }

@@ -437,3 +437,143 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// Schemas written for the tests: the stand-in serves whatever bytes it is
+// given.
+const (
+	testPipelineSchema = `{"type":"object","required":["pipeline"],"properties":{"pipeline":{"type":"object"}}}`
+	testTriggerSchema  = `{"type":"object","required":["trigger"],"properties":{"trigger":{"type":"object"}}}`
+)
+
+func TestYAMLSchema(t *testing.T) {
+	srv := harnesstest.New(harnesstest.Options{
+		PipelineSchema: []byte(testPipelineSchema), TriggerSchema: []byte(testTriggerSchema),
+	})
+	t.Cleanup(srv.Close)
+	bare := harnesstest.New(harnesstest.Options{})
+	t.Cleanup(bare.Close)
+	decode := func(s string) any {
+		var v any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	account := func(extra ...string) url.Values {
+		q := url.Values{"accountIdentifier": {harnesstest.DefaultAccountID}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			q.Set(extra[i], extra[i+1])
+		}
+		return q
+	}
+	const path = "/pipeline/api/yaml-schema"
+	tests := []struct {
+		name       string
+		srv        *harnesstest.Server
+		req        request
+		wantStatus int
+		want       map[string]any // selected fields
+	}{
+		{
+			name:       "pipelines",
+			req:        request{method: "GET", path: path, query: account("entityType", "Pipelines")},
+			wantStatus: 200,
+			want:       map[string]any{"status": "SUCCESS", "data": decode(testPipelineSchema)},
+		},
+		{
+			name:       "triggers",
+			req:        request{method: "GET", path: path, query: account("entityType", "Triggers")},
+			wantStatus: 200,
+			want:       map[string]any{"status": "SUCCESS", "data": decode(testTriggerSchema)},
+		},
+		{
+			name:       "entity type by its constant's name, any case",
+			req:        request{method: "GET", path: path, query: account("entityType", "pipelines")},
+			wantStatus: 200,
+			want:       map[string]any{"data": decode(testPipelineSchema)},
+		},
+		{
+			name: "org and project are accepted",
+			req: request{method: "GET", path: path,
+				query: account("entityType", "PIPELINES", "orgIdentifier", "default", "projectIdentifier", "payments")},
+			wantStatus: 200,
+			want:       map[string]any{"data": decode(testPipelineSchema)},
+		},
+		{
+			name:       "no entity type",
+			req:        request{method: "GET", path: path, query: account()},
+			wantStatus: 400,
+			want: map[string]any{"status": "FAILURE", "code": "INVALID_REQUEST", "errors": []any{
+				map[string]any{"fieldId": "entityType", "error": "must not be null"},
+			}},
+		},
+		{
+			name:       "entity type it does not serve",
+			req:        request{method: "GET", path: path, query: account("entityType", "Connectors")},
+			wantStatus: 415,
+			want: map[string]any{"status": "FAILURE", "code": "MEDIA_NOT_SUPPORTED",
+				"message": "Entity type Connectors is not supported", "errors": nil},
+		},
+		{
+			name:       "no account",
+			req:        request{method: "GET", path: path, query: url.Values{"entityType": {"Pipelines"}}},
+			wantStatus: 400,
+			want: map[string]any{"status": "ERROR", "code": "INVALID_REQUEST",
+				"message": "Account detail is not present in the request"},
+		},
+		{
+			name: "another account",
+			req: request{method: "GET", path: path,
+				query: url.Values{"entityType": {"Pipelines"}, "accountIdentifier": {"other"}}},
+			wantStatus: 401,
+			want:       map[string]any{"status": "ERROR", "code": "INVALID_TOKEN"},
+		},
+		{
+			name:       "no key",
+			req:        request{method: "GET", path: path, query: account("entityType", "Pipelines"), key: ptr("")},
+			wantStatus: 401,
+			want:       map[string]any{"status": "ERROR", "code": "INVALID_CREDENTIAL"},
+		},
+		{
+			name:       "no schema to serve",
+			srv:        bare,
+			req:        request{method: "GET", path: path, query: account("entityType", "Triggers")},
+			wantStatus: 400,
+			want:       map[string]any{"status": "ERROR", "code": "UNEXPECTED_SCHEMA_EXCEPTION"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.srv
+			if s == nil {
+				s = srv
+			}
+			got := do(t, s.URL, s, tt.req)
+			if got.status != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", got.status, tt.wantStatus, got.raw)
+			}
+			for k, v := range tt.want {
+				if diff := cmp.Diff(v, got.body[k]); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", k, diff)
+				}
+			}
+		})
+	}
+}
+
+func TestSetSchemasChangesWhatIsServed(t *testing.T) {
+	srv := newServer(t)
+	q := url.Values{"accountIdentifier": {srv.AccountID()}, "entityType": {"Pipelines"}}
+	req := request{method: "GET", path: "/pipeline/api/yaml-schema", query: q}
+	if got := do(t, srv.URL, srv, req); got.status != 400 {
+		t.Fatalf("before SetSchemas: status %d, want 400: %s", got.status, got.raw)
+	}
+	srv.SetSchemas([]byte(testPipelineSchema), nil)
+	if got := do(t, srv.URL, srv, req); got.status != 200 {
+		t.Fatalf("after SetSchemas: status %d, want 200: %s", got.status, got.raw)
+	}
+	srv.SetSchemas(nil, nil)
+	if got := do(t, srv.URL, srv, req); got.status != 400 {
+		t.Fatalf("after SetSchemas(nil, nil): status %d, want 400: %s", got.status, got.raw)
+	}
+}
