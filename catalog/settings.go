@@ -22,22 +22,34 @@ const SettingsPath = ".pipeline-orchestrator.yml"
 // src is the file's content.
 //
 // The result starts from DefaultSettings and the file overrides it: a key
-// inside `harness`, `manifests`, `paths` or `mass_delete` replaces that one
-// value; `environments` and `regions`, when present, replace the whole
-// default list. An empty file (or one holding only comments) yields the
-// defaults. The schema, with the defaults' values:
+// inside `harness`, `manifests`, `artifact`, `cluster`, `paths` or
+// `mass_delete` replaces that one value; `environments`, `regions` and the
+// lists of `external`, when present, replace the whole default list. An
+// empty file (or one holding only comments) yields the defaults. The
+// schema, with the defaults' values:
 //
 //	harness: {org: default, project: platform}
 //	manifests:
-//	  connector: github_platform_next_cross_org
+//	  connector: github_platform_next_cross_org   # the cross-org GitHub connector (Repo type)
 //	  repo: platform-next
 //	  branch: main
 //	  path: "generated/{service}/{env}/{region}/manifests.yaml"
+//	  values_path: "generated/{service}/{env}/{region}/values.yaml"
+//	  private_key_secret: account.po_github_app_key  # Harness secret: the GitHub App's key
 //	delegate_selector: "harness-delegate-{env_short}-{region}"
-//	infrastructure: "{env_id}_{region}_k8s"
+//	infrastructure: "{env_id}_{region}_k8s"      # infrastructure definition identifier
+//	artifact:                  # the primary artifact of every Harness Service
+//	  type: Gcr                # Gcr or DockerRegistry
+//	  connector: gcr_platform
+//	  registry: gcr.io         # Gcr only: the registry host
+//	  image: "project/{service}"  # placeholders {service}, {team}
+//	cluster:                   # per environment and region
+//	  connector: "k8s_{env_id}_{region}"
+//	  namespace: "{env_short}"
 //	environments:              # promotion order
 //	  - name: int-stable
 //	    short: int             # default: the name
+//	    type: PreProduction    # or Production; default: PreProduction
 //	    aliases: [int]
 //	    regions: [euw1]
 //	  - name: pre-stable
@@ -47,6 +59,7 @@ const SettingsPath = ".pipeline-orchestrator.yml"
 //	    gate: {wait: 1h}
 //	  - name: prod
 //	    short: prod
+//	    type: Production
 //	    aliases: [production]
 //	    regions: [euw1, euw2]
 //	    gate:
@@ -54,8 +67,27 @@ const SettingsPath = ".pipeline-orchestrator.yml"
 //	regions:                   # a mapping, or just the name
 //	  - {name: euw1, description: europe-west1}
 //	  - {name: euw2, description: europe-west2}
-//	paths: {pipelines: pipelines, templates: templates}
+//	external: {connectors: [], user_groups: []}
+//	paths:
+//	  pipelines: pipelines
+//	  templates: templates
+//	  services: services
+//	  environments: environments
+//	  infrastructures: infrastructures
+//	  triggers: triggers
 //	mass_delete: {max_count: 5, max_percent: 20}
+//
+// Patterns take the placeholders {service}, {team}, {env} (the
+// environment's name), {env_short}, {env_id} (its name as a Harness
+// identifier) and {region}, as each field allows. What the infrastructure
+// and cluster patterns give for every environment and region is checked
+// too: identifiers must be Harness identifiers, namespaces Kubernetes
+// namespace names.
+//
+// `external` declares entities that exist in Harness outside what is
+// rendered, for templates to refer to: connectors and user groups. Those
+// the rest of the settings name (the manifests, artifact and cluster
+// connectors, the approvers of gates) need not be listed.
 //
 // Unknown keys are errors, and so are the YAML features the catalog rejects
 // (duplicate keys, anchors, aliases, merge keys, list or mapping keys, tags,
@@ -82,6 +114,7 @@ func ParseSettings(file string, src []byte) (Settings, Diagnostics) {
 // Placeholders of the naming patterns in Settings.
 const (
 	PlaceholderService  = "{service}"   // the service name
+	PlaceholderTeam     = "{team}"      // the service's team
 	PlaceholderEnv      = "{env}"       // the environment's canonical name
 	PlaceholderEnvShort = "{env_short}" // the environment's short name
 	PlaceholderEnvID    = "{env_id}"    // the environment's name as a Harness identifier
@@ -92,6 +125,8 @@ var (
 	manifestPlaceholders = []string{PlaceholderService, PlaceholderEnv, PlaceholderEnvShort, PlaceholderRegion}
 	selectorPlaceholders = []string{PlaceholderEnv, PlaceholderEnvShort, PlaceholderRegion}
 	infraPlaceholders    = []string{PlaceholderEnvID, PlaceholderRegion}
+	clusterPlaceholders  = []string{PlaceholderEnv, PlaceholderEnvShort, PlaceholderEnvID, PlaceholderRegion}
+	imagePlaceholders    = []string{PlaceholderService, PlaceholderTeam}
 
 	// harnessID is the Harness identifier rule.
 	harnessID = regexp.MustCompile(`^[a-zA-Z_][0-9a-zA-Z_]{0,127}$`)
@@ -100,6 +135,11 @@ var (
 	scopedHarnessID = regexp.MustCompile(`^((account|org)\.)?[a-zA-Z_][0-9a-zA-Z_]{0,127}$`)
 	// repoName is a GitHub repository name.
 	repoName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	// registryHost is a registry host name, with an optional port.
+	registryHost = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$`)
+	// imagePath is an image path in a registry (the Docker reference
+	// grammar's path components), placeholders replaced.
+	imagePath = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
 )
 
 // settingsParser fills a Settings from a settings file.
@@ -108,6 +148,11 @@ type settingsParser struct {
 	s *Settings
 	// regionsNode is the `regions:` value, when the file has one.
 	regionsNode *yaml.Node
+	// nodes are the values of the settings whose expansions are checked
+	// once everything is read (see checkExpansions), by field path.
+	nodes map[string]*yaml.Node
+	// artifactRegistrySet is true when the file sets artifact.registry.
+	artifactRegistrySet bool
 }
 
 func (sp *settingsParser) parse(root *yaml.Node) {
@@ -117,11 +162,13 @@ func (sp *settingsParser) parse(root *yaml.Node) {
 	}
 	fields, _, ok := sp.v.mapping(root, "", []string{
 		"harness", "manifests", "delegate_selector", "infrastructure",
-		"environments", "regions", "paths", "mass_delete",
+		"artifact", "cluster", "environments", "regions", "external",
+		"paths", "mass_delete",
 	})
 	if !ok {
 		return
 	}
+	sp.nodes = map[string]*yaml.Node{}
 	if e, ok := fields["harness"]; ok {
 		sp.harness(e.value)
 	}
@@ -134,22 +181,39 @@ func (sp *settingsParser) parse(root *yaml.Node) {
 		}
 	}
 	if e, ok := fields["infrastructure"]; ok {
+		sp.nodes["infrastructure"] = e.value
 		sp.infrastructure(e.value)
+	}
+	if e, ok := fields["artifact"]; ok {
+		sp.artifact(e.value)
+	}
+	if e, ok := fields["cluster"]; ok {
+		sp.cluster(e.value)
 	}
 	if e, ok := fields["regions"]; ok {
 		sp.regionsNode = e.value
 		sp.regions(e.value)
 	}
 	if e, ok := fields["environments"]; ok {
+		sp.nodes["environments"] = e.value
 		sp.environments(e.value)
 	} else if sp.regionsNode != nil {
 		sp.checkDefaultEnvironmentRegions()
+	}
+	if e, ok := fields["external"]; ok {
+		sp.external(e.value)
 	}
 	if e, ok := fields["paths"]; ok {
 		sp.paths(e.value)
 	}
 	if e, ok := fields["mass_delete"]; ok {
 		sp.massDelete(e.value)
+	}
+	if sp.s.Artifact.Type == ArtifactDockerRegistry && !sp.artifactRegistrySet {
+		sp.s.Artifact.Registry = "" // the default gcr.io is Gcr's
+	}
+	if len(sp.v.r.diags) == 0 {
+		sp.checkExpansions(root)
 	}
 }
 
@@ -189,7 +253,7 @@ func (sp *settingsParser) harness(n *yaml.Node) {
 }
 
 func (sp *settingsParser) manifests(n *yaml.Node) {
-	fields, _, ok := sp.v.mapping(n, "manifests", []string{"connector", "repo", "branch", "path"})
+	fields, _, ok := sp.v.mapping(n, "manifests", []string{"connector", "repo", "branch", "path", "values_path", "private_key_secret"})
 	if !ok {
 		return
 	}
@@ -218,19 +282,232 @@ func (sp *settingsParser) manifests(n *yaml.Node) {
 		}
 	}
 	if e, ok := fields["path"]; ok {
-		if s, ok := sp.pattern(e.value, "manifests.path", manifestPlaceholders); ok {
-			switch {
-			case !strings.Contains(s, PlaceholderService):
-				sp.v.errorf(e.value, "manifests.path", "%q must contain {service}, or every service would read the same manifests", s)
+		if s, ok := sp.pathPattern(e.value, "manifests.path", "manifests"); ok {
+			m.PathPattern = s
+		}
+	}
+	if e, ok := fields["values_path"]; ok {
+		if s, ok := sp.pathPattern(e.value, "manifests.values_path", "values"); ok {
+			m.ValuesPathPattern = s
+		}
+	}
+	if e, ok := fields["private_key_secret"]; ok {
+		if s, ok := sp.secretRef(e.value, "manifests.private_key_secret"); ok {
+			m.PrivateKeySecret = s
+		}
+	}
+}
+
+// pathPattern reads a pattern for a file of the config repo that each
+// service has for itself (what names the file's content).
+func (sp *settingsParser) pathPattern(n *yaml.Node, field, what string) (string, bool) {
+	s, ok := sp.pattern(n, field, manifestPlaceholders)
+	if !ok {
+		return "", false
+	}
+	if !strings.Contains(s, PlaceholderService) {
+		sp.v.errorf(n, field, "%q must contain {service}, or every service would read the same %s", s, what)
+		return "", false
+	}
+	if why := checkRelPath(s); why != "" {
+		sp.v.errorf(n, field, "%q %s", s, why)
+		return "", false
+	}
+	return s, true
+}
+
+// secretRef reads a Harness secret reference: an identifier, optionally
+// after account. or org. (Harness rejects an explicit project. prefix:
+// SecretRefData).
+func (sp *settingsParser) secretRef(n *yaml.Node, field string) (string, bool) {
+	s, ok := sp.v.str(n, field)
+	if !ok {
+		return "", false
+	}
+	if !scopedHarnessID.MatchString(s) {
+		sp.v.errorf(n, field, "%q is not a Harness secret reference: write the secret's identifier, optionally after account. or org. (such as account.po_github_app_key)", s)
+		return "", false
+	}
+	return s, true
+}
+
+// artifact reads `artifact:`, the primary artifact of every Service.
+func (sp *settingsParser) artifact(n *yaml.Node) {
+	fields, _, ok := sp.v.mapping(n, "artifact", []string{"type", "connector", "registry", "image"})
+	if !ok {
+		return
+	}
+	a := &sp.s.Artifact
+	if e, ok := fields["type"]; ok {
+		if s, ok := sp.v.str(e.value, "artifact.type"); ok {
+			switch t := ArtifactType(s); t {
+			case ArtifactGcr, ArtifactDockerRegistry:
+				a.Type = t
 			default:
-				if why := checkRelPath(s); why != "" {
-					sp.v.errorf(e.value, "manifests.path", "%q %s", s, why)
-				} else {
-					m.PathPattern = s
-				}
+				sp.v.errorf(e.value, "artifact.type", "%q is not an artifact type this application renders: use Gcr or DockerRegistry", s)
 			}
 		}
 	}
+	if e, ok := fields["connector"]; ok {
+		if s, ok := sp.identifier(e.value, "artifact.connector", true); ok {
+			a.Connector = s
+		}
+	}
+	if e, ok := fields["registry"]; ok {
+		sp.artifactRegistrySet = true
+		if s, ok := sp.v.str(e.value, "artifact.registry"); ok {
+			switch {
+			case !registryHost.MatchString(s):
+				sp.v.errorf(e.value, "artifact.registry", "%q is not a registry host name such as gcr.io or eu.gcr.io", s)
+			case a.Type == ArtifactDockerRegistry:
+				sp.v.errorf(e.value, "artifact.registry", "a DockerRegistry artifact takes its registry from its connector: leave registry out, or use type Gcr")
+			default:
+				a.Registry = s
+			}
+		}
+	}
+	if e, ok := fields["image"]; ok {
+		if s, ok := sp.pattern(e.value, "artifact.image", imagePlaceholders); ok {
+			literal := strings.NewReplacer(PlaceholderService, "a", PlaceholderTeam, "a").Replace(s)
+			if !imagePath.MatchString(literal) {
+				sp.v.errorf(e.value, "artifact.image", "%q is not an image path: use lower-case letters, digits, '.', '_', '-' and '/' between path components, such as project/{service}", s)
+			} else {
+				a.ImagePattern = s
+			}
+		}
+	}
+}
+
+// cluster reads `cluster:`, the patterns of the infrastructure
+// definitions' cluster connector and namespace.
+func (sp *settingsParser) cluster(n *yaml.Node) {
+	fields, _, ok := sp.v.mapping(n, "cluster", []string{"connector", "namespace"})
+	if !ok {
+		return
+	}
+	if e, ok := fields["connector"]; ok {
+		if s, ok := sp.pattern(e.value, "cluster.connector", clusterPlaceholders); ok {
+			sp.nodes["cluster.connector"] = e.value
+			sp.s.Cluster.ConnectorPattern = s
+		}
+	}
+	if e, ok := fields["namespace"]; ok {
+		if s, ok := sp.pattern(e.value, "cluster.namespace", clusterPlaceholders); ok {
+			sp.nodes["cluster.namespace"] = e.value
+			sp.s.Cluster.NamespacePattern = s
+		}
+	}
+}
+
+// external reads `external:`, the entities that exist outside the
+// rendered graph.
+func (sp *settingsParser) external(n *yaml.Node) {
+	fields, _, ok := sp.v.mapping(n, "external", []string{"connectors", "user_groups"})
+	if !ok {
+		return
+	}
+	read := func(key, what string) []string {
+		e, ok := fields[key]
+		if !ok {
+			return nil
+		}
+		field := "external." + key
+		items, _ := sp.v.strList(e.value, field)
+		var out []string
+		for _, it := range items {
+			f := it.field(field)
+			switch {
+			case !scopedHarnessID.MatchString(it.value):
+				sp.v.errorf(it.node, f, "%q is not a Harness %s identifier: use letters, digits and '_', not starting with a digit, optionally after account. or org.", it.value, what)
+			case slices.Contains(out, it.value):
+				sp.v.errorf(it.node, f, "duplicate %s %q", what, it.value)
+			default:
+				out = append(out, it.value)
+			}
+		}
+		return out
+	}
+	sp.s.External.Connectors = read("connectors", "connector")
+	sp.s.External.UserGroups = read("user_groups", "user group")
+}
+
+// checkExpansions checks what the patterns give for every environment and
+// region, once everything else is valid: each infrastructure identifier
+// and cluster connector must be a Harness identifier, each namespace a
+// Kubernetes namespace name. A problem is reported at the pattern when the
+// file sets it, else at the environment when the file lists them, else at
+// the file.
+func (sp *settingsParser) checkExpansions(root *yaml.Node) {
+	at := func(field string, envIndex int) (*yaml.Node, string) {
+		if n, ok := sp.nodes[field]; ok {
+			return n, field
+		}
+		if _, ok := sp.nodes["environments"]; ok {
+			pos := sp.s.Environments[envIndex].Pos
+			return &yaml.Node{Line: pos.Line, Column: pos.Column}, fmt.Sprintf("environments[%d]", envIndex)
+		}
+		return root, ""
+	}
+	s := sp.s
+	for _, c := range []struct {
+		field, what string
+		expand      func(Environment, string) string
+		check       func(string) string
+	}{
+		{"infrastructure", "infrastructure identifier", s.InfrastructureID, checkHarnessID},
+		{"cluster.connector", "cluster connector", s.ClusterConnector, checkScopedHarnessID},
+		{"cluster.namespace", "namespace", s.Namespace, checkNamespace},
+	} {
+		seen := map[string]string{}
+		for i, env := range s.Environments {
+			for _, r := range env.Regions {
+				v := c.expand(env, r)
+				if why := c.check(v); why != "" {
+					n, field := at(c.field, i)
+					sp.v.errorf(n, field, "gives the %s %q for environment %q in region %q, which %s", c.what, v, env.Name, r, why)
+					return
+				}
+				if c.field != "infrastructure" {
+					continue
+				}
+				// Infrastructure identifiers name one environment's
+				// definitions; two in one environment would collide.
+				key := env.Name + "\x00" + v
+				if prev, dup := seen[key]; dup {
+					n, field := at(c.field, i)
+					sp.v.errorf(n, field, "gives the infrastructure identifier %q to environment %q in both %s and %s: use {region}", v, env.Name, prev, r)
+					return
+				}
+				seen[key] = r
+			}
+		}
+	}
+}
+
+// checkHarnessID, checkScopedHarnessID and checkNamespace return why a
+// value expanded from a pattern is not what it must be, or "".
+func checkHarnessID(s string) string {
+	switch {
+	case !harnessID.MatchString(s):
+		return "is not a Harness identifier (letters, digits and '_', not starting with a digit)"
+	case ReservedIdentifier(s):
+		return "is a word Harness reserves"
+	}
+	return ""
+}
+
+func checkScopedHarnessID(s string) string {
+	if !scopedHarnessID.MatchString(s) {
+		return "is not a Harness identifier (letters, digits and '_', not starting with a digit, optionally after account. or org.)"
+	}
+	return ""
+}
+
+func checkNamespace(s string) string {
+	if len(s) > 63 || !isDNSLabelText(s) {
+		return "is not a Kubernetes namespace name (a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)"
+	}
+	return ""
 }
 
 func (sp *settingsParser) infrastructure(n *yaml.Node) {
@@ -484,11 +761,11 @@ func (sp *settingsParser) environments(n *yaml.Node) {
 
 // environment reads one entry of `environments:`.
 func (sp *settingsParser) environment(n *yaml.Node, field string) (rawEnvironment, bool) {
-	fields, _, ok := sp.v.mapping(n, field, []string{"name", "short", "aliases", "regions", "gate"})
+	fields, _, ok := sp.v.mapping(n, field, []string{"name", "short", "type", "aliases", "regions", "gate"})
 	if !ok {
 		return rawEnvironment{}, false
 	}
-	raw := rawEnvironment{env: Environment{Pos: posOf(n), Gate: Gate{Kind: GateNone}}, field: field}
+	raw := rawEnvironment{env: Environment{Pos: posOf(n), Type: PreProduction, Gate: Gate{Kind: GateNone}}, field: field}
 	valid := true
 	for _, req := range []string{"name", "regions"} {
 		if _, ok := fields[req]; !ok {
@@ -519,6 +796,19 @@ func (sp *settingsParser) environment(n *yaml.Node, field string) (rawEnvironmen
 			}
 		}
 		raw.env.Short = s
+		valid = valid && ok
+	}
+	if e, ok := fields["type"]; ok {
+		s, ok := sp.v.str(e.value, field+".type")
+		if ok {
+			switch t := EnvironmentType(s); t {
+			case Production, PreProduction:
+				raw.env.Type = t
+			default:
+				sp.v.errorf(e.value, field+".type", "%q is not a Harness environment type: use Production or PreProduction", s)
+				ok = false
+			}
+		}
 		valid = valid && ok
 	}
 	if e, ok := fields["aliases"]; ok {
@@ -707,41 +997,63 @@ func parseDuration(s string) (time.Duration, error) {
 	return total, nil
 }
 
+// pathKeys are the keys of `paths:`, in the order their clashes are
+// reported.
+var pathKeys = []string{"pipelines", "templates", "services", "environments", "infrastructures", "triggers"}
+
+// dirs returns a pointer to the directory of each key of `paths:`.
+func (s *Settings) dirs() map[string]*string {
+	return map[string]*string{
+		"pipelines": &s.PipelinesDir, "templates": &s.TemplatesDir, "services": &s.ServicesDir,
+		"environments": &s.EnvironmentsDir, "infrastructures": &s.InfrastructuresDir, "triggers": &s.TriggersDir,
+	}
+}
+
 func (sp *settingsParser) paths(n *yaml.Node) {
-	fields, _, ok := sp.v.mapping(n, "paths", []string{"pipelines", "templates"})
+	fields, _, ok := sp.v.mapping(n, "paths", pathKeys)
 	if !ok {
 		return
 	}
-	read := func(key string, into *string) bool {
+	dirs := sp.s.dirs()
+	valid := true
+	for _, key := range pathKeys {
 		e, ok := fields[key]
 		if !ok {
-			return true
+			continue
 		}
 		s, ok := sp.v.str(e.value, "paths."+key)
 		if !ok {
-			return false
+			valid = false
+			continue
 		}
 		if why := checkRelPath(s); why != "" {
 			sp.v.errorf(e.value, "paths."+key, "%q %s", s, why)
-			return false
+			valid = false
+			continue
 		}
-		*into = s
-		return true
+		*dirs[key] = s
 	}
-	okP := read("pipelines", &sp.s.PipelinesDir)
-	okT := read("templates", &sp.s.TemplatesDir)
-	if !okP || !okT {
+	if !valid {
 		return
 	}
-	p, t := sp.s.PipelinesDir, sp.s.TemplatesDir
-	if p == t || strings.HasPrefix(p, t+"/") || strings.HasPrefix(t, p+"/") {
-		at := n
-		if e, ok := fields["pipelines"]; ok {
-			at = e.value
-		} else if e, ok := fields["templates"]; ok {
-			at = e.value
+	// Plans write and delete files in the directories of the rendered
+	// kinds, and tell a file's kind by its directory: they must not
+	// overlap, nor hold the templates.
+	for i, a := range pathKeys {
+		for _, b := range pathKeys[i+1:] {
+			da, db := *dirs[a], *dirs[b]
+			if da != db && !strings.HasPrefix(da, db+"/") && !strings.HasPrefix(db, da+"/") {
+				continue
+			}
+			at := n
+			if e, ok := fields[a]; ok {
+				at = e.value
+			} else if e, ok := fields[b]; ok {
+				at = e.value
+			}
+			sp.v.errorf(at, "paths", "the %s directory %q and the %s directory %q must be separate: each kind of rendered file has a directory of its own, apart from the templates", a, da, b, db)
+			return
 		}
-		sp.v.errorf(at, "paths", "the pipelines directory %q and the templates directory %q must be separate: rendered pipelines would overwrite or delete templates", p, t)
 	}
 }
 

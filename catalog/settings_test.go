@@ -1,11 +1,13 @@
 package catalog
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestParseSettingsDefaults(t *testing.T) {
@@ -34,26 +36,33 @@ func TestParseSettingsFullFile(t *testing.T) {
 		"  repo: config.repo",
 		"  branch: release/v2",
 		`  path: "out/{region}/{env_short}/{service}.yaml"`,
-		`delegate_selector: "delegate-{env}-{region}"`, // 7
-		`infrastructure: "k8s_{env_id}_{region}"`,
+		`  values_path: "out/{region}/{env_short}/{service}-values.yaml"`,
+		"  private_key_secret: org.github_app_key",
+		`delegate_selector: "delegate-{env}-{region}"`,
+		`infrastructure: "k8s_{env_id}_{region}"`, // 10
+		`artifact: {type: DockerRegistry, connector: account.dockerhub, image: "acme/{team}-{service}"}`,
+		`cluster: {connector: "account.gke_{env_id}_{region}", namespace: "apps-{env}"}`,
 		"environments:",
-		"  - name: dev", // 10
-		"    aliases: [development, d]",
+		"  - name: dev",
+		"    aliases: [development, d]", // 15
 		"    regions: [usw1]",
 		"  - name: staging",
 		"    short: stg",
-		"    regions: [usw1, use1]", // 15
-		"    gate: {wait: 2d12h}",
+		"    regions: [usw1, use1]",
+		"    gate: {wait: 2d12h}", // 20
 		"  - name: live",
+		"    type: Production",
 		"    regions: [use1, usw1]",
 		"    gate:",
-		"      approval:", // 20
+		"      approval:", // 25
 		"        user_groups: [org.release_managers, sre]",
 		"        min_approvers: 2",
 		"regions:",
 		"  - usw1",
-		"  - {name: use1, description: us-east1}", // 25
-		"paths: {pipelines: harness/pipelines, templates: harness/templates}",
+		"  - {name: use1, description: us-east1}", // 30
+		"external: {connectors: [account.vault], user_groups: [sre_oncall]}",
+		"paths: {pipelines: harness/pipelines, templates: harness/templates, services: harness/services,",
+		"  environments: harness/environments, infrastructures: harness/infrastructures, triggers: harness/triggers}",
 		"mass_delete: {max_count: 0, max_percent: 100}",
 	)
 	got, diags := ParseSettings(settingsFile, src)
@@ -62,32 +71,48 @@ func TestParseSettingsFullFile(t *testing.T) {
 		Org:     "acme",
 		Project: "payments_platform",
 		Manifests: ManifestSource{
-			Connector:   "account.github_config",
-			Repo:        "config.repo",
-			Branch:      "release/v2",
-			PathPattern: "out/{region}/{env_short}/{service}.yaml",
+			Connector:         "account.github_config",
+			Repo:              "config.repo",
+			Branch:            "release/v2",
+			PathPattern:       "out/{region}/{env_short}/{service}.yaml",
+			ValuesPathPattern: "out/{region}/{env_short}/{service}-values.yaml",
+			PrivateKeySecret:  "org.github_app_key",
 		},
 		DelegateSelectorPattern: "delegate-{env}-{region}",
 		InfrastructurePattern:   "k8s_{env_id}_{region}",
+		Artifact:                Artifact{Type: ArtifactDockerRegistry, Connector: "account.dockerhub", ImagePattern: "acme/{team}-{service}"},
+		Cluster:                 Cluster{ConnectorPattern: "account.gke_{env_id}_{region}", NamespacePattern: "apps-{env}"},
 		Environments: []Environment{
 			{Name: "dev", Short: "dev", Aliases: []string{"development", "d"}, Regions: []string{"usw1"},
-				Gate: Gate{Kind: GateNone}, Pos: Pos{10, 5}},
+				Type: PreProduction, Gate: Gate{Kind: GateNone}, Pos: Pos{14, 5}},
 			{Name: "staging", Short: "stg", Regions: []string{"usw1", "use1"},
-				Gate: Gate{Kind: GateWait, Wait: 60 * time.Hour}, Pos: Pos{13, 5}},
-			{Name: "live", Short: "live", Regions: []string{"use1", "usw1"},
+				Type: PreProduction, Gate: Gate{Kind: GateWait, Wait: 60 * time.Hour}, Pos: Pos{17, 5}},
+			{Name: "live", Short: "live", Regions: []string{"use1", "usw1"}, Type: Production,
 				Gate: Gate{Kind: GateApproval, UserGroups: []string{"org.release_managers", "sre"}, MinApprovers: 2, Timeout: 24 * time.Hour},
-				Pos:  Pos{17, 5}},
+				Pos:  Pos{21, 5}},
 		},
 		Regions: []Region{
-			{Name: "usw1", Pos: Pos{24, 5}},
-			{Name: "use1", Description: "us-east1", Pos: Pos{25, 5}},
+			{Name: "usw1", Pos: Pos{29, 5}},
+			{Name: "use1", Description: "us-east1", Pos: Pos{30, 5}},
 		},
-		PipelinesDir: "harness/pipelines",
-		TemplatesDir: "harness/templates",
-		MassDelete:   MassDelete{MaxCount: 0, MaxPercent: 100},
+		External:           External{Connectors: []string{"account.vault"}, UserGroups: []string{"sre_oncall"}},
+		PipelinesDir:       "harness/pipelines",
+		TemplatesDir:       "harness/templates",
+		ServicesDir:        "harness/services",
+		EnvironmentsDir:    "harness/environments",
+		InfrastructuresDir: "harness/infrastructures",
+		TriggersDir:        "harness/triggers",
+		MassDelete:         MassDelete{MaxCount: 0, MaxPercent: 100},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ParseSettings mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"account.dockerhub", "account.github_config", "account.gke_dev_usw1", "account.gke_live_use1",
+		"account.gke_live_usw1", "account.gke_staging_use1", "account.gke_staging_usw1", "account.vault"}, got.DeclaredConnectors()); diff != "" {
+		t.Errorf("DeclaredConnectors (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"org.release_managers", "sre", "sre_oncall"}, got.DeclaredUserGroups()); diff != "" {
+		t.Errorf("DeclaredUserGroups (-want +got):\n%s", diff)
 	}
 }
 
@@ -101,11 +126,16 @@ func TestParseSettingsExampleMatchesDefaults(t *testing.T) {
 		"  repo: platform-next",
 		"  branch: main",
 		`  path: "generated/{service}/{env}/{region}/manifests.yaml"`,
+		`  values_path: "generated/{service}/{env}/{region}/values.yaml"`,
+		"  private_key_secret: account.po_github_app_key",
 		`delegate_selector: "harness-delegate-{env_short}-{region}"`,
 		`infrastructure: "{env_id}_{region}_k8s"`,
+		`artifact: {type: Gcr, connector: gcr_platform, registry: gcr.io, image: "project/{service}"}`,
+		`cluster: {connector: "k8s_{env_id}_{region}", namespace: "{env_short}"}`,
 		"environments:",
 		"  - name: int-stable",
 		"    short: int",
+		"    type: PreProduction",
 		"    aliases: [int]",
 		"    regions: [euw1]",
 		"  - name: pre-stable",
@@ -115,6 +145,7 @@ func TestParseSettingsExampleMatchesDefaults(t *testing.T) {
 		"    gate: {wait: 1h}",
 		"  - name: prod",
 		"    short: prod",
+		"    type: Production",
 		"    aliases: [production]",
 		"    regions: [euw1, euw2]",
 		"    gate:",
@@ -122,14 +153,22 @@ func TestParseSettingsExampleMatchesDefaults(t *testing.T) {
 		"regions:",
 		"  - {name: euw1, description: europe-west1}",
 		"  - {name: euw2, description: europe-west2}",
-		"paths: {pipelines: pipelines, templates: templates}",
+		"external: {connectors: [], user_groups: []}",
+		"paths: {pipelines: pipelines, templates: templates, services: services, environments: environments,",
+		"  infrastructures: infrastructures, triggers: triggers}",
 		"mass_delete: {max_count: 5, max_percent: 20}",
 	)
-	got, diags := ParseSettings(settingsFile, src)
-	checkDiags(t, settingsFile, diags, nil)
+	example, err := os.ReadFile("../examples/.pipeline-orchestrator.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ignorePos := cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Pos" }, cmp.Ignore())
-	if diff := cmp.Diff(DefaultSettings(), got, ignorePos); diff != "" {
-		t.Errorf("ParseSettings mismatch (-want +got):\n%s", diff)
+	for name, src := range map[string][]byte{"written out": src, "examples/.pipeline-orchestrator.yml": example} {
+		got, diags := ParseSettings(settingsFile, src)
+		checkDiags(t, settingsFile, diags, nil)
+		if diff := cmp.Diff(DefaultSettings(), got, ignorePos, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: ParseSettings mismatch (-want +got):\n%s", name, diff)
+		}
 	}
 }
 
@@ -210,7 +249,7 @@ func TestParseSettingsRules(t *testing.T) {
 		// The file as a whole.
 		{"top level is a list", y("- harness"), []wantDiag{{1, 1, "", "", "the settings file must be a mapping of settings, got a list"}}},
 		{"unknown top-level key", y("harnes: {org: x}"), []wantDiag{
-			{1, 1, "", "harnes", `unknown field "harnes"; known fields: harness, manifests, delegate_selector, infrastructure, environments, regions, paths, mass_delete`},
+			{1, 1, "", "harnes", `unknown field "harnes"; known fields: harness, manifests, delegate_selector, infrastructure, artifact, cluster, environments, regions, external, paths, mass_delete`},
 		}},
 		{"camelCase key", y("delegateSelector: x"), []wantDiag{{1, 1, "", "delegateSelector", `unknown field "delegateSelector"`}}},
 
@@ -239,7 +278,7 @@ func TestParseSettingsRules(t *testing.T) {
 		}},
 		{"path with unclosed brace", y("manifests:", `  path: "{service}/{env.yaml"`), []wantDiag{{2, 9, "", "manifests.path", "has a '{' without a matching '}'"}}},
 		{"path with stray closing brace", y("manifests:", `  path: "{service}/env}.yaml"`), []wantDiag{{2, 9, "", "manifests.path", "has a '}' without a matching '{'"}}},
-		{"manifests unknown key", y("manifests: {connector: c, org: x}"), []wantDiag{{1, 27, "", "manifests.org", `unknown field "org"; known fields: connector, repo, branch, path`}}},
+		{"manifests unknown key", y("manifests: {connector: c, org: x}"), []wantDiag{{1, 27, "", "manifests.org", `unknown field "org"; known fields: connector, repo, branch, path, values_path, private_key_secret`}}},
 
 		// Patterns.
 		{"selector with service placeholder", y(`delegate_selector: "d-{service}"`), []wantDiag{
@@ -268,7 +307,7 @@ func TestParseSettingsRules(t *testing.T) {
 			{2, 11, "", "environments[0].name", `environment name "Prod" is not a DNS-1123 label`},
 		}},
 		{"environment unknown key", y("environments:", "  - name: prod", "    region: [euw1]", "    regions: [euw1]"), []wantDiag{
-			{3, 5, "", "environments[0].region", `unknown field "region"; known fields: name, short, aliases, regions, gate`},
+			{3, 5, "", "environments[0].region", `unknown field "region"; known fields: name, short, type, aliases, regions, gate`},
 		}},
 		{"environment names repeat", y(
 			"environments:",
@@ -383,12 +422,67 @@ func TestParseSettingsRules(t *testing.T) {
 		{"pipelines path is the root", y("paths: {pipelines: .}"), []wantDiag{{1, 20, "", "paths.pipelines", "must name a directory inside the repository, not its root"}}},
 		{"pipelines path not clean", y("paths: {pipelines: pipelines/}"), []wantDiag{{1, 20, "", "paths.pipelines", `is not a clean path; write "pipelines"`}}},
 		{"paths the same", y("paths: {pipelines: harness, templates: harness}"), []wantDiag{
-			{1, 20, "", "paths", `the pipelines directory "harness" and the templates directory "harness" must be separate`},
+			{1, 20, "", "paths", `the pipelines directory "harness" and the templates directory "harness" must be separate: each kind of rendered file has a directory of its own`},
 		}},
 		{"templates inside pipelines", y("paths:", "  templates: pipelines/templates"), []wantDiag{
 			{2, 14, "", "paths", `the pipelines directory "pipelines" and the templates directory "pipelines/templates" must be separate`},
 		}},
-		{"paths unknown key", y("paths: {policies: policies}"), []wantDiag{{1, 9, "", "paths.policies", `unknown field "policies"; known fields: pipelines, templates`}}},
+		{"paths unknown key", y("paths: {policies: policies}"), []wantDiag{{1, 9, "", "paths.policies", `unknown field "policies"; known fields: pipelines, templates, services, environments, infrastructures, triggers`}}},
+
+		// New kinds' settings.
+		{"values path without service", y("manifests:", `  values_path: "generated/{env}/values.yaml"`), []wantDiag{
+			{2, 16, "", "manifests.values_path", "must contain {service}, or every service would read the same values"},
+		}},
+		{"private key secret with project scope", y("manifests:", "  private_key_secret: project.key"), []wantDiag{
+			{2, 23, "", "manifests.private_key_secret", `"project.key" is not a Harness secret reference`},
+		}},
+		{"artifact type unknown", y("artifact: {type: Ecr}"), []wantDiag{{1, 18, "", "artifact.type", `"Ecr" is not an artifact type this application renders: use Gcr or DockerRegistry`}}},
+		{"artifact connector not an identifier", y("artifact: {connector: gcr-platform}"), []wantDiag{{1, 23, "", "artifact.connector", `"gcr-platform" is not a Harness identifier`}}},
+		{"artifact registry with a scheme", y("artifact: {registry: \"https://gcr.io\"}"), []wantDiag{{1, 22, "", "artifact.registry", `"https://gcr.io" is not a registry host name`}}},
+		{"artifact registry for docker", y("artifact: {type: DockerRegistry, registry: docker.io}"), []wantDiag{
+			{1, 44, "", "artifact.registry", "a DockerRegistry artifact takes its registry from its connector"},
+		}},
+		{"artifact image upper case", y(`artifact: {image: "Project/{service}"}`), []wantDiag{{1, 19, "", "artifact.image", `"Project/{service}" is not an image path`}}},
+		{"artifact image with env", y(`artifact: {image: "p/{env}"}`), []wantDiag{
+			{1, 19, "", "artifact.image", "uses the unknown placeholder {env}; allowed: {service}, {team}"},
+		}},
+		{"artifact unknown key", y("artifact: {tag: latest}"), []wantDiag{{1, 12, "", "artifact.tag", `unknown field "tag"; known fields: type, connector, registry, image`}}},
+		{"cluster connector with service", y(`cluster: {connector: "k8s_{service}"}`), []wantDiag{
+			{1, 22, "", "cluster.connector", "uses the unknown placeholder {service}; allowed: {env}, {env_short}, {env_id}, {region}"},
+		}},
+		{"cluster connector gives a dash", y(`cluster: {connector: "k8s_{env}"}`), []wantDiag{
+			{1, 22, "", "cluster.connector", `gives the cluster connector "k8s_int-stable" for environment "int-stable" in region "euw1", which is not a Harness identifier`},
+		}},
+		{"namespace gives an underscore", y(`cluster: {namespace: "{env_id}"}`), []wantDiag{
+			{1, 22, "", "cluster.namespace", `gives the namespace "int_stable" for environment "int-stable" in region "euw1", which is not a Kubernetes namespace name`},
+		}},
+		{"infrastructure gives a dash from the region", y(
+			"environments:",
+			"  - name: prod",
+			"    regions: [eu-west1]",
+			"regions: [eu-west1]",
+		), []wantDiag{
+			{2, 5, "", "environments[0]", `gives the infrastructure identifier "prod_eu-west1_k8s" for environment "prod" in region "eu-west1", which is not a Harness identifier`},
+		}},
+		{"infrastructure without region", y(`infrastructure: "{env_id}_k8s"`), []wantDiag{
+			{1, 17, "", "infrastructure", `gives the infrastructure identifier "prod_k8s" to environment "prod" in both euw1 and euw2: use {region}`},
+		}},
+		{"environment type unknown", y("environments:", "  - name: prod", "    type: Live", "    regions: [euw1]"), []wantDiag{
+			{3, 11, "", "environments[0].type", `"Live" is not a Harness environment type: use Production or PreProduction`},
+		}},
+		{"external connector invalid", y("external: {connectors: [vault-1]}"), []wantDiag{
+			{1, 25, "", "external.connectors[0]", `"vault-1" is not a Harness connector identifier`},
+		}},
+		{"external user group repeated", y("external: {user_groups: [sre, sre]}"), []wantDiag{
+			{1, 31, "", "external.user_groups[1]", `duplicate user group "sre"`},
+		}},
+		{"external unknown key", y("external: {services: [x]}"), []wantDiag{{1, 12, "", "external.services", `unknown field "services"; known fields: connectors, user_groups`}}},
+		{"services and triggers share a directory", y("paths: {services: harness, triggers: harness}"), []wantDiag{
+			{1, 19, "", "paths", `the services directory "harness" and the triggers directory "harness" must be separate`},
+		}},
+		{"environments inside pipelines", y("paths: {environments: pipelines/environments}"), []wantDiag{
+			{1, 23, "", "paths", `the pipelines directory "pipelines" and the environments directory "pipelines/environments" must be separate`},
+		}},
 
 		// mass_delete
 		{"max count negative", y("mass_delete: {max_count: -1}"), []wantDiag{{1, 26, "", "mass_delete.max_count", "must be 0 or more, got -1"}}},

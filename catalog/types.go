@@ -157,14 +157,26 @@ type Gate struct {
 	Timeout time.Duration
 }
 
+// EnvironmentType is a Harness environment's type.
+type EnvironmentType string
+
+// Environment types, as Harness names them.
+const (
+	PreProduction EnvironmentType = "PreProduction"
+	Production    EnvironmentType = "Production"
+)
+
 // Environment is one deployment environment, in promotion order.
 type Environment struct {
 	Name    string   // canonical name, e.g. "int-stable"
 	Short   string   // short name used in delegate selectors, e.g. "int"
 	Aliases []string // other names the catalog may use, e.g. ["int"]
 	Regions []string // regions this environment runs in
-	Gate    Gate
-	Pos     Pos
+	// Type is the Harness environment's type: Production or
+	// PreProduction (the default for an entry that does not say).
+	Type EnvironmentType
+	Gate Gate
+	Pos  Pos
 }
 
 // Region is one region a service can run in.
@@ -183,12 +195,62 @@ type ManifestSource struct {
 	// PathPattern is the manifest path with the placeholders {service},
 	// {env}, {env_short} and {region}.
 	PathPattern string
+	// ValuesPathPattern is the path of the values file beside the
+	// manifests (it holds image: <+artifacts.primary.image>), with the
+	// same placeholders.
+	ValuesPathPattern string
+	// PrivateKeySecret is the Harness secret reference that holds the
+	// GitHub App's private key, e.g. "account.po_github_app_key". The
+	// application uses it to manage the connector; nothing renders it.
+	PrivateKeySecret string
+}
+
+// ArtifactType is the Harness artifact source type of a service's image.
+type ArtifactType string
+
+// Artifact source types this application renders.
+const (
+	ArtifactGcr            ArtifactType = "Gcr"
+	ArtifactDockerRegistry ArtifactType = "DockerRegistry"
+)
+
+// Artifact says where a service's image comes from: the primary artifact
+// of its Harness Service, whose tag each deploy supplies.
+type Artifact struct {
+	Type      ArtifactType
+	Connector string // Harness registry connector identifier, optionally scoped
+	// Registry is the registry host ("gcr.io"): the Gcr source's
+	// registryHostname. Empty for DockerRegistry, whose connector names
+	// the registry.
+	Registry string
+	// ImagePattern is the image path in the registry with the placeholder
+	// {service} (and {team}), e.g. "project/{service}".
+	ImagePattern string
+}
+
+// Cluster names what an infrastructure definition deploys to, per
+// environment and region, with the placeholders {env}, {env_short},
+// {env_id} and {region}.
+type Cluster struct {
+	ConnectorPattern string // Kubernetes cluster connector identifier
+	NamespacePattern string // Kubernetes namespace
+}
+
+// External declares Harness entities that exist outside the rendered
+// graph and that rendered entities may refer to. The connectors and user
+// groups the rest of the settings name are declared too (see
+// Settings.DeclaredConnectors and Settings.DeclaredUserGroups).
+type External struct {
+	Connectors []string // connector identifiers, optionally scoped
+	UserGroups []string // user group identifiers, optionally scoped
 }
 
 // MassDelete is the threshold above which a proposal's deletes need the
 // label pipeline-orchestrator/allow-mass-delete. A proposal is a mass delete
-// when it deletes more than MaxCount pipelines or more than MaxPercent
-// percent of the pipelines that exist.
+// when it deletes more than MaxCount units or more than MaxPercent percent
+// of the units that exist, counted per service: a service with its
+// Harness Service, pipeline and trigger is one unit, and so is an
+// environment with its infrastructure definitions.
 type MassDelete struct {
 	MaxCount   int
 	MaxPercent int
@@ -207,11 +269,20 @@ type Settings struct {
 	// of a stage, with the placeholders {env_id} (the environment name as a
 	// Harness identifier) and {region}.
 	InfrastructurePattern string
+	Artifact              Artifact
+	Cluster               Cluster
 	Environments          []Environment // promotion order
 	Regions               []Region
-	PipelinesDir          string // directory of rendered pipelines in the pipelines repo, "pipelines"
-	TemplatesDir          string // directory of templates in the pipelines repo, "templates"
-	MassDelete            MassDelete
+	External              External
+	// Directories of the pipelines repo: one per rendered entity kind,
+	// and the templates.
+	PipelinesDir       string // rendered pipelines, "pipelines"
+	TemplatesDir       string // templates, "templates"
+	ServicesDir        string // rendered Harness services, "services"
+	EnvironmentsDir    string // rendered environments, "environments"
+	InfrastructuresDir string // rendered infrastructure definitions, "infrastructures"
+	TriggersDir        string // rendered triggers, "triggers"
+	MassDelete         MassDelete
 }
 
 // DefaultSettings returns the settings used when the pipelines repo has no
@@ -222,28 +293,44 @@ func DefaultSettings() Settings {
 		Org:     "default",
 		Project: "platform",
 		Manifests: ManifestSource{
-			Connector:   "github_platform_next_cross_org",
-			Repo:        "platform-next",
-			Branch:      "main",
-			PathPattern: "generated/{service}/{env}/{region}/manifests.yaml",
+			Connector:         "github_platform_next_cross_org",
+			Repo:              "platform-next",
+			Branch:            "main",
+			PathPattern:       "generated/{service}/{env}/{region}/manifests.yaml",
+			ValuesPathPattern: "generated/{service}/{env}/{region}/values.yaml",
+			PrivateKeySecret:  "account.po_github_app_key",
 		},
 		DelegateSelectorPattern: "harness-delegate-{env_short}-{region}",
 		InfrastructurePattern:   "{env_id}_{region}_k8s",
+		Artifact: Artifact{
+			Type:         ArtifactGcr,
+			Connector:    "gcr_platform",
+			Registry:     "gcr.io",
+			ImagePattern: "project/{service}",
+		},
+		Cluster: Cluster{
+			ConnectorPattern: "k8s_{env_id}_{region}",
+			NamespacePattern: "{env_short}",
+		},
 		Environments: []Environment{
 			{Name: "int-stable", Short: "int", Aliases: []string{"int"}, Regions: []string{"euw1"},
-				Gate: Gate{Kind: GateNone}},
+				Type: PreProduction, Gate: Gate{Kind: GateNone}},
 			{Name: "pre-stable", Short: "pre", Aliases: []string{"pre"}, Regions: []string{"euw1"},
-				Gate: Gate{Kind: GateWait, Wait: time.Hour}},
+				Type: PreProduction, Gate: Gate{Kind: GateWait, Wait: time.Hour}},
 			{Name: "prod", Short: "prod", Aliases: []string{"production"}, Regions: []string{"euw1", "euw2"},
-				Gate: Gate{Kind: GateApproval, UserGroups: []string{"account.prod_approvers"}, MinApprovers: 1, Timeout: 24 * time.Hour}},
+				Type: Production, Gate: Gate{Kind: GateApproval, UserGroups: []string{"account.prod_approvers"}, MinApprovers: 1, Timeout: 24 * time.Hour}},
 		},
 		Regions: []Region{
 			{Name: "euw1", Description: "europe-west1"},
 			{Name: "euw2", Description: "europe-west2"},
 		},
-		PipelinesDir: "pipelines",
-		TemplatesDir: "templates",
-		MassDelete:   MassDelete{MaxCount: 5, MaxPercent: 20},
+		PipelinesDir:       "pipelines",
+		TemplatesDir:       "templates",
+		ServicesDir:        "services",
+		EnvironmentsDir:    "environments",
+		InfrastructuresDir: "infrastructures",
+		TriggersDir:        "triggers",
+		MassDelete:         MassDelete{MaxCount: 5, MaxPercent: 20},
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 )
 
 // Harness identifier rules (pipeline, stage and step identifiers), from
@@ -16,16 +18,6 @@ var identifierRE = regexp.MustCompile(`^[a-zA-Z_][0-9a-zA-Z_]{0,127}$`)
 // v0 pipeline schema allows 128 characters, but its v1 API caps entity
 // identifiers at 64, so we stay within both.
 const MaxIdentifierLen = 64
-
-// reservedWords are rejected by Harness as whole identifiers
-// (EntityIdentifierValidator). We compare them case-insensitively.
-var reservedWords = map[string]bool{
-	"or": true, "and": true, "eq": true, "ne": true, "lt": true, "gt": true,
-	"le": true, "ge": true, "div": true, "mod": true, "not": true, "null": true,
-	"true": true, "false": true, "new": true, "var": true, "return": true,
-	"step": true, "parallel": true, "stepgroup": true, "org": true,
-	"account": true, "class": true, "shellscriptprovisioner": true,
-}
 
 // Identifier turns any name into a Harness identifier: lower case, every
 // character outside [a-z0-9_] replaced by "_" ("payment-service" →
@@ -52,7 +44,7 @@ func Identifier(name string) string {
 	if id == "" || (id[0] >= '0' && id[0] <= '9') {
 		id = "_" + id
 	}
-	if reservedWords[id] {
+	if catalog.ReservedIdentifier(id) {
 		id += "_"
 	}
 	if len(id) > MaxIdentifierLen {
@@ -70,7 +62,7 @@ func checkIdentifier(id string, maxLen int) string {
 		return "must start with a letter or _ and hold only letters, digits and _ (pattern ^[a-zA-Z_][0-9a-zA-Z_]{0,127}$)"
 	case len(id) > maxLen:
 		return "is longer than " + strconv.Itoa(maxLen) + " characters"
-	case reservedWords[strings.ToLower(id)]:
+	case catalog.ReservedIdentifier(id):
 		return "is a word Harness reserves"
 	}
 	return ""
