@@ -246,7 +246,7 @@ func (l *Loop) recordRendered(ctx context.Context, plan render.PipelinePlan, cat
 			return err
 		}
 		svc, _ := cat.Lookup(c.Service)
-		st.Service, st.Pipeline, st.Path = c.Service, c.Pipeline, c.Path
+		st.Service, st.Pipeline, st.Path = c.Service, c.Identifier, c.Path
 		st.Archetype, st.Team, st.LastRenderedCommit = svc.Archetype, svc.Team, commit
 		if err := l.Store.UpsertPipelineState(ctx, st); err != nil {
 			return err

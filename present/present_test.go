@@ -82,18 +82,18 @@ func or(s, def string) string {
 // plan is a fixed plan: one service of each action.
 func plan() render.PipelinePlan {
 	p := render.PipelinePlan{Changes: []render.Change{
-		{Service: "new-svc", Action: render.ActionCreate, Path: "pipelines/new-svc-cd.yaml", Pipeline: "new_svc_cd",
+		{Service: "new-svc", Action: render.ActionCreate, Path: "pipelines/new-svc-cd.yaml", Kind: render.KindPipeline, Identifier: "new_svc_cd",
 			Fields: []catalog.FieldChange{{Name: "name", New: "new-svc", ShapesPipeline: true}},
 			New:    []byte("pipeline:\n  identifier: new_svc_cd\n")},
-		{Service: "payment-service", Action: render.ActionUpdate, Path: "pipelines/payment-service-cd.yaml", Pipeline: "payment_service_cd",
+		{Service: "payment-service", Action: render.ActionUpdate, Path: "pipelines/payment-service-cd.yaml", Kind: render.KindPipeline, Identifier: "payment_service_cd",
 			Fields: []catalog.FieldChange{{Name: "regions", Old: "euw1", New: "euw1, euw2", ShapesPipeline: true}, {Name: "profile", Old: "small", New: "large"}},
 			Old:    []byte("pipeline:\n  identifier: payment_service_cd\n  stages: [a]\n"), New: []byte("pipeline:\n  identifier: payment_service_cd\n  stages: [a, b]\n")},
-		{Service: "reporting", Action: render.ActionUpdate, Path: "pipelines/reporting-cd.yaml", Pipeline: "reporting_cd",
+		{Service: "reporting", Action: render.ActionUpdate, Path: "pipelines/reporting-cd.yaml", Kind: render.KindPipeline, Identifier: "reporting_cd",
 			Old: []byte("pipeline:\n  timeout: 10m\n"), New: []byte("pipeline:\n  timeout: 15m\n")},
-		{Service: "legacy", Action: render.ActionDelete, Path: "pipelines/legacy-cd.yaml", Pipeline: "legacy_cd",
+		{Service: "legacy", Action: render.ActionDelete, Path: "pipelines/legacy-cd.yaml", Kind: render.KindPipeline, Identifier: "legacy_cd",
 			Fields: []catalog.FieldChange{{Name: "name", Old: "legacy", ShapesPipeline: true}},
 			Old:    []byte("pipeline:\n  identifier: legacy_cd\n")},
-		{Service: "orders", Action: render.ActionConfigOnly, Path: "pipelines/orders-cd.yaml", Pipeline: "orders_cd",
+		{Service: "orders", Action: render.ActionConfigOnly, Path: "pipelines/orders-cd.yaml", Kind: render.KindPipeline, Identifier: "orders_cd",
 			Fields: []catalog.FieldChange{{Name: "profile", Old: "small", New: "medium"}}},
 	}}
 	p.Summary = render.Summary{Create: 1, Update: 2, Delete: 1, ConfigOnly: 1, Unchanged: 4}

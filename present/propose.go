@@ -133,11 +133,11 @@ func BotPRBody(p BotPR, c ProposeContext) string {
 		var effect string
 		switch ch.Action {
 		case render.ActionCreate:
-			effect = "create pipeline `" + ch.Pipeline + "`"
+			effect = "create pipeline `" + ch.Identifier + "`"
 		case render.ActionUpdate:
-			effect = "update pipeline `" + ch.Pipeline + "`"
+			effect = "update pipeline `" + ch.Identifier + "`"
 		case render.ActionDelete:
-			effect = "delete pipeline `" + ch.Pipeline + "`"
+			effect = "delete pipeline `" + ch.Identifier + "`"
 			if p.Meta.MassDelete {
 				effect += " (after the label)"
 			}

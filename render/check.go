@@ -24,59 +24,95 @@ type problem struct {
 // yamlLineRE finds the line in a yaml.v3 error message.
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// checkPipeline parses the raw template output and checks it, against
-// Harness's pipeline schema too when schemas is not nil. It returns the
-// document node when there is no problem.
+// checkPipeline parses the raw template output and checks it as a
+// pipeline (see checkEntity).
 func checkPipeline(raw []byte, schemas *Schemas) (*yaml.Node, []problem) {
+	return checkEntity(KindPipeline, raw, schemas)
+}
+
+// checkEntity parses raw, the YAML of one entity of kind k, and checks it:
+// one document, no anchors or duplicate keys, the kind's root and keys,
+// identifiers, required keys, the managed_by tag, and Harness's schema
+// where it covers the kind and schemas is not nil. It returns the
+// document node when there is no problem.
+func checkEntity(k Kind, raw []byte, schemas *Schemas) (*yaml.Node, []problem) {
+	doc, p := parseOne(raw)
+	if p != nil {
+		return nil, []problem{*p}
+	}
+	c := &checker{pipelineKeys: knownPipelineKeys}
+	if schemas != nil {
+		c.pipelineKeys = schemas.pipeline.pipelineKeys
+	}
+	value := c.value(doc, nil)
+	if len(c.problems) > 0 {
+		// Duplicate keys, anchors or odd keys: the value is not what the
+		// text seems to say, so there is no point in checking it further.
+		return nil, c.problems
+	}
+	if k == KindPipeline {
+		c.structure(doc)
+	} else {
+		c.entityStructure(k, doc)
+	}
+	reported := map[string]bool{}
+	for _, p := range c.problems {
+		reported[p.pointer] = true
+	}
+	// Without a schema at hand every other check has run; the caller says
+	// that this one was skipped.
+	if sch, at := schemas.forKind(k); sch != nil {
+		if v, ok := valueUnder(value, at); ok {
+			c.schema(sch, doc, v, at, reported)
+		}
+	}
+	if len(c.problems) > 0 {
+		sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].line < c.problems[j].line })
+		return nil, c.problems
+	}
+	return doc, nil
+}
+
+// parseOne parses raw as exactly one YAML document.
+func parseOne(raw []byte) (*yaml.Node, *problem) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, []problem{{message: "the template produced no YAML"}}
+			return nil, &problem{message: "the template produced no YAML"}
 		}
 		p := problem{message: "the output is not valid YAML: " + err.Error()}
 		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 			p.line, _ = strconv.Atoi(m[1])
 			p.message = "the output is not valid YAML: " + m[2]
 		}
-		return nil, []problem{p}
+		return nil, &p
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, []problem{{line: extra.Line, message: "the output holds more than one YAML document"}}
-	}
-
-	c := &checker{pipelineKeys: knownPipelineKeys}
-	if schemas != nil {
-		c.pipelineKeys = schemas.pipeline.pipelineKeys
-	}
-	value := c.value(&doc, nil)
-	if len(c.problems) > 0 {
-		// Duplicate keys, anchors or odd keys: the value is not what the
-		// text seems to say, so there is no point in checking it further.
-		return nil, c.problems
-	}
-	c.structure(&doc)
-	reported := map[string]bool{}
-	for _, p := range c.problems {
-		reported[p.pointer] = true
-	}
-
-	// Without a schema at hand every other check has run; the caller says
-	// that this one was skipped.
-	if schemas != nil {
-		c.schema(schemas.pipeline.root, &doc, value, reported)
-	}
-	if len(c.problems) > 0 {
-		sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].line < c.problems[j].line })
-		return nil, c.problems
+		return nil, &problem{line: extra.Line, message: "the output holds more than one YAML document"}
 	}
 	return &doc, nil
 }
 
-// schema validates value, the pipeline document doc, against sch, and
-// adds the complaints not already reported in the checker's own words.
-func (c *checker) schema(sch *jsonschema.Schema, doc *yaml.Node, value any, reported map[string]bool) {
+// valueUnder returns the value at tokens in v, a JSON-like value.
+func valueUnder(v any, tokens []string) (any, bool) {
+	for _, t := range tokens {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[t]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// schema validates value, found at the pointer tokens at in the document
+// doc, against sch, and adds the complaints not already reported in the
+// checker's own words.
+func (c *checker) schema(sch *jsonschema.Schema, doc *yaml.Node, value any, at []string, reported map[string]bool) {
 	err := sch.Validate(value)
 	if err == nil {
 		return
@@ -87,12 +123,13 @@ func (c *checker) schema(sch *jsonschema.Schema, doc *yaml.Node, value any, repo
 		return
 	}
 	for _, sp := range explain(ve) {
-		ptr := pointer(sp.pointer)
-		if reported[ptr] || (sp.missing != "" && reported[pointer(with(sp.pointer, sp.missing))]) {
+		tokens := with(at, sp.pointer...)
+		ptr := pointer(tokens)
+		if reported[ptr] || (sp.missing != "" && reported[pointer(with(tokens, sp.missing))]) {
 			continue // the same problem, already told in our words
 		}
 		reported[ptr] = true
-		c.problems = append(c.problems, problem{pointer: ptr, line: lineOf(doc, sp.pointer), message: "Harness schema: " + sp.message})
+		c.problems = append(c.problems, problem{pointer: ptr, line: lineOf(doc, tokens), message: "Harness schema: " + sp.message})
 	}
 }
 

@@ -10,9 +10,10 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 )
 
-// Data is the value a pipeline template executes on ("." at its top).
-// Every string in it is text to pass through quote, except the fields
-// named Identifier, which are valid Harness identifiers.
+// Data is the value a pipeline or Service template executes on ("." at
+// its top). Every string in it is text to pass through quote, except the
+// fields named Identifier (and Stage.Infrastructure), which are valid
+// Harness identifiers.
 type Data struct {
 	Service  ServiceData
 	Settings SettingsData
@@ -33,13 +34,23 @@ type ServiceData struct {
 	Regions      []string
 }
 
-// SettingsData holds the settings a pipeline needs.
+// SettingsData holds the settings the templates need, as they apply to
+// the service.
 type SettingsData struct {
 	Org        string // Harness org identifier
 	Project    string // Harness project identifier
 	Connector  string // connector that reads the config repo's manifests
-	ConfigRepo string // the config repo's name as the connector sees it
+	ConfigRepo string // the config repo's name (the connector's URL names it)
 	Branch     string // branch the manifests are read from
+	Artifact   ArtifactData
+}
+
+// ArtifactData is the service's image: the primary artifact of its Service.
+type ArtifactData struct {
+	Type      string // "Gcr" or "DockerRegistry"
+	Connector string // registry connector identifier, optionally scoped
+	Registry  string // registry host (Gcr's registryHostname); "" for DockerRegistry
+	ImagePath string // image path in the registry, e.g. "project/payment-service"
 }
 
 // PipelineData names the pipeline.
@@ -55,8 +66,10 @@ type Stage struct {
 	Environment EnvironmentData
 	Region      string
 	// ManifestPath is the generated manifest file in the config repo,
-	// from the settings' path pattern.
+	// from the settings' path pattern; ValuesPath the values file beside
+	// it, from the values path pattern.
 	ManifestPath     string
+	ValuesPath       string
 	DelegateSelector string // from the settings' delegate selector pattern
 	Infrastructure   string // infrastructure definition identifier, from the settings' pattern
 	Gate             GateData
@@ -94,30 +107,13 @@ type valueError struct {
 	field, msg string
 }
 
-// newData builds the template data for svc. A value the pipeline cannot
-// carry safely is a *valueError; a service the settings cannot place is a
-// plain error.
+// newData builds the template data for svc. A value the templates
+// cannot carry safely is a *valueError; a service the settings cannot
+// place is a plain error.
 func newData(svc catalog.Service, s catalog.Settings, src Source, templatePath string) (Data, error) {
-	for _, f := range []struct {
-		field  string
-		values []string
-	}{
-		{catalog.FieldName, []string{svc.Name}},
-		{catalog.FieldTeam, []string{svc.Team}},
-		{catalog.FieldArchetype, []string{svc.Archetype}},
-		{catalog.FieldEnvironments, svc.Environments},
-		{catalog.FieldRegions, svc.Regions},
-	} {
-		for _, v := range f.values {
-			if msg := checkValue(v); msg != "" {
-				return Data{}, &valueError{f.field, fmt.Sprintf("value %s %s", quote(v), msg)}
-			}
-		}
+	if err := checkServiceValues(svc); err != nil {
+		return Data{}, err
 	}
-	if !pathSafe(svc.Name) {
-		return Data{}, &valueError{catalog.FieldName, fmt.Sprintf("name %s cannot name a pipeline file: use letters, digits, '.', '_' and '-', not starting with '.'", quote(svc.Name))}
-	}
-
 	d := Data{
 		Service: ServiceData{
 			Name:         svc.Name,
@@ -133,6 +129,12 @@ func newData(svc catalog.Service, s catalog.Settings, src Source, templatePath s
 			Connector:  s.Manifests.Connector,
 			ConfigRepo: s.Manifests.Repo,
 			Branch:     s.Manifests.Branch,
+			Artifact: ArtifactData{
+				Type:      string(s.Artifact.Type),
+				Connector: s.Artifact.Connector,
+				Registry:  s.Artifact.Registry,
+				ImagePath: catalog.Expand(s.Artifact.ImagePattern, catalog.PatternValues{Service: svc.Name, Team: svc.Team}),
+			},
 		},
 		Pipeline: PipelineData{
 			Name:       svc.Name + "-cd",
@@ -140,59 +142,91 @@ func newData(svc catalog.Service, s catalog.Settings, src Source, templatePath s
 		},
 		Source: SourceData{CatalogRepo: src.CatalogRepo, Template: templatePath},
 	}
+	stages, err := newStages(svc, s)
+	if err != nil {
+		return Data{}, err
+	}
+	d.Stages = stages
+	return d, nil
+}
 
+// checkServiceValues returns a *valueError for a catalog value the
+// templates cannot carry safely.
+func checkServiceValues(svc catalog.Service) error {
+	for _, f := range []struct {
+		field  string
+		values []string
+	}{
+		{catalog.FieldName, []string{svc.Name}},
+		{catalog.FieldTeam, []string{svc.Team}},
+		{catalog.FieldArchetype, []string{svc.Archetype}},
+		{catalog.FieldEnvironments, svc.Environments},
+		{catalog.FieldRegions, svc.Regions},
+	} {
+		for _, v := range f.values {
+			if msg := checkValue(v); msg != "" {
+				return &valueError{f.field, fmt.Sprintf("value %s %s", quote(v), msg)}
+			}
+		}
+	}
+	if !pathSafe(svc.Name) {
+		return &valueError{catalog.FieldName, fmt.Sprintf("name %s cannot name a file: use letters, digits, '.', '_' and '-', not starting with '.'", quote(svc.Name))}
+	}
+	return nil
+}
+
+// newStages returns svc's stages: its environments in the settings'
+// promotion order, each times the regions the service and the environment
+// share.
+func newStages(svc catalog.Service, s catalog.Settings) ([]Stage, error) {
 	wanted := map[string]bool{}
 	for _, name := range svc.Environments {
 		env, ok := s.Environment(name)
 		if !ok {
-			return Data{}, &valueError{catalog.FieldEnvironments, fmt.Sprintf("environment %s is not in the settings", quote(name))}
+			return nil, &valueError{catalog.FieldEnvironments, fmt.Sprintf("environment %s is not in the settings", quote(name))}
 		}
 		wanted[env.Name] = true
 	}
 	for _, r := range svc.Regions {
 		if _, ok := s.Region(r); !ok {
-			return Data{}, &valueError{catalog.FieldRegions, fmt.Sprintf("region %s is not in the settings", quote(r))}
+			return nil, &valueError{catalog.FieldRegions, fmt.Sprintf("region %s is not in the settings", quote(r))}
 		}
 	}
+	var stages []Stage
 	for _, env := range s.Environments {
 		if !wanted[env.Name] {
 			continue
 		}
 		gate, err := gateData(env.Gate)
 		if err != nil {
-			return Data{}, fmt.Errorf("settings, environment %s: %w", quote(env.Name), err)
+			return nil, fmt.Errorf("settings, environment %s: %w", quote(env.Name), err)
 		}
-		ed := EnvironmentData{Name: env.Name, Identifier: Identifier(env.Name), Short: env.Short}
+		ed := EnvironmentData{Name: env.Name, Identifier: catalog.EnvironmentID(env.Name), Short: env.Short}
 		first := true
 		for _, region := range env.Regions {
 			if !slices.Contains(svc.Regions, region) {
 				continue
 			}
-			vars := strings.NewReplacer(
-				"{service}", svc.Name,
-				"{env}", env.Name,
-				"{env_short}", env.Short,
-				"{env_id}", ed.Identifier,
-				"{region}", region,
-			)
-			d.Stages = append(d.Stages, Stage{
+			v := catalog.PatternValues{Service: svc.Name, Team: svc.Team, Env: env, Region: region}
+			stages = append(stages, Stage{
 				Identifier:         Identifier(env.Name + "_" + region),
 				Name:               "deploy " + env.Name + " " + region,
 				Environment:        ed,
 				Region:             region,
-				ManifestPath:       vars.Replace(s.Manifests.PathPattern),
-				DelegateSelector:   vars.Replace(s.DelegateSelectorPattern),
-				Infrastructure:     vars.Replace(s.InfrastructurePattern),
+				ManifestPath:       catalog.Expand(s.Manifests.PathPattern, v),
+				ValuesPath:         catalog.Expand(s.Manifests.ValuesPathPattern, v),
+				DelegateSelector:   catalog.Expand(s.DelegateSelectorPattern, v),
+				Infrastructure:     s.InfrastructureID(env, region),
 				Gate:               gate,
 				FirstInEnvironment: first,
 			})
 			first = false
 		}
 	}
-	if len(d.Stages) == 0 {
-		return Data{}, &valueError{catalog.FieldEnvironments, "the service has no stage: none of its environments runs in any of its regions"}
+	if len(stages) == 0 {
+		return nil, &valueError{catalog.FieldEnvironments, "the service has no stage: none of its environments runs in any of its regions"}
 	}
-	return d, nil
+	return stages, nil
 }
 
 // gateData converts a settings gate for templates.

@@ -191,9 +191,9 @@ func keyText(k *yaml.Node) (string, bool) {
 }
 
 // scalarText returns a one-line scalar as yaml.v3 writes it in block
-// context: plain when that reads back as the same value, else single
-// quoted, else double quoted (only for a string that plain text would
-// read as another type).
+// context, after quoteYAML11: plain when that reads back as the same
+// value in YAML 1.1 and 1.2, else single quoted, else double quoted (only
+// for a string that plain text would read as another type).
 func scalarText(n *yaml.Node) (string, bool) {
 	s := n.Value
 	for i := 0; i < len(s); i++ {
@@ -204,12 +204,16 @@ func scalarText(n *yaml.Node) (string, bool) {
 	tag := n.ShortTag()
 	resolved := (&yaml.Node{Kind: yaml.ScalarNode, Value: s}).ShortTag()
 	switch {
+	case tag == "!!str" && yaml11NonString(s):
+		// A YAML 1.1 reader (Harness's) would take it for a boolean,
+		// number or null: see yaml11.go.
+		return `"` + doubleQuoteEscaper.Replace(s) + `"`, true
 	case tag == resolved:
 		// Plain, if the text allows it.
 	case tag == "!!str":
 		// Plain text would read as another type: yaml.v3 forces double
 		// quotes.
-		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`, true
+		return `"` + doubleQuoteEscaper.Replace(s) + `"`, true
 	default:
 		return "", false
 	}
@@ -221,6 +225,9 @@ func scalarText(n *yaml.Node) (string, bool) {
 	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'", true
 }
+
+// doubleQuoteEscaper escapes printable ASCII for a double-quoted scalar.
+var doubleQuoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // plainAllowed is yaml.v3's block_plain_allowed for a one-line printable
 // ASCII string (yaml_emitter_analyze_scalar).

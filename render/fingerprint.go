@@ -14,15 +14,15 @@ import (
 // fingerprintVersion changes whenever the same inputs render differently
 // (the rendering code, the checks or the canonical form changed), so that
 // files written by an older version are rendered again.
-const fingerprintVersion = "1"
+const fingerprintVersion = "2"
 
-// fingerprintPrefix starts the second header line of a pipeline file:
+// fingerprintPrefix starts the second header line of every rendered file:
 //
 //	# fingerprint: inputs=<hash of what it was rendered from> body=<hash of the body>
 //
-// The inputs hash covers the template's text, the settings, the catalog
-// repo and the service's pipeline-shaping fields, but no commit, so it
-// stays the same across catalog commits that do not touch the service.
+// The inputs hash covers what the file is rendered from (see unitDigest
+// and envDigest), but no commit, so it stays the same across catalog
+// commits that do not touch the service.
 const fingerprintPrefix = "# fingerprint: inputs="
 
 func fingerprintLine(inputs string, body []byte) string {
@@ -55,12 +55,17 @@ func settingsDigest(s catalog.Settings) string {
 	return hash32(b)
 }
 
-// inputsDigest hashes everything svc's pipeline is rendered from. It runs
-// for every service of every plan, so it avoids allocating: the parts are
-// written straight into the hash, separated by zero bytes.
-func (t *Templates) inputsDigest(svc catalog.Service, settings string, src Source) string {
-	at, ok := t.byArchetype[svc.Archetype]
-	if !ok {
+// unitDigest hashes everything svc's Service, pipeline and trigger are
+// rendered from: both templates of its archetype, the settings, the
+// catalog repo and the service's pipeline-shaping fields. The three files
+// share it: each is checked against the others, so a change to any input
+// renders all three again. It runs for every service of every plan, so it
+// avoids allocating: the parts are written straight into the hash,
+// separated by zero bytes.
+func (t *Templates) unitDigest(svc catalog.Service, settings string, src Source) string {
+	pt, ok := t.byArchetype[svc.Archetype]
+	st, ok2 := t.services[svc.Archetype]
+	if !ok || !ok2 {
 		return ""
 	}
 	h := sha256.New()
@@ -69,7 +74,8 @@ func (t *Templates) inputsDigest(svc catalog.Service, settings string, src Sourc
 		h.Write([]byte{0})
 	}
 	write(fingerprintVersion)
-	write(at.digest)
+	write(pt.digest)
+	write(st.digest)
 	write(settings)
 	write(src.CatalogRepo)
 	write(svc.Name)
@@ -90,6 +96,12 @@ func (t *Templates) inputsDigest(svc catalog.Service, settings string, src Sourc
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
+// envDigest hashes what an environment's file (region "") or one of its
+// infrastructure definitions is rendered from: the settings.
+func envDigest(settings, env, region string) string {
+	return hash32([]byte(fingerprintVersion + "\x00" + settings + "\x00" + env + "\x00" + region))
+}
+
 // templateDigest hashes a template's path and text, once when it is loaded.
 func templateDigest(path, src string) string {
 	return hash32([]byte(path + "\x00" + src))
@@ -102,7 +114,7 @@ func boolString(b bool) string {
 	return "false"
 }
 
-// fingerprint reads the inputs and body hashes of a pipeline file's header.
+// fingerprint reads the inputs and body hashes of a rendered file's header.
 func fingerprint(file []byte) (inputs, body string, ok bool) {
 	for len(file) > 0 && file[0] == '#' {
 		line := file
@@ -121,10 +133,10 @@ func fingerprint(file []byte) (inputs, body string, ok bool) {
 	return "", "", false
 }
 
-// upToDate reports whether file was rendered from exactly svc's current
-// inputs and its body was not edited since: rendering again would give
+// upToDate reports whether file was rendered from the inputs whose digest
+// is inputs and its body was not edited since: rendering again would give
 // the same body.
-func (t *Templates) upToDate(file []byte, svc catalog.Service, settings string, src Source) bool {
-	inputs, body, ok := fingerprint(file)
-	return ok && inputs != "" && inputs == t.inputsDigest(svc, settings, src) && body == hash32(Body(file))
+func upToDate(file []byte, inputs string) bool {
+	in, body, ok := fingerprint(file)
+	return ok && in != "" && in == inputs && body == hash32(Body(file))
 }

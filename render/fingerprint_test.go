@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"maps"
 	"strings"
 	"testing"
 
@@ -9,7 +10,8 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/templates"
 )
 
-// fingerprintWorld is one service rendered as the current pipeline file.
+// fingerprintWorld is one service rendered as the current files; it
+// returns the path of its pipeline.
 func fingerprintWorld(t *testing.T) (*Templates, catalog.Catalog, map[string][]byte, string) {
 	t.Helper()
 	tmpl := planTemplates(t)
@@ -18,16 +20,32 @@ func fingerprintWorld(t *testing.T) (*Templates, catalog.Catalog, map[string][]b
 	return tmpl, cat, current, PipelinePath(catalog.DefaultSettings(), "payments")
 }
 
+// planAction plans cat against current and returns the change of the
+// pipeline.
 func planAction(t *testing.T, tmpl *Templates, s catalog.Settings, cat catalog.Catalog, current map[string][]byte) Change {
 	t.Helper()
 	p, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: s, Templates: tmpl, Source: testPlanSource("head"), Current: current, Schemas: testSchemas(t)})
 	if len(diags) > 0 {
 		t.Fatal(diags.Err())
 	}
-	if len(p.Changes) != 1 {
-		t.Fatalf("%d changes, want 1", len(p.Changes))
+	for _, c := range p.Changes {
+		if c.Kind == KindPipeline {
+			return c
+		}
 	}
-	return p.Changes[0]
+	t.Fatalf("no pipeline change in %+v", p.Changes)
+	return Change{}
+}
+
+// with returns a copy of current with path set to file (deleted for nil).
+func withFile(current map[string][]byte, path string, file []byte) map[string][]byte {
+	out := maps.Clone(current)
+	if file == nil {
+		delete(out, path)
+	} else {
+		out[path] = file
+	}
+	return out
 }
 
 // TestUpToDateFilesAreNotRenderedAgain forges a current file whose body
@@ -42,9 +60,16 @@ func TestUpToDateFilesAreNotRenderedAgain(t *testing.T) {
 	}
 	body := bytes.Replace(Body(file), []byte("timeout: 10m"), []byte("timeout: 11m"), 1)
 	forged := []byte(strings.SplitN(string(file), "\n", 2)[0] + "\n" + fingerprintLine(inputs, body) + string(body))
-	c := planAction(t, tmpl, catalog.DefaultSettings(), cat, map[string][]byte{path: forged})
+	c := planAction(t, tmpl, catalog.DefaultSettings(), cat, withFile(current, path, forged))
 	if c.Action != ActionUnchanged || !bytes.Equal(c.New, forged) {
 		t.Errorf("action %s: an up-to-date file was rendered again", c.Action)
+	}
+	// A service's files are kept together or rendered again together: with
+	// its trigger missing, the forged pipeline is rendered again too.
+	s := catalog.DefaultSettings()
+	c = planAction(t, tmpl, s, cat, withFile(withFile(current, path, forged), TriggerPath(s, "payments"), nil))
+	if c.Action != ActionUpdate || !bytes.Equal(Body(c.New), Body(file)) {
+		t.Errorf("action %s: with the trigger missing, the pipeline was kept", c.Action)
 	}
 }
 
@@ -67,14 +92,23 @@ func TestFingerprintMismatchRendersAgain(t *testing.T) {
 			return changed, catalog.DefaultSettings(), file
 		},
 		"no fingerprint": func(t *testing.T, tmpl *Templates, file []byte) (*Templates, catalog.Settings, []byte) {
-			return tmpl, catalog.DefaultSettings(), Body(file)
+			header, _, _ := strings.Cut(string(file), "\n")
+			return tmpl, catalog.DefaultSettings(), []byte(header + "\n" + string(Body(file)))
+		},
+		"service template changed": func(t *testing.T, tmpl *Templates, file []byte) (*Templates, catalog.Settings, []byte) {
+			src := strings.Replace(string(templates.Default()["api"+ServiceTemplateSuffix]), "skipResourceVersioning: false", "skipResourceVersioning: true", 1)
+			changed, diags := LoadTemplates(map[string][]byte{"templates/api" + ServiceTemplateSuffix: []byte(src)})
+			if len(diags) > 0 {
+				t.Fatal(diags.Err())
+			}
+			return changed, catalog.DefaultSettings(), file
 		},
 	}
 	for name, change := range tests {
 		t.Run(name, func(t *testing.T) {
 			tmpl, cat, current, path := fingerprintWorld(t)
 			tmpl2, s, file := change(t, tmpl, current[path])
-			c := planAction(t, tmpl2, s, cat, map[string][]byte{path: file})
+			c := planAction(t, tmpl2, s, cat, withFile(current, path, file))
 			want, err := Pipeline(tmpl2, cat.Services[0], testOpts(t, s, testPlanSource("head")))
 			if err != nil {
 				t.Fatal(err)

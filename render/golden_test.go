@@ -159,14 +159,18 @@ func TestGolden(t *testing.T) {
 }
 
 // TestGoldenFilesAreValidAndCanonical checks each golden file on its own:
-// its body passes every check, including Harness's schema, and encoding it
-// again gives the same bytes (gofmt's idempotence check).
+// its body passes every check of its kind, including Harness's schema,
+// and encoding it again gives the same bytes (gofmt's idempotence check).
 func TestGoldenFilesAreValidAndCanonical(t *testing.T) {
 	for _, c := range goldenCases(t) {
 		for p, file := range wantFiles(t, c.dir) {
 			t.Run(c.name+"/"+p, func(t *testing.T) {
 				body := Body(file)
-				doc, problems := checkPipeline(body, testSchemas(t))
+				k, ok := KindOfPath(c.settings, p)
+				if !ok {
+					t.Fatalf("%s is not a path of a rendered kind", p)
+				}
+				doc, problems := checkEntity(k, body, testSchemas(t))
 				if len(problems) > 0 {
 					t.Fatalf("golden file fails the checks: %+v", problems)
 				}

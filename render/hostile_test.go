@@ -72,12 +72,14 @@ func hostileData(d Data, h string) Data {
 	d.Service.Name, d.Service.Team, d.Service.Archetype = h, h, h
 	d.Service.Identifier = Identifier(h)
 	d.Service.Environments, d.Service.Regions = []string{h}, []string{h}
-	d.Settings = SettingsData{Org: h, Project: h, Connector: h, ConfigRepo: h, Branch: h}
+	d.Settings = SettingsData{Org: h, Project: h, Connector: h, ConfigRepo: h, Branch: h,
+		Artifact: ArtifactData{Type: h, Connector: h, Registry: h, ImagePath: h}}
 	d.Pipeline = PipelineData{Name: h, Identifier: Identifier(h)}
 	d.Source = SourceData{CatalogRepo: h, Template: h}
 	stages := make([]Stage, len(d.Stages))
 	for i, s := range d.Stages {
-		s.Name, s.Region, s.ManifestPath, s.DelegateSelector, s.Infrastructure = h, h, h, h, h
+		s.Name, s.Region, s.ManifestPath, s.ValuesPath, s.DelegateSelector = h, h, h, h, h
+		s.Infrastructure = Identifier(h)
 		s.Environment = EnvironmentData{Name: h, Identifier: Identifier(h), Short: h}
 		if s.Gate.Kind == "wait" {
 			s.Gate.Wait = h
@@ -96,39 +98,48 @@ func hostileData(d Data, h string) Data {
 }
 
 // TestDefaultTemplatesKeepTheirStructureWhateverTheValues executes each
-// built-in template with every free-text value replaced by a hostile
-// string: the output must parse to the same tree, node for node, with the
-// value in its places as a string.
+// built-in template, pipeline and Service, with every free-text value
+// replaced by a hostile string: the output must parse to the same tree,
+// node for node, with the value in its places as a string.
 func TestDefaultTemplatesKeepTheirStructureWhateverTheValues(t *testing.T) {
 	tm := defaultTemplates(t)
 	for _, archetype := range tm.Archetypes() {
-		at := tm.byArchetype[archetype]
-		svc := apiService()
-		svc.Archetype = archetype
-		base, err := newData(svc, catalog.DefaultSettings(), testSource(), at.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := at.execute(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := shape(t, raw)
-		for _, h := range hostileStrings {
-			t.Run(fmt.Sprintf("%s/%q", archetype, h), func(t *testing.T) {
-				raw, err := at.execute(hostileData(base, h))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(want, shape(t, raw)); diff != "" {
-					t.Fatalf("structure changed (-want +got):\n%s", diff)
-				}
-				for _, ptr := range []string{"/pipeline/name", "/pipeline/tags/team", "/pipeline/tags/service", "/pipeline/orgIdentifier", "/pipeline/stages/0/stage/name"} {
-					if got := valueAt(t, raw, ptr); got != h {
-						t.Errorf("%s = %q, want %q", ptr, got, h)
+		for _, c := range []struct {
+			at   *archetypeTemplate
+			ptrs []string
+		}{
+			{tm.byArchetype[archetype], []string{"/pipeline/name", "/pipeline/tags/team", "/pipeline/tags/service", "/pipeline/orgIdentifier", "/pipeline/stages/0/stage/name",
+				"/pipeline/stages/0/stage/delegateSelectors/0", "/pipeline/stages/0/stage/spec/service/serviceInputs/serviceDefinition/spec/manifests/0/manifest/spec/valuesPaths/0"}},
+			{tm.services[archetype], []string{"/service/name", "/service/tags/team", "/service/orgIdentifier",
+				"/service/serviceDefinition/spec/artifacts/primary/sources/0/spec/imagePath", "/service/serviceDefinition/spec/artifacts/primary/sources/0/spec/registryHostname"}},
+		} {
+			svc := apiService()
+			svc.Archetype = archetype
+			base, err := newData(svc, catalog.DefaultSettings(), testSource(), c.at.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := c.at.execute(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := shape(t, raw)
+			for _, h := range hostileStrings {
+				t.Run(fmt.Sprintf("%s/%q", c.at.path, h), func(t *testing.T) {
+					raw, err := c.at.execute(hostileData(base, h))
+					if err != nil {
+						t.Fatal(err)
 					}
-				}
-			})
+					if diff := cmp.Diff(want, shape(t, raw)); diff != "" {
+						t.Fatalf("structure changed (-want +got):\n%s", diff)
+					}
+					for _, ptr := range c.ptrs {
+						if got := valueAt(t, raw, ptr); got != h {
+							t.Errorf("%s = %q, want %q", ptr, got, h)
+						}
+					}
+				})
+			}
 		}
 	}
 }
@@ -167,9 +178,9 @@ func TestHostileCatalogValues(t *testing.T) {
 		{"expression in name", func(s *catalog.Service) { s.Name = "svc-<+pipeline.name>" }, "name", "Harness expression"},
 		{"expression in a region", func(s *catalog.Service) { s.Regions = []string{"euw1", "<+input>"} }, "regions", "Harness expression"},
 		{"invalid UTF-8 in team", func(s *catalog.Service) { s.Team = "pay\xffments" }, "team", "UTF-8"},
-		{"colon in name", func(s *catalog.Service) { s.Name = "a: b" }, "name", "pipeline file"},
-		{"newline in name", func(s *catalog.Service) { s.Name = "x\n  injected: true" }, "name", "pipeline file"},
-		{"path in name", func(s *catalog.Service) { s.Name = "../../etc" }, "name", "pipeline file"},
+		{"colon in name", func(s *catalog.Service) { s.Name = "a: b" }, "name", "cannot name a file"},
+		{"newline in name", func(s *catalog.Service) { s.Name = "x\n  injected: true" }, "name", "cannot name a file"},
+		{"path in name", func(s *catalog.Service) { s.Name = "../../etc" }, "name", "cannot name a file"},
 		{"unknown environment", func(s *catalog.Service) { s.Environments = []string{"prod\n  x: y"} }, "environments", "not in the settings"},
 		{"unknown archetype", func(s *catalog.Service) { s.Archetype = `api" x` }, "archetype", "no template"},
 		{"no stage", func(s *catalog.Service) { s.Regions = []string{"euw2"}; s.Environments = []string{"int-stable"} }, "environments", "no stage"},

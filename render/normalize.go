@@ -21,8 +21,10 @@ func encodeCanonical(w *bytes.Buffer, doc *yaml.Node) error {
 	return encodeYAMLv3(w, doc)
 }
 
-// encodeYAMLv3 writes doc with yaml.v3's encoder, 2-space indentation.
+// encodeYAMLv3 writes doc with yaml.v3's encoder, 2-space indentation,
+// quoting what YAML 1.1 would not read as a string (see quoteYAML11).
 func encodeYAMLv3(w io.Writer, doc *yaml.Node) error {
+	quoteYAML11(doc)
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
 	if err := enc.Encode(doc); err != nil {
@@ -78,12 +80,7 @@ func Normalize(src []byte) ([]byte, error) {
 	}
 	plain(expanded, true)
 	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(expanded); err != nil {
-		return nil, fmt.Errorf("normalizing YAML: %w", err)
-	}
-	if err := enc.Close(); err != nil {
+	if err := encodeYAMLv3(&buf, expanded); err != nil {
 		return nil, fmt.Errorf("normalizing YAML: %w", err)
 	}
 	return buf.Bytes(), nil

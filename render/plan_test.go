@@ -90,9 +90,13 @@ type planSummary struct {
 	Fields  []string // names of the changed fields
 }
 
-func summarize(p PipelinePlan) []planSummary {
+// summarize lists the plan's changes of one kind.
+func summarize(p PipelinePlan, k Kind) []planSummary {
 	out := make([]planSummary, 0, len(p.Changes))
 	for _, c := range p.Changes {
+		if c.Kind != k {
+			continue
+		}
 		s := planSummary{Service: c.Service, Action: c.Action, Path: c.Path}
 		for _, f := range c.Fields {
 			s.Fields = append(s.Fields, f.Name)
@@ -110,8 +114,8 @@ func TestPlan(t *testing.T) {
 		base, head string
 		want       []planSummary
 		wantSum    Summary
-		// diffHas and diffLacks are lines the diff of the first change
-		// must hold or not hold.
+		// diffHas and diffLacks are lines the diff of the first pipeline
+		// change must hold or not hold.
 		diffHas, diffLacks []string
 	}{
 		{
@@ -260,29 +264,51 @@ func TestPlan(t *testing.T) {
 			if len(diags) > 0 {
 				t.Fatalf("Plan diagnostics: %v", diags.Err())
 			}
-			if diff := cmp.Diff(tc.want, summarize(plan)); diff != "" {
+			if diff := cmp.Diff(tc.want, summarize(plan, KindPipeline)); diff != "" {
 				t.Errorf("changes (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.wantSum, plan.Summary); diff != "" {
-				t.Errorf("summary (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tc.wantSum.services(), plan.Summary.services()); diff != "" {
+				t.Errorf("summary of services (-want +got):\n%s", diff)
+			}
+			if want := (Counts{Unchanged: 3}); plan.Summary.Environments != want {
+				t.Errorf("summary of environments %+v, want %+v", plan.Summary.Environments, want)
 			}
 			for _, c := range plan.Changes {
 				checkChangeInvariants(t, c)
 			}
+			checkUnitsMoveTogether(t, plan)
 			if len(tc.diffHas)+len(tc.diffLacks) > 0 {
-				lines := strings.Split(plan.Changes[0].Diff(), "\n")
+				first := plan.Changes[slices.IndexFunc(plan.Changes, func(c Change) bool { return c.Kind == KindPipeline })]
+				lines := strings.Split(first.Diff(), "\n")
 				for _, l := range tc.diffHas {
 					if !slices.Contains(lines, l) {
-						t.Errorf("diff lacks the line %q:\n%s", l, plan.Changes[0].Diff())
+						t.Errorf("diff lacks the line %q:\n%s", l, first.Diff())
 					}
 				}
 				for _, l := range tc.diffLacks {
 					if slices.Contains(lines, l) {
-						t.Errorf("diff has the line %q:\n%s", l, plan.Changes[0].Diff())
+						t.Errorf("diff has the line %q:\n%s", l, first.Diff())
 					}
 				}
 			}
 		})
+	}
+}
+
+// checkUnitsMoveTogether checks that a service's files are created or
+// deleted together: a create or a delete of one of them is one of all
+// three.
+func checkUnitsMoveTogether(tb testing.TB, p PipelinePlan) {
+	tb.Helper()
+	for _, u := range p.units() {
+		if u.key.environment {
+			continue
+		}
+		for _, c := range u.changes {
+			if (c.Action == ActionCreate || c.Action == ActionDelete) && (u.action != c.Action || len(u.changes) != 3) {
+				tb.Errorf("service %s: %s %s, but the unit is %s with %d files", u.key.name, c.Action, c.Path, u.action, len(u.changes))
+			}
+		}
 	}
 }
 
@@ -329,21 +355,36 @@ func TestPlanConfigOnlyChangeKeepsTheFile(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatal(diags.Err())
 	}
-	want := []Change{{
-		Service:  "payment-service",
-		Action:   ActionConfigOnly,
-		Path:     "pipelines/payment-service-cd.yaml",
-		Pipeline: "payment_service_cd",
-		Fields:   []catalog.FieldChange{{Name: "profile", Old: "medium", New: "large"}},
-		Old:      current["pipelines/payment-service-cd.yaml"],
-		New:      current["pipelines/payment-service-cd.yaml"],
-	}}
-	if diff := cmp.Diff(want, plan.Changes); diff != "" {
+	fields := []catalog.FieldChange{{Name: "profile", Old: "medium", New: "large"}}
+	var want []Change
+	for _, c := range []Change{
+		{Kind: KindService, Identifier: "payment_service", Path: "services/payment-service.yaml"},
+		{Kind: KindPipeline, Identifier: "payment_service_cd", Path: "pipelines/payment-service-cd.yaml"},
+		{Kind: KindTrigger, Identifier: "payment_service_cd_new_image", PipelineRef: "payment_service_cd", Path: "triggers/payment-service-cd-new-image.yaml"},
+	} {
+		c.Service, c.Action, c.Fields, c.Old, c.New = "payment-service", ActionConfigOnly, fields, current[c.Path], current[c.Path]
+		want = append(want, c)
+	}
+	var got []Change
+	for _, c := range plan.Changes {
+		if c.Service != "" {
+			got = append(got, c)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
 	}
 	if w := plan.Writes(); len(w) != 0 {
 		t.Errorf("Writes() = %v, want nothing", slices.Sorted(maps.Keys(w)))
 	}
+	if plan.Summary.ConfigOnly != 1 || plan.Summary.Files.Services.ConfigOnly != 1 || plan.Summary.Changed() != 0 {
+		t.Errorf("summary %+v: want one config-only service and no file changed", plan.Summary)
+	}
+}
+
+// generated is a file with the generated header, as a plan tells one.
+func generated(body string) []byte {
+	return []byte(generatedMark + " (template x) — do not edit\n" + body)
 }
 
 // TestPlanAgainstCurrentFiles plans against a given pipelines tree, as the
@@ -358,91 +399,88 @@ func TestPlanAgainstCurrentFiles(t *testing.T) {
 	// commit gave it.
 	oldHeader := append([]byte("# generated by pipeline-orchestrator from company/platform-next@0000000 (template templates/api-pipeline-template.yaml@abc1234) — do not edit\n"),
 		Body(rendered[paymentPath])...)
+	all := func(changes map[string][]byte) func() map[string][]byte {
+		return func() map[string][]byte {
+			out := maps.Clone(rendered)
+			for p, b := range changes {
+				if b == nil {
+					delete(out, p)
+				} else {
+					out[p] = b
+				}
+			}
+			return out
+		}
+	}
 
 	tests := []struct {
 		name    string
 		current func() map[string][]byte
-		want    []planSummary
+		want    []planSummary // the changes that are not unchanged
 		// kept are files the plan must leave exactly as they are.
 		kept []string
 	}{
 		{
-			name: "a file whose header alone differs is unchanged and kept byte for byte",
-			current: func() map[string][]byte {
-				return map[string][]byte{paymentPath: oldHeader, ordersPath: rendered[ordersPath]}
-			},
-			want: []planSummary{
-				{"order-events", ActionUnchanged, ordersPath, nil},
-				{"payment-service", ActionUnchanged, paymentPath, nil},
-			},
-			kept: []string{paymentPath, ordersPath},
+			name:    "a file whose header alone differs is unchanged and kept byte for byte",
+			current: all(map[string][]byte{paymentPath: oldHeader}),
+			kept:    []string{paymentPath, ordersPath},
 		},
 		{
-			name: "files that are not pipelines are never deleted",
-			current: func() map[string][]byte {
-				return map[string][]byte{
-					paymentPath:                      rendered[paymentPath],
-					ordersPath:                       rendered[ordersPath],
-					"pipelines/README.md":            []byte("# pipelines\n"),
-					"pipelines/notes.yaml":           []byte("a: b\n"),
-					"pipelines/shared-steps.yml":     []byte("a: b\n"),
-					"pipelines/-cd.yaml":             []byte("a: b\n"),
-					"pipelines/.hidden-cd.yaml":      []byte("a: b\n"),
-					"pipelines/with space-cd.yaml":   []byte("a: b\n"),
-					"pipelines/archive/old-cd.yaml":  []byte("a: b\n"),
-					"templates/api-cd.yaml":          []byte("a: b\n"),
-					"other-cd.yaml":                  []byte("a: b\n"),
-					"pipelines/payment-service.yaml": []byte("a: b\n"),
-				}
-			},
-			want: []planSummary{
-				{"order-events", ActionUnchanged, ordersPath, nil},
-				{"payment-service", ActionUnchanged, paymentPath, nil},
-			},
+			name: "files that are not entities, or written by hand, are never deleted",
+			current: all(map[string][]byte{
+				"pipelines/README.md":                     []byte("# pipelines\n"),
+				"pipelines/notes.yaml":                    []byte("a: b\n"),
+				"pipelines/shared-steps.yml":              []byte("a: b\n"),
+				"pipelines/-cd.yaml":                      []byte("a: b\n"),
+				"pipelines/.hidden-cd.yaml":               []byte("a: b\n"),
+				"pipelines/with space-cd.yaml":            []byte("a: b\n"),
+				"pipelines/archive/old-cd.yaml":           generated("a: b\n"),
+				"pipelines/hand-written-cd.yaml":          []byte("pipeline:\n  identifier: hand_written_cd\n"),
+				"services/hand-written.yaml":              []byte("service:\n  identifier: hand_written\n"),
+				"environments/staging.yaml":               []byte("environment:\n  identifier: staging\n"),
+				"triggers/hand-written-cd-new-image.yaml": []byte("trigger: {identifier: t, pipelineIdentifier: p}\n"),
+				"templates/api-cd.yaml":                   []byte("a: b\n"),
+				"other-cd.yaml":                           []byte("a: b\n"),
+				"pipelines/payment-service.yaml":          []byte("a: b\n"),
+			}),
 		},
 		{
-			name: "a pipeline file no service renders is deleted",
-			current: func() map[string][]byte {
-				return map[string][]byte{
-					paymentPath:                   rendered[paymentPath],
-					ordersPath:                    rendered[ordersPath],
-					"pipelines/ghost-svc-cd.yaml": []byte("pipeline:\n  identifier: ghost_cd\n"),
-				}
-			},
+			name: "a generated file nothing renders is deleted, of any kind",
+			current: all(map[string][]byte{
+				"pipelines/ghost-svc-cd.yaml":           generated("pipeline:\n  identifier: ghost_cd\n"),
+				"triggers/ghost-svc-cd-new-image.yaml":  generated("trigger: {identifier: ghost_t, pipelineIdentifier: ghost_cd}\n"),
+				"infrastructures/prod-euw9.yaml":        generated("infrastructureDefinition: {identifier: prod_euw9_k8s, environmentRef: prod, tags: {environment: prod}}\n"),
+				"environments/staging.yaml":             generated("environment: {identifier: staging, tags: {environment: staging}}\n"),
+				"services/ghost-svc.yaml":               generated("service: {identifier: ghost_svc}\n"),
+				"services/payment-service.yaml.orig":    generated("service: {}\n"),
+				"infrastructures/int-stable-euw1.yaml ": generated("x\n"),
+			}),
 			want: []planSummary{
+				{"ghost-svc", ActionDelete, "services/ghost-svc.yaml", nil},
 				{"ghost-svc", ActionDelete, "pipelines/ghost-svc-cd.yaml", nil},
-				{"order-events", ActionUnchanged, ordersPath, nil},
-				{"payment-service", ActionUnchanged, paymentPath, nil},
+				{"ghost-svc", ActionDelete, "triggers/ghost-svc-cd-new-image.yaml", nil},
+				{"", ActionDelete, "infrastructures/prod-euw9.yaml", nil},
+				{"", ActionDelete, "environments/staging.yaml", nil},
 			},
 		},
 		{
-			name: "a missing file is created",
-			current: func() map[string][]byte {
-				return map[string][]byte{ordersPath: rendered[ordersPath]}
-			},
+			name:    "a missing file is created",
+			current: all(map[string][]byte{paymentPath: nil, "infrastructures/prod-euw2.yaml": nil}),
 			want: []planSummary{
 				{"payment-service", ActionCreate, paymentPath, nil},
-				{"order-events", ActionUnchanged, ordersPath, nil},
+				{"", ActionCreate, "infrastructures/prod-euw2.yaml", nil},
 			},
 		},
 		{
-			name:    "an empty pipelines directory gets every pipeline",
+			name:    "an empty pipelines repo gets every entity",
 			current: func() map[string][]byte { return map[string][]byte{} },
-			want: []planSummary{
-				{"order-events", ActionCreate, ordersPath, nil},
-				{"payment-service", ActionCreate, paymentPath, nil},
-			},
 		},
 		{
 			name: "a hand-edited body is updated back",
-			current: func() map[string][]byte {
-				edited := bytes.Replace(rendered[paymentPath], []byte("timeout: 10m"), []byte("timeout: 99m"), 1)
-				return map[string][]byte{paymentPath: edited, ordersPath: rendered[ordersPath]}
-			},
-			want: []planSummary{
-				{"payment-service", ActionUpdate, paymentPath, nil},
-				{"order-events", ActionUnchanged, ordersPath, nil},
-			},
+			current: all(map[string][]byte{
+				paymentPath: bytes.Replace(rendered[paymentPath], []byte("timeout: 10m"), []byte("timeout: 99m"), 1),
+			}),
+			want: []planSummary{{"payment-service", ActionUpdate, paymentPath, nil}},
 		},
 	}
 	for _, tc := range tests {
@@ -456,13 +494,33 @@ func TestPlanAgainstCurrentFiles(t *testing.T) {
 			if len(diags) > 0 {
 				t.Fatal(diags.Err())
 			}
-			if diff := cmp.Diff(tc.want, summarize(plan)); diff != "" {
+			var got []planSummary
+			for _, c := range plan.Changes {
+				if c.Action != ActionUnchanged {
+					got = append(got, planSummary{Service: c.Service, Action: c.Action, Path: c.Path})
+				}
+			}
+			want := tc.want
+			if len(current) == 0 {
+				for _, p := range slices.Sorted(maps.Keys(rendered)) {
+					want = append(want, planSummary{Action: ActionCreate, Path: p})
+				}
+				got = nil
+				for _, c := range plan.Changes {
+					got = append(got, planSummary{Action: c.Action, Path: c.Path})
+				}
+				slices.SortFunc(got, func(a, b planSummary) int { return strings.Compare(a.Path, b.Path) })
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("changes (-want +got):\n%s", diff)
 			}
 			writes := plan.Writes()
-			for p := range writes {
-				if !IsPipelinePath(catalog.DefaultSettings(), p) {
-					t.Errorf("Writes() touches %s, which is not a pipeline file", p)
+			for p, b := range writes {
+				if _, ok := KindOfPath(catalog.DefaultSettings(), p); !ok {
+					t.Errorf("Writes() touches %s, which is not an entity file", p)
+				}
+				if old, ok := before[p]; ok && !IsGenerated(old) || b != nil && !IsGenerated(b) {
+					t.Errorf("Writes() touches %s, which is written by hand", p)
 				}
 			}
 			for _, p := range tc.kept {
@@ -482,6 +540,42 @@ func TestPlanAgainstCurrentFiles(t *testing.T) {
 	}
 }
 
+// TestPlanRefusesToReplaceHandWrittenFiles: a file without the generated
+// header where the plan would write an entity is a diagnostic that names
+// it; the service or environment it would replace is left alone.
+func TestPlanRefusesToReplaceHandWrittenFiles(t *testing.T) {
+	tmpl := planTemplates(t)
+	cat := parsePlanCatalog(t, tmpl, catalogYAML(payment, orders))
+	rendered := mustRenderAll(t, tmpl, cat, testPlanSource("base"))
+	current := maps.Clone(rendered)
+	handService := []byte("service:\n  identifier: payment_service\n  name: written by hand\n")
+	handInfra := []byte("infrastructureDefinition: {identifier: prod_euw2_k8s, environmentRef: prod}\n")
+	current["services/payment-service.yaml"] = handService
+	current["infrastructures/prod-euw2.yaml"] = handInfra
+	delete(current, "pipelines/payment-service-cd.yaml")
+	delete(current, "environments/prod.yaml")
+	plan, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: catalog.DefaultSettings(), Templates: tmpl, Source: testPlanSource("head"), Current: current, Schemas: testSchemas(t)})
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.String())
+	}
+	want := []string{
+		"infrastructures/prod-euw2.yaml: infrastructures/prod-euw2.yaml was written by hand (it has no generated header), and the application renders the infrastructure definition prod_euw2_k8s at this path: rename or remove the file, and the next plan writes it",
+		"services/payment-service.yaml: services/payment-service.yaml was written by hand (it has no generated header), and the application renders the Service payment_service at this path: rename or remove the file, and the next plan writes it",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+	for _, c := range plan.Changes {
+		if c.Service == "payment-service" || c.Environment == "prod" {
+			t.Errorf("%s %s: the unit of a hand-written file is in the plan", c.Action, c.Path)
+		}
+	}
+	if w := plan.Writes(); len(w) != 0 {
+		t.Errorf("Writes() = %v, want nothing: the missing files belong to units left alone", slices.Sorted(maps.Keys(w)))
+	}
+}
+
 func TestPlanWrites(t *testing.T) {
 	tmpl := planTemplates(t)
 	base := parsePlanCatalog(t, tmpl, catalogYAML(payment, orders, reportOff))
@@ -492,15 +586,45 @@ func TestPlanWrites(t *testing.T) {
 	}
 	wantNew := mustRenderAll(t, tmpl, head, testPlanSource("head"))
 	want := map[string][]byte{
-		"pipelines/nightly-report-cd.yaml":  wantNew["pipelines/nightly-report-cd.yaml"],
-		"pipelines/payment-service-cd.yaml": wantNew["pipelines/payment-service-cd.yaml"],
-		"pipelines/order-events-cd.yaml":    nil,
+		"services/nightly-report.yaml":              wantNew["services/nightly-report.yaml"],
+		"pipelines/nightly-report-cd.yaml":          wantNew["pipelines/nightly-report-cd.yaml"],
+		"triggers/nightly-report-cd-new-image.yaml": wantNew["triggers/nightly-report-cd-new-image.yaml"],
+		"pipelines/payment-service-cd.yaml":         wantNew["pipelines/payment-service-cd.yaml"],
+		"services/order-events.yaml":                nil,
+		"pipelines/order-events-cd.yaml":            nil,
+		"triggers/order-events-cd-new-image.yaml":   nil,
 	}
 	if diff := cmp.Diff(want, plan.Writes()); diff != "" {
 		t.Errorf("Writes() (-want +got):\n%s", diff)
 	}
 	if got := (PipelinePlan{}).Writes(); got == nil || len(got) != 0 {
 		t.Errorf("empty plan: Writes() = %#v, want an empty map", got)
+	}
+}
+
+// TestPlanCountsUnits: a service's three files, and an environment's
+// infrastructure definitions, count as one unit each for mass deletes.
+func TestPlanCountsUnits(t *testing.T) {
+	tmpl := planTemplates(t)
+	base := parsePlanCatalog(t, tmpl, catalogYAML(payment, orders, nightly))
+	head := parsePlanCatalog(t, tmpl, catalogYAML(nightly))
+	current := mustRenderAll(t, tmpl, base, testPlanSource("base"))
+	s := catalog.DefaultSettings()
+	s.Environments[2].Regions = []string{"euw1"} // prod leaves euw2
+	plan, diags := Plan(PlanInput{Base: base, Head: head, Settings: s, Templates: tmpl, Source: testPlanSource("head"), Current: current, Schemas: testSchemas(t)})
+	if len(diags) > 0 {
+		t.Fatal(diags.Err())
+	}
+	// 3 services and 3 environments exist; payment-service, order-events
+	// and prod (its euw2 infrastructure) lose files.
+	if plan.ExistingUnits != 6 || plan.DeletedUnits() != 3 {
+		t.Errorf("ExistingUnits %d, DeletedUnits %d; want 6 and 3", plan.ExistingUnits, plan.DeletedUnits())
+	}
+	if want := (Counts{Update: 1, Unchanged: 2}); plan.Summary.Environments != want {
+		t.Errorf("environments %+v, want %+v", plan.Summary.Environments, want)
+	}
+	if plan.Summary.Delete != 2 || plan.Summary.Files.Services.Delete != 2 || plan.Summary.Files.Infrastructures.Delete != 1 {
+		t.Errorf("summary %+v: want 2 services deleted, with 2 Service files, and 1 infrastructure file", plan.Summary)
 	}
 }
 
@@ -522,8 +646,13 @@ func TestPlanLeavesUnrenderablePipelinesAlone(t *testing.T) {
 		}
 	}
 	want := []planSummary{{"order-events", ActionUnchanged, "pipelines/order-events-cd.yaml", nil}}
-	if diff := cmp.Diff(want, summarize(plan)); diff != "" {
+	if diff := cmp.Diff(want, summarize(plan, KindPipeline)); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	for _, c := range plan.Changes {
+		if c.Service == "payment-service" {
+			t.Errorf("%s %s: a service that does not render is in the plan", c.Action, c.Path)
+		}
 	}
 	if w := plan.Writes(); len(w) != 0 {
 		t.Errorf("Writes() = %v, want nothing", slices.Sorted(maps.Keys(w)))
@@ -544,37 +673,56 @@ func TestPlanIsDeterministic(t *testing.T) {
 	}
 }
 
-func TestIsPipelinePath(t *testing.T) {
+func TestKindOfPath(t *testing.T) {
 	custom := catalog.DefaultSettings()
-	custom.PipelinesDir = "harness/pipelines"
+	custom.PipelinesDir, custom.TriggersDir = "harness/pipelines", "harness/triggers"
+	def := catalog.DefaultSettings()
 	tests := []struct {
 		settings catalog.Settings
 		path     string
-		want     bool
+		want     Kind // "" for none
 	}{
-		{catalog.DefaultSettings(), "pipelines/payment-service-cd.yaml", true},
-		{catalog.DefaultSettings(), "pipelines/a.b_c-cd.yaml", true},
-		{catalog.DefaultSettings(), "pipelines/-cd.yaml", false},
-		{catalog.DefaultSettings(), "pipelines/.x-cd.yaml", false},
-		{catalog.DefaultSettings(), "pipelines/x y-cd.yaml", false},
-		{catalog.DefaultSettings(), "pipelines/x-cd.yml", false},
-		{catalog.DefaultSettings(), "pipelines/x.yaml", false},
-		{catalog.DefaultSettings(), "pipelines/sub/x-cd.yaml", false},
-		{catalog.DefaultSettings(), "x-cd.yaml", false},
-		{catalog.DefaultSettings(), "templates/x-cd.yaml", false},
-		{custom, "harness/pipelines/x-cd.yaml", true},
-		{custom, "pipelines/x-cd.yaml", false},
+		{def, "pipelines/payment-service-cd.yaml", KindPipeline},
+		{def, "pipelines/a.b_c-cd.yaml", KindPipeline},
+		{def, "pipelines/-cd.yaml", ""},
+		{def, "pipelines/.x-cd.yaml", ""},
+		{def, "pipelines/x y-cd.yaml", ""},
+		{def, "pipelines/x-cd.yml", ""},
+		{def, "pipelines/x.yaml", ""},
+		{def, "pipelines/sub/x-cd.yaml", ""},
+		{def, "x-cd.yaml", ""},
+		{def, "templates/x-cd.yaml", ""},
+		{def, "services/payment-service.yaml", KindService},
+		{def, "services/.yaml", ""},
+		{def, "services/x.yml", ""},
+		{def, "triggers/payment-service-cd-new-image.yaml", KindTrigger},
+		{def, "triggers/payment-service-cd.yaml", ""},
+		{def, "environments/prod.yaml", KindEnvironment},
+		{def, "infrastructures/prod-euw1.yaml", KindInfrastructure},
+		{def, "infrastructures/sub/prod-euw1.yaml", ""},
+		{custom, "harness/pipelines/x-cd.yaml", KindPipeline},
+		{custom, "harness/triggers/x-cd-new-image.yaml", KindTrigger},
+		{custom, "pipelines/x-cd.yaml", ""},
 	}
 	for _, tc := range tests {
-		if got := IsPipelinePath(tc.settings, tc.path); got != tc.want {
-			t.Errorf("IsPipelinePath(%s, %q) = %t, want %t", tc.settings.PipelinesDir, tc.path, got, tc.want)
+		k, ok := KindOfPath(tc.settings, tc.path)
+		if k != tc.want || ok != (tc.want != "") {
+			t.Errorf("KindOfPath(%q) = %q, %t; want %q", tc.path, k, ok, tc.want)
+		}
+		if got := IsPipelinePath(tc.settings, tc.path); got != (tc.want == KindPipeline) {
+			t.Errorf("IsPipelinePath(%q) = %t", tc.path, got)
 		}
 	}
-	// Every path PipelinePath gives is a pipeline path.
+	// Every path a path function gives is of its kind.
 	for _, name := range []string{"payment-service", "a", "x.y", "UPPER_case"} {
-		for _, s := range []catalog.Settings{catalog.DefaultSettings(), custom} {
-			if p := PipelinePath(s, name); !IsPipelinePath(s, p) {
-				t.Errorf("IsPipelinePath(%s, PipelinePath(%q) = %q) = false", s.PipelinesDir, name, p)
+		for _, s := range []catalog.Settings{def, custom} {
+			for want, p := range map[Kind]string{
+				KindService: ServicePath(s, name), KindPipeline: PipelinePath(s, name), KindTrigger: TriggerPath(s, name),
+				KindEnvironment: EnvironmentPath(s, name), KindInfrastructure: InfrastructurePath(s, name, "euw1"),
+			} {
+				if k, _ := KindOfPath(s, p); k != want {
+					t.Errorf("KindOfPath(%q) = %q, want %q", p, k, want)
+				}
 			}
 		}
 	}

@@ -20,10 +20,17 @@ const CheckRunTextLimit = 65535
 // planJSON is the JSON contract of `plan --format json`; other tools read
 // it, so its fields change only compatibly:
 //
-//	{"changes": [{"service", "action", "path",
+//	{"changes": [{"kind", "identifier", "service", "environment",
+//	              "action", "path",
 //	              "fields": [{"name", "old", "new", "shapesPipeline"}],
 //	              "diff"}],
-//	 "summary": {"create", "update", "delete", "configOnly", "unchanged"}}
+//	 "summary": {"create", "update", "delete", "configOnly", "unchanged",
+//	             "environments": {counts},
+//	             "files": {"services", "environments", "infrastructures",
+//	                       "pipelines", "triggers": {counts}}}}
+//
+// where counts are {"create", "update", "delete", "configOnly",
+// "unchanged"}; the summary's own counts are services (see Summary).
 type planJSON struct {
 	Changes []changeJSON `json:"changes"`
 	Summary Summary      `json:"summary"`
@@ -31,11 +38,14 @@ type planJSON struct {
 
 // changeJSON is one Change in the JSON form.
 type changeJSON struct {
-	Service string      `json:"service"`
-	Action  Action      `json:"action"`
-	Path    string      `json:"path"`
-	Fields  []fieldJSON `json:"fields"`
-	Diff    string      `json:"diff"`
+	Kind        Kind        `json:"kind"`
+	Identifier  string      `json:"identifier"`
+	Service     string      `json:"service"`
+	Environment string      `json:"environment"`
+	Action      Action      `json:"action"`
+	Path        string      `json:"path"`
+	Fields      []fieldJSON `json:"fields"`
+	Diff        string      `json:"diff"`
 }
 
 // fieldJSON is one catalog.FieldChange in the JSON form.
@@ -52,7 +62,8 @@ type fieldJSON struct {
 func (p PipelinePlan) JSON() ([]byte, error) {
 	out := planJSON{Changes: make([]changeJSON, 0, len(p.Changes)), Summary: p.Summary}
 	for _, c := range p.Changes {
-		cj := changeJSON{Service: c.Service, Action: c.Action, Path: c.Path, Diff: c.Diff(), Fields: make([]fieldJSON, 0, len(c.Fields))}
+		cj := changeJSON{Kind: c.Kind, Identifier: c.Identifier, Service: c.Service, Environment: c.Environment,
+			Action: c.Action, Path: c.Path, Diff: c.Diff(), Fields: make([]fieldJSON, 0, len(c.Fields))}
 		for _, f := range c.Fields {
 			cj.Fields = append(cj.Fields, fieldJSON{Name: f.Name, Old: f.Old, New: f.New, ShapesPipeline: f.ShapesPipeline})
 		}
@@ -61,7 +72,7 @@ func (p PipelinePlan) JSON() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	// Pipelines are full of <+expressions>: keep them readable.
+	// Entities are full of <+expressions>: keep them readable.
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(out); err != nil {
 		return nil, fmt.Errorf("encoding plan: %w", err)
@@ -69,43 +80,70 @@ func (p PipelinePlan) JSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Headline is the plan in one line, e.g. "1 to create, 2 to update, 0 to
-// delete, 1 config-only".
+// Headline is the plan in one line, e.g. "1 service to create, 2 to
+// update, 0 to delete, 1 config-only; 1 environment to update; 5 files to
+// write, 1 to delete". The part about environments is there only when one
+// changes, the part about services only when a service changes, and the
+// part about files only when a file does.
 func (s Summary) Headline() string {
-	if s.Changed() == 0 && s.ConfigOnly == 0 {
-		return "No pipeline changes"
+	files := s.Files.total()
+	services := s.services()
+	if files.Changed() == 0 && services.ConfigOnly == 0 {
+		return "No changes"
 	}
-	return fmt.Sprintf("%d to create, %d to update, %d to delete, %d config-only", s.Create, s.Update, s.Delete, s.ConfigOnly)
+	var parts []string
+	if services.Changed() > 0 || services.ConfigOnly > 0 {
+		parts = append(parts, fmt.Sprintf("%s to create, %d to update, %d to delete, %d config-only",
+			countOf(s.Create, "service", "services"), s.Update, s.Delete, s.ConfigOnly))
+	}
+	if e := s.Environments; e.Changed() > 0 {
+		parts = append(parts, phrase("environment", "environments", []int{e.Create, e.Update, e.Delete}, []string{"to create", "to update", "to delete"}))
+	}
+	if files.Changed() > 0 {
+		parts = append(parts, phrase("file", "files", []int{files.Create + files.Update, files.Delete}, []string{"to write", "to delete"}))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// phrase counts things by what happens to them, leaving out the zeros:
+// "2 environments to create, 1 to delete".
+func phrase(one, many string, counts []int, what []string) string {
+	var parts []string
+	for i, n := range counts {
+		if n == 0 {
+			continue
+		}
+		if len(parts) == 0 {
+			parts = append(parts, countOf(n, one, many)+" "+what[i])
+		} else {
+			parts = append(parts, strconv.Itoa(n)+" "+what[i])
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Text renders the plan for a terminal: the headline, one paragraph per
-// service that is not unchanged (what changed in its catalog entry), then
-// the unified diffs.
+// service or environment that is not unchanged (its files and what
+// changed in its catalog entry), then the unified diffs.
 func (p PipelinePlan) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Plan: %s (%d unchanged)\n", p.Summary.Headline(), p.Summary.Unchanged)
+	fmt.Fprintf(&b, "Plan: %s (%s unchanged)\n", p.Summary.Headline(), countOf(p.Summary.Unchanged, "service", "services"))
 	marks := map[Action]string{ActionCreate: "+", ActionUpdate: "~", ActionDelete: "-", ActionConfigOnly: "="}
-	for _, c := range p.Changes {
-		if c.Action == ActionUnchanged {
+	for _, u := range p.units() {
+		if u.action == ActionUnchanged {
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s %-11s %s  %s\n", marks[c.Action], c.Action, c.Service, c.Path)
-		switch {
-		case wholeService(c.Fields, true):
-			b.WriteString("    new service\n")
-		case wholeService(c.Fields, false):
-			b.WriteString("    service removed from the catalog\n")
-		case len(c.Fields) == 0 && c.Action == ActionUpdate:
-			b.WriteString("    catalog entry unchanged: " + noFieldsReason + "\n")
-		case len(c.Fields) == 0 && c.Action == ActionDelete:
-			b.WriteString("    not in the catalog\n")
-		default:
-			for _, f := range c.Fields {
-				fmt.Fprintf(&b, "    %s: %s -> %s%s\n", f.Name, orNone(f.Old), orNone(f.New), shapeNote(f))
+		fmt.Fprintf(&b, "\n%s %-11s %s\n", marks[u.action], u.action, u.key.label())
+		for _, c := range u.changes {
+			if c.Action != ActionUnchanged && c.Action != ActionConfigOnly {
+				fmt.Fprintf(&b, "    %s (%s)\n", c.Path, c.Action)
 			}
 		}
-		if c.Action == ActionConfigOnly {
-			b.WriteString("    no pipeline change: takes effect on the next deploy\n")
+		for _, line := range u.causes() {
+			b.WriteString("    " + line + "\n")
+		}
+		if u.action == ActionConfigOnly {
+			b.WriteString("    no entity changes: takes effect on the next deploy\n")
 		}
 	}
 	for _, c := range p.Changes {
@@ -114,6 +152,36 @@ func (p PipelinePlan) Text() string {
 		}
 	}
 	return b.String()
+}
+
+// label names a unit: the service's name, or "environment <name>".
+func (k unitKey) label() string {
+	if k.environment {
+		return "environment " + k.name
+	}
+	return k.name
+}
+
+// causes says, one line each, why a unit changes: its catalog fields,
+// or what else can change it.
+func (u planUnit) causes() []string {
+	switch {
+	case u.key.environment:
+		return []string{"settings changed"}
+	case wholeService(u.fields, true):
+		return []string{"new service"}
+	case wholeService(u.fields, false):
+		return []string{"service removed from the catalog"}
+	case len(u.fields) == 0 && u.action == ActionUpdate:
+		return []string{"catalog entry unchanged: " + noFieldsReason}
+	case len(u.fields) == 0 && u.action == ActionDelete:
+		return []string{"not in the catalog"}
+	}
+	lines := make([]string, 0, len(u.fields))
+	for _, f := range u.fields {
+		lines = append(lines, fmt.Sprintf("%s: %s -> %s%s", f.Name, orNone(f.Old), orNone(f.New), shapeNote(f)))
+	}
+	return lines
 }
 
 // noFieldsReason explains an update whose catalog entry did not change.
@@ -150,97 +218,149 @@ func shapeNote(f catalog.FieldChange) string {
 }
 
 // Markdown renders the plan as the preview check run shows it, within
-// limit bytes (CheckRunTextLimit for a check run). The headline and the
-// table of changed services come first; the pipeline diffs follow, each
-// in a collapsed block, while they fit. When something does not fit, whole
-// rows and whole diffs are left out (never half a code block), and a
-// closing note says how many.
+// limit bytes (CheckRunTextLimit for a check run). The headline, the
+// files counted by kind and the table of changed services and
+// environments come first; the file diffs follow, each in a collapsed
+// block, while they fit. When something does not fit, whole rows and
+// whole diffs are left out (never half a code block), and a closing note
+// says how many.
 func (p PipelinePlan) Markdown(limit int) string {
-	var title strings.Builder
-	fmt.Fprintf(&title, "### %s\n\n", p.Summary.Headline())
-	fmt.Fprintf(&title, "%d to create · %d to update · %d to delete · %d config-only · %d unchanged\n",
-		p.Summary.Create, p.Summary.Update, p.Summary.Delete, p.Summary.ConfigOnly, p.Summary.Unchanged)
-	var rows []string
-	for _, c := range p.Changes {
-		if c.Action == ActionUnchanged {
-			continue
+	m := markdownPlan{title: p.markdownTitle()}
+	for _, u := range p.units() {
+		if u.action != ActionUnchanged {
+			m.rows = append(m.rows, u.row())
 		}
-		rows = append(rows, fmt.Sprintf("| `%s` | %s | `%s` | %s |\n", mdCell(c.Service), actionLabel(c.Action), mdCell(c.Path), fieldsCell(c)))
 	}
+	for _, c := range p.Changes {
+		if c.Action == ActionCreate || c.Action == ActionUpdate || c.Action == ActionDelete {
+			m.diffable = append(m.diffable, c)
+		}
+	}
+	if p.Summary.ConfigOnly > 0 {
+		m.note = "\nConfig-only changes shape the manifests, not the Harness entities: they take effect on the next deploy.\n"
+	}
+	return m.render(limit)
+}
+
+// markdownTitle is the headline and the table of files by kind.
+func (p PipelinePlan) markdownTitle() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### %s\n\n", p.Summary.Headline())
+	b.WriteString("| Files | create | update | delete | unchanged |\n|---|--:|--:|--:|--:|\n")
+	for _, k := range []Kind{KindService, KindPipeline, KindTrigger, KindEnvironment, KindInfrastructure} {
+		c := p.Summary.Files.Of(k)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d |\n", kindPlural(k), c.Create, c.Update, c.Delete, c.Unchanged+c.ConfigOnly)
+	}
+	return b.String()
+}
+
+// kindPlural names the files of kind k in the Markdown table.
+func kindPlural(k Kind) string {
+	switch k {
+	case KindService:
+		return "Services"
+	case KindInfrastructure:
+		return "Infrastructure definitions"
+	}
+	return strings.ToUpper(string(k[:1])) + string(k[1:]) + "s"
+}
+
+// row is the unit's row of the Markdown table.
+func (u planUnit) row() string {
+	name := "`" + mdCell(u.key.name) + "`"
+	if u.key.environment {
+		name = "environment " + name
+	}
+	var files []string
+	for _, c := range u.changes {
+		if c.Action != ActionUnchanged && c.Action != ActionConfigOnly {
+			files = append(files, fmt.Sprintf("`%s` (%s)", mdCell(c.Path), c.Action))
+		}
+	}
+	if len(files) == 0 {
+		files = []string{"—"}
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s |\n", name, actionLabel(u.action), strings.Join(files, "<br>"), u.fieldsCell())
+}
+
+// markdownPlan is a plan's Markdown in parts, to fit in a limit.
+type markdownPlan struct {
+	title    string
+	rows     []string
+	note     string
+	diffable []Change
+	diffs    []string // blocks computed so far, in order
+}
+
+const (
+	mdTableHead = "\n| Service or environment | Action | Files | Changed fields |\n|---|---|---|---|\n"
+	mdDiffsHead = "\n#### File diffs\n\n"
+)
+
+// block is a change's diff in a collapsed block.
+func (m *markdownPlan) block(c Change) string {
+	d := c.Diff()
+	fence := codeFence(d)
+	return fmt.Sprintf("<details><summary><code>%s</code> (%s)</summary>\n\n%sdiff\n%s%s\n\n</details>\n\n",
+		html.EscapeString(c.Path), c.Action, fence, withNewline(d), fence)
+}
+
+// compose writes the title, keptRows and keptDiffs, and the note of what
+// is left out.
+func (m *markdownPlan) compose(keptRows, keptDiffs []string) string {
+	var b strings.Builder
+	b.WriteString(m.title)
+	if len(keptRows) > 0 {
+		b.WriteString(mdTableHead)
+		for _, r := range keptRows {
+			b.WriteString(r)
+		}
+	}
+	b.WriteString(m.note)
+	if len(keptDiffs) > 0 {
+		b.WriteString(mdDiffsHead)
+		for _, d := range keptDiffs {
+			b.WriteString(d)
+		}
+	}
+	out := b.String()
+	if strings.HasSuffix(out, "\n\n") {
+		out = out[:len(out)-1] // the blank line after the last diff block
+	}
+	if cutRows, cutDiffs := len(m.rows)-len(keptRows), len(m.diffable)-len(keptDiffs); cutRows > 0 || cutDiffs > 0 {
+		out += cutNote(cutRows, cutDiffs)
+	}
+	return out
+}
+
+// render fits the plan in limit bytes.
+func (m *markdownPlan) render(limit int) string {
 	// Diffs are computed in order, and only while they can matter: once
 	// the page is full, a few more are tried in case a small one still
 	// fits, then the rest are counted as left out without computing them.
-	var diffable []Change
-	for _, c := range p.Changes {
-		if c.Action == ActionCreate || c.Action == ActionUpdate || c.Action == ActionDelete {
-			diffable = append(diffable, c)
-		}
+	fullLen := len(m.compose(m.rows, nil)) + len(mdDiffsHead) // a bound: compose(rows, nil) also holds a cut note
+	if len(m.diffable) > 0 {
+		fullLen -= len(cutNote(0, len(m.diffable)))
 	}
-	block := func(c Change) string {
-		d := c.Diff()
-		fence := codeFence(d)
-		return fmt.Sprintf("<details><summary><code>%s</code> (%s)</summary>\n\n%sdiff\n%s%s\n\n</details>\n\n",
-			html.EscapeString(c.Path), c.Action, fence, withNewline(d), fence)
-	}
-	note := ""
-	if p.Summary.ConfigOnly > 0 {
-		note = "\nConfig-only changes shape the manifests, not the pipelines: they take effect on the next deploy.\n"
-	}
-	const (
-		tableHead = "\n| Service | Action | Pipeline file | Changed fields |\n|---|---|---|---|\n"
-		diffsHead = "\n#### Pipeline diffs\n\n"
-	)
-
-	compose := func(keptRows, keptDiffs []string) string {
-		var b strings.Builder
-		b.WriteString(title.String())
-		if len(keptRows) > 0 {
-			b.WriteString(tableHead)
-			for _, r := range keptRows {
-				b.WriteString(r)
-			}
-		}
-		b.WriteString(note)
-		if len(keptDiffs) > 0 {
-			b.WriteString(diffsHead)
-			for _, d := range keptDiffs {
-				b.WriteString(d)
-			}
-		}
-		out := b.String()
-		if strings.HasSuffix(out, "\n\n") {
-			out = out[:len(out)-1] // the blank line after the last diff block
-		}
-		if cutRows, cutDiffs := len(rows)-len(keptRows), len(diffable)-len(keptDiffs); cutRows > 0 || cutDiffs > 0 {
-			out += cutNote(cutRows, cutDiffs)
-		}
-		return out
-	}
-	var diffs []string                                  // blocks computed so far, in order
-	fullLen := len(compose(rows, nil)) + len(diffsHead) // a bound: compose(rows, nil) also holds a cut note
-	if len(diffable) > 0 {
-		fullLen -= len(cutNote(0, len(diffable)))
-	}
-	for len(diffs) < len(diffable) && fullLen <= limit {
-		d := block(diffable[len(diffs)])
-		diffs = append(diffs, d)
+	for len(m.diffs) < len(m.diffable) && fullLen <= limit {
+		d := m.block(m.diffable[len(m.diffs)])
+		m.diffs = append(m.diffs, d)
 		fullLen += len(d)
 	}
-	if len(diffs) == len(diffable) {
-		if full := compose(rows, diffs); len(full) <= limit {
+	if len(m.diffs) == len(m.diffable) {
+		if full := m.compose(m.rows, m.diffs); len(full) <= limit {
 			return full
 		}
 	}
-
 	// Something must go. Keep the rows, in order, while they fit with room
 	// for the note; then, if every row fits, every diff that still fits,
 	// in order, so one large diff does not hide the smaller ones after it.
-	budget := limit - len(cutNote(len(rows), len(diffable))) - len(title.String()) - len(note)
+	budget := limit - len(cutNote(len(m.rows), len(m.diffable))) - len(m.title) - len(m.note)
 	keptRows := 0
-	for _, r := range rows {
+	for _, r := range m.rows {
 		need := len(r)
 		if keptRows == 0 {
-			need += len(tableHead)
+			need += len(mdTableHead)
 		}
 		if need > budget {
 			break
@@ -249,43 +369,50 @@ func (p PipelinePlan) Markdown(limit int) string {
 		keptRows++
 	}
 	var keptDiffs []string
-	if keptRows == len(rows) {
-		const triesWhenFull = 20 // diffs tried after one did not fit
-		misses := 0
-		for i := 0; i < len(diffable) && misses < triesWhenFull; i++ {
-			if i == len(diffs) {
-				diffs = append(diffs, block(diffable[i]))
-			}
-			d := diffs[i]
-			need := len(d)
-			if len(keptDiffs) == 0 {
-				need += len(diffsHead)
-			}
-			if need > budget {
-				misses++
-				continue
-			}
-			budget -= need
-			keptDiffs = append(keptDiffs, d)
-		}
+	if keptRows == len(m.rows) {
+		keptDiffs = m.fitDiffs(budget)
 	}
-	out := compose(rows[:keptRows], keptDiffs)
+	out := m.compose(m.rows[:keptRows], keptDiffs)
 	if len(out) > limit {
-		// Only a limit too small for the headline and the note gets here:
+		// Only a limit too small for the title and the note gets here:
 		// that text holds no code block, so cutting it cannot leave one open.
 		out = truncateUTF8(out, limit)
 	}
 	return out
 }
 
+// fitDiffs returns the diff blocks that fit in budget, in order.
+func (m *markdownPlan) fitDiffs(budget int) []string {
+	const triesWhenFull = 20 // diffs tried after one did not fit
+	var kept []string
+	misses := 0
+	for i := 0; i < len(m.diffable) && misses < triesWhenFull; i++ {
+		if i == len(m.diffs) {
+			m.diffs = append(m.diffs, m.block(m.diffable[i]))
+		}
+		d := m.diffs[i]
+		need := len(d)
+		if len(kept) == 0 {
+			need += len(mdDiffsHead)
+		}
+		if need > budget {
+			misses++
+			continue
+		}
+		budget -= need
+		kept = append(kept, d)
+	}
+	return kept
+}
+
 // cutNote says what Markdown left out: rows of the table and diffs.
 func cutNote(rows, diffs int) string {
 	var parts []string
 	if rows > 0 {
-		parts = append(parts, countOf(rows, "changed service", "changed services"))
+		parts = append(parts, countOf(rows, "changed service or environment", "changed services and environments"))
 	}
 	if diffs > 0 {
-		parts = append(parts, countOf(diffs, "pipeline diff", "pipeline diffs"))
+		parts = append(parts, countOf(diffs, "file diff", "file diffs"))
 	}
 	verb := "is"
 	if len(parts) > 1 || rows > 1 || diffs > 1 {
@@ -352,20 +479,22 @@ func actionLabel(a Action) string {
 	return string(a)
 }
 
-// fieldsCell is the "Changed fields" cell of a change.
-func fieldsCell(c Change) string {
+// fieldsCell is the "Changed fields" cell of a unit.
+func (u planUnit) fieldsCell() string {
 	switch {
-	case wholeService(c.Fields, true):
+	case u.key.environment:
+		return "settings"
+	case wholeService(u.fields, true):
 		return "new service"
-	case wholeService(c.Fields, false):
+	case wholeService(u.fields, false):
 		return "service removed"
-	case len(c.Fields) == 0 && c.Action == ActionUpdate:
+	case len(u.fields) == 0 && u.action == ActionUpdate:
 		return "catalog entry unchanged (" + noFieldsReason + ")"
-	case len(c.Fields) == 0 && c.Action == ActionDelete:
+	case len(u.fields) == 0 && u.action == ActionDelete:
 		return "not in the catalog"
 	}
-	parts := make([]string, 0, len(c.Fields))
-	for _, f := range c.Fields {
+	parts := make([]string, 0, len(u.fields))
+	for _, f := range u.fields {
 		parts = append(parts, fmt.Sprintf("%s: `%s` → `%s`", html.EscapeString(mdCell(f.Name)), mdCell(orNone(f.Old)), mdCell(orNone(f.New))))
 	}
 	return strings.Join(parts, "<br>")

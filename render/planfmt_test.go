@@ -2,9 +2,11 @@ package render
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,7 +86,19 @@ func examplesPlan(tb testing.TB) PipelinePlan {
 
 func TestExamplesPlanShowsEveryKindOfChange(t *testing.T) {
 	plan := examplesPlan(t)
-	want := Summary{Create: 1, Update: 1, Delete: 1, ConfigOnly: 1, Unchanged: 9}
+	want := Summary{
+		Create: 1, Update: 1, Delete: 1, ConfigOnly: 1, Unchanged: 9,
+		Environments: Counts{Unchanged: 3},
+		Files: FileCounts{
+			// user-profile's Service and trigger do not change with its
+			// regions: config-only files.
+			Services:        Counts{Create: 1, Delete: 1, ConfigOnly: 2, Unchanged: 9},
+			Pipelines:       Counts{Create: 1, Update: 1, Delete: 1, ConfigOnly: 1, Unchanged: 9},
+			Triggers:        Counts{Create: 1, Delete: 1, ConfigOnly: 2, Unchanged: 9},
+			Environments:    Counts{Unchanged: 3},
+			Infrastructures: Counts{Unchanged: 4},
+		},
+	}
 	if diff := cmp.Diff(want, plan.Summary); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)
 	}
@@ -126,38 +140,54 @@ func TestPlanJSONContract(t *testing.T) {
 	}
 	var got struct {
 		Changes []struct {
-			Service string   `json:"service"`
-			Action  string   `json:"action"`
-			Path    string   `json:"path"`
-			Fields  *[]field `json:"fields"`
-			Diff    *string  `json:"diff"`
+			Kind        string   `json:"kind"`
+			Identifier  string   `json:"identifier"`
+			Service     string   `json:"service"`
+			Environment string   `json:"environment"`
+			Action      string   `json:"action"`
+			Path        string   `json:"path"`
+			Fields      *[]field `json:"fields"`
+			Diff        *string  `json:"diff"`
 		} `json:"changes"`
-		Summary map[string]int `json:"summary"`
+		Summary struct {
+			Create, Update, Delete, ConfigOnly, Unchanged int
+			Environments                                  map[string]int            `json:"environments"`
+			Files                                         map[string]map[string]int `json:"files"`
+		} `json:"summary"`
 	}
 	dec := json.NewDecoder(strings.NewReader(string(js)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&got); err != nil {
 		t.Fatalf("decoding the plan's JSON with the documented fields: %v", err)
 	}
-	wantSummary := map[string]int{"create": 1, "update": 1, "delete": 1, "configOnly": 1, "unchanged": 9}
-	if diff := cmp.Diff(wantSummary, got.Summary); diff != "" {
-		t.Errorf("summary (-want +got):\n%s", diff)
+	if s := got.Summary; s.Create != 1 || s.Update != 1 || s.Delete != 1 || s.ConfigOnly != 1 || s.Unchanged != 9 {
+		t.Errorf("summary %+v: want 1 service of each action and 9 unchanged", s)
 	}
-	byService := map[string]int{}
+	counts := map[string]int{"create": 0, "update": 0, "delete": 0, "configOnly": 0, "unchanged": 3}
+	if diff := cmp.Diff(counts, got.Summary.Environments); diff != "" {
+		t.Errorf("summary.environments (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"environments", "infrastructures", "pipelines", "services", "triggers"}, slices.Sorted(maps.Keys(got.Summary.Files))); diff != "" {
+		t.Errorf("summary.files (-want +got):\n%s", diff)
+	}
+	byPath := map[string]int{}
 	for i, c := range got.Changes {
-		byService[c.Service] = i
-		if c.Fields == nil || c.Diff == nil {
-			t.Errorf("%s: fields or diff missing (null); want [] and \"\" when empty", c.Service)
+		byPath[c.Path] = i
+		if c.Fields == nil || c.Diff == nil || c.Kind == "" || c.Identifier == "" {
+			t.Errorf("%s: kind, identifier, fields or diff missing; want [] and \"\" when empty", c.Path)
 		}
 	}
-	cart := got.Changes[byService["cart-service"]]
+	cart := got.Changes[byPath["pipelines/cart-service-cd.yaml"]]
 	if cart.Action != "config-only" || *cart.Diff != "" || cmp.Diff([]field{{Name: "profile", Old: "medium", New: "large"}}, *cart.Fields) != "" {
 		t.Errorf("cart-service: got %+v, want a config-only change of profile medium → large with no diff", cart)
 	}
-	user := got.Changes[byService["user-profile"]]
-	if user.Action != "update" || !strings.Contains(*user.Diff, "+        identifier: prod_euw2\n") ||
+	user := got.Changes[byPath["pipelines/user-profile-cd.yaml"]]
+	if user.Action != "update" || user.Kind != "pipeline" || user.Identifier != "user_profile_cd" || !strings.Contains(*user.Diff, "+        identifier: prod_euw2\n") ||
 		cmp.Diff([]field{{Name: "regions", Old: "[euw1]", New: "[euw1, euw2]", ShapesPipeline: true}}, *user.Fields) != "" {
 		t.Errorf("user-profile: got %+v, want an update adding the prod_euw2 stage", user)
+	}
+	if env := got.Changes[byPath["infrastructures/prod-euw2.yaml"]]; env.Kind != "infrastructure" || env.Environment != "prod" || env.Service != "" || env.Identifier != "prod_euw2_k8s" {
+		t.Errorf("infrastructures/prod-euw2.yaml: got %+v", env)
 	}
 	if strings.Contains(string(js), `\u003c`) {
 		t.Error("the JSON escapes < as \\u003c; pipelines' <+expressions> should stay readable")
@@ -190,21 +220,21 @@ func checkMarkdownBlocks(tb testing.TB, md string) {
 }
 
 // cutNoteRE reads the counts out of Markdown's closing note.
-var cutNoteRE = regexp.MustCompile(`Cut to fit GitHub's (65,535)-character limit for check runs:\*\* (?:(\d+) changed services?)?(?: and )?(?:(\d+) pipeline diffs?)? (?:is|are) not shown`)
+var cutNoteRE = regexp.MustCompile(`Cut to fit GitHub's (65,535)-character limit for check runs:\*\* (?:(\d+) changed (?:service or environment|services and environments))?(?: and )?(?:(\d+) file diffs?)? (?:is|are) not shown`)
 
 func TestMarkdownCutsSafely(t *testing.T) {
 	plan := examplesPlan(t)
 	full := plan.Markdown(CheckRunTextLimit)
 	totalRows, totalDiffs := strings.Count(full, "\n| `"), strings.Count(full, "<details>")
-	if totalRows != 4 || totalDiffs != 3 {
-		t.Fatalf("the uncut plan shows %d rows and %d diffs, want 4 and 3", totalRows, totalDiffs)
+	if totalRows != 4 || totalDiffs != 7 {
+		t.Fatalf("the uncut plan shows %d rows and %d diffs, want 4 and 7", totalRows, totalDiffs)
 	}
 	if strings.Contains(full, "Cut to fit") {
 		t.Errorf("the uncut plan has a cut note:\n%s", full)
 	}
 	checkMarkdownBlocks(t, full)
 
-	for _, limit := range []int{len(full) - 1, 12000, 9000, 2000, 1200, 700, 600} {
+	for _, limit := range []int{len(full) - 1, 20000, 12000, 9000, 2000, 1400, 1000} {
 		t.Run(strconv.Itoa(limit), func(t *testing.T) {
 			md := plan.Markdown(limit)
 			if len(md) > limit {
@@ -237,7 +267,7 @@ func TestMarkdownCutsSafely(t *testing.T) {
 
 	// Below the size of the headline and the note, the text is cut, but
 	// never beyond the limit or inside a character.
-	for _, limit := range []int{0, 1, 5, 50, 300} {
+	for _, limit := range []int{0, 1, 5, 50, 300, 600} {
 		md := plan.Markdown(limit)
 		if len(md) > limit || !utf8.ValidString(md) {
 			t.Errorf("Markdown(%d): %d bytes, valid UTF-8 %t", limit, len(md), utf8.ValidString(md))
@@ -271,7 +301,7 @@ func TestMarkdownTableCells(t *testing.T) {
 		Summary: Summary{ConfigOnly: 1},
 	}
 	md := plan.Markdown(CheckRunTextLimit)
-	want := "| `x` | ⚙️ config-only | `pipelines/x-cd.yaml` | &lt;b&gt;note&lt;/b&gt;: `a\\|b` → `'c'` |\n"
+	want := "| `x` | ⚙️ config-only | — | &lt;b&gt;note&lt;/b&gt;: `a\\|b` → `'c'` |\n"
 	if !strings.Contains(md, want) {
 		t.Errorf("Markdown lacks the row\n%s\ngot:\n%s", want, md)
 	}
@@ -285,10 +315,14 @@ func TestHeadline(t *testing.T) {
 		s    Summary
 		want string
 	}{
-		{Summary{}, "No pipeline changes"},
-		{Summary{Unchanged: 12}, "No pipeline changes"},
-		{Summary{ConfigOnly: 1, Unchanged: 3}, "0 to create, 0 to update, 0 to delete, 1 config-only"},
-		{Summary{Create: 1, Update: 2, Delete: 3, ConfigOnly: 4}, "1 to create, 2 to update, 3 to delete, 4 config-only"},
+		{Summary{}, "No changes"},
+		{Summary{Unchanged: 12, Environments: Counts{Unchanged: 3}}, "No changes"},
+		{Summary{ConfigOnly: 1, Unchanged: 3}, "0 services to create, 0 to update, 0 to delete, 1 config-only"},
+		{Summary{Create: 1, Update: 2, Delete: 3, ConfigOnly: 4, Files: FileCounts{Services: Counts{Create: 1, Delete: 3}, Pipelines: Counts{Create: 1, Update: 2, Delete: 3}}},
+			"1 service to create, 2 to update, 3 to delete, 4 config-only; 4 files to write, 6 to delete"},
+		{Summary{Create: 2, Environments: Counts{Create: 1, Delete: 2}, Files: FileCounts{Environments: Counts{Create: 1, Delete: 2}, Triggers: Counts{Create: 2}}},
+			"2 services to create, 0 to update, 0 to delete, 0 config-only; 1 environment to create, 2 to delete; 3 files to write, 2 to delete"},
+		{Summary{Unchanged: 5, Environments: Counts{Update: 2}, Files: FileCounts{Infrastructures: Counts{Update: 2}}}, "2 environments to update; 2 files to write"},
 	}
 	for _, tc := range tests {
 		if got := tc.s.Headline(); got != tc.want {

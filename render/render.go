@@ -4,23 +4,22 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"path"
 	"runtime"
 	"sync"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 )
 
-// ManagedByTag and ManagedByValue mark a pipeline as this application's:
-// every rendered pipeline carries the tag managed_by:
-// pipeline-orchestrator, and Harness pipelines without it are not ours.
+// ManagedByTag and ManagedByValue mark an entity as this application's:
+// every rendered entity carries the tag managed_by:
+// pipeline-orchestrator, and Harness entities without it are not ours.
 const (
 	ManagedByTag   = "managed_by"
 	ManagedByValue = "pipeline-orchestrator"
 )
 
 // Source says where a rendering's inputs come from. Every field may be
-// empty, meaning unknown. The header comment of each pipeline file names
+// empty, meaning unknown. The header comment of each rendered file names
 // them; the body never does (see Body).
 type Source struct {
 	CatalogRepo     string // e.g. "company/platform-next"
@@ -37,104 +36,62 @@ type Options struct {
 	Settings catalog.Settings
 	// Source names the inputs in the header of each file.
 	Source Source
-	// Schemas are Harness's compiled schemas to check each pipeline
-	// against. Nil means none is available: that check is skipped and
+	// Schemas are Harness's compiled schemas to check each entity
+	// against. Nil means none is available: those checks are skipped and
 	// every other check still runs.
 	Schemas *Schemas
 }
 
-// PipelinePath returns the pipelines repo path of service's pipeline:
-// "<PipelinesDir>/<service>-cd.yaml". Characters that cannot appear in one
-// path component are replaced by "_" (Pipeline refuses such names anyway).
-func PipelinePath(s catalog.Settings, service string) string {
-	dir := s.PipelinesDir
-	if dir == "" {
-		dir = "pipelines"
+// Pipeline renders svc's pipeline with its archetype's template and
+// returns the pipeline file: a header comment naming the sources, then the
+// pipeline in canonical YAML (see the package documentation). It renders
+// and checks the service's Service and trigger too, and the references
+// among them and to the settings' environments (see ServiceFiles), and
+// returns only the pipeline.
+func Pipeline(t *Templates, svc catalog.Service, opts Options) ([]byte, error) {
+	files, err := ServiceFiles(t, svc, opts)
+	if err != nil {
+		return nil, err
 	}
-	name := []byte(service)
-	for i, c := range name {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' && i > 0
-		if !ok {
-			name[i] = '_'
-		}
-	}
-	if len(name) == 0 {
-		name = []byte("_")
-	}
-	return path.Join(dir, string(name)+"-cd.yaml")
+	return files[PipelinePath(opts.Settings, svc.Name)], nil
 }
 
-// Pipeline renders svc's pipeline with its archetype's template and returns
-// the pipeline file: a header comment naming the sources, then the
-// pipeline in canonical YAML (see the package documentation).
-//
-// The output is checked before it is returned: it must be one YAML
-// document with a pipeline root holding only pipeline keys; pipeline,
-// stage and step identifiers must follow Harness's rules and be unique
-// (stages in the pipeline, steps in their stage); required keys must be
-// there; and, when opts.Schemas is not nil, it must satisfy Harness's
-// pipeline JSON Schema. Any problem, with the template, with a catalog
-// value or with the output, is returned as a TemplateErrors that lists
-// each with the template path, the template line when known and the JSON
-// pointer into the pipeline.
-func Pipeline(t *Templates, svc catalog.Service, opts Options) ([]byte, error) {
-	s, src := opts.Settings, opts.Source
-	at, ok := t.byArchetype[svc.Archetype]
-	if !ok {
-		return nil, TemplateErrors{{
-			Template: path.Join(s.TemplatesDir, svc.Archetype+TemplateSuffix),
-			Service:  svc.Name,
-			Field:    catalog.FieldArchetype,
-			Message:  fmt.Sprintf("no template for archetype %s (templates exist for %v)", quote(svc.Archetype), t.Archetypes()),
-		}}
+// ServiceFiles renders svc's entities and returns their files by path:
+// its Harness Service and its pipeline, from its archetype's templates,
+// and its new-image trigger. Each is checked on its own (one YAML
+// document with the kind's root and keys, identifiers, required keys, the
+// managed_by tag, and Harness's schema where it covers the kind and
+// opts.Schemas is not nil), then against the others and the settings:
+// every reference resolves (the stages' Service, environments and
+// infrastructure definitions, connectors, approvers, the trigger's
+// pipeline), the stages' serviceInputs fill exactly the Service's runtime
+// inputs, stage and Service deployment types agree, and the trigger fills
+// the pipeline's runtime inputs. Any problem is returned as a
+// TemplateErrors that lists each with the template path, the template
+// line when known and the JSON pointer into the entity.
+func ServiceFiles(t *Templates, svc catalog.Service, opts Options) (map[string][]byte, error) {
+	_, g, diags, _ := environmentFiles(opts)
+	if len(diags) > 0 {
+		return nil, diags
 	}
-	if at.broken != nil {
-		e := *at.broken
-		e.Service = svc.Name
-		return nil, TemplateErrors{&e}
-	}
-	data, err := newData(svc, s, src, at.path)
+	u, err := renderUnit(t, svc, opts, g)
 	if err != nil {
-		var ve *valueError
-		if errors.As(err, &ve) {
-			return nil, TemplateErrors{{Template: at.path, Service: svc.Name, Field: ve.field, Message: ve.msg}}
-		}
-		return nil, TemplateErrors{{Template: at.path, Service: svc.Name, Message: err.Error()}}
+		return nil, err
 	}
-	raw, err := at.execute(data)
-	if err != nil {
-		line, msg := splitTemplateError(err)
-		return nil, TemplateErrors{{Template: at.path, Line: line, Service: svc.Name, Message: msg}}
-	}
-	doc, problems := checkPipeline(raw, opts.Schemas)
-	if len(problems) > 0 {
-		var lines []int // template line of each output line, computed once
-		traced := false
-		errs := make(TemplateErrors, len(problems))
-		for i, p := range problems {
-			e := &TemplateError{Template: at.path, Service: svc.Name, Pointer: p.pointer, Message: p.message}
-			if p.line > 0 {
-				if !traced {
-					lines, traced = at.outputLines(data), true
-				}
-				if p.line <= len(lines) {
-					e.Line = lines[p.line-1]
-				}
-			}
-			errs[i] = e
-		}
-		return nil, errs
-	}
-	var body bytes.Buffer
-	if err := encodeCanonical(&body, doc); err != nil {
-		return nil, TemplateErrors{{Template: at.path, Service: svc.Name, Message: "encoding the pipeline: " + err.Error()}}
-	}
-	var buf bytes.Buffer
-	buf.Grow(body.Len() + 256)
-	buf.WriteString(header(src, at.path, t.Builtin(svc.Archetype)))
-	buf.WriteString(fingerprintLine(t.inputsDigest(svc, settingsDigest(s), src), body.Bytes()))
-	buf.Write(body.Bytes())
-	return buf.Bytes(), nil
+	s := opts.Settings
+	return map[string][]byte{
+		ServicePath(s, svc.Name):  u.service,
+		PipelinePath(s, svc.Name): u.pipeline,
+		TriggerPath(s, svc.Name):  u.trigger,
+	}, nil
+}
+
+// Environments renders the environments of the settings and, for every
+// environment and region, its infrastructure definition, keyed by path.
+// A problem is a diagnostic on the environment in the settings file.
+func Environments(opts Options) (map[string][]byte, catalog.Diagnostics) {
+	files, _, diags, _ := environmentFiles(opts)
+	return files, diags
 }
 
 // generatedMark opens the header of every file this application renders.
@@ -146,12 +103,14 @@ func IsGenerated(file []byte) bool {
 	return bytes.HasPrefix(file, []byte(generatedMark))
 }
 
-// header returns the header comment line of a pipeline file:
+// header returns the header comment line of a rendered file:
 //
-//	# generated by pipeline-orchestrator from <repo>@<commit> (template <path>@<commit>) — do not edit
+//	# generated by pipeline-orchestrator from <repo>@<commit> (<origin>) — do not edit
 //
-// Unknown parts are left out.
-func header(src Source, templatePath string, builtin bool) string {
+// where origin names the template ("template <path>@<commit>", "built-in
+// template <file>") or the settings the file comes from. Unknown parts are
+// left out.
+func header(src Source, origin string) string {
 	var b bytes.Buffer
 	b.WriteString(generatedMark)
 	switch {
@@ -162,16 +121,7 @@ func header(src Source, templatePath string, builtin bool) string {
 	case src.CatalogCommit != "":
 		b.WriteString(" from catalog@" + src.CatalogCommit)
 	}
-	if builtin {
-		b.WriteString(" (built-in template " + templatePath[:len(templatePath)-len(" (built-in)")] + ")")
-	} else {
-		b.WriteString(" (template " + templatePath)
-		if src.TemplatesCommit != "" {
-			b.WriteString("@" + src.TemplatesCommit)
-		}
-		b.WriteString(")")
-	}
-	b.WriteString(" — do not edit\n")
+	b.WriteString(" (" + origin + ") — do not edit\n")
 	return sanitizeComment(b.String())
 }
 
@@ -202,101 +152,173 @@ func Body(file []byte) []byte {
 	return file
 }
 
-// All renders the pipeline of every service in c whose pipeline is
-// enabled, keyed by PipelinePath, on as many goroutines as GOMAXPROCS, with
-// the checks of Pipeline (the schema check only when opts.Schemas is not
-// nil). A service that cannot be rendered is left out of the map and
-// reported as Diagnostics: problems with a catalog value point at the
-// service's field in opts.Source.CatalogPath, others at the template. Two
-// services whose pipelines would share a path or an identifier are both
-// reported and both left out.
+// All renders every entity the catalog and the settings give, keyed by
+// path: for every service whose pipeline is enabled, its Service,
+// pipeline and trigger (see ServiceFiles); and for the settings, every
+// environment and infrastructure definition (see Environments). Services
+// render on as many goroutines as GOMAXPROCS, with every check (the schema
+// checks only when opts.Schemas is not nil). A service that cannot be
+// rendered is left out of the map and reported as Diagnostics: problems
+// with a catalog value point at the service's field in
+// opts.Source.CatalogPath, others at the template. Two services whose
+// entities would share a path or an identifier are both reported and both
+// left out.
 func All(t *Templates, c catalog.Catalog, opts Options) (map[string][]byte, catalog.Diagnostics) {
-	return renderAll(t, c, opts, nil)
+	r := renderAll(t, c, opts, nil)
+	return r.files, r.diags
 }
 
-// renderAll is All, except that a service whose file in current (by path)
-// was rendered from exactly the same inputs, and not edited since (see
-// UpToDate), keeps that file instead of being rendered again. Rendering
-// is by far the costliest step of a plan, and most services of a large
-// catalog do not change. A kept file is not checked again: it passed the
-// checks of the rendering that wrote it.
-func renderAll(t *Templates, c catalog.Catalog, opts Options, current map[string][]byte) (map[string][]byte, catalog.Diagnostics) {
+// rendered is what renderAll gives.
+type rendered struct {
+	files map[string][]byte
+	diags catalog.Diagnostics
+	// brokenServices and brokenEnvironments are the services and
+	// environments (by name) left out for a problem: a plan leaves their
+	// current files alone.
+	brokenServices, brokenEnvironments map[string]bool
+}
+
+// renderAll is All, except that a service whose three files in current
+// (by path) were rendered from exactly the same inputs, and not edited
+// since (see upToDate), keeps them instead of being rendered again.
+// Rendering is by far the costliest step of a plan, and most services of a
+// large catalog do not change. Kept files are not checked again: they
+// passed every check of the rendering that wrote them, and their
+// fingerprint covers everything those checks depend on.
+func renderAll(t *Templates, c catalog.Catalog, opts Options, current map[string][]byte) rendered {
+	envFiles, g, diags, brokenEnvs := environmentFiles(opts)
+	r := rendered{files: envFiles, diags: diags, brokenServices: map[string]bool{}, brokenEnvironments: brokenEnvs}
+	clash := r.claim(c, opts)
 	s, src := opts.Settings, opts.Source
-	out := make(map[string][]byte, len(c.Services))
 	digest := settingsDigest(s)
-	var diags catalog.Diagnostics
-	byPath := map[string]string{} // path → service
-	byID := map[string]string{}   // pipeline identifier → service
-	clash := map[string]bool{}    // services to leave out
-	claim := func(seen map[string]string, key, what string, svc catalog.Service) {
-		prev, dup := seen[key]
-		if !dup {
-			seen[key] = svc.Name
-			return
-		}
-		clash[prev], clash[svc.Name] = true, true
-		diags = append(diags, catalog.Diagnostic{
-			File: src.CatalogPath, Pos: svc.Pos, Service: svc.Name, Field: catalog.FieldName,
-			Message: fmt.Sprintf("services %q and %q would share the %s", prev, svc.Name, what),
-		})
+	type job struct {
+		svc  catalog.Service
+		kept bool
+		out  unitFiles
+		err  error
 	}
+	jobs := make([]job, 0, len(c.Services))
+	for _, svc := range c.Services {
+		if !svc.Pipeline.Enabled || clash[svc.Name] {
+			continue
+		}
+		j := job{svc: svc}
+		if u, ok := keptUnit(current, s, svc.Name, t.unitDigest(svc, digest, src)); ok {
+			j.kept, j.out = true, u
+		}
+		jobs = append(jobs, j)
+	}
+	parallel(len(jobs), func(i int) {
+		if !jobs[i].kept {
+			jobs[i].out, jobs[i].err = renderUnit(t, jobs[i].svc, opts, g)
+		}
+	})
+	for _, j := range jobs {
+		if j.err != nil {
+			r.brokenServices[j.svc.Name] = true
+			r.diags = append(r.diags, unitDiagnostics(j.err, src.CatalogPath, j.svc)...)
+			continue
+		}
+		r.files[ServicePath(s, j.svc.Name)] = j.out.service
+		r.files[PipelinePath(s, j.svc.Name)] = j.out.pipeline
+		r.files[TriggerPath(s, j.svc.Name)] = j.out.trigger
+	}
+	return r
+}
+
+// claim finds the enabled services whose entities would share a path or
+// an identifier, reports them, and returns them.
+func (r *rendered) claim(c catalog.Catalog, opts Options) map[string]bool {
+	s, src := opts.Settings, opts.Source
+	seen := map[string]string{} // path or kind and identifier → service
+	clash := map[string]bool{}
 	for _, svc := range c.Services {
 		if !svc.Pipeline.Enabled {
 			continue
 		}
-		p := PipelinePath(s, svc.Name)
-		id := Identifier(svc.Name + "_cd")
-		claim(byPath, p, "pipeline file "+p, svc)
-		claim(byID, id, "pipeline identifier "+id, svc)
+		for _, key := range []struct{ key, what string }{
+			{ServicePath(s, svc.Name), "Service file " + ServicePath(s, svc.Name)},
+			{PipelinePath(s, svc.Name), "pipeline file " + PipelinePath(s, svc.Name)},
+			{TriggerPath(s, svc.Name), "trigger file " + TriggerPath(s, svc.Name)},
+			{"service " + Identifier(svc.Name), "Service identifier " + Identifier(svc.Name)},
+			{"pipeline " + Identifier(svc.Name+"_cd"), "pipeline identifier " + Identifier(svc.Name+"_cd")},
+		} {
+			prev, dup := seen[key.key]
+			if !dup {
+				seen[key.key] = svc.Name
+				continue
+			}
+			if clash[svc.Name] {
+				continue // one diagnostic per service is enough
+			}
+			clash[prev], clash[svc.Name] = true, true
+			r.diags = append(r.diags, catalog.Diagnostic{
+				File: src.CatalogPath, Pos: svc.Pos, Service: svc.Name, Field: catalog.FieldName,
+				Message: fmt.Sprintf("services %q and %q would share the %s", prev, svc.Name, key.what),
+			})
+		}
 	}
-	// Render in parallel, one worker per CPU: Pipeline is pure and
-	// *Templates is safe for concurrent use. Results go to their service's
-	// slot, so the outcome does not depend on scheduling.
-	type result struct {
-		file []byte
-		err  error
+	for name := range clash {
+		r.brokenServices[name] = true
 	}
-	results := make([]result, len(c.Services))
-	jobs := make(chan int)
+	return clash
+}
+
+// keptUnit returns a service's current files when all three are up to
+// date with the unit digest.
+func keptUnit(current map[string][]byte, s catalog.Settings, service, digest string) (unitFiles, bool) {
+	if current == nil || digest == "" {
+		return unitFiles{}, false
+	}
+	var u unitFiles
+	for _, f := range []struct {
+		path string
+		into *[]byte
+	}{{ServicePath(s, service), &u.service}, {PipelinePath(s, service), &u.pipeline}, {TriggerPath(s, service), &u.trigger}} {
+		file, ok := current[f.path]
+		if !ok || !upToDate(file, digest) {
+			return unitFiles{}, false
+		}
+		*f.into = file
+	}
+	return u, true
+}
+
+// unitDiagnostics converts a service's rendering error to diagnostics.
+func unitDiagnostics(err error, catalogPath string, svc catalog.Service) catalog.Diagnostics {
+	var errs TemplateErrors
+	if errors.As(err, &errs) {
+		out := make(catalog.Diagnostics, len(errs))
+		for i, e := range errs {
+			out[i] = e.Diagnostic(catalogPath, svc)
+		}
+		return out
+	}
+	var diags catalog.Diagnostics
+	if errors.As(err, &diags) {
+		return diags
+	}
+	return catalog.Diagnostics{{File: catalogPath, Pos: svc.Pos, Service: svc.Name, Message: err.Error()}}
+}
+
+// parallel calls fn(i) for every i below n on as many goroutines as
+// GOMAXPROCS. Each call writes only its own results, so the outcome does
+// not depend on scheduling.
+func parallel(n int, fn func(i int)) {
+	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(len(c.Services), 1)) {
+	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range jobs {
-				results[i].file, results[i].err = Pipeline(t, c.Services[i], opts)
+			for i := range next {
+				fn(i)
 			}
 		}()
 	}
-	for i, svc := range c.Services {
-		if !svc.Pipeline.Enabled || clash[svc.Name] {
-			continue
-		}
-		if f, ok := current[PipelinePath(s, svc.Name)]; ok && t.upToDate(f, svc, digest, src) {
-			results[i].file = f
-			continue
-		}
-		jobs <- i
+	for i := range n {
+		next <- i
 	}
-	close(jobs)
+	close(next)
 	wg.Wait()
-
-	for i, svc := range c.Services {
-		if !svc.Pipeline.Enabled || clash[svc.Name] {
-			continue
-		}
-		if err := results[i].err; err != nil {
-			var errs TemplateErrors
-			if errors.As(err, &errs) {
-				for _, e := range errs {
-					diags = append(diags, e.Diagnostic(src.CatalogPath, svc))
-				}
-			} else {
-				diags = append(diags, catalog.Diagnostic{File: src.CatalogPath, Pos: svc.Pos, Service: svc.Name, Message: err.Error()})
-			}
-			continue
-		}
-		out[PipelinePath(s, svc.Name)] = results[i].file
-	}
-	return out, diags
 }

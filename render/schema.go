@@ -33,6 +33,9 @@ type Schemas struct {
 	// serviceDefinition is the pipeline schema's
 	// #/definitions/pipeline/stages/cd/ServiceDefinition.
 	serviceDefinition *jsonschema.Schema
+	// infrastructureDefinition is the pipeline schema's
+	// #/definitions/pipeline/stages/cd/InfrastructureDef.
+	infrastructureDefinition *jsonschema.Schema
 	// trigger is the trigger schema's root; nil when none was given.
 	trigger *jsonschema.Schema
 }
@@ -51,9 +54,13 @@ const (
 	defsSuffix = ".d/"
 )
 
-// serviceDefinitionName is the flattened name of
-// #/definitions/pipeline/stages/cd/ServiceDefinition.
-const serviceDefinitionName = "pipeline.stages.cd.ServiceDefinition"
+// serviceDefinitionName and infrastructureDefinitionName are the
+// flattened names of #/definitions/pipeline/stages/cd/ServiceDefinition
+// and #/definitions/pipeline/stages/cd/InfrastructureDef.
+const (
+	serviceDefinitionName        = "pipeline.stages.cd.ServiceDefinition"
+	infrastructureDefinitionName = "pipeline.stages.cd.InfrastructureDef"
+)
 
 // CompileSchemas compiles Harness's pipeline schema and, when triggerJSON
 // is not empty, its trigger schema, both as Harness serves them (JSON
@@ -73,14 +80,16 @@ func CompileSchemas(pipelineJSON, triggerJSON []byte) (*Schemas, error) {
 		return s, nil
 	}
 	p, err := compileSchema(pipelineJSON, schemaSpec{
-		what: "pipeline", url: pipelineSchemaURL, dispatch: true, pipelineKeys: true, extra: []string{serviceDefinitionName},
+		what: "pipeline", url: pipelineSchemaURL, dispatch: true, pipelineKeys: true,
+		extra: []string{serviceDefinitionName}, optional: []string{infrastructureDefinitionName},
 	})
 	if err != nil {
 		return nil, err
 	}
 	s := &Schemas{
-		pipeline:          &compiledSchema{root: p.root, pipelineKeys: p.pipelineKeys},
-		serviceDefinition: p.defs[serviceDefinitionName],
+		pipeline:                 &compiledSchema{root: p.root, pipelineKeys: p.pipelineKeys},
+		serviceDefinition:        p.defs[serviceDefinitionName],
+		infrastructureDefinition: p.defs[infrastructureDefinitionName],
 	}
 	if len(bytes.TrimSpace(triggerJSON)) > 0 {
 		t, err := compileSchema(triggerJSON, schemaSpec{what: "trigger", url: triggerSchemaURL, dispatch: true})
@@ -110,6 +119,40 @@ func (s *Schemas) CheckServiceDefinition(v any) error {
 		return fmt.Errorf("checking a service definition: %w", ErrNoSchema)
 	}
 	return validateAgainst(s.serviceDefinition, "service definition", v)
+}
+
+// CheckInfrastructureDefinition checks v, an infrastructure definition
+// (the value under infrastructureDefinition in its YAML), against the
+// pipeline schema's #/definitions/pipeline/stages/cd/InfrastructureDef,
+// which covers its type and spec. It returns nil when v satisfies the
+// schema, a *SchemaError when it does not, and ErrNoSchema when s is nil
+// or the pipeline schema has no such definition.
+func (s *Schemas) CheckInfrastructureDefinition(v any) error {
+	if s == nil || s.infrastructureDefinition == nil {
+		return fmt.Errorf("checking an infrastructure definition: %w", ErrNoSchema)
+	}
+	return validateAgainst(s.infrastructureDefinition, "infrastructure definition", v)
+}
+
+// forKind returns the schema that covers entities of kind k, and the
+// pointer tokens of the value it covers in the entity's document; a nil
+// schema when s is nil or has none for k (environments: Harness publishes
+// no schema for them).
+func (s *Schemas) forKind(k Kind) (*jsonschema.Schema, []string) {
+	if s == nil {
+		return nil, nil
+	}
+	switch k {
+	case KindPipeline:
+		return s.pipeline.root, nil
+	case KindService:
+		return s.serviceDefinition, []string{"service", "serviceDefinition"}
+	case KindInfrastructure:
+		return s.infrastructureDefinition, []string{"infrastructureDefinition"}
+	case KindTrigger:
+		return s.trigger, nil
+	}
+	return nil, nil
 }
 
 // CheckTrigger checks v, a whole trigger document ({"trigger": …}) as a
@@ -248,8 +291,9 @@ type schemaSpec struct {
 	// pipelineKeys reads the keys of #/definitions/pipeline/pipeline.
 	pipelineKeys bool
 	// extra are definitions (flattened names, see flattenDefinitions) to
-	// compile and return even if nothing refers to them.
-	extra []string
+	// compile and return even if nothing refers to them; optional the same
+	// for definitions that the schema may lack.
+	extra, optional []string
 }
 
 // schemaResult is a compiled schema document.
@@ -285,7 +329,13 @@ func compileSchema(src []byte, spec schemaSpec) (*schemaResult, error) {
 		addDispatch(doc, "", root)
 	}
 	defsURL := spec.url + defsSuffix
-	top, defs, order, err := flattenDefinitions(doc, defsURL, spec.extra)
+	extra := spec.extra
+	for _, name := range spec.optional {
+		if hasDefinition(root, name) {
+			extra = append(extra, name)
+		}
+	}
+	top, defs, order, err := flattenDefinitions(doc, defsURL, extra)
 	if err != nil {
 		return fail("reading", err)
 	}
@@ -320,7 +370,7 @@ func compileSchema(src []byte, spec schemaSpec) (*schemaResult, error) {
 		if err != nil {
 			return fail("compiling", err)
 		}
-		if slices.Contains(spec.extra, name) {
+		if slices.Contains(extra, name) {
 			res.defs[name] = sch
 		}
 	}
@@ -328,6 +378,22 @@ func compileSchema(src []byte, spec schemaSpec) (*schemaResult, error) {
 		return fail("compiling", err)
 	}
 	return res, nil
+}
+
+// hasDefinition reports whether the schema root has the definition of the
+// flattened name.
+func hasDefinition(root map[string]any, name string) bool {
+	var v any = root["definitions"]
+	for _, part := range strings.Split(name, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		if v, ok = m[part]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // pipelineKeys returns the property names of

@@ -3,8 +3,10 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,26 +18,40 @@ import (
 )
 
 // TemplateSuffix ends the file name of every pipeline template:
-// "<archetype>-pipeline-template.yaml".
-const TemplateSuffix = "-pipeline-template.yaml"
+// "<archetype>-pipeline-template.yaml". ServiceTemplateSuffix ends the
+// file name of every Service template: "<archetype>-service-template.yaml".
+const (
+	TemplateSuffix        = "-pipeline-template.yaml"
+	ServiceTemplateSuffix = "-service-template.yaml"
+)
 
-// templateNameRE matches a template file name and captures its archetype.
-var templateNameRE = regexp.MustCompile(`^([a-z0-9][a-z0-9-]*)-pipeline-template\.yaml$`)
+// templateNameRE matches a template file name and captures its archetype
+// and the kind of entity it renders.
+var templateNameRE = regexp.MustCompile(`^([a-z0-9][a-z0-9-]*)-(pipeline|service)-template\.yaml$`)
 
-// Templates holds one pipeline template per archetype: the pipelines
-// repo's own, and the built-in defaults for the archetypes it lacks. A
-// *Templates is immutable and safe for concurrent use.
+// IsTemplateFile reports whether name (a path; only its base name counts)
+// is named like a template: "<archetype>-pipeline-template.yaml" or
+// "<archetype>-service-template.yaml".
+func IsTemplateFile(name string) bool {
+	return templateNameRE.MatchString(path.Base(name))
+}
+
+// Templates holds, per archetype, the pipeline template and the Service
+// template: the pipelines repo's own, and the built-in defaults for those
+// it lacks. A *Templates is immutable and safe for concurrent use.
 type Templates struct {
-	byArchetype map[string]*archetypeTemplate
+	byArchetype map[string]*archetypeTemplate // pipeline templates
+	services    map[string]*archetypeTemplate // Service templates
 }
 
 // archetypeTemplate is one parsed template file.
 type archetypeTemplate struct {
-	path   string             // repo path, or "<file> (built-in)"
-	src    string             // the file's text
-	digest string             // templateDigest(path, src), for fingerprints
-	tmpl   *template.Template // nil when the file does not parse
-	broken *TemplateError     // why tmpl is nil
+	path    string             // repo path, or "<file> (built-in)"
+	src     string             // the file's text
+	digest  string             // templateDigest(path, src), for fingerprints
+	builtin bool               // one of package templates' defaults
+	tmpl    *template.Template // nil when the file does not parse
+	broken  *TemplateError     // why tmpl is nil
 	// seedStyle is true when the text uses a seed placeholder, which needs
 	// per-service functions and so a clone of tmpl per rendering.
 	seedStyle bool
@@ -72,60 +88,80 @@ func placeholderFuncs(d Data) template.FuncMap {
 
 // LoadTemplates parses the pipelines repo's template files, given by path
 // (e.g. "templates/api-pipeline-template.yaml"; only the base name counts).
-// Each file "<archetype>-pipeline-template.yaml" is the template for that
-// archetype; the built-in defaults (package templates) fill the archetypes
-// that repoFiles lacks. Files not ending in .yaml or .yml are ignored.
+// Each file "<archetype>-pipeline-template.yaml" is the pipeline template
+// for that archetype, and "<archetype>-service-template.yaml" its Service
+// template; the built-in defaults (package templates) fill what repoFiles
+// lacks. Files not ending in .yaml or .yml are ignored.
 //
 // Every problem is a Diagnostic naming the file, and the line when known:
-// a template that does not parse, or a YAML file not named like a
-// template. A template that does not parse stays in the set as broken:
-// Pipeline reports its error for every service of its archetype rather
+// a template that does not parse, a YAML file not named like a template,
+// an archetype with a pipeline template and no Service template, or the
+// reverse. A template that does not parse stays in the set as broken:
+// rendering reports its error for every service of its archetype rather
 // than falling back to the default, which would render different
-// pipelines without saying so. The returned *Templates is never nil.
+// entities without saying so. The returned *Templates is never nil.
 func LoadTemplates(repoFiles map[string][]byte) (*Templates, catalog.Diagnostics) {
-	t := &Templates{byArchetype: map[string]*archetypeTemplate{}}
+	t := &Templates{byArchetype: map[string]*archetypeTemplate{}, services: map[string]*archetypeTemplate{}}
 	var diags catalog.Diagnostics
-
-	paths := make([]string, 0, len(repoFiles))
-	for p := range repoFiles {
-		paths = append(paths, p)
+	add := func(name string, src []byte, builtin bool) {
+		m := templateNameRE.FindStringSubmatch(path.Base(name))
+		set := t.byArchetype
+		if m[2] == "service" {
+			set = t.services
+		}
+		if prev, dup := set[m[1]]; dup {
+			if !builtin {
+				diags = append(diags, catalog.Diagnostic{File: name, Message: fmt.Sprintf("second %s template for archetype %q (first: %s)", m[2], m[1], prev.path)})
+			}
+			return
+		}
+		display := name
+		if builtin {
+			display += " (built-in)"
+		}
+		at := parseTemplate(display, src)
+		at.builtin = builtin
+		if at.broken != nil {
+			diags = append(diags, catalog.Diagnostic{File: at.path, Pos: catalog.Pos{Line: at.broken.Line}, Message: at.broken.Message})
+		}
+		set[m[1]] = at
 	}
-	sort.Strings(paths)
-	for _, p := range paths {
+	for _, p := range slices.Sorted(maps.Keys(repoFiles)) {
 		base := path.Base(p)
 		if !strings.HasSuffix(base, ".yaml") && !strings.HasSuffix(base, ".yml") {
 			continue
 		}
-		m := templateNameRE.FindStringSubmatch(base)
-		if m == nil {
-			diags = append(diags, catalog.Diagnostic{File: p, Message: "not a pipeline template: the name must be <archetype>" + TemplateSuffix + ", with a lower-case archetype"})
+		if !IsTemplateFile(base) {
+			diags = append(diags, catalog.Diagnostic{File: p, Message: "not a template: the name must be <archetype>" + TemplateSuffix + " or <archetype>" + ServiceTemplateSuffix + ", with a lower-case archetype"})
 			continue
 		}
-		if prev, dup := t.byArchetype[m[1]]; dup {
-			diags = append(diags, catalog.Diagnostic{File: p, Message: fmt.Sprintf("second template for archetype %q (first: %s)", m[1], prev.path)})
-			continue
-		}
-		at := parseTemplate(p, repoFiles[p])
-		if at.broken != nil {
-			diags = append(diags, catalog.Diagnostic{File: p, Pos: catalog.Pos{Line: at.broken.Line}, Message: at.broken.Message})
-		}
-		t.byArchetype[m[1]] = at
+		add(p, repoFiles[p], false)
 	}
-	for name, src := range templates.Default() {
-		m := templateNameRE.FindStringSubmatch(name)
-		if m == nil {
-			continue
+	builtins := templates.Default()
+	for _, name := range slices.Sorted(maps.Keys(builtins)) {
+		if IsTemplateFile(name) {
+			add(name, builtins[name], true)
 		}
-		if _, ok := t.byArchetype[m[1]]; ok {
-			continue
-		}
-		at := parseTemplate(name+" (built-in)", src)
-		if at.broken != nil {
-			diags = append(diags, catalog.Diagnostic{File: at.path, Pos: catalog.Pos{Line: at.broken.Line}, Message: at.broken.Message})
-		}
-		t.byArchetype[m[1]] = at
 	}
-	return t, diags
+	return t, append(diags, t.unpaired()...)
+}
+
+// unpaired reports the archetypes that have only one of their two
+// templates.
+func (t *Templates) unpaired() catalog.Diagnostics {
+	var diags catalog.Diagnostics
+	for _, a := range t.Archetypes() {
+		if _, ok := t.services[a]; !ok {
+			at := t.byArchetype[a]
+			diags = append(diags, catalog.Diagnostic{File: at.path, Message: fmt.Sprintf("archetype %q has a pipeline template and no Service template: add %s%s beside it", a, a, ServiceTemplateSuffix)})
+		}
+	}
+	for _, a := range slices.Sorted(maps.Keys(t.services)) {
+		if _, ok := t.byArchetype[a]; !ok {
+			diags = append(diags, catalog.Diagnostic{File: t.services[a].path, Message: fmt.Sprintf("archetype %q has a Service template and no pipeline template: add %s%s beside it, or remove this file", a, a, TemplateSuffix)})
+		}
+	}
+	return diags
 }
 
 // parseTemplate parses one template file.
@@ -156,8 +192,9 @@ func (t *Templates) Archetypes() []string {
 	return names
 }
 
-// Path returns the path of the archetype's template (for a built-in
-// default, its file name and " (built-in)"), and whether there is one.
+// Path returns the path of the archetype's pipeline template (for a
+// built-in default, its file name and " (built-in)"), and whether there
+// is one.
 func (t *Templates) Path(archetype string) (string, bool) {
 	at, ok := t.byArchetype[archetype]
 	if !ok {
@@ -166,10 +203,21 @@ func (t *Templates) Path(archetype string) (string, bool) {
 	return at.path, true
 }
 
-// Builtin reports whether the archetype's template is a built-in default.
+// ServicePath returns the path of the archetype's Service template, like
+// Path.
+func (t *Templates) ServicePath(archetype string) (string, bool) {
+	at, ok := t.services[archetype]
+	if !ok {
+		return "", false
+	}
+	return at.path, true
+}
+
+// Builtin reports whether the archetype's pipeline template is a built-in
+// default.
 func (t *Templates) Builtin(archetype string) bool {
 	at, ok := t.byArchetype[archetype]
-	return ok && strings.HasSuffix(at.path, " (built-in)")
+	return ok && at.builtin
 }
 
 // execute runs the template on d.

@@ -29,8 +29,10 @@ func TestLoadTemplates(t *testing.T) {
 			files: map[string]string{
 				"templates/api-pipeline-template.yaml":        "pipeline: {}\n",
 				"templates/batch-pipeline-template.yaml":      "pipeline: {}\n",
+				"templates/batch-service-template.yaml":       "service: {}\n",
 				"templates/README.md":                         "# not a template\n",
 				"templates/sub/worker-pipeline-template.yaml": "pipeline: {}\n",
+				"templates/sub/worker-service-template.yaml":  "service: {}\n",
 			},
 			wantArch:      []string{"api", "batch", "job", "listener", "scheduler", "worker"},
 			wantBuiltin:   map[string]bool{"api": false, "batch": false, "job": true, "listener": true, "scheduler": true},
@@ -61,9 +63,24 @@ func TestLoadTemplates(t *testing.T) {
 			wantBuiltin:   map[string]bool{"api": true, "job": false},
 			wantPathOfAPI: "api-pipeline-template.yaml (built-in)",
 			wantDiags: catalog.Diagnostics{
-				{File: "templates/Api-pipeline-template.yaml", Message: "not a pipeline template: the name must be <archetype>-pipeline-template.yaml, with a lower-case archetype"},
-				{File: "templates/api-template.yaml", Message: "not a pipeline template: the name must be <archetype>-pipeline-template.yaml, with a lower-case archetype"},
-				{File: "templates/job-pipeline-template.yaml", Message: `second template for archetype "job" (first: other/job-pipeline-template.yaml)`},
+				{File: "templates/Api-pipeline-template.yaml", Message: "not a template: the name must be <archetype>-pipeline-template.yaml or <archetype>-service-template.yaml, with a lower-case archetype"},
+				{File: "templates/api-template.yaml", Message: "not a template: the name must be <archetype>-pipeline-template.yaml or <archetype>-service-template.yaml, with a lower-case archetype"},
+				{File: "templates/job-pipeline-template.yaml", Message: `second pipeline template for archetype "job" (first: other/job-pipeline-template.yaml)`},
+			},
+		},
+		{
+			name: "an archetype needs both templates",
+			files: map[string]string{
+				"templates/batch-pipeline-template.yaml": "pipeline: {}\n",
+				"templates/cron-service-template.yaml":   "service: {}\n",
+				"templates/api-service-template.yaml":    "service: {}\n",
+			},
+			wantArch:      []string{"api", "batch", "job", "listener", "scheduler"},
+			wantBuiltin:   map[string]bool{"api": true, "batch": false},
+			wantPathOfAPI: "api-pipeline-template.yaml (built-in)",
+			wantDiags: catalog.Diagnostics{
+				{File: "templates/batch-pipeline-template.yaml", Message: `archetype "batch" has a pipeline template and no Service template: add batch-service-template.yaml beside it`},
+				{File: "templates/cron-service-template.yaml", Message: `archetype "cron" has a Service template and no pipeline template: add cron-pipeline-template.yaml beside it, or remove this file`},
 			},
 		},
 	}

@@ -1,6 +1,7 @@
-// Package templates holds the built-in pipeline templates, one per
-// archetype, used where the pipelines repository has no
-// templates/<archetype>-pipeline-template.yaml of its own.
+// Package templates holds the built-in templates, a pipeline template and
+// a Service template per archetype, used where the pipelines repository
+// has no templates/<archetype>-pipeline-template.yaml or
+// templates/<archetype>-service-template.yaml of its own.
 //
 // The files are Go text/template sources executed by package render, which
 // documents the data and functions they may use.
@@ -12,7 +13,7 @@ import (
 	"maps"
 )
 
-//go:embed *-pipeline-template.yaml
+//go:embed *-pipeline-template.yaml *-service-template.yaml
 var files embed.FS
 
 // defaults is read once: the embedded files never change.
@@ -32,11 +33,11 @@ var defaults = func() map[string][]byte {
 	return m
 }()
 
-// Default returns the built-in templates keyed by file name
-// ("api-pipeline-template.yaml", "listener-pipeline-template.yaml",
-// "job-pipeline-template.yaml", "scheduler-pipeline-template.yaml"). The
-// map is a fresh copy that the caller may change; the byte slices are
-// shared and must not be modified.
+// Default returns the built-in templates keyed by file name: for each of
+// the archetypes api, listener, job and scheduler,
+// "<archetype>-pipeline-template.yaml" and
+// "<archetype>-service-template.yaml". The map is a fresh copy that the
+// caller may change; the byte slices are shared and must not be modified.
 func Default() map[string][]byte {
 	return maps.Clone(defaults)
 }

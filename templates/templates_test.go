@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestDefaultHasOneTemplatePerArchetype(t *testing.T) {
+func TestDefaultHasTwoTemplatesPerArchetype(t *testing.T) {
 	got := Default()
 	names := make([]string, 0, len(got))
 	for name, src := range got {
@@ -19,9 +19,13 @@ func TestDefaultHasOneTemplatePerArchetype(t *testing.T) {
 	slices.Sort(names)
 	want := []string{
 		"api-pipeline-template.yaml",
+		"api-service-template.yaml",
 		"job-pipeline-template.yaml",
+		"job-service-template.yaml",
 		"listener-pipeline-template.yaml",
+		"listener-service-template.yaml",
 		"scheduler-pipeline-template.yaml",
+		"scheduler-service-template.yaml",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("Default() file names (-want +got):\n%s", diff)

@@ -1,0 +1,202 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"path"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
+)
+
+// unitFiles are the files of one service: its Service, pipeline and
+// trigger.
+type unitFiles struct {
+	service, pipeline, trigger []byte
+}
+
+// triggerOrigin names the built-in trigger in errors.
+const triggerOrigin = "new-image trigger (built in)"
+
+// unitRendering is the rendering of one service's entities.
+type unitRendering struct {
+	t    *Templates
+	svc  catalog.Service
+	opts Options
+	g    *graph
+	// pipeline and service are the archetype's templates; data the value
+	// they execute on.
+	pipeline, service *archetypeTemplate
+	data              Data
+}
+
+// renderUnit renders svc's Service and pipeline from its archetype's
+// templates and builds its trigger; checks each, and the references among
+// them and to g; and returns the three files. Any problem is returned as
+// TemplateErrors, each naming the template (and its line) it comes from.
+func renderUnit(t *Templates, svc catalog.Service, opts Options, g *graph) (unitFiles, error) {
+	u, err := newUnitRendering(t, svc, opts, g)
+	if err != nil {
+		return unitFiles{}, err
+	}
+	serviceRaw, serviceDoc, serviceErrs := u.entity(u.service, KindService)
+	pipelineRaw, pipelineDoc, pipelineErrs := u.entity(u.pipeline, KindPipeline)
+	if errs := append(serviceErrs, pipelineErrs...); len(errs) > 0 {
+		return unitFiles{}, errs
+	}
+	_, p := mappingGet(pipelineDoc.Content[0], "pipeline")
+	triggerRaw, err := triggerYAML(opts.Settings, svc, scalarAt(p, "identifier"))
+	if err != nil {
+		return unitFiles{}, TemplateErrors{{Template: triggerOrigin, Service: svc.Name, Message: err.Error()}}
+	}
+	triggerDoc, probs := checkEntity(KindTrigger, triggerRaw, opts.Schemas)
+	if len(probs) > 0 {
+		return unitFiles{}, u.errors(nil, probs, nil, triggerOrigin, nil)
+	}
+	cross := g.check(svc, unitDocs{service: serviceDoc, pipeline: pipelineDoc, trigger: triggerDoc})
+	cross = append(cross, checkTrigger(pipelineDoc, triggerDoc)...)
+	if len(cross) > 0 {
+		return unitFiles{}, u.crossErrors(cross, serviceRaw, pipelineRaw)
+	}
+	return u.files(serviceDoc, pipelineDoc, triggerDoc)
+}
+
+// newUnitRendering finds svc's templates and builds their data.
+func newUnitRendering(t *Templates, svc catalog.Service, opts Options, g *graph) (*unitRendering, error) {
+	s := opts.Settings
+	u := &unitRendering{t: t, svc: svc, opts: opts, g: g}
+	for _, want := range []struct {
+		set    map[string]*archetypeTemplate
+		into   **archetypeTemplate
+		suffix string
+	}{{t.byArchetype, &u.pipeline, TemplateSuffix}, {t.services, &u.service, ServiceTemplateSuffix}} {
+		at, ok := want.set[svc.Archetype]
+		if !ok {
+			return nil, TemplateErrors{{
+				Template: path.Join(s.TemplatesDir, svc.Archetype+want.suffix),
+				Service:  svc.Name,
+				Field:    catalog.FieldArchetype,
+				Message:  fmt.Sprintf("no template %s for archetype %s (pipeline templates exist for %v)", svc.Archetype+want.suffix, quote(svc.Archetype), t.Archetypes()),
+			}}
+		}
+		if at.broken != nil {
+			e := *at.broken
+			e.Service = svc.Name
+			return nil, TemplateErrors{&e}
+		}
+		*want.into = at
+	}
+	data, err := newData(svc, s, opts.Source, u.pipeline.path)
+	if err != nil {
+		var ve *valueError
+		if errors.As(err, &ve) {
+			return nil, TemplateErrors{{Template: u.pipeline.path, Service: svc.Name, Field: ve.field, Message: ve.msg}}
+		}
+		return nil, TemplateErrors{{Template: u.pipeline.path, Service: svc.Name, Message: err.Error()}}
+	}
+	u.data = data
+	return u, nil
+}
+
+// dataFor returns the template data with at as the template being
+// executed.
+func (u *unitRendering) dataFor(at *archetypeTemplate) Data {
+	d := u.data
+	d.Source.Template = at.path
+	return d
+}
+
+// entity executes at and checks its output as an entity of kind k.
+func (u *unitRendering) entity(at *archetypeTemplate, k Kind) ([]byte, *yaml.Node, TemplateErrors) {
+	d := u.dataFor(at)
+	raw, err := at.execute(d)
+	if err != nil {
+		line, msg := splitTemplateError(err)
+		return nil, nil, TemplateErrors{{Template: at.path, Line: line, Service: u.svc.Name, Message: msg}}
+	}
+	doc, probs := checkEntity(k, raw, u.opts.Schemas)
+	if len(probs) > 0 {
+		return nil, nil, u.errors(at, probs, nil, at.path, &d)
+	}
+	return raw, doc, nil
+}
+
+// errors turns problems in the output of at (nil for the built-in
+// trigger) into TemplateErrors on the template's lines.
+func (u *unitRendering) errors(at *archetypeTemplate, probs []problem, lines []int, name string, d *Data) TemplateErrors {
+	errs := make(TemplateErrors, len(probs))
+	traced := lines != nil
+	for i, p := range probs {
+		e := &TemplateError{Template: name, Service: u.svc.Name, Pointer: p.pointer, Message: p.message}
+		if p.line > 0 && at != nil {
+			if !traced {
+				lines, traced = at.outputLines(*d), true
+			}
+			if p.line <= len(lines) {
+				e.Line = lines[p.line-1]
+			}
+		}
+		errs[i] = e
+	}
+	return errs
+}
+
+// crossErrors turns cross problems into TemplateErrors on the lines of the
+// template at fault.
+func (u *unitRendering) crossErrors(cross []crossProblem, serviceRaw, pipelineRaw []byte) TemplateErrors {
+	var errs TemplateErrors
+	byKind := map[Kind]*archetypeTemplate{KindService: u.service, KindPipeline: u.pipeline}
+	for _, k := range []Kind{KindService, KindPipeline} {
+		var probs []problem
+		for _, c := range cross {
+			if c.kind == k {
+				probs = append(probs, problem{pointer: c.pointer, line: c.line, message: c.message})
+			}
+		}
+		if len(probs) == 0 {
+			continue
+		}
+		at := byKind[k]
+		d := u.dataFor(at)
+		errs = append(errs, u.errors(at, probs, nil, at.path, &d)...)
+	}
+	return errs
+}
+
+// files encodes the three checked documents.
+func (u *unitRendering) files(serviceDoc, pipelineDoc, triggerDoc *yaml.Node) (unitFiles, error) {
+	src := u.opts.Source
+	digest := u.t.unitDigest(u.svc, settingsDigest(u.opts.Settings), src)
+	var out unitFiles
+	for _, f := range []struct {
+		doc    *yaml.Node
+		origin string
+		into   *[]byte
+		name   string
+	}{
+		{serviceDoc, templateOrigin(src, u.service), &out.service, u.service.path},
+		{pipelineDoc, templateOrigin(src, u.pipeline), &out.pipeline, u.pipeline.path},
+		{triggerDoc, "new-image trigger, " + settingsOrigin(src), &out.trigger, triggerOrigin},
+	} {
+		file, err := entityFile(f.doc, src, f.origin, digest)
+		if err != nil {
+			return unitFiles{}, TemplateErrors{{Template: f.name, Service: u.svc.Name, Message: err.Error()}}
+		}
+		*f.into = file
+	}
+	return out, nil
+}
+
+// templateOrigin names a template as a rendering's origin in the header:
+// "template <path>@<commit>", or "built-in template <file>".
+func templateOrigin(src Source, at *archetypeTemplate) string {
+	if at.builtin {
+		return "built-in template " + at.path[:len(at.path)-len(" (built-in)")]
+	}
+	o := "template " + at.path
+	if src.TemplatesCommit != "" {
+		o += "@" + src.TemplatesCommit
+	}
+	return o
+}
