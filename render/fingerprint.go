@@ -55,43 +55,64 @@ func settingsDigest(s catalog.Settings) string {
 	return hash32(b)
 }
 
-// unitDigest hashes everything svc's Service, pipeline and trigger are
-// rendered from: both templates of its archetype, the settings, the
-// catalog repo and the service's pipeline-shaping fields. The three files
-// share it: each is checked against the others, so a change to any input
-// renders all three again. It runs for every service of every plan, so it
-// avoids allocating: the parts are written straight into the hash,
-// separated by zero bytes.
-func (t *Templates) unitDigest(svc catalog.Service, settings string, src Source) string {
+// unitDigests are the fingerprint inputs of a service's three files.
+type unitDigests struct {
+	service, pipeline, trigger string
+}
+
+// unitDigests hashes what each of svc's files is rendered from, apart:
+//
+//   - the Service: its template, the settings, the catalog repo, and the
+//     service's name, team and archetype (a Service template does not see
+//     the stages: see serviceData);
+//   - the pipeline: its template, the settings, the catalog repo, and
+//     every pipeline-shaping field of the service;
+//   - the trigger: the settings and the service's name, team and
+//     archetype.
+//
+// A service's files are kept only all together (see keptUnit), so the
+// checks between them run again whenever any of them would change. The
+// digests run for every service of every plan, so they avoid allocating:
+// the parts are written straight into the hash, separated by zero bytes.
+func (t *Templates) unitDigests(svc catalog.Service, settings string, src Source) unitDigests {
 	pt, ok := t.byArchetype[svc.Archetype]
 	st, ok2 := t.services[svc.Archetype]
 	if !ok || !ok2 {
-		return ""
+		return unitDigests{}
 	}
+	return unitDigests{
+		service:  digestOf(svc, false, "service", st.digest, settings, src.CatalogRepo),
+		pipeline: digestOf(svc, true, "pipeline", pt.digest, settings, src.CatalogRepo),
+		trigger:  digestOf(svc, false, "trigger", settings),
+	}
+}
+
+// digestOf hashes the parts, then svc's name, archetype and team, and,
+// with stages, its environments, regions and whether its pipeline is
+// enabled.
+func digestOf(svc catalog.Service, stages bool, parts ...string) string {
 	h := sha256.New()
 	write := func(part string) {
 		io.WriteString(h, part)
 		h.Write([]byte{0})
 	}
 	write(fingerprintVersion)
-	write(pt.digest)
-	write(st.digest)
-	write(settings)
-	write(src.CatalogRepo)
+	for _, p := range parts {
+		write(p)
+	}
 	write(svc.Name)
 	write(svc.Archetype)
 	write(svc.Team)
-	for _, e := range svc.Environments {
-		io.WriteString(h, e)
-		h.Write([]byte{','})
+	if stages {
+		for _, list := range [][]string{svc.Environments, svc.Regions} {
+			for _, e := range list {
+				io.WriteString(h, e)
+				h.Write([]byte{','})
+			}
+			h.Write([]byte{0})
+		}
+		write(boolString(svc.Pipeline.Enabled))
 	}
-	h.Write([]byte{0})
-	for _, r := range svc.Regions {
-		io.WriteString(h, r)
-		h.Write([]byte{','})
-	}
-	h.Write([]byte{0})
-	write(boolString(svc.Pipeline.Enabled))
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }

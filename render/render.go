@@ -203,7 +203,7 @@ func renderAll(t *Templates, c catalog.Catalog, opts Options, current map[string
 			continue
 		}
 		j := job{svc: svc}
-		if u, ok := keptUnit(current, s, svc.Name, t.unitDigest(svc, digest, src)); ok {
+		if u, ok := keptUnit(current, s, svc.Name, t.unitDigests(svc, digest, src)); ok {
 			j.kept, j.out = true, u
 		}
 		jobs = append(jobs, j)
@@ -265,18 +265,18 @@ func (r *rendered) claim(c catalog.Catalog, opts Options) map[string]bool {
 }
 
 // keptUnit returns a service's current files when all three are up to
-// date with the unit digest.
-func keptUnit(current map[string][]byte, s catalog.Settings, service, digest string) (unitFiles, bool) {
-	if current == nil || digest == "" {
+// date with their digests.
+func keptUnit(current map[string][]byte, s catalog.Settings, service string, d unitDigests) (unitFiles, bool) {
+	if current == nil || d.pipeline == "" {
 		return unitFiles{}, false
 	}
 	var u unitFiles
 	for _, f := range []struct {
-		path string
-		into *[]byte
-	}{{ServicePath(s, service), &u.service}, {PipelinePath(s, service), &u.pipeline}, {TriggerPath(s, service), &u.trigger}} {
+		path, digest string
+		into         *[]byte
+	}{{ServicePath(s, service), d.service, &u.service}, {PipelinePath(s, service), d.pipeline, &u.pipeline}, {TriggerPath(s, service), d.trigger, &u.trigger}} {
 		file, ok := current[f.path]
-		if !ok || !upToDate(file, digest) {
+		if !ok || !upToDate(file, f.digest) {
 			return unitFiles{}, false
 		}
 		*f.into = file

@@ -105,6 +105,17 @@ func CompileSchemas(pipelineJSON, triggerJSON []byte) (*Schemas, error) {
 // HasTrigger reports whether s holds the trigger schema.
 func (s *Schemas) HasTrigger() bool { return s != nil && s.trigger != nil }
 
+// CheckPipeline checks v, a whole pipeline document ({"pipeline": …}) as
+// a JSON-like value, against the pipeline schema. It returns nil when v
+// satisfies it, a *SchemaError when it does not, and ErrNoSchema when s is
+// nil.
+func (s *Schemas) CheckPipeline(v any) error {
+	if s == nil {
+		return fmt.Errorf("checking a pipeline: %w", ErrNoSchema)
+	}
+	return validateAgainst(s.pipeline.root, "pipeline", v)
+}
+
 // CheckServiceDefinition checks v, the serviceDefinition of a Harness
 // Service (the value under service.serviceDefinition in its YAML: type and
 // spec), against the pipeline schema's

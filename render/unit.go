@@ -100,10 +100,25 @@ func newUnitRendering(t *Templates, svc catalog.Service, opts Options, g *graph)
 }
 
 // dataFor returns the template data with at as the template being
-// executed.
+// executed. A Service template sees no stage, environment or region (see
+// serviceData).
 func (u *unitRendering) dataFor(at *archetypeTemplate) Data {
 	d := u.data
+	if at == u.service {
+		d = serviceData(d)
+	}
 	d.Source.Template = at.path
+	return d
+}
+
+// serviceData is d as a Service template sees it: without the stages, and
+// without the service's environments and regions. A Harness Service is
+// the same in every environment and region (what differs per stage
+// reaches it through the stage's serviceInputs), and its file is then
+// rendered from fewer inputs: a change of regions leaves it as it is.
+func serviceData(d Data) Data {
+	d.Stages = nil
+	d.Service.Environments, d.Service.Regions = nil, nil
 	return d
 }
 
@@ -167,19 +182,19 @@ func (u *unitRendering) crossErrors(cross []crossProblem, serviceRaw, pipelineRa
 // files encodes the three checked documents.
 func (u *unitRendering) files(serviceDoc, pipelineDoc, triggerDoc *yaml.Node) (unitFiles, error) {
 	src := u.opts.Source
-	digest := u.t.unitDigest(u.svc, settingsDigest(u.opts.Settings), src)
+	d := u.t.unitDigests(u.svc, settingsDigest(u.opts.Settings), src)
 	var out unitFiles
 	for _, f := range []struct {
-		doc    *yaml.Node
-		origin string
-		into   *[]byte
-		name   string
+		doc            *yaml.Node
+		origin, digest string
+		into           *[]byte
+		name           string
 	}{
-		{serviceDoc, templateOrigin(src, u.service), &out.service, u.service.path},
-		{pipelineDoc, templateOrigin(src, u.pipeline), &out.pipeline, u.pipeline.path},
-		{triggerDoc, "new-image trigger, " + settingsOrigin(src), &out.trigger, triggerOrigin},
+		{serviceDoc, templateOrigin(src, u.service), d.service, &out.service, u.service.path},
+		{pipelineDoc, templateOrigin(src, u.pipeline), d.pipeline, &out.pipeline, u.pipeline.path},
+		{triggerDoc, "new-image trigger, " + settingsOrigin(src), d.trigger, &out.trigger, triggerOrigin},
 	} {
-		file, err := entityFile(f.doc, src, f.origin, digest)
+		file, err := entityFile(f.doc, src, f.origin, f.digest)
 		if err != nil {
 			return unitFiles{}, TemplateErrors{{Template: f.name, Service: u.svc.Name, Message: err.Error()}}
 		}

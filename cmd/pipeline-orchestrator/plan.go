@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
@@ -21,11 +16,12 @@ const (
 )
 
 // planCommand shows what going from one catalog to another does to the
-// pipelines, in the forms the app uses (text, check-run Markdown, JSON).
+// rendered entities, in the forms the app uses (text, check-run Markdown,
+// JSON).
 func (c *cli) planCommand() command {
 	return command{
 		name:    "plan",
-		summary: "Show what a catalog change does to the pipelines",
+		summary: "Show what a catalog change does to the rendered Harness entities",
 		usage:   "--base FILE --head FILE [--settings FILE] [--templates DIR] [--schema FILE [--trigger-schema FILE]] [--pipelines DIR] [--format text|markdown|json]",
 		flags: func(flags *flag.FlagSet) func(context.Context, []string) error {
 			var (
@@ -34,7 +30,7 @@ func (c *cli) planCommand() command {
 			)
 			flags.StringVar(&base, "base", "", "catalog `FILE` before the change (e.g. the default branch's); required")
 			flags.StringVar(&head, "head", "", "catalog `FILE` after the change (e.g. the pull request's); required")
-			flags.StringVar(&pipes, "pipelines", "", "`DIR`: a checkout of the pipelines repo whose pipeline files are the current state, and whose settings file and templates are used unless --settings or --templates is given; default: the rendering of --base")
+			flags.StringVar(&pipes, "pipelines", "", "`DIR`: a checkout of the pipelines repo whose entity files (services, pipelines, triggers, environments, infrastructures) are the current state, and whose settings file and templates are used unless --settings or --templates is given; default: the rendering of --base")
 			flags.StringVar(&f, "format", formatText, "output `FORMAT`: text (for a terminal), markdown (the preview check run's text) or json")
 			in.register(flags)
 			return func(_ context.Context, args []string) error {
@@ -66,7 +62,10 @@ func (c *cli) planCommand() command {
 				}
 				var current map[string][]byte
 				if pipes != "" {
-					if current, err = readPipelines(pipes, loaded.settings); err != nil {
+					if _, err := os.Stat(pipes); err != nil {
+						return usagef("%v", err)
+					}
+					if current, err = readManaged(pipes, loaded.settings); err != nil {
 						return err
 					}
 				}
@@ -104,33 +103,3 @@ func (c *cli) planCommand() command {
 	}
 }
 
-// readPipelines reads the pipeline files of a pipelines repo checkout:
-// every file of <dir>/<settings.PipelinesDir> named like a pipeline, keyed
-// by its path in the repo. A checkout without that directory has no
-// pipelines yet; a dir that does not exist is a usage error.
-func readPipelines(dir string, s catalog.Settings) (map[string][]byte, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return nil, usagef("%v", err)
-	}
-	current := map[string][]byte{}
-	pipelinesDir := path.Clean(s.PipelinesDir)
-	entries, err := os.ReadDir(filepath.Join(dir, filepath.FromSlash(pipelinesDir)))
-	if errors.Is(err, fs.ErrNotExist) {
-		return current, nil
-	}
-	if err != nil {
-		return nil, usagef("%v", err)
-	}
-	for _, e := range entries {
-		p := path.Join(pipelinesDir, e.Name())
-		if !e.Type().IsRegular() || !render.IsPipelinePath(s, p) {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-		if err != nil {
-			return nil, usagef("%v", err)
-		}
-		current[p] = b
-	}
-	return current, nil
-}

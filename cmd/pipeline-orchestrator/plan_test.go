@@ -10,16 +10,29 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// examplesSummary is the summary of the examples' plan.
-var examplesSummary = map[string]int{"create": 1, "update": 1, "delete": 1, "configOnly": 1, "unchanged": 9}
+// examplesSummary is the summary of the examples' plan: services by
+// action.
+var examplesSummary = counts{Create: 1, Update: 1, Delete: 1, ConfigOnly: 1, Unchanged: 9}
+
+// counts are the counts of a plan's summary.
+type counts struct {
+	Create     int `json:"create"`
+	Update     int `json:"update"`
+	Delete     int `json:"delete"`
+	ConfigOnly int `json:"configOnly"`
+	Unchanged  int `json:"unchanged"`
+}
 
 // planJSON is the documented JSON form of a plan.
 type planJSON struct {
 	Changes []struct {
-		Service string `json:"service"`
-		Action  string `json:"action"`
-		Path    string `json:"path"`
-		Fields  []struct {
+		Kind        string `json:"kind"`
+		Identifier  string `json:"identifier"`
+		Service     string `json:"service"`
+		Environment string `json:"environment"`
+		Action      string `json:"action"`
+		Path        string `json:"path"`
+		Fields      []struct {
 			Name           string `json:"name"`
 			Old            string `json:"old"`
 			New            string `json:"new"`
@@ -27,7 +40,11 @@ type planJSON struct {
 		} `json:"fields"`
 		Diff string `json:"diff"`
 	} `json:"changes"`
-	Summary map[string]int `json:"summary"`
+	Summary struct {
+		counts
+		Environments counts            `json:"environments"`
+		Files        map[string]counts `json:"files"`
+	} `json:"summary"`
 }
 
 // decodePlan decodes the JSON form strictly: no field outside the contract.
@@ -42,11 +59,13 @@ func decodePlan(tb testing.TB, s string) planJSON {
 	return p
 }
 
-// actions returns service → action of a plan.
+// actions returns service → action of its pipeline in a plan.
 func actions(p planJSON) map[string]string {
 	out := map[string]string{}
 	for _, c := range p.Changes {
-		out[c.Service] = c.Action
+		if c.Kind == "pipeline" {
+			out[c.Service] = c.Action
+		}
 	}
 	return out
 }
@@ -60,11 +79,11 @@ func TestPlanExamples(t *testing.T) {
 			t.Fatalf("exit code %d, stderr:\n%s", r.code, r.stderr)
 		}
 		for _, want := range []string{
-			"Plan: 1 to create, 1 to update, 1 to delete, 1 config-only (9 unchanged)\n",
-			"\n+ create      fraud-scoring  pipelines/fraud-scoring-cd.yaml\n",
-			"\n~ update      user-profile  pipelines/user-profile-cd.yaml\n    regions: [euw1] -> [euw1, euw2]\n",
-			"\n- delete      legacy-invoice-sync  pipelines/legacy-invoice-sync-cd.yaml\n",
-			"\n= config-only cart-service  pipelines/cart-service-cd.yaml\n    profile: medium -> large (config-only)\n",
+			"Plan: 1 service to create, 1 to update, 1 to delete, 1 config-only; 4 files to write, 3 to delete (9 services unchanged)\n",
+			"\n+ create      fraud-scoring\n    services/fraud-scoring.yaml (create)\n    pipelines/fraud-scoring-cd.yaml (create)\n    triggers/fraud-scoring-cd-new-image.yaml (create)\n",
+			"\n~ update      user-profile\n    pipelines/user-profile-cd.yaml (update)\n    regions: [euw1] -> [euw1, euw2]\n",
+			"\n- delete      legacy-invoice-sync\n    services/legacy-invoice-sync.yaml (delete)\n",
+			"\n= config-only cart-service\n    profile: medium -> large (config-only)\n",
 			"\n+        identifier: prod_euw2\n",
 		} {
 			if !strings.Contains(r.stdout, want) {
@@ -79,7 +98,7 @@ func TestPlanExamples(t *testing.T) {
 			t.Fatalf("exit code %d, stderr:\n%s", r.code, r.stderr)
 		}
 		p := decodePlan(t, r.stdout)
-		if diff := cmp.Diff(examplesSummary, p.Summary); diff != "" {
+		if diff := cmp.Diff(examplesSummary, p.Summary.counts); diff != "" {
 			t.Errorf("summary (-want +got):\n%s", diff)
 		}
 		got := actions(p)
@@ -90,10 +109,10 @@ func TestPlanExamples(t *testing.T) {
 			}
 		}
 		for _, c := range p.Changes {
-			if c.Service == "cart-service" && (c.Diff != "" || len(c.Fields) != 1 || c.Fields[0].Name != "profile" || c.Fields[0].ShapesPipeline) {
+			if c.Service == "cart-service" && c.Kind == "pipeline" && (c.Diff != "" || len(c.Fields) != 1 || c.Fields[0].Name != "profile" || c.Fields[0].ShapesPipeline) {
 				t.Errorf("cart-service: %+v, want a config-only profile change with no diff", c)
 			}
-			if c.Service == "user-profile" && !strings.Contains(c.Diff, "+        identifier: prod_euw2\n") {
+			if c.Service == "user-profile" && c.Kind == "pipeline" && !strings.Contains(c.Diff, "+        identifier: prod_euw2\n") {
 				t.Errorf("user-profile: the diff does not add the prod_euw2 stage:\n%s", c.Diff)
 			}
 		}
@@ -119,9 +138,12 @@ func TestPlanExamples(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit code %d, stderr:\n%s", r.code, r.stderr)
 		}
-		want := map[string]int{"create": 0, "update": 0, "delete": 0, "configOnly": 0, "unchanged": 12}
-		if diff := cmp.Diff(want, decodePlan(t, r.stdout).Summary); diff != "" {
+		p := decodePlan(t, r.stdout)
+		if diff := cmp.Diff(counts{Unchanged: 12}, p.Summary.counts); diff != "" {
 			t.Errorf("summary (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(counts{Unchanged: 3}, p.Summary.Environments); diff != "" {
+			t.Errorf("environments (-want +got):\n%s", diff)
 		}
 	})
 }
@@ -141,17 +163,18 @@ func TestPlanAgainstPipelinesCheckout(t *testing.T) {
 		}
 		return decodePlan(tb, r.stdout)
 	}
-	if diff := cmp.Diff(examplesSummary, plan(t).Summary); diff != "" {
+	if diff := cmp.Diff(examplesSummary, plan(t).Summary.counts); diff != "" {
 		t.Errorf("against the rendered base (-want +got):\n%s", diff)
 	}
 
 	// The checkout, not the base catalog, is the current state now: a
-	// missing file is created, a stray pipeline file deleted, other files
-	// left alone.
+	// missing file is created, a stray generated file deleted, other
+	// files, and files written by hand, left alone.
 	if err := os.Remove(filepath.Join(checkout, "pipelines", "checkout-api-cd.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, checkout, "pipelines/retired-svc-cd.yaml", "pipeline:\n  identifier: retired_svc_cd\n")
+	writeFile(t, checkout, "pipelines/retired-svc-cd.yaml", "# generated by pipeline-orchestrator\npipeline:\n  identifier: retired_svc_cd\n")
+	writeFile(t, checkout, "pipelines/hand-written-cd.yaml", "pipeline:\n  identifier: hand_written_cd\n")
 	writeFile(t, checkout, "pipelines/README.md", "# pipelines\n")
 	writeFile(t, checkout, "pipelines/archive/old-cd.yaml", "pipeline:\n  identifier: old_cd\n")
 	p := plan(t)
@@ -162,20 +185,23 @@ func TestPlanAgainstPipelinesCheckout(t *testing.T) {
 		}
 	}
 	for _, c := range p.Changes {
-		if strings.Contains(c.Path, "README") || strings.Contains(c.Path, "archive") {
+		if strings.Contains(c.Path, "README") || strings.Contains(c.Path, "archive") || strings.Contains(c.Path, "hand-written") {
 			t.Errorf("the plan touches %s", c.Path)
 		}
 	}
 
-	// A checkout without a pipelines directory has no pipeline yet.
+	// A checkout without entity directories has no entity yet.
 	empty := t.TempDir()
 	r := runCLI(t, "plan", "--base", examplesBase, "--head", examplesHead, "--pipelines", empty, "--format", "json")
 	if r.code != 0 {
 		t.Fatalf("empty checkout: exit code %d, stderr:\n%s", r.code, r.stderr)
 	}
-	want := map[string]int{"create": 12, "update": 0, "delete": 0, "configOnly": 0, "unchanged": 0}
-	if diff := cmp.Diff(want, decodePlan(t, r.stdout).Summary); diff != "" {
+	ep := decodePlan(t, r.stdout)
+	if diff := cmp.Diff(counts{Create: 12}, ep.Summary.counts); diff != "" {
 		t.Errorf("empty checkout (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(counts{Create: 3}, ep.Summary.Environments); diff != "" {
+		t.Errorf("empty checkout, environments (-want +got):\n%s", diff)
 	}
 }
 
@@ -195,14 +221,14 @@ func TestPlanReadsTheCheckoutsInputs(t *testing.T) {
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit code %d, stderr:\n%s", r.code, r.stderr)
 	}
-	if diff := cmp.Diff(examplesSummary, decodePlan(t, r.stdout).Summary); diff != "" {
+	if diff := cmp.Diff(examplesSummary, decodePlan(t, r.stdout).Summary.counts); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)
 	}
-	// --settings wins over the checkout's: with the defaults the files are
-	// looked for in pipelines/, where there are none.
+	// --settings wins over the checkout's: with the defaults the pipelines
+	// are looked for in pipelines/, where there are none.
 	r = runCLI(t, append(plan, "--settings", writeFile(t, t.TempDir(), "defaults.yml", "{}\n"))...)
-	if got := decodePlan(t, r.stdout).Summary["create"]; r.code != 0 || got != 12 {
-		t.Errorf("with --settings: exit code %d, %d creates; want 0 and 12\nstderr:\n%s", r.code, got, r.stderr)
+	if got := decodePlan(t, r.stdout).Summary.Files["pipelines"].Create; r.code != 0 || got != 12 {
+		t.Errorf("with --settings: exit code %d, %d pipeline creates; want 0 and 12\nstderr:\n%s", r.code, got, r.stderr)
 	}
 
 	// The checkout's templates are used: a broken one fails the plan, on

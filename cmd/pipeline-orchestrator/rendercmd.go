@@ -11,17 +11,19 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
-// renderCommand writes the pipeline file of every enabled service, all or
-// nothing, and removes the files of services it no longer renders.
+// renderCommand writes the file of every entity the catalog and the
+// settings render, all or nothing, and removes the generated files it no
+// longer renders.
 func (c *cli) renderCommand() command {
 	return command{
 		name:    "render",
-		summary: "Render the pipeline of every enabled service into a directory",
+		summary: "Render every Harness entity of the catalog and the settings into a directory",
 		usage:   "--catalog FILE --out DIR [--settings FILE] [--templates DIR] [--schema FILE [--trigger-schema FILE]]",
 		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			var (
@@ -29,7 +31,7 @@ func (c *cli) renderCommand() command {
 				catalogPath, out string
 			)
 			fs.StringVar(&catalogPath, "catalog", "", "service catalog `FILE` (catalog/services.yaml); required")
-			fs.StringVar(&out, "out", "", "`DIR` to write <pipelines dir>/<service>-cd.yaml into, e.g. a pipelines repo checkout; required")
+			fs.StringVar(&out, "out", "", "`DIR` to write the services, pipelines, triggers, environments and infrastructures directories into, e.g. a pipelines repo checkout; required")
 			in.register(fs)
 			return func(_ context.Context, args []string) error {
 				switch {
@@ -51,68 +53,106 @@ func (c *cli) renderCommand() command {
 				if len(diags) > 0 {
 					return c.invalid(diags)
 				}
-				// Render everything before writing anything: an invalid
-				// service leaves the directory as it was.
-				if loaded.schemas == nil {
-					c.noteSchemaSkipped("render")
-				}
-				files, diags := render.All(loaded.templates, cat, render.Options{
-					Settings: loaded.settings, Source: render.Source{CatalogPath: catalogPath}, Schemas: loaded.schemas,
-				})
-				if len(diags) > 0 {
-					return c.invalid(sortedDiagnostics(diags))
-				}
-				for _, p := range slices.Sorted(maps.Keys(files)) {
-					if err := writeFileAtomic(filepath.Join(out, filepath.FromSlash(p)), files[p]); err != nil {
-						return err
-					}
-				}
-				dir := filepath.Join(out, filepath.FromSlash(loaded.settings.PipelinesDir))
-				fmt.Fprintf(c.stdout, "rendered %d pipelines into %s\n", len(files), dir)
-				removed, err := removeStale(out, loaded.settings, files)
-				for _, p := range removed {
-					fmt.Fprintf(c.stdout, "removed %s: no enabled service renders it any more\n", filepath.Join(out, filepath.FromSlash(p)))
-				}
-				return err
+				return c.renderInto(out, loaded, cat, catalogPath)
 			}
 		},
 	}
 }
 
-// removeStale deletes the pipeline files under out that an earlier render
-// wrote and this one did not (a service removed or disabled since), so the
-// directory ends as the app would propose it. Files without the generated
-// header are left alone, whatever their name. It returns the slash paths
-// it removed, in order.
-func removeStale(out string, s catalog.Settings, files map[string][]byte) ([]string, error) {
-	dir := filepath.Join(out, filepath.FromSlash(s.PipelinesDir))
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil // nothing rendered and nothing there before
-	}
+// renderInto renders cat into out as a plan against the files out holds:
+// everything is rendered and checked before anything is written, so an
+// invalid service leaves the directory as it was; files written by hand
+// are never replaced or removed.
+func (c *cli) renderInto(out string, loaded inputs, cat catalog.Catalog, catalogPath string) error {
+	current, err := readManaged(out, loaded.settings)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", dir, err)
+		return err
 	}
+	plan, diags := render.Plan(render.PlanInput{
+		Base: cat, Head: cat, Settings: loaded.settings, Templates: loaded.templates,
+		Source: render.Source{CatalogPath: catalogPath}, Current: current, Schemas: loaded.schemas,
+	})
+	if plan.SchemaSkipped {
+		c.noteSchemaSkipped("render")
+	}
+	if len(diags) > 0 {
+		return c.invalid(sortedDiagnostics(diags))
+	}
+	writes := plan.Writes()
 	var removed []string
-	for _, e := range entries {
-		p := path.Join(s.PipelinesDir, e.Name())
-		if _, rendered := files[p]; rendered || !e.Type().IsRegular() || !render.IsPipelinePath(s, p) {
+	for _, p := range slices.Sorted(maps.Keys(writes)) {
+		name := filepath.Join(out, filepath.FromSlash(p))
+		if writes[p] == nil {
+			if err := os.Remove(name); err != nil {
+				return fmt.Errorf("removing %s: %w", name, err)
+			}
+			removed = append(removed, name)
 			continue
 		}
-		name := filepath.Join(dir, e.Name())
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return removed, fmt.Errorf("reading %s: %w", name, err)
+		if err := writeFileAtomic(name, writes[p]); err != nil {
+			return err
 		}
-		if !render.IsGenerated(b) {
-			continue
-		}
-		if err := os.Remove(name); err != nil {
-			return removed, fmt.Errorf("removing %s: %w", name, err)
-		}
-		removed = append(removed, p)
 	}
-	return removed, nil
+	fmt.Fprintf(c.stdout, "rendered %s into %s\n", renderedCounts(plan), out)
+	for _, name := range removed {
+		fmt.Fprintf(c.stdout, "removed %s: nothing renders it any more\n", name)
+	}
+	return nil
+}
+
+// renderedCounts says how many files of each kind a rendering holds.
+func renderedCounts(plan render.PipelinePlan) string {
+	n := map[render.Kind]int{}
+	for _, ch := range plan.Changes {
+		if ch.Action != render.ActionDelete {
+			n[ch.Kind]++
+		}
+	}
+	parts := []string{
+		countOf(n[render.KindService], "service", "services"),
+		countOf(n[render.KindPipeline], "pipeline", "pipelines"),
+		countOf(n[render.KindTrigger], "trigger", "triggers"),
+		countOf(n[render.KindEnvironment], "environment", "environments"),
+	}
+	return strings.Join(parts, ", ") + " and " + countOf(n[render.KindInfrastructure], "infrastructure definition", "infrastructure definitions")
+}
+
+// countOf writes n and the noun in the right number.
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// readManaged reads the entity files of a pipelines repo checkout: every
+// file of the settings' entity directories that render.KindOfPath names,
+// keyed by its path in the repo. A directory that does not exist holds
+// none.
+func readManaged(dir string, s catalog.Settings) (map[string][]byte, error) {
+	current := map[string][]byte{}
+	for _, sub := range []string{s.ServicesDir, s.PipelinesDir, s.TriggersDir, s.EnvironmentsDir, s.InfrastructuresDir} {
+		sub = path.Clean(sub)
+		entries, err := os.ReadDir(filepath.Join(dir, filepath.FromSlash(sub)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		for _, e := range entries {
+			p := path.Join(sub, e.Name())
+			if _, ok := render.KindOfPath(s, p); !ok || !e.Type().IsRegular() {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+			if err != nil {
+				return nil, usagef("%v", err)
+			}
+			current[p] = b
+		}
+	}
+	return current, nil
 }
 
 // writeFileAtomic writes data to name through a temporary file in the

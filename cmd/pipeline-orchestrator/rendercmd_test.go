@@ -69,14 +69,17 @@ func renderExamples(tb testing.TB, catalogPath string) map[string]string {
 	return out
 }
 
-func TestRenderWritesEveryEnabledPipeline(t *testing.T) {
+// renderedExamples is what render says of the examples' catalog.
+const renderedExamples = "rendered 12 services, 12 pipelines, 12 triggers, 3 environments and 4 infrastructure definitions into "
+
+func TestRenderWritesEveryEntity(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "checkout")
 	writeFile(t, out, "pipelines/README.md", "kept\n")
 	r := runCLI(t, "render", "--catalog", examplesBase, "--settings", examplesSettings, "--out", out)
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit code %d, stderr:\n%s", r.code, r.stderr)
 	}
-	if want := "rendered 12 pipelines into " + filepath.Join(out, "pipelines") + "\n"; r.stdout != want {
+	if want := renderedExamples + out + "\n"; r.stdout != want {
 		t.Errorf("stdout %q, want %q", r.stdout, want)
 	}
 	want := renderExamples(t, examplesBase)
@@ -85,8 +88,10 @@ func TestRenderWritesEveryEnabledPipeline(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
-	if _, ok := got["pipelines/report-builder-cd.yaml"]; ok {
-		t.Error("the disabled report-builder got a pipeline")
+	for _, p := range []string{"services/report-builder.yaml", "pipelines/report-builder-cd.yaml", "triggers/report-builder-cd-new-image.yaml"} {
+		if _, ok := got[p]; ok {
+			t.Errorf("the disabled report-builder got %s", p)
+		}
 	}
 
 	// A second run rewrites the same bytes and leaves no temporary file.
@@ -98,28 +103,32 @@ func TestRenderWritesEveryEnabledPipeline(t *testing.T) {
 	}
 }
 
-// TestRenderRemovesStalePipelines checks that rendering a catalog into a
+// TestRenderRemovesStaleFiles checks that rendering a catalog into a
 // checkout made from an older one leaves exactly the new rendering: the
-// pipeline of a removed service goes, a hand-written file stays.
-func TestRenderRemovesStalePipelines(t *testing.T) {
+// files of a removed service go, hand-written files stay.
+func TestRenderRemovesStaleFiles(t *testing.T) {
 	out := t.TempDir()
 	if r := runCLI(t, "render", "--catalog", examplesBase, "--settings", examplesSettings, "--out", out); r.code != 0 {
 		t.Fatalf("first render: exit code %d, stderr:\n%s", r.code, r.stderr)
 	}
 	const handWritten = "pipeline:\n  identifier: manual_cd\n"
 	writeFile(t, out, "pipelines/manual-cd.yaml", handWritten)
+	writeFile(t, out, "environments/sandbox.yaml", handWritten)
 
 	r := runCLI(t, "render", "--catalog", examplesHead, "--settings", examplesSettings, "--out", out)
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit code %d, stderr:\n%s", r.code, r.stderr)
 	}
-	wantOut := "rendered 12 pipelines into " + filepath.Join(out, "pipelines") + "\n" +
-		"removed " + filepath.Join(out, "pipelines", "legacy-invoice-sync-cd.yaml") + ": no enabled service renders it any more\n"
+	wantOut := renderedExamples + out + "\n"
+	for _, p := range []string{"pipelines/legacy-invoice-sync-cd.yaml", "services/legacy-invoice-sync.yaml", "triggers/legacy-invoice-sync-cd-new-image.yaml"} {
+		wantOut += "removed " + filepath.Join(out, filepath.FromSlash(p)) + ": nothing renders it any more\n"
+	}
 	if r.stdout != wantOut {
 		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, wantOut)
 	}
 	want := renderExamples(t, examplesHead)
 	want["pipelines/manual-cd.yaml"] = handWritten
+	want["environments/sandbox.yaml"] = handWritten
 	if diff := cmp.Diff(want, readTree(t, out)); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
@@ -173,22 +182,42 @@ func TestRenderWritesNothingOnInvalidInput(t *testing.T) {
 	}
 }
 
-// TestRenderHonoursPipelinesDir checks that files go where the settings
-// put pipelines.
-func TestRenderHonoursPipelinesDir(t *testing.T) {
+// TestRenderHonoursTheDirectories checks that files go where the settings
+// put each kind.
+func TestRenderHonoursTheDirectories(t *testing.T) {
 	dir := t.TempDir()
-	settings := writeFile(t, dir, "settings.yml", "paths: {pipelines: harness/pipelines}\n")
+	settings := writeFile(t, dir, "settings.yml", "paths: {pipelines: harness/pipelines, services: harness/services, triggers: harness/triggers,\n"+
+		"  environments: harness/environments, infrastructures: harness/infrastructures}\n")
 	out := filepath.Join(dir, "out")
 	if r := runCLI(t, "render", "--catalog", examplesBase, "--settings", settings, "--out", out); r.code != 0 {
 		t.Fatalf("exit code %d, stderr:\n%s", r.code, r.stderr)
 	}
 	got := slices.Sorted(maps.Keys(readTree(t, out)))
-	if len(got) != 12 {
-		t.Fatalf("%d files, want 12: %v", len(got), got)
+	if len(got) != 43 {
+		t.Fatalf("%d files, want 43: %v", len(got), got)
 	}
 	for _, p := range got {
-		if !strings.HasPrefix(p, "harness/pipelines/") || !strings.HasSuffix(p, "-cd.yaml") {
+		if !strings.HasPrefix(p, "harness/") {
+			t.Errorf("file %s is not under harness/", p)
+		}
+		if strings.HasPrefix(p, "harness/pipelines/") && !strings.HasSuffix(p, "-cd.yaml") {
 			t.Errorf("file %s is not harness/pipelines/<service>-cd.yaml", p)
 		}
+	}
+}
+
+// TestRenderRefusesToReplaceHandWrittenFiles: a file written by hand where
+// an entity renders stops the rendering, naming the file.
+func TestRenderRefusesToReplaceHandWrittenFiles(t *testing.T) {
+	out := t.TempDir()
+	writeFile(t, out, "services/cart-service.yaml", "service:\n  identifier: cart_service\n")
+	before := readTree(t, out)
+	r := runCLI(t, "render", "--catalog", examplesBase, "--out", out)
+	want := "services/cart-service.yaml: services/cart-service.yaml was written by hand (it has no generated header), and the application renders the Service cart_service at this path: rename or remove the file, and the next plan writes it\n"
+	if r.code != 1 || r.stdout != "" || !strings.HasSuffix(r.stderr, want) {
+		t.Errorf("exit code %d, stdout %q, stderr:\n%s\nwant 1, nothing, and:\n%s", r.code, r.stdout, r.stderr, want)
+	}
+	if diff := cmp.Diff(before, readTree(t, out)); diff != "" {
+		t.Errorf("%s changed (-before +after):\n%s", out, diff)
 	}
 }

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/internal/sharedfiles"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/templates"
 )
 
@@ -138,5 +143,65 @@ func TestSchemaFileErrors(t *testing.T) {
 				t.Errorf("exit code %d, stdout %q, stderr:\n%q\nwant %d and:\n%q", r.code, r.stdout, r.stderr, tt.wantCode, tt.wantStderr)
 			}
 		})
+	}
+}
+
+// TestRenderedExamplesSatisfyHarnessSchemas renders the examples' catalog
+// with the examples' settings, then checks each file against the Harness
+// schema that covers its kind: every pipeline against the pipeline schema,
+// every trigger against the trigger schema, and every Service's
+// serviceDefinition against the pipeline schema's
+// #/definitions/pipeline/stages/cd/ServiceDefinition.
+func TestRenderedExamplesSatisfyHarnessSchemas(t *testing.T) {
+	pipelinePath, ok := sharedfiles.Path("schemas", "harness-pipeline-v0.json")
+	if !ok {
+		t.Skipf("Harness schema not found at %s: schema checks not run", pipelinePath)
+	}
+	triggerPath, ok := sharedfiles.Path("schemas", "harness-trigger-v0.json")
+	if !ok {
+		t.Skipf("Harness trigger schema not found at %s: schema checks not run", triggerPath)
+	}
+	pipelineJSON, err := os.ReadFile(pipelinePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	triggerJSON, err := os.ReadFile(triggerPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas, err := render.CompileSchemas(pipelineJSON, triggerJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	// Rendered without --schema, so that the check below is the only one.
+	if r := runCLIEnv(t, nil, "render", "--catalog", examplesBase, "--settings", examplesSettings, "--out", out); r.code != 0 {
+		t.Fatalf("render: exit code %d, stderr:\n%s", r.code, r.stderr)
+	}
+	checked := map[string]int{}
+	for p, content := range readTree(t, out) {
+		var doc map[string]any
+		if err := yaml.Unmarshal([]byte(content), &doc); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		dir := strings.SplitN(p, "/", 2)[0]
+		switch dir {
+		case "pipelines":
+			err = schemas.CheckPipeline(doc)
+		case "triggers":
+			err = schemas.CheckTrigger(doc)
+		case "services":
+			svc, _ := doc["service"].(map[string]any)
+			err = schemas.CheckServiceDefinition(svc["serviceDefinition"])
+		default:
+			continue
+		}
+		checked[dir]++
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if want := map[string]int{"pipelines": 12, "triggers": 12, "services": 12}; !maps.Equal(want, checked) {
+		t.Errorf("checked %v files, want %v", checked, want)
 	}
 }

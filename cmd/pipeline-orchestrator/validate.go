@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
@@ -32,7 +31,7 @@ type inputFlags struct {
 // register declares the flags on fs.
 func (f *inputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.settings, "settings", "", "settings `FILE` (a pipelines repo's .pipeline-orchestrator.yml); default: the built-in settings")
-	fs.StringVar(&f.templates, "templates", "", "`DIR` of <archetype>"+render.TemplateSuffix+" files (a pipelines repo's templates/); the built-in templates fill the archetypes it lacks")
+	fs.StringVar(&f.templates, "templates", "", "`DIR` of <archetype>"+render.TemplateSuffix+" and <archetype>"+render.ServiceTemplateSuffix+" files (a pipelines repo's templates/); the built-in templates fill what it lacks")
 	fs.StringVar(&f.schema, "schema", "", "Harness's pipeline JSON Schema `FILE`, as your account serves it (GET /pipeline/api/yaml-schema?entityType=Pipelines: the answer, or its data), to check the pipelines against; default: $"+envPipelineSchema+"; without one that check is skipped")
 	fs.StringVar(&f.triggerSchema, "trigger-schema", "", "Harness's trigger JSON Schema `FILE` (entityType=Triggers), with --schema; default: $"+envTriggerSchema)
 }
@@ -108,7 +107,7 @@ func (f *inputFlags) load(c *cli) (inputs, error) {
 		for _, e := range entries {
 			// Like the app, take only the files named like templates:
 			// a templates/ directory may hold other things.
-			if e.IsDir() || !strings.HasSuffix(e.Name(), render.TemplateSuffix) {
+			if e.IsDir() || !render.IsTemplateFile(e.Name()) {
 				continue
 			}
 			p := filepath.Join(f.templates, e.Name())
@@ -215,11 +214,11 @@ func (c *cli) invalid(diags catalog.Diagnostics) error {
 }
 
 // validateCommand checks a catalog: it parses with the settings and the
-// templates' archetypes, and every enabled service's pipeline renders.
+// templates' archetypes, and every entity renders and passes its checks.
 func (c *cli) validateCommand() command {
 	return command{
 		name:    "validate",
-		summary: "Check a service catalog: every service parses and its pipeline renders",
+		summary: "Check a service catalog: every service parses and its entities render",
 		usage:   "[--settings FILE] [--templates DIR] [--schema FILE [--trigger-schema FILE]] CATALOG",
 		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			var in inputFlags
@@ -237,7 +236,7 @@ func (c *cli) validateCommand() command {
 					return err
 				}
 				if len(diags) == 0 {
-					// A catalog is only as valid as its pipelines: render
+					// A catalog is only as valid as its entities: render
 					// them too, as the preview check does.
 					if loaded.schemas == nil {
 						c.noteSchemaSkipped("validate")

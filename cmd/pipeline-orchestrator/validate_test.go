@@ -121,12 +121,13 @@ const batchCatalog = `services:
 `
 
 // batchTemplates writes a templates directory with a "batch" archetype
-// (the built-in job template under another name) and a README, and
+// (the built-in job templates under another name) and a README, and
 // returns the directory.
 func batchTemplates(tb testing.TB) string {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "templates")
 	writeFile(tb, dir, "batch-pipeline-template.yaml", string(templates.Default()["job-pipeline-template.yaml"]))
+	writeFile(tb, dir, "batch-service-template.yaml", string(templates.Default()["job-service-template.yaml"]))
 	writeFile(tb, dir, "README.md", "# templates\n")
 	return dir
 }
