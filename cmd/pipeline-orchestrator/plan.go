@@ -102,4 +102,3 @@ func (c *cli) planCommand() command {
 		},
 	}
 }
-
