@@ -16,19 +16,53 @@ type PatternValues struct {
 	Region  string      // {region}
 }
 
-// Expand returns pattern with its placeholders replaced by v's values.
+// Expand returns pattern with its placeholders replaced by v's values. A
+// '{' that starts no placeholder stays as it is.
 func Expand(pattern string, v PatternValues) string {
-	if !strings.Contains(pattern, "{") {
+	i := strings.IndexByte(pattern, '{')
+	if i < 0 {
 		return pattern
 	}
-	return strings.NewReplacer(
-		PlaceholderService, v.Service,
-		PlaceholderTeam, v.Team,
-		PlaceholderEnv, v.Env.Name,
-		PlaceholderEnvShort, v.Env.Short,
-		PlaceholderEnvID, EnvironmentID(v.Env.Name),
-		PlaceholderRegion, v.Region,
-	).Replace(pattern)
+	var b strings.Builder
+	b.Grow(len(pattern) + 32)
+	for i >= 0 {
+		b.WriteString(pattern[:i])
+		pattern = pattern[i:]
+		end := strings.IndexByte(pattern, '}')
+		if end < 0 {
+			break
+		}
+		value, ok := v.value(pattern[:end+1])
+		if ok {
+			b.WriteString(value)
+			pattern = pattern[end+1:]
+		} else {
+			b.WriteByte('{')
+			pattern = pattern[1:]
+		}
+		i = strings.IndexByte(pattern, '{')
+	}
+	b.WriteString(pattern)
+	return b.String()
+}
+
+// value returns what the placeholder stands for.
+func (v PatternValues) value(placeholder string) (string, bool) {
+	switch placeholder {
+	case PlaceholderService:
+		return v.Service, true
+	case PlaceholderTeam:
+		return v.Team, true
+	case PlaceholderEnv:
+		return v.Env.Name, true
+	case PlaceholderEnvShort:
+		return v.Env.Short, true
+	case PlaceholderEnvID:
+		return EnvironmentID(v.Env.Name), true
+	case PlaceholderRegion:
+		return v.Region, true
+	}
+	return "", false
 }
 
 // EnvironmentID is the Harness identifier of an environment name:

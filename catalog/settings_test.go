@@ -539,3 +539,22 @@ func TestParseSettingsReportsEveryErrorInFileOrder(t *testing.T) {
 		{8, 1, "", "unknown", `unknown field "unknown"`},
 	})
 }
+
+func TestExpand(t *testing.T) {
+	v := PatternValues{Service: "payments", Team: "core", Env: Environment{Name: "int-stable", Short: "int"}, Region: "euw1"}
+	for pattern, want := range map[string]string{
+		"":      "",
+		"plain": "plain",
+		"generated/{service}/{env}/{region}/manifests.yaml": "generated/payments/int-stable/euw1/manifests.yaml",
+		"{env_id}_{region}_k8s":                             "int_stable_euw1_k8s",
+		"harness-delegate-{env_short}-{region}":             "harness-delegate-int-euw1",
+		"{team}/{service}":                                  "core/payments",
+		"{unknown}-{service}":                               "{unknown}-payments",
+		"{{service}}":                                       "{payments}",
+		"open {service":                                     "open {service",
+	} {
+		if got := Expand(pattern, v); got != want {
+			t.Errorf("Expand(%q) = %q, want %q", pattern, got, want)
+		}
+	}
+}

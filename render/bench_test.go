@@ -9,17 +9,23 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 )
 
-// BenchmarkPipeline renders one api service with 4 stages (int-stable,
-// pre-stable, prod × euw1, euw2): execute, parse, check, validate against
-// the Harness schema (when ../shared/schemas has it), encode. The schema
-// is compiled before the timer.
+// BenchmarkUnit renders one api service with 4 stages (int-stable,
+// pre-stable, prod × euw1, euw2): its Service, pipeline and trigger, each
+// executed, parsed, checked, validated against the Harness schemas (when
+// ../shared/schemas has them) and encoded, and the checks between them.
+// The schemas are compiled, and the environments rendered, before the
+// timer, as All does once for every service.
 // Each iteration renders a service of another name, as All does: the
 // schema's memory of valid values then helps only with what services
 // share (gate, deploy and rollback steps), not with whole stages.
-func BenchmarkPipeline(b *testing.B) {
+func BenchmarkUnit(b *testing.B) {
 	tm := defaultTemplates(b)
 	svc, opts := apiService(), testOpts(b, catalog.DefaultSettings(), testSource())
-	if _, err := Pipeline(tm, svc, opts); err != nil {
+	_, g, diags, _ := environmentFiles(opts)
+	if len(diags) > 0 {
+		b.Fatal(diags)
+	}
+	if _, err := renderUnit(tm, svc, opts, g, unitFiles{}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -27,7 +33,7 @@ func BenchmarkPipeline(b *testing.B) {
 	for b.Loop() {
 		i++
 		svc.Name = fmt.Sprintf("payment-service-%d", i)
-		if _, err := Pipeline(tm, svc, opts); err != nil {
+		if _, err := renderUnit(tm, svc, opts, g, unitFiles{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -51,13 +57,14 @@ func BenchmarkAll1k(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if out, diags := All(tm, c, opts); len(diags) > 0 || len(out) != 1000 {
+		if out, diags := All(tm, c, opts); len(diags) > 0 || len(out) != 3007 {
 			b.Fatalf("%d files, %v", len(out), diags)
 		}
 	}
 }
 
-// BenchmarkPipelinePhases measures each step of BenchmarkPipeline alone.
+// BenchmarkPipelinePhases measures each step of a pipeline's rendering
+// alone.
 func BenchmarkPipelinePhases(b *testing.B) {
 	tm := defaultTemplates(b)
 	at := tm.byArchetype["api"]

@@ -202,7 +202,7 @@ func scalarText(n *yaml.Node) (string, bool) {
 		}
 	}
 	tag := n.ShortTag()
-	resolved := (&yaml.Node{Kind: yaml.ScalarNode, Value: s}).ShortTag()
+	resolved := resolvedTag(s)
 	switch {
 	case tag == "!!str" && yaml11NonString(s):
 		// A YAML 1.1 reader (Harness's) would take it for a boolean,
@@ -224,6 +224,20 @@ func scalarText(n *yaml.Node) (string, bool) {
 		return s, true
 	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'", true
+}
+
+// resolvedTag is the tag yaml.v3 resolves plain text s to. Most scalars
+// of an entity start with a letter and are not one of YAML's words, which
+// resolve to !!str without asking yaml.v3 (that takes a node on the heap).
+func resolvedTag(s string) string {
+	if s != "" && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		switch s {
+		case "true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL":
+		default:
+			return "!!str"
+		}
+	}
+	return (&yaml.Node{Kind: yaml.ScalarNode, Value: s}).ShortTag()
 }
 
 // doubleQuoteEscaper escapes printable ASCII for a double-quoted scalar.

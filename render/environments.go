@@ -115,7 +115,7 @@ func buildEntity(k Kind, raw []byte, schemas *Schemas, src Source, origin, input
 	if len(probs) > 0 {
 		return nil, nil, probs
 	}
-	file, err := entityFile(doc, src, origin, inputs)
+	file, err := entityFile(doc, src, origin, inputs, len(raw))
 	if err != nil {
 		return nil, nil, []problem{{message: err.Error()}}
 	}
@@ -123,18 +123,23 @@ func buildEntity(k Kind, raw []byte, schemas *Schemas, src Source, origin, input
 }
 
 // entityFile encodes doc in canonical form after the header and the
-// fingerprint line.
-func entityFile(doc *yaml.Node, src Source, origin, inputs string) ([]byte, error) {
-	var body bytes.Buffer
-	if err := encodeCanonical(&body, doc); err != nil {
+// fingerprint line. sizeHint is the expected size of the body. The body
+// is encoded in place after a fingerprint line of the right length, which
+// is filled in once the body is known.
+func entityFile(doc *yaml.Node, src Source, origin, inputs string, sizeHint int) ([]byte, error) {
+	var buf bytes.Buffer
+	h := header(src, origin)
+	placeholder := fingerprintLine(inputs, nil)
+	buf.Grow(len(h) + len(placeholder) + sizeHint + sizeHint/4)
+	buf.WriteString(h)
+	buf.WriteString(placeholder)
+	start := buf.Len()
+	if err := encodeCanonical(&buf, doc); err != nil {
 		return nil, fmt.Errorf("encoding the entity: %w", err)
 	}
-	var buf bytes.Buffer
-	buf.Grow(body.Len() + 256)
-	buf.WriteString(header(src, origin))
-	buf.WriteString(fingerprintLine(inputs, body.Bytes()))
-	buf.Write(body.Bytes())
-	return buf.Bytes(), nil
+	out := buf.Bytes()
+	copy(out[len(h):start], fingerprintLine(inputs, out[start:]))
+	return out, nil
 }
 
 // settingsOrigin names the settings file as a rendering's origin in the

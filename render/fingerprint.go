@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"strings"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
@@ -70,10 +69,9 @@ type unitDigests struct {
 //   - the trigger: the settings and the service's name, team and
 //     archetype.
 //
-// A service's files are kept only all together (see keptUnit), so the
-// checks between them run again whenever any of them would change. The
-// digests run for every service of every plan, so they avoid allocating:
-// the parts are written straight into the hash, separated by zero bytes.
+// Whenever one of a service's files is rendered again, the checks between
+// the three run again (see renderUnit). The digests run for every service
+// of every plan, so they avoid allocating.
 func (t *Templates) unitDigests(svc catalog.Service, settings string, src Source) unitDigests {
 	pt, ok := t.byArchetype[svc.Archetype]
 	st, ok2 := t.services[svc.Archetype]
@@ -89,32 +87,29 @@ func (t *Templates) unitDigests(svc catalog.Service, settings string, src Source
 
 // digestOf hashes the parts, then svc's name, archetype and team, and,
 // with stages, its environments, regions and whether its pipeline is
-// enabled.
+// enabled. The parts are joined in a buffer on the stack, separated by
+// zero bytes.
 func digestOf(svc catalog.Service, stages bool, parts ...string) string {
-	h := sha256.New()
-	write := func(part string) {
-		io.WriteString(h, part)
-		h.Write([]byte{0})
-	}
-	write(fingerprintVersion)
+	var scratch [512]byte
+	b := append(scratch[:0], fingerprintVersion...)
+	b = append(b, 0)
 	for _, p := range parts {
-		write(p)
+		b = append(append(b, p...), 0)
 	}
-	write(svc.Name)
-	write(svc.Archetype)
-	write(svc.Team)
+	b = append(append(b, svc.Name...), 0)
+	b = append(append(b, svc.Archetype...), 0)
+	b = append(append(b, svc.Team...), 0)
 	if stages {
 		for _, list := range [][]string{svc.Environments, svc.Regions} {
 			for _, e := range list {
-				io.WriteString(h, e)
-				h.Write([]byte{','})
+				b = append(append(b, e...), ',')
 			}
-			h.Write([]byte{0})
+			b = append(b, 0)
 		}
-		write(boolString(svc.Pipeline.Enabled))
+		b = append(append(b, boolString(svc.Pipeline.Enabled)...), 0)
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // envDigest hashes what an environment's file (region "") or one of its
@@ -156,8 +151,29 @@ func fingerprint(file []byte) (inputs, body string, ok bool) {
 
 // upToDate reports whether file was rendered from the inputs whose digest
 // is inputs and its body was not edited since: rendering again would give
-// the same body.
+// the same body. It runs for every file of every plan, and allocates
+// nothing.
 func upToDate(file []byte, inputs string) bool {
-	in, body, ok := fingerprint(file)
-	return ok && in != "" && in == inputs && body == hash32(Body(file))
+	rest := file
+	for len(rest) > 0 && rest[0] == '#' {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		fp, found := bytes.CutPrefix(line, []byte(fingerprintPrefix))
+		if !found {
+			continue
+		}
+		in, body, found := bytes.Cut(fp, []byte(" body="))
+		if !found || len(in) == 0 || string(in) != inputs {
+			return false
+		}
+		sum := sha256.Sum256(Body(file))
+		var want [32]byte
+		hex.Encode(want[:], sum[:16])
+		return bytes.Equal(body, want[:])
+	}
+	return false
 }

@@ -64,12 +64,46 @@ func TestUpToDateFilesAreNotRenderedAgain(t *testing.T) {
 	if c.Action != ActionUnchanged || !bytes.Equal(c.New, forged) {
 		t.Errorf("action %s: an up-to-date file was rendered again", c.Action)
 	}
-	// A service's files are kept together or rendered again together: with
-	// its trigger missing, the forged pipeline is rendered again too.
+	// Each file is kept on its own: with the trigger missing, the trigger
+	// is rendered, and checked against the kept pipeline.
 	s := catalog.DefaultSettings()
-	c = planAction(t, tmpl, s, cat, withFile(withFile(current, path, forged), TriggerPath(s, "payments"), nil))
+	p, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: s, Templates: tmpl, Source: testPlanSource("head"),
+		Current: withFile(withFile(current, path, forged), TriggerPath(s, "payments"), nil), Schemas: testSchemas(t)})
+	if len(diags) > 0 {
+		t.Fatal(diags.Err())
+	}
+	for _, c := range p.Changes {
+		switch c.Path {
+		case path:
+			if c.Action != ActionUnchanged || !bytes.Equal(c.New, forged) {
+				t.Errorf("pipeline: action %s, want the up-to-date file kept", c.Action)
+			}
+		case TriggerPath(s, "payments"):
+			if c.Action != ActionCreate {
+				t.Errorf("trigger: action %s, want create", c.Action)
+			}
+		}
+	}
+}
+
+// TestKeptFilesAreCheckedAgainstRenderedOnes forges a current pipeline
+// whose fingerprint claims it is up to date but that lacks the imageTag
+// variable, and removes the trigger: the trigger, rendered again, does not
+// fit the kept pipeline, so the whole service is rendered again and the
+// pipeline comes back as the templates give it.
+func TestKeptFilesAreCheckedAgainstRenderedOnes(t *testing.T) {
+	tmpl, cat, current, path := fingerprintWorld(t)
+	file := current[path]
+	inputs, _, _ := fingerprint(file)
+	body := bytes.Replace(Body(file), []byte("      value: <+input>\n"), []byte("      value: fixed\n"), 1)
+	if bytes.Equal(body, Body(file)) {
+		t.Fatal("the pipeline has no runtime input to fix")
+	}
+	forged := []byte(strings.SplitN(string(file), "\n", 2)[0] + "\n" + fingerprintLine(inputs, body) + string(body))
+	s := catalog.DefaultSettings()
+	c := planAction(t, tmpl, s, cat, withFile(withFile(current, path, forged), TriggerPath(s, "payments"), nil))
 	if c.Action != ActionUpdate || !bytes.Equal(Body(c.New), Body(file)) {
-		t.Errorf("action %s: with the trigger missing, the pipeline was kept", c.Action)
+		t.Errorf("action %s: the kept pipeline that the new trigger does not fit was kept", c.Action)
 	}
 }
 

@@ -69,6 +69,8 @@ type unitCheck struct {
 	// serviceID and deploymentType are the rendered Service's.
 	serviceID, deploymentType string
 	service                   *yaml.Node // the Service's value (under service:)
+	// serviceInputs are the Service's runtime inputs.
+	serviceInputs []runtimeInput
 }
 
 func (u *unitCheck) add(k Kind, n *yaml.Node, ptr []string, format string, args ...any) {
@@ -86,6 +88,7 @@ func (g *graph) check(svc catalog.Service, docs unitDocs) []crossProblem {
 	_, u.service = mappingGet(docs.service.Content[0], "service")
 	u.serviceID = scalarAt(u.service, "identifier")
 	u.deploymentType = scalarAt(u.service, "serviceDefinition", "type")
+	u.serviceInputs = runtimeInputs(u.service)
 	u.identity(KindService, u.service, Identifier(svc.Name), "{{.Service.Identifier}}")
 	_, p := mappingGet(docs.pipeline.Content[0], "pipeline")
 	u.identity(KindPipeline, p, Identifier(svc.Name+"_cd"), "{{.Pipeline.Identifier}}")
@@ -114,25 +117,35 @@ func (u *unitCheck) identity(k Kind, v *yaml.Node, want, field string) {
 }
 
 // connectors checks that every literal connectorRef under n is declared.
-// An expression is resolved by Harness at run time, and left alone.
+// An expression is resolved by Harness at run time, and left alone. It
+// walks every node of an entity, so it keeps one pointer stack and turns
+// it into a pointer only for a problem.
 func (u *unitCheck) connectors(k Kind, n *yaml.Node, ptr []string) {
-	if n == nil {
-		return
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key, v := n.Content[i], n.Content[i+1]
-			if key.Value == "connectorRef" && v.Kind == yaml.ScalarNode && !strings.HasPrefix(v.Value, "<+") && !u.g.connectors[v.Value] {
-				u.add(k, v, with(ptr, key.Value), "connectorRef %q names no connector the settings declare (%s): add it to external.connectors in the settings, or correct it",
-					v.Value, strings.Join(sortedKeys(u.g.connectors), ", "))
+	ptr = slices.Clone(ptr)
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key, v := n.Content[i], n.Content[i+1]
+				ptr = append(ptr, key.Value)
+				if key.Value == "connectorRef" && v.Kind == yaml.ScalarNode && !strings.HasPrefix(v.Value, "<+") && !u.g.connectors[v.Value] {
+					u.add(k, v, ptr, "connectorRef %q names no connector the settings declare (%s): add it to external.connectors in the settings, or correct it",
+						v.Value, strings.Join(sortedKeys(u.g.connectors), ", "))
+				}
+				walk(v)
+				ptr = ptr[:len(ptr)-1]
 			}
-			u.connectors(k, v, with(ptr, key.Value))
+		case yaml.SequenceNode:
+			for i, item := range n.Content {
+				ptr = append(ptr, strconv.Itoa(i))
+				walk(item)
+				ptr = ptr[:len(ptr)-1]
+			}
 		}
-	case yaml.SequenceNode:
-		for i, item := range n.Content {
-			u.connectors(k, item, with(ptr, strconv.Itoa(i)))
-		}
+	}
+	if n != nil {
+		walk(n)
 	}
 }
 
@@ -211,10 +224,10 @@ func (u *unitCheck) stageService(st, spec *yaml.Node, ptr []string) {
 		ic := inputChecker{entity: "the Service " + u.serviceID, report: func(n *yaml.Node, p []string, msg string) {
 			u.add(KindPipeline, n, p, "stage %s: serviceInputs %s", name, msg)
 		}}
-		ic.check(inputs, u.service, iptr, "")
+		ic.run(inputs, u.service, iptr)
 	}
 	var unfilled []string
-	for _, in := range runtimeInputs(u.service) {
+	for _, in := range u.serviceInputs {
 		if inputs == nil || !fills(inputs, in.steps) {
 			unfilled = append(unfilled, in.path)
 		}
@@ -256,7 +269,7 @@ func (u *unitCheck) stageEnvironment(spec *yaml.Node, ptr []string) {
 		ic := inputChecker{entity: "the environment " + ref.Value, report: func(n *yaml.Node, p []string, msg string) {
 			u.add(KindPipeline, n, p, "environmentInputs %s", msg)
 		}}
-		ic.check(in, envValue, with(eptr, "environmentInputs"), "")
+		ic.run(in, envValue, with(eptr, "environmentInputs"))
 	}
 	infras := u.g.infrastructures[ref.Value]
 	_, defs := mappingGet(env, "infrastructureDefinitions")
@@ -290,7 +303,7 @@ func (u *unitCheck) infrastructure(d *yaml.Node, infras map[string]*yaml.Node, e
 		ic := inputChecker{entity: "the infrastructure definition " + id.Value, report: func(n *yaml.Node, p []string, msg string) {
 			u.add(KindPipeline, n, p, "inputs %s", msg)
 		}}
-		ic.check(in, infra, with(ptr, "inputs"), "")
+		ic.run(in, infra, with(ptr, "inputs"))
 	}
 }
 

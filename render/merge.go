@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,12 +27,17 @@ import (
 // inputs leave unfilled.
 
 // inputChecker compares runtime inputs with the entity they merge into.
+// It keeps one stack of pointer tokens and one of steps (the place in the
+// entity's terms), and turns them into text only for a problem.
 type inputChecker struct {
 	// entity names the entity in messages: "the Service".
 	entity string
 	// report is called for each value the merge would drop, with the
-	// input node, its pointer tokens and the message.
+	// input node, its pointer tokens (valid during the call only) and the
+	// message.
 	report func(n *yaml.Node, ptr []string, msg string)
+	ptr    []string
+	steps  []string
 }
 
 // isRuntimeInput reports whether n is a runtime input: <+input>, possibly
@@ -40,66 +46,87 @@ func isRuntimeInput(n *yaml.Node) bool {
 	return n != nil && n.Kind == yaml.ScalarNode && strings.HasPrefix(n.Value, "<+input>")
 }
 
+// run checks the inputs in, at the pointer ptr, against target.
+func (ic *inputChecker) run(in, target *yaml.Node, ptr []string) {
+	ic.ptr, ic.steps = slices.Clone(ptr), ic.steps[:0]
+	ic.check(in, target)
+}
+
+func (ic *inputChecker) push(token, step string) {
+	ic.ptr, ic.steps = append(ic.ptr, token), append(ic.steps, step)
+}
+
+func (ic *inputChecker) pop() {
+	ic.ptr, ic.steps = ic.ptr[:len(ic.ptr)-1], ic.steps[:len(ic.steps)-1]
+}
+
+func (ic *inputChecker) path() string { return stepsPath(ic.steps) }
+
 // check walks the input value in beside target, the entity's value at the
-// same place; path is the place in the entity's terms, for messages.
-func (ic inputChecker) check(in, target *yaml.Node, ptr []string, path string) {
+// same place.
+func (ic *inputChecker) check(in, target *yaml.Node) {
 	if isRuntimeInput(target) {
 		return // the entity asks for this value: any value fills it
 	}
 	switch in.Kind {
 	case yaml.MappingNode:
 		if target.Kind != yaml.MappingNode {
-			ic.report(in, ptr, fmt.Sprintf("sets %s as an object, which %s holds as %s: Harness ignores it", path, ic.entity, describeNode(target)))
+			ic.report(in, ic.ptr, fmt.Sprintf("sets %s as an object, which %s holds as %s: Harness ignores it", ic.path(), ic.entity, describeNode(target)))
 			return
 		}
 		for i := 0; i+1 < len(in.Content); i += 2 {
 			k, v := in.Content[i], in.Content[i+1]
-			_, tv := mappingGet(target, k.Value)
-			if tv == nil {
-				ic.report(k, with(ptr, k.Value), fmt.Sprintf("sets %s, which %s does not have: Harness ignores it", join(path, k.Value), ic.entity))
-				continue
+			ic.push(k.Value, k.Value)
+			if _, tv := mappingGet(target, k.Value); tv == nil {
+				ic.report(k, ic.ptr, fmt.Sprintf("sets %s, which %s does not have: Harness ignores it", ic.path(), ic.entity))
+			} else {
+				ic.check(v, tv)
 			}
-			ic.check(v, tv, with(ptr, k.Value), join(path, k.Value))
+			ic.pop()
 		}
 	case yaml.SequenceNode:
-		ic.list(in, target, ptr, path)
+		ic.list(in, target)
 	default:
-		ic.scalar(in, target, ptr, path)
+		ic.scalar(in, target)
 	}
 }
 
 // list checks a list of inputs: elements of objects matched by their key,
 // anything else a fixed value.
-func (ic inputChecker) list(in, target *yaml.Node, ptr []string, path string) {
+func (ic *inputChecker) list(in, target *yaml.Node) {
 	if target.Kind != yaml.SequenceNode {
-		ic.report(in, ptr, fmt.Sprintf("sets %s as a list, which %s holds as %s: Harness ignores it", path, ic.entity, describeNode(target)))
+		ic.report(in, ic.ptr, fmt.Sprintf("sets %s as a list, which %s holds as %s: Harness ignores it", ic.path(), ic.entity, describeNode(target)))
 		return
 	}
 	for i, item := range in.Content {
 		key, keyed := elementKey(item)
 		if !keyed {
-			ic.report(in, ptr, fmt.Sprintf("sets %s, which %s fixes: only fields %s marks <+input> take runtime inputs, so Harness ignores it", path, ic.entity, ic.entity))
+			ic.report(in, ic.ptr, fmt.Sprintf("sets %s, which %s fixes: only fields %s marks <+input> take runtime inputs, so Harness ignores it", ic.path(), ic.entity, ic.entity))
 			return
 		}
-		match := findElement(target, key)
-		iptr := with(ptr, strconv.Itoa(i))
-		if match == nil {
-			ic.report(item, iptr, fmt.Sprintf("sets %s[%s], which %s does not have: Harness ignores it", path, key, ic.entity))
-			continue
+		ic.push(strconv.Itoa(i), "["+key+"]")
+		if match := findElement(target, key); match == nil {
+			ic.report(item, ic.ptr, fmt.Sprintf("sets %s, which %s does not have: Harness ignores it", ic.path(), ic.entity))
+		} else {
+			ic.check(item, match)
 		}
-		ic.check(item, match, iptr, path+"["+key+"]")
+		ic.pop()
 	}
 }
 
 // scalar checks one input value for a field the entity fixes: only the
-// identifiers and types that match elements are allowed, when equal.
-func (ic inputChecker) scalar(in, target *yaml.Node, ptr []string, path string) {
-	last := path[strings.LastIndexAny(path, ".]")+1:]
+// identifiers, types and names that match elements are allowed, when
+// equal.
+func (ic *inputChecker) scalar(in, target *yaml.Node) {
+	last := ""
+	if len(ic.steps) > 0 {
+		last = ic.steps[len(ic.steps)-1]
+	}
 	if (last == "identifier" || last == "type" || last == "name") && target.Kind == yaml.ScalarNode && target.Value == in.Value {
 		return
 	}
-	ic.report(in, ptr, fmt.Sprintf("sets %s, which %s fixes (%s): only fields %s marks <+input> take runtime inputs, so Harness ignores it",
-		path, ic.entity, describeNode(target), ic.entity))
+	ic.report(in, ic.ptr, fmt.Sprintf("sets %s, which %s fixes (%s): only fields %s marks <+input> take runtime inputs, so Harness ignores it",
+		ic.path(), ic.entity, describeNode(target), ic.entity))
 }
 
 // elementKey returns the key a list element is matched by: its
@@ -145,29 +172,36 @@ type runtimeInput struct {
 
 // runtimeInputs returns every <+input> under n, in document order. A
 // runtime input with a default (<+input>.default(x)) needs no value, and
-// is left out.
+// is left out. It walks every node of a pipeline, so it keeps one stack of
+// steps and copies it only for an input found.
 func runtimeInputs(n *yaml.Node) []runtimeInput {
 	var out []runtimeInput
-	var walk func(n *yaml.Node, steps []string)
-	walk = func(n *yaml.Node, steps []string) {
+	var steps []string
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
 		switch n.Kind {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				walk(n.Content[i+1], append(steps[:len(steps):len(steps)], n.Content[i].Value))
+				steps = append(steps, n.Content[i].Value)
+				walk(n.Content[i+1])
+				steps = steps[:len(steps)-1]
 			}
 		case yaml.SequenceNode:
 			for _, item := range n.Content {
 				if key, ok := elementKey(item); ok {
-					walk(item, append(steps[:len(steps):len(steps)], "["+key+"]"))
+					steps = append(steps, "["+key+"]")
+					walk(item)
+					steps = steps[:len(steps)-1]
 				}
 			}
 		case yaml.ScalarNode:
 			if isRuntimeInput(n) && !strings.Contains(n.Value, ".default(") {
-				out = append(out, runtimeInput{node: n, steps: steps, path: stepsPath(steps)})
+				found := slices.Clone(steps)
+				out = append(out, runtimeInput{node: n, steps: found, path: stepsPath(found)})
 			}
 		}
 	}
-	walk(n, nil)
+	walk(n)
 	return out
 }
 
@@ -198,13 +232,6 @@ func stepsPath(steps []string) string {
 		b.WriteString(s)
 	}
 	return b.String()
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 // describeNode describes a value in a message: its text when it is a

@@ -262,7 +262,7 @@ type PlanInput struct {
 // so a caller that acts on a plan with diagnostics never deletes an
 // entity by mistake.
 func Plan(in PlanInput) (PipelinePlan, catalog.Diagnostics) {
-	current := managedFiles(in.Settings, in.Current)
+	current := in.Current // only the paths KindOfPath names are looked at
 	if in.Current == nil {
 		// The base was valid when it was merged; an entity of it that no
 		// longer renders is missing here and shows as a create.
@@ -272,7 +272,8 @@ func Plan(in PlanInput) (PipelinePlan, catalog.Diagnostics) {
 	// keep them without being rendered again.
 	r := renderAll(in.Templates, in.Head, Options{Settings: in.Settings, Source: in.Source, Schemas: in.Schemas}, current)
 	r.refuseHandWritten(in.Settings, current)
-	pl := &planner{s: in.Settings, current: current, r: r, diff: catalog.Diff(in.Base, in.Head)}
+	pl := &planner{s: in.Settings, current: current, r: r, diff: catalog.Diff(in.Base, in.Head),
+		changes: make([]Change, 0, len(r.files)+len(in.Base.Services)/8)}
 	pl.fields = make(map[string][]catalog.FieldChange)
 	for _, group := range [][]catalog.ServiceChange{pl.diff.Added, pl.diff.Removed, pl.diff.Changed} {
 		for _, c := range group {
@@ -280,23 +281,9 @@ func Plan(in PlanInput) (PipelinePlan, catalog.Diagnostics) {
 		}
 	}
 	pl.desired(in.Head)
-	pl.deletes(in.Base, in.Head)
+	pl.deletes()
 	pl.configOnly()
 	return pl.finish(in.Schemas == nil), r.diags
-}
-
-// managedFiles returns the files of current that KindOfPath names.
-func managedFiles(s catalog.Settings, current map[string][]byte) map[string][]byte {
-	if current == nil {
-		return nil
-	}
-	out := make(map[string][]byte, len(current))
-	for p, b := range current {
-		if _, ok := KindOfPath(s, p); ok {
-			out[p] = b
-		}
-	}
-	return out
 }
 
 // refuseHandWritten leaves out the services and environments one of whose
@@ -383,11 +370,11 @@ func (pl *planner) desired(head catalog.Catalog) {
 		if !svc.Pipeline.Enabled || pl.r.brokenServices[svc.Name] {
 			continue
 		}
-		pipelineID := Identifier(svc.Name + "_cd")
+		n := pl.r.names[svc.Name]
 		for _, c := range []Change{
-			{Kind: KindService, Identifier: Identifier(svc.Name), Path: ServicePath(s, svc.Name)},
-			{Kind: KindPipeline, Identifier: pipelineID, Path: PipelinePath(s, svc.Name)},
-			{Kind: KindTrigger, Identifier: Identifier(svc.Name + "_cd_new_image"), PipelineRef: pipelineID, Path: TriggerPath(s, svc.Name)},
+			{Kind: KindService, Identifier: n.serviceID, Path: n.servicePath},
+			{Kind: KindPipeline, Identifier: n.pipelineID, Path: n.pipelinePath},
+			{Kind: KindTrigger, Identifier: n.triggerID, PipelineRef: n.pipelineID, Path: n.triggerPath},
 		} {
 			c.Service, c.Fields, c.New = svc.Name, pl.fields[svc.Name], pl.r.files[c.Path]
 			pl.file(c)
@@ -410,20 +397,15 @@ func (pl *planner) desired(head catalog.Catalog) {
 
 // deletes adds a delete for every current generated file that the head
 // does not render, except those of services and environments left out.
-func (pl *planner) deletes(base, head catalog.Catalog) {
-	serviceOf := make(map[string]string, len(base.Services)+len(head.Services)) // path → service name
-	for _, c := range []catalog.Catalog{base, head} {
-		for _, svc := range c.Services {
-			for _, p := range []string{ServicePath(pl.s, svc.Name), PipelinePath(pl.s, svc.Name), TriggerPath(pl.s, svc.Name)} {
-				serviceOf[p] = svc.Name
-			}
-		}
-	}
+func (pl *planner) deletes() {
 	for p, old := range pl.current {
 		if _, keep := pl.r.files[p]; keep || !IsGenerated(old) {
 			continue
 		}
-		k, _ := KindOfPath(pl.s, p)
+		k, ok := KindOfPath(pl.s, p)
+		if !ok {
+			continue
+		}
 		e, _ := ReadEntity(old)
 		c := Change{Kind: k, Identifier: e.Identifier, Action: ActionDelete, Path: p, Old: old}
 		if k == KindEnvironment || k == KindInfrastructure {
@@ -432,10 +414,9 @@ func (pl *planner) deletes(base, head catalog.Catalog) {
 				continue
 			}
 		} else {
-			name, known := serviceOf[p]
-			if !known {
-				name = serviceOfPath(k, p)
-			}
+			// A rendered file is named after its service (names that
+			// cannot name a file do not render).
+			name := serviceOfPath(k, p)
 			c.Service, c.Fields, c.PipelineRef = name, pl.fields[name], e.PipelineRef
 			if pl.r.brokenServices[name] {
 				continue
@@ -476,12 +457,22 @@ func (pl *planner) finish(schemaSkipped bool) PipelinePlan {
 			strings.Compare(a.Path, b.Path),
 		)
 	})
+	tallies := map[unitKey]*Counts{}
+	for _, c := range plan.Changes {
+		k := c.unit()
+		t := tallies[k]
+		if t == nil {
+			t = &Counts{}
+			tallies[k] = t
+		}
+		t.add(c.Action)
+	}
 	var services, envs Counts
-	for _, u := range plan.units() {
-		if u.key.environment {
-			envs.add(u.action)
+	for k, t := range tallies {
+		if k.environment {
+			envs.add(t.action())
 		} else {
-			services.add(u.action)
+			services.add(t.action())
 		}
 	}
 	plan.Summary = Summary{Create: services.Create, Update: services.Update, Delete: services.Delete, ConfigOnly: services.ConfigOnly, Unchanged: services.Unchanged, Environments: envs}
@@ -507,10 +498,10 @@ func existingUnits(s catalog.Settings, current map[string][]byte) int {
 	seen := map[unitKey]bool{}
 	envOf := environmentPaths(s)
 	for p, b := range current {
-		if !IsGenerated(b) {
+		k, ok := KindOfPath(s, p)
+		if !ok || !IsGenerated(b) {
 			continue
 		}
-		k, _ := KindOfPath(s, p)
 		switch env, known := envOf[p]; {
 		case known:
 			seen[unitKey{environment: true, name: env}] = true
@@ -524,8 +515,8 @@ func existingUnits(s catalog.Settings, current map[string][]byte) int {
 	return len(seen)
 }
 
-// planUnit is one unit of a plan: its changes, in plan order, and the
-// action they amount to.
+// planUnit is one unit of a plan that changes: its changes other than
+// unchanged files, in plan order, and the action they amount to.
 type planUnit struct {
 	key     unitKey
 	action  Action
@@ -534,12 +525,22 @@ type planUnit struct {
 }
 
 // units groups the plan's changes by unit, in the order of each unit's
-// first change.
+// first change, leaving out the units that do not change.
 func (p PipelinePlan) units() []planUnit {
 	var out []planUnit
 	index := map[unitKey]int{}
+	tallies := map[unitKey]*Counts{}
 	for _, c := range p.Changes {
 		k := c.unit()
+		t := tallies[k]
+		if t == nil {
+			t = &Counts{}
+			tallies[k] = t
+		}
+		t.add(c.Action)
+		if c.Action == ActionUnchanged {
+			continue
+		}
 		i, ok := index[k]
 		if !ok {
 			i = len(out)
@@ -549,25 +550,22 @@ func (p PipelinePlan) units() []planUnit {
 		out[i].changes = append(out[i].changes, c)
 	}
 	for i := range out {
-		out[i].action = unitAction(out[i].changes)
+		out[i].action = tallies[out[i].key].action()
 	}
 	return out
 }
 
-// unitAction is what a unit's file actions amount to.
-func unitAction(changes []Change) Action {
-	var n Counts
-	for _, c := range changes {
-		n.add(c.Action)
-	}
+// action is what a unit's file actions, counted in c, amount to.
+func (c Counts) action() Action {
+	total := c.Create + c.Update + c.Delete + c.ConfigOnly + c.Unchanged
 	switch {
-	case n.Create == len(changes):
+	case c.Create == total:
 		return ActionCreate
-	case n.Delete == len(changes):
+	case c.Delete == total:
 		return ActionDelete
-	case n.Changed() > 0:
+	case c.Changed() > 0:
 		return ActionUpdate
-	case n.ConfigOnly > 0:
+	case c.ConfigOnly > 0:
 		return ActionConfigOnly
 	}
 	return ActionUnchanged

@@ -42,9 +42,11 @@ func benchCatalog(n int, changed bool) []byte {
 
 // BenchmarkPlan10k is the preview of a pull request on a 10,000-service
 // catalog that changes 10% of the services: parse the base and head
-// catalogs, render every head pipeline, compare it with the current file,
-// diff the changed ones, and format the check run's Markdown. The current
-// pipelines (the base's rendering) are made before the timer starts.
+// catalogs, render every head entity (a Service, a pipeline and a trigger
+// per service, the environments and infrastructure definitions), compare
+// each with its current file, diff the changed ones, and format the check
+// run's Markdown. The current files (the base's rendering) are made
+// before the timer starts.
 func BenchmarkPlan10k(b *testing.B) {
 	const n = 10_000
 	settings := catalog.DefaultSettings()
@@ -56,8 +58,8 @@ func BenchmarkPlan10k(b *testing.B) {
 		b.Fatal(diags.Err())
 	}
 	current, diags := All(tmpl, base, testOpts(b, settings, Source{CatalogRepo: "company/platform-next", CatalogCommit: strings.Repeat("1", 40)}))
-	if len(diags) > 0 || len(current) != n {
-		b.Fatalf("rendering the current pipelines: %d files, %v", len(current), diags.Err())
+	if len(diags) > 0 || len(current) != 3*n+7 {
+		b.Fatalf("rendering the current files: %d files, %v", len(current), diags.Err())
 	}
 	headSource := Source{CatalogRepo: "company/platform-next", CatalogCommit: strings.Repeat("2", 40)}
 
@@ -75,7 +77,7 @@ func BenchmarkPlan10k(b *testing.B) {
 		if len(diags) > 0 {
 			b.Fatal(diags.Err())
 		}
-		if want := (Summary{Update: n / 20, ConfigOnly: n / 20, Unchanged: n - n/10}); plan.Summary != want {
+		if want := (Counts{Update: n / 20, ConfigOnly: n / 20, Unchanged: n - n/10}); plan.Summary.services() != want {
 			b.Fatalf("summary %+v, want %+v", plan.Summary, want)
 		}
 		_ = plan.Markdown(CheckRunTextLimit)

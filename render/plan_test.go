@@ -306,7 +306,7 @@ func checkUnitsMoveTogether(tb testing.TB, p PipelinePlan) {
 		}
 		for _, c := range u.changes {
 			if (c.Action == ActionCreate || c.Action == ActionDelete) && (u.action != c.Action || len(u.changes) != 3) {
-				tb.Errorf("service %s: %s %s, but the unit is %s with %d files", u.key.name, c.Action, c.Path, u.action, len(u.changes))
+				tb.Errorf("service %s: %s %s, but the unit is %s with %d changed files", u.key.name, c.Action, c.Path, u.action, len(u.changes))
 			}
 		}
 	}

@@ -130,9 +130,6 @@ func (p PipelinePlan) Text() string {
 	fmt.Fprintf(&b, "Plan: %s (%s unchanged)\n", p.Summary.Headline(), countOf(p.Summary.Unchanged, "service", "services"))
 	marks := map[Action]string{ActionCreate: "+", ActionUpdate: "~", ActionDelete: "-", ActionConfigOnly: "="}
 	for _, u := range p.units() {
-		if u.action == ActionUnchanged {
-			continue
-		}
 		fmt.Fprintf(&b, "\n%s %-11s %s\n", marks[u.action], u.action, u.key.label())
 		for _, c := range u.changes {
 			if c.Action != ActionUnchanged && c.Action != ActionConfigOnly {
@@ -227,9 +224,7 @@ func shapeNote(f catalog.FieldChange) string {
 func (p PipelinePlan) Markdown(limit int) string {
 	m := markdownPlan{title: p.markdownTitle()}
 	for _, u := range p.units() {
-		if u.action != ActionUnchanged {
-			m.rows = append(m.rows, u.row())
-		}
+		m.rows = append(m.rows, u.row())
 	}
 	for _, c := range p.Changes {
 		if c.Action == ActionCreate || c.Action == ActionUpdate || c.Action == ActionDelete {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"sync"
 
@@ -74,7 +75,7 @@ func ServiceFiles(t *Templates, svc catalog.Service, opts Options) (map[string][
 	if len(diags) > 0 {
 		return nil, diags
 	}
-	u, err := renderUnit(t, svc, opts, g)
+	u, err := renderUnit(t, svc, opts, g, unitFiles{})
 	if err != nil {
 		return nil, err
 	}
@@ -172,22 +173,29 @@ func All(t *Templates, c catalog.Catalog, opts Options) (map[string][]byte, cata
 type rendered struct {
 	files map[string][]byte
 	diags catalog.Diagnostics
+	// names are the paths and identifiers of every enabled service, by
+	// name.
+	names map[string]serviceNames
 	// brokenServices and brokenEnvironments are the services and
 	// environments (by name) left out for a problem: a plan leaves their
 	// current files alone.
 	brokenServices, brokenEnvironments map[string]bool
 }
 
-// renderAll is All, except that a service whose three files in current
-// (by path) were rendered from exactly the same inputs, and not edited
-// since (see upToDate), keeps them instead of being rendered again.
-// Rendering is by far the costliest step of a plan, and most services of a
-// large catalog do not change. Kept files are not checked again: they
-// passed every check of the rendering that wrote them, and their
-// fingerprint covers everything those checks depend on.
+// renderAll is All, except that a file in current (by path) that was
+// rendered from exactly the same inputs, and not edited since (see
+// upToDate), is kept instead of being rendered again. Rendering is by far
+// the costliest step of a plan, and most services of a large catalog do
+// not change. A service whose three files are kept is not checked again:
+// its files passed every check of the rendering that wrote them, and
+// their fingerprints cover everything those checks depend on. A service
+// with some files kept renders the others and checks them against the
+// kept ones, parsed back.
 func renderAll(t *Templates, c catalog.Catalog, opts Options, current map[string][]byte) rendered {
 	envFiles, g, diags, brokenEnvs := environmentFiles(opts)
-	r := rendered{files: envFiles, diags: diags, brokenServices: map[string]bool{}, brokenEnvironments: brokenEnvs}
+	r := rendered{files: make(map[string][]byte, len(envFiles)+3*len(c.Services)), diags: diags,
+		brokenServices: map[string]bool{}, brokenEnvironments: brokenEnvs}
+	maps.Copy(r.files, envFiles)
 	clash := r.claim(c, opts)
 	s, src := opts.Settings, opts.Source
 	digest := settingsDigest(s)
@@ -203,14 +211,12 @@ func renderAll(t *Templates, c catalog.Catalog, opts Options, current map[string
 			continue
 		}
 		j := job{svc: svc}
-		if u, ok := keptUnit(current, s, svc.Name, t.unitDigests(svc, digest, src)); ok {
-			j.kept, j.out = true, u
-		}
+		j.out, j.kept = keptFiles(current, r.names[svc.Name], t.unitDigests(svc, digest, src))
 		jobs = append(jobs, j)
 	}
 	parallel(len(jobs), func(i int) {
 		if !jobs[i].kept {
-			jobs[i].out, jobs[i].err = renderUnit(t, jobs[i].svc, opts, g)
+			jobs[i].out, jobs[i].err = renderUnit(t, jobs[i].svc, opts, g, jobs[i].out)
 		}
 	})
 	for _, j := range jobs {
@@ -219,33 +225,52 @@ func renderAll(t *Templates, c catalog.Catalog, opts Options, current map[string
 			r.diags = append(r.diags, unitDiagnostics(j.err, src.CatalogPath, j.svc)...)
 			continue
 		}
-		r.files[ServicePath(s, j.svc.Name)] = j.out.service
-		r.files[PipelinePath(s, j.svc.Name)] = j.out.pipeline
-		r.files[TriggerPath(s, j.svc.Name)] = j.out.trigger
+		n := r.names[j.svc.Name]
+		r.files[n.servicePath] = j.out.service
+		r.files[n.pipelinePath] = j.out.pipeline
+		r.files[n.triggerPath] = j.out.trigger
 	}
 	return r
 }
 
-// claim finds the enabled services whose entities would share a path or
-// an identifier, reports them, and returns them.
+// serviceNames are the paths and identifiers of a service's entities.
+type serviceNames struct {
+	servicePath, pipelinePath, triggerPath string
+	serviceID, pipelineID, triggerID       string
+}
+
+// namesOf returns the paths and identifiers of service's entities.
+func namesOf(s catalog.Settings, service string) serviceNames {
+	return serviceNames{
+		servicePath: ServicePath(s, service), pipelinePath: PipelinePath(s, service), triggerPath: TriggerPath(s, service),
+		serviceID: Identifier(service), pipelineID: Identifier(service + "_cd"), triggerID: Identifier(service + "_cd_new_image"),
+	}
+}
+
+// claim records the names of every enabled service, finds those whose
+// entities would share a path or an identifier, reports them, and returns
+// them.
 func (r *rendered) claim(c catalog.Catalog, opts Options) map[string]bool {
 	s, src := opts.Settings, opts.Source
-	seen := map[string]string{} // path or kind and identifier → service
+	type key struct {
+		what, value string
+	}
+	r.names = make(map[string]serviceNames, len(c.Services))
+	seen := make(map[key]string, 5*len(c.Services)) // what and path or identifier → service
 	clash := map[string]bool{}
 	for _, svc := range c.Services {
 		if !svc.Pipeline.Enabled {
 			continue
 		}
-		for _, key := range []struct{ key, what string }{
-			{ServicePath(s, svc.Name), "Service file " + ServicePath(s, svc.Name)},
-			{PipelinePath(s, svc.Name), "pipeline file " + PipelinePath(s, svc.Name)},
-			{TriggerPath(s, svc.Name), "trigger file " + TriggerPath(s, svc.Name)},
-			{"service " + Identifier(svc.Name), "Service identifier " + Identifier(svc.Name)},
-			{"pipeline " + Identifier(svc.Name+"_cd"), "pipeline identifier " + Identifier(svc.Name+"_cd")},
+		n := namesOf(s, svc.Name)
+		r.names[svc.Name] = n
+		for _, k := range []key{
+			{"Service file", n.servicePath}, {"pipeline file", n.pipelinePath}, {"trigger file", n.triggerPath},
+			{"Service identifier", n.serviceID}, {"pipeline identifier", n.pipelineID},
 		} {
-			prev, dup := seen[key.key]
+			prev, dup := seen[k]
 			if !dup {
-				seen[key.key] = svc.Name
+				seen[k] = svc.Name
 				continue
 			}
 			if clash[svc.Name] {
@@ -254,7 +279,7 @@ func (r *rendered) claim(c catalog.Catalog, opts Options) map[string]bool {
 			clash[prev], clash[svc.Name] = true, true
 			r.diags = append(r.diags, catalog.Diagnostic{
 				File: src.CatalogPath, Pos: svc.Pos, Service: svc.Name, Field: catalog.FieldName,
-				Message: fmt.Sprintf("services %q and %q would share the %s", prev, svc.Name, key.what),
+				Message: fmt.Sprintf("services %q and %q would share the %s %s", prev, svc.Name, k.what, k.value),
 			})
 		}
 	}
@@ -264,24 +289,25 @@ func (r *rendered) claim(c catalog.Catalog, opts Options) map[string]bool {
 	return clash
 }
 
-// keptUnit returns a service's current files when all three are up to
-// date with their digests.
-func keptUnit(current map[string][]byte, s catalog.Settings, service string, d unitDigests) (unitFiles, bool) {
+// keptFiles returns those of a service's current files that are up to
+// date with their digests, and whether all three are.
+func keptFiles(current map[string][]byte, n serviceNames, d unitDigests) (unitFiles, bool) {
 	if current == nil || d.pipeline == "" {
 		return unitFiles{}, false
 	}
 	var u unitFiles
+	all := true
 	for _, f := range []struct {
 		path, digest string
 		into         *[]byte
-	}{{ServicePath(s, service), d.service, &u.service}, {PipelinePath(s, service), d.pipeline, &u.pipeline}, {TriggerPath(s, service), d.trigger, &u.trigger}} {
-		file, ok := current[f.path]
-		if !ok || !upToDate(file, f.digest) {
-			return unitFiles{}, false
+	}{{n.servicePath, d.service, &u.service}, {n.pipelinePath, d.pipeline, &u.pipeline}, {n.triggerPath, d.trigger, &u.trigger}} {
+		if file, ok := current[f.path]; ok && IsGenerated(file) && upToDate(file, f.digest) {
+			*f.into = file
+		} else {
+			all = false
 		}
-		*f.into = file
 	}
-	return u, true
+	return u, all
 }
 
 // unitDiagnostics converts a service's rendering error to diagnostics.

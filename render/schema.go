@@ -296,8 +296,9 @@ type compiledSchema struct {
 type schemaSpec struct {
 	what string // "pipeline", "trigger": names the document in errors
 	url  string // the document's resource URL
-	// dispatch turns oneOfs over typed alternatives into the equivalent,
-	// faster dispatch keyword (see dispatch.go).
+	// dispatch turns oneOfs over typed alternatives, and allOfs of
+	// conditionals on a constant, into equivalent, faster keywords (see
+	// dispatch.go and ifconst.go).
 	dispatch bool
 	// pipelineKeys reads the keys of #/definitions/pipeline/pipeline.
 	pipelineKeys bool
@@ -338,6 +339,7 @@ func compileSchema(src []byte, spec schemaSpec) (*schemaResult, error) {
 	}
 	if spec.dispatch {
 		addDispatch(doc, "", root)
+		addIfConst(doc)
 	}
 	defsURL := spec.url + defsSuffix
 	extra := spec.extra
@@ -354,6 +356,7 @@ func compileSchema(src []byte, spec schemaSpec) (*schemaResult, error) {
 	c.DefaultDraft(jsonschema.Draft7)
 	if spec.dispatch {
 		c.RegisterVocabulary(dispatchVocabulary())
+		c.RegisterVocabulary(ifConstVocabulary())
 	}
 	// The schema repeats a few dozen patterns hundreds of times; compile
 	// each once.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/internal/sharedfiles"
@@ -40,7 +41,9 @@ func mutations(v any, r *rand.Rand, n int) []any {
 		}
 	}
 	walk(v, nil)
-	replacements := []any{"K8sApply", "Wait", "HarnessApproval", "ShellScript", "K8sDelete", "Approval", "Custom", "NoSuchType", "", int64(3), true, nil, map[string]any{}, []any{}}
+	replacements := []any{"K8sApply", "Wait", "HarnessApproval", "ShellScript", "K8sDelete", "Approval", "Custom", "NoSuchType",
+		"Gcr", "DockerRegistry", "Ecr", "K8sManifest", "HelmChart", "Github", "Git", "Kubernetes", "NativeHelm", "Webhook", "Scheduled",
+		"", int64(3), true, nil, map[string]any{}, []any{}}
 	var out []any
 	for range n {
 		p := paths[r.IntN(len(paths))]
@@ -90,49 +93,77 @@ func deepCopy(v any) any {
 	return v
 }
 
-// TestDispatchMatchesOneOf validates the golden pipelines and random
-// mutations of them with the schema as published (plain oneOf) and with the
-// dispatch keyword: the verdicts must agree.
-func TestDispatchMatchesOneOf(t *testing.T) {
+// TestFastSchemaMatchesPlain validates the golden files and random
+// mutations of them with the schemas as published (plain oneOf and allOf
+// of conditionals) and as compiled for speed (the dispatch and if-const
+// keywords): the verdicts must agree. Pipelines are checked against the
+// pipeline schema, Services' definitions against its ServiceDefinition,
+// triggers against the trigger schema.
+func TestFastSchemaMatchesPlain(t *testing.T) {
 	if testing.Short() {
-		t.Skip("compiles the schema twice and validates with the slow plain form")
+		t.Skip("compiles the schemas twice and validates with the slow plain form")
 	}
-	fast := requireSchemas(t).pipeline
-	path, _ := sharedfiles.Path("schemas", "harness-pipeline-v0.json")
-	src, err := os.ReadFile(path)
+	fast := requireSchemas(t)
+	if !fast.HasTrigger() {
+		t.Skip("the trigger schema is not beside the pipeline schema")
+	}
+	read := func(name string) []byte {
+		path, _ := sharedfiles.Path("schemas", name)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return src
+	}
+	plainPipeline, err := compileSchema(read("harness-pipeline-v0.json"), schemaSpec{what: "pipeline", url: pipelineSchemaURL, extra: []string{serviceDefinitionName}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := compileSchema(src, schemaSpec{what: "pipeline", url: pipelineSchemaURL})
+	plainTrigger, err := compileSchema(read("harness-trigger-v0.json"), schemaSpec{what: "trigger", url: triggerSchemaURL})
 	if err != nil {
 		t.Fatal(err)
+	}
+	schemas := map[Kind][2]*jsonschema.Schema{
+		KindPipeline: {plainPipeline.root, fast.pipeline.root},
+		KindService:  {plainPipeline.defs[serviceDefinitionName], fast.serviceDefinition},
+		KindTrigger:  {plainTrigger.root, fast.trigger},
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	valid, invalid := 0, 0
+	valid, invalid := map[Kind]int{}, map[Kind]int{}
 	for _, c := range goldenCases(t) {
 		for p, file := range wantFiles(t, c.dir) {
+			k, _ := KindOfPath(c.settings, p)
+			pair, ok := schemas[k]
+			if !ok {
+				continue
+			}
 			var v any
 			if err := yaml.Unmarshal(Body(file), &v); err != nil {
 				t.Fatal(err)
 			}
+			if k == KindService {
+				v = v.(map[string]any)["service"].(map[string]any)["serviceDefinition"]
+			}
 			docs := append([]any{v}, mutations(v, r, 12)...)
 			for i, d := range docs {
-				errPlain := plain.root.Validate(d)
-				errFast := fast.root.Validate(d)
+				errPlain := pair[0].Validate(d)
+				errFast := pair[1].Validate(d)
 				if (errPlain == nil) != (errFast == nil) {
-					t.Errorf("%s/%s variant %d: plain schema says %v, dispatch says %v", c.name, p, i, errPlain, errFast)
+					t.Errorf("%s/%s variant %d: plain schema says %v, fast says %v", c.name, p, i, errPlain, errFast)
 				}
 				if errPlain == nil {
-					valid++
+					valid[k]++
 				} else {
-					invalid++
+					invalid[k]++
 				}
 			}
 		}
 	}
-	t.Logf("%d valid and %d invalid documents agree", valid, invalid)
-	if invalid == 0 || valid == 0 {
-		t.Errorf("the corpus should hold both valid and invalid documents")
+	t.Logf("valid %v and invalid %v documents agree", valid, invalid)
+	for k := range schemas {
+		if invalid[k] == 0 || valid[k] == 0 {
+			t.Errorf("%s: the corpus should hold both valid and invalid documents", k)
+		}
 	}
 }
 

@@ -87,7 +87,7 @@ func checkTrigger(pipeline, trigger *yaml.Node) []crossProblem {
 		out = append(out, crossProblem{kind: KindPipeline, line: at.Line, pointer: atPtr,
 			message: fmt.Sprintf("the new-image trigger %s: the pipeline must have a variable %s whose value is <+input>", msg, ImageTagVariable)})
 	}}
-	ic.check(input.Content[0], pipeline.Content[0], nil, "")
+	ic.run(input.Content[0], pipeline.Content[0], nil)
 	for _, in := range runtimeInputs(pipeline.Content[0]) {
 		if !fills(input.Content[0], in.steps) {
 			out = append(out, crossProblem{kind: KindPipeline, line: in.node.Line, pointer: pointer(runtimeInputPointer(pipeline.Content[0], in.steps)),

@@ -35,31 +35,69 @@ type unitRendering struct {
 // templates and builds its trigger; checks each, and the references among
 // them and to g; and returns the three files. Any problem is returned as
 // TemplateErrors, each naming the template (and its line) it comes from.
-func renderUnit(t *Templates, svc catalog.Service, opts Options, g *graph) (unitFiles, error) {
+//
+// A file of kept (nil for none) is up to date with its inputs: it is
+// parsed back for the checks between the files instead of being rendered
+// again, and returned as it is. Should such a check fail on a kept file,
+// the service is rendered again whole, for the problem's template line.
+func renderUnit(t *Templates, svc catalog.Service, opts Options, g *graph, kept unitFiles) (unitFiles, error) {
 	u, err := newUnitRendering(t, svc, opts, g)
 	if err != nil {
 		return unitFiles{}, err
 	}
-	serviceRaw, serviceDoc, serviceErrs := u.entity(u.service, KindService)
-	pipelineRaw, pipelineDoc, pipelineErrs := u.entity(u.pipeline, KindPipeline)
+	serviceRaw, serviceDoc, serviceErrs := u.entityOrKept(u.service, KindService, kept.service)
+	pipelineRaw, pipelineDoc, pipelineErrs := u.entityOrKept(u.pipeline, KindPipeline, kept.pipeline)
 	if errs := append(serviceErrs, pipelineErrs...); len(errs) > 0 {
 		return unitFiles{}, errs
 	}
-	_, p := mappingGet(pipelineDoc.Content[0], "pipeline")
-	triggerRaw, err := triggerYAML(opts.Settings, svc, scalarAt(p, "identifier"))
+	triggerDoc, err := u.trigger(pipelineDoc, kept.trigger)
 	if err != nil {
-		return unitFiles{}, TemplateErrors{{Template: triggerOrigin, Service: svc.Name, Message: err.Error()}}
-	}
-	triggerDoc, probs := checkEntity(KindTrigger, triggerRaw, opts.Schemas)
-	if len(probs) > 0 {
-		return unitFiles{}, u.errors(nil, probs, nil, triggerOrigin, nil)
+		return unitFiles{}, err
 	}
 	cross := g.check(svc, unitDocs{service: serviceDoc, pipeline: pipelineDoc, trigger: triggerDoc})
 	cross = append(cross, checkTrigger(pipelineDoc, triggerDoc)...)
 	if len(cross) > 0 {
+		if kept.service != nil || kept.pipeline != nil || kept.trigger != nil {
+			return renderUnit(t, svc, opts, g, unitFiles{})
+		}
 		return unitFiles{}, u.crossErrors(cross, serviceRaw, pipelineRaw)
 	}
-	return u.files(serviceDoc, pipelineDoc, triggerDoc)
+	return u.files(serviceDoc, pipelineDoc, triggerDoc, kept, len(serviceRaw), len(pipelineRaw))
+}
+
+// entityOrKept parses the kept file, or executes at and checks its output
+// as an entity of kind k when there is none.
+func (u *unitRendering) entityOrKept(at *archetypeTemplate, k Kind, kept []byte) ([]byte, *yaml.Node, TemplateErrors) {
+	if kept == nil {
+		return u.entity(at, k)
+	}
+	doc, p := parseOne(Body(kept))
+	if p != nil {
+		return nil, nil, TemplateErrors{{Template: at.path, Service: u.svc.Name, Message: "reading the current file back: " + p.message}}
+	}
+	return nil, doc, nil
+}
+
+// trigger builds and checks the trigger of the pipeline, or parses the
+// kept one.
+func (u *unitRendering) trigger(pipelineDoc *yaml.Node, kept []byte) (*yaml.Node, error) {
+	if kept != nil {
+		doc, p := parseOne(Body(kept))
+		if p != nil {
+			return nil, TemplateErrors{{Template: triggerOrigin, Service: u.svc.Name, Message: "reading the current file back: " + p.message}}
+		}
+		return doc, nil
+	}
+	_, p := mappingGet(pipelineDoc.Content[0], "pipeline")
+	raw, err := triggerYAML(u.opts.Settings, u.svc, scalarAt(p, "identifier"))
+	if err != nil {
+		return nil, TemplateErrors{{Template: triggerOrigin, Service: u.svc.Name, Message: err.Error()}}
+	}
+	doc, probs := checkEntity(KindTrigger, raw, u.opts.Schemas)
+	if len(probs) > 0 {
+		return nil, u.errors(nil, probs, nil, triggerOrigin, nil)
+	}
+	return doc, nil
 }
 
 // newUnitRendering finds svc's templates and builds their data.
@@ -179,22 +217,27 @@ func (u *unitRendering) crossErrors(cross []crossProblem, serviceRaw, pipelineRa
 	return errs
 }
 
-// files encodes the three checked documents.
-func (u *unitRendering) files(serviceDoc, pipelineDoc, triggerDoc *yaml.Node) (unitFiles, error) {
+// files encodes the three checked documents, except those kept; the
+// sizes of the templates' outputs tell how large the files will be.
+func (u *unitRendering) files(serviceDoc, pipelineDoc, triggerDoc *yaml.Node, kept unitFiles, serviceSize, pipelineSize int) (unitFiles, error) {
 	src := u.opts.Source
 	d := u.t.unitDigests(u.svc, settingsDigest(u.opts.Settings), src)
-	var out unitFiles
+	out := kept
 	for _, f := range []struct {
 		doc            *yaml.Node
 		origin, digest string
 		into           *[]byte
 		name           string
+		size           int
 	}{
-		{serviceDoc, templateOrigin(src, u.service), d.service, &out.service, u.service.path},
-		{pipelineDoc, templateOrigin(src, u.pipeline), d.pipeline, &out.pipeline, u.pipeline.path},
-		{triggerDoc, "new-image trigger, " + settingsOrigin(src), d.trigger, &out.trigger, triggerOrigin},
+		{serviceDoc, templateOrigin(src, u.service), d.service, &out.service, u.service.path, serviceSize},
+		{pipelineDoc, templateOrigin(src, u.pipeline), d.pipeline, &out.pipeline, u.pipeline.path, pipelineSize},
+		{triggerDoc, "new-image trigger, " + settingsOrigin(src), d.trigger, &out.trigger, triggerOrigin, 1 << 10},
 	} {
-		file, err := entityFile(f.doc, src, f.origin, f.digest)
+		if *f.into != nil {
+			continue
+		}
+		file, err := entityFile(f.doc, src, f.origin, f.digest, f.size)
 		if err != nil {
 			return unitFiles{}, TemplateErrors{{Template: f.name, Service: u.svc.Name, Message: err.Error()}}
 		}
