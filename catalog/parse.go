@@ -76,46 +76,10 @@ type catalogParser struct {
 var servicePath = regexp.MustCompile(`^services\[(\d+)\]`)
 
 func (p *catalogParser) parse(src []byte) Catalog {
-	root, ok := loadDocument(p.r, src)
-	if !ok {
-		return Catalog{}
-	}
-	if root == nil || (root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" && !tagged(root)) {
-		// A null document has no useful position (yaml.v3 puts it after
-		// the last line), so point at the start of the file.
-		p.r.add(Pos{Line: 1, Column: 1}, "", "", "catalog is empty: expected a top-level `services:` list")
-		return Catalog{}
-	}
-	v := valueReader{r: p.r}
-	if root.Kind != yaml.MappingNode {
-		v.errorf(root, "", "the catalog must be a mapping with a top-level `services:` list, got %s", describe(root))
-		return Catalog{}
-	}
-	var services *yaml.Node
-	for _, e := range pairs(root) {
-		if e.key.Kind == yaml.ScalarNode && e.key.Value == "services" && e.key.ShortTag() == "!!str" {
-			services = e.value
-			continue
-		}
-		if e.key.Kind == yaml.ScalarNode { // other keys were reported by checkHygiene
-			v.errorf(e.key, keyText(e.key), "unknown top-level key %q: the catalog holds only a `services:` list", keyText(e.key))
-		}
-	}
+	services := p.servicesList(src)
 	if services == nil {
-		v.errorf(root, "", "missing top-level `services:` list")
 		return Catalog{}
 	}
-	switch {
-	case services.Kind == yaml.AliasNode:
-		return Catalog{}
-	case services.Kind != yaml.SequenceNode:
-		v.errorf(services, "services", "must be a list of services, got %s; write `services: []` for none", describe(services))
-		return Catalog{}
-	case tagged(services):
-		v.errorf(services, "services", "YAML tags (%s) are not allowed here: write a plain list", services.Tag)
-		return Catalog{}
-	}
-
 	cat := Catalog{Services: make([]Service, 0, len(services.Content))}
 	names := make([]string, len(services.Content)) // by index, for diagnostics
 	firstLine := make(map[string]int, len(services.Content))
@@ -135,7 +99,57 @@ func (p *catalogParser) parse(src []byte) Catalog {
 			cat.Services = append(cat.Services, svc)
 		}
 	}
-	// Name the service in diagnostics that were found without knowing it.
+	p.nameServices(names)
+	return cat
+}
+
+// servicesList reads the document and returns its `services:` list, or
+// nil, reporting why, when there is none to read.
+func (p *catalogParser) servicesList(src []byte) *yaml.Node {
+	root, ok := loadDocument(p.r, src)
+	if !ok {
+		return nil
+	}
+	if root == nil || (root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" && !tagged(root)) {
+		// A null document has no useful position (yaml.v3 puts it after
+		// the last line), so point at the start of the file.
+		p.r.add(Pos{Line: 1, Column: 1}, "", "", "catalog is empty: expected a top-level `services:` list")
+		return nil
+	}
+	v := valueReader{r: p.r}
+	if root.Kind != yaml.MappingNode {
+		v.errorf(root, "", "the catalog must be a mapping with a top-level `services:` list, got %s", describe(root))
+		return nil
+	}
+	var services *yaml.Node
+	for _, e := range pairs(root) {
+		if e.key.Kind == yaml.ScalarNode && e.key.Value == "services" && e.key.ShortTag() == "!!str" {
+			services = e.value
+			continue
+		}
+		if e.key.Kind == yaml.ScalarNode { // other keys were reported by checkHygiene
+			v.errorf(e.key, keyText(e.key), "unknown top-level key %q: the catalog holds only a `services:` list", keyText(e.key))
+		}
+	}
+	switch {
+	case services == nil:
+		v.errorf(root, "", "missing top-level `services:` list")
+		return nil
+	case services.Kind == yaml.AliasNode:
+		return nil
+	case services.Kind != yaml.SequenceNode:
+		v.errorf(services, "services", "must be a list of services, got %s; write `services: []` for none", describe(services))
+		return nil
+	case tagged(services):
+		v.errorf(services, "services", "YAML tags (%s) are not allowed here: write a plain list", services.Tag)
+		return nil
+	}
+	return services
+}
+
+// nameServices names the service in the diagnostics that were found
+// without knowing it, from names by index in the services list.
+func (p *catalogParser) nameServices(names []string) {
 	for i := range p.r.diags {
 		d := &p.r.diags[i]
 		if d.Service != "" {
@@ -147,7 +161,6 @@ func (p *catalogParser) parse(src []byte) Catalog {
 			}
 		}
 	}
-	return cat
 }
 
 // service reads the i-th entry of the services list. It returns the service,
@@ -178,41 +191,8 @@ func (p *catalogParser) service(i int, n *yaml.Node) (svc Service, nameNode *yam
 
 	for _, name := range order {
 		e := fields[name]
-		fp := path + "." + name
 		svc.FieldPos[name] = posOf(e.value)
-		switch name {
-		case FieldName:
-			if s, ok := v.str(e.value, fp); ok {
-				if msg := checkLabel("service name", s); msg != "" {
-					v.errorf(e.value, fp, "%s", msg)
-				}
-			}
-		case FieldArchetype:
-			if s, ok := v.str(e.value, fp); ok {
-				if slices.Contains(p.opts.Archetypes, s) {
-					svc.Archetype = s
-				} else {
-					v.errorf(e.value, fp, "unknown archetype %q; %s", s, knownArchetypes(p.opts.Archetypes))
-				}
-			}
-		case FieldTeam:
-			if s, ok := v.str(e.value, fp); ok {
-				if msg := checkLabel("team", s); msg != "" {
-					v.errorf(e.value, fp, "%s", msg)
-				} else {
-					svc.Team = s
-				}
-			}
-		case FieldEnvironments, FieldRegions:
-			// Checked below, once both are known.
-		case FieldPipeline:
-			svc.Pipeline = p.pipelineOptions(v, e.value, fp)
-		default:
-			if svc.Config == nil {
-				svc.Config = make(map[string]string)
-			}
-			svc.Config[name] = canonical(e.value)
-		}
+		p.field(v, &svc, name, e.value, path+"."+name)
 	}
 	for _, req := range []string{FieldName, FieldArchetype, FieldTeam, FieldEnvironments, FieldRegions} {
 		if _, ok := fields[req]; !ok {
@@ -230,6 +210,43 @@ func (p *catalogParser) service(i int, n *yaml.Node) (svc Service, nameNode *yam
 		svc.Regions = p.regions(v, e.value, path+"."+FieldRegions, envs)
 	}
 	return svc, nameNode, len(p.r.diags) == before
+}
+
+// field reads one field of a service into svc.
+func (p *catalogParser) field(v valueReader, svc *Service, name string, n *yaml.Node, fp string) {
+	switch name {
+	case FieldName:
+		if s, ok := v.str(n, fp); ok {
+			if msg := checkLabel("service name", s); msg != "" {
+				v.errorf(n, fp, "%s", msg)
+			}
+		}
+	case FieldArchetype:
+		if s, ok := v.str(n, fp); ok {
+			if slices.Contains(p.opts.Archetypes, s) {
+				svc.Archetype = s
+			} else {
+				v.errorf(n, fp, "unknown archetype %q; %s", s, knownArchetypes(p.opts.Archetypes))
+			}
+		}
+	case FieldTeam:
+		if s, ok := v.str(n, fp); ok {
+			if msg := checkLabel("team", s); msg != "" {
+				v.errorf(n, fp, "%s", msg)
+			} else {
+				svc.Team = s
+			}
+		}
+	case FieldEnvironments, FieldRegions:
+		// Checked by service, once both are known.
+	case FieldPipeline:
+		svc.Pipeline = p.pipelineOptions(v, n, fp)
+	default:
+		if svc.Config == nil {
+			svc.Config = make(map[string]string)
+		}
+		svc.Config[name] = canonical(n)
+	}
 }
 
 // knownArchetypes lists the archetypes for an error message.

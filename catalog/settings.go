@@ -774,13 +774,7 @@ func (sp *settingsParser) environment(n *yaml.Node, field string) (rawEnvironmen
 		}
 	}
 	if e, ok := fields["name"]; ok {
-		s, ok := sp.v.str(e.value, field+".name")
-		if ok {
-			if msg := checkLabel("environment name", s); msg != "" {
-				sp.v.errorf(e.value, field+".name", "%s", msg)
-				ok = false
-			}
-		}
+		s, ok := sp.label(e.value, field+".name", "environment name")
 		if ok {
 			raw.env.Name, raw.nameNode = s, e.value
 		}
@@ -788,46 +782,17 @@ func (sp *settingsParser) environment(n *yaml.Node, field string) (rawEnvironmen
 	}
 	raw.env.Short = raw.env.Name
 	if e, ok := fields["short"]; ok {
-		s, ok := sp.v.str(e.value, field+".short")
-		if ok {
-			if msg := checkLabel("short name", s); msg != "" {
-				sp.v.errorf(e.value, field+".short", "%s", msg)
-				ok = false
-			}
-		}
+		s, ok := sp.label(e.value, field+".short", "short name")
 		raw.env.Short = s
 		valid = valid && ok
 	}
 	if e, ok := fields["type"]; ok {
-		s, ok := sp.v.str(e.value, field+".type")
-		if ok {
-			switch t := EnvironmentType(s); t {
-			case Production, PreProduction:
-				raw.env.Type = t
-			default:
-				sp.v.errorf(e.value, field+".type", "%q is not a Harness environment type: use Production or PreProduction", s)
-				ok = false
-			}
-		}
+		t, ok := sp.environmentType(e.value, field+".type")
+		raw.env.Type = t
 		valid = valid && ok
 	}
 	if e, ok := fields["aliases"]; ok {
-		items, ok := sp.v.strList(e.value, field+".aliases")
-		valid = valid && ok && len(items) == len(e.value.Content)
-		for _, it := range items {
-			if msg := checkLabel("alias", it.value); msg != "" {
-				sp.v.errorf(it.node, fmt.Sprintf("%s.aliases[%d]", field, it.index), "%s", msg)
-				valid = false
-				continue
-			}
-			if it.value == raw.env.Name {
-				sp.v.errorf(it.node, fmt.Sprintf("%s.aliases[%d]", field, it.index), "alias %q repeats the environment's own name", it.value)
-				valid = false
-				continue
-			}
-			raw.aliases = append(raw.aliases, it)
-			raw.env.Aliases = append(raw.env.Aliases, it.value)
-		}
+		valid = sp.aliases(e.value, field, &raw) && valid
 	}
 	if e, ok := fields["regions"]; ok {
 		regions, ok := sp.environmentRegions(e.value, field+".regions")
@@ -840,6 +805,57 @@ func (sp *settingsParser) environment(n *yaml.Node, field string) (rawEnvironmen
 		valid = valid && ok
 	}
 	return raw, valid
+}
+
+// label reads a string that must be a DNS-1123 label; what names it in the
+// message.
+func (sp *settingsParser) label(n *yaml.Node, field, what string) (string, bool) {
+	s, ok := sp.v.str(n, field)
+	if !ok {
+		return s, false
+	}
+	if msg := checkLabel(what, s); msg != "" {
+		sp.v.errorf(n, field, "%s", msg)
+		return s, false
+	}
+	return s, true
+}
+
+// environmentType reads an environment's type, PreProduction when it is
+// not valid.
+func (sp *settingsParser) environmentType(n *yaml.Node, field string) (EnvironmentType, bool) {
+	s, ok := sp.v.str(n, field)
+	if !ok {
+		return PreProduction, false
+	}
+	switch t := EnvironmentType(s); t {
+	case Production, PreProduction:
+		return t, true
+	}
+	sp.v.errorf(n, field, "%q is not a Harness environment type: use Production or PreProduction", s)
+	return PreProduction, false
+}
+
+// aliases reads an environment's aliases into raw.
+func (sp *settingsParser) aliases(n *yaml.Node, field string, raw *rawEnvironment) bool {
+	items, ok := sp.v.strList(n, field+".aliases")
+	valid := ok && len(items) == len(n.Content)
+	for _, it := range items {
+		f := fmt.Sprintf("%s.aliases[%d]", field, it.index)
+		if msg := checkLabel("alias", it.value); msg != "" {
+			sp.v.errorf(it.node, f, "%s", msg)
+			valid = false
+			continue
+		}
+		if it.value == raw.env.Name {
+			sp.v.errorf(it.node, f, "alias %q repeats the environment's own name", it.value)
+			valid = false
+			continue
+		}
+		raw.aliases = append(raw.aliases, it)
+		raw.env.Aliases = append(raw.env.Aliases, it.value)
+	}
+	return valid
 }
 
 // environmentRegions reads the regions of one environment, which must be

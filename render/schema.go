@@ -509,93 +509,106 @@ func flattenDefinitions(doc any, defsURL string, extra []string) (top map[string
 	if !ok {
 		return nil, nil, nil, fmt.Errorf("the schema root is not an object")
 	}
-	const prefix = "#/definitions/"
-	defs = map[string]any{}
-	refs := map[string][]string{} // definition name → names it refers to
-	lookup := func(name string) (any, error) {
-		var v any = root["definitions"]
-		for _, part := range strings.Split(name, ".") {
-			m, ok := v.(map[string]any)
-			if ok {
-				v, ok = m[part]
-			}
-			if !ok {
-				return nil, fmt.Errorf("$ref %s%s: no such definition", prefix, strings.ReplaceAll(name, ".", "/"))
-			}
-		}
-		return v, nil
-	}
-	var queue []string
-	// rewrite replaces the $refs in v, records them under owner, and
-	// queues each newly seen target.
-	var rewrite func(v any, owner string) error
-	rewrite = func(v any, owner string) error {
-		switch v := v.(type) {
-		case map[string]any:
-			if ref, ok := v["$ref"].(string); ok {
-				var name string
-				if path, ok := strings.CutPrefix(ref, prefix); ok {
-					name = strings.ReplaceAll(path, "/", ".")
-				} else if n, ok := strings.CutPrefix(ref, defsURL); ok {
-					name = n // a target nested in another target, met twice
-				} else {
-					return fmt.Errorf("$ref %q: only local definitions are supported", ref)
-				}
-				v["$ref"] = defsURL + name
-				refs[owner] = append(refs[owner], name)
-				if _, seen := defs[name]; !seen {
-					target, err := lookup(name)
-					if err != nil {
-						return err
-					}
-					defs[name] = target
-					queue = append(queue, name)
-				}
-			}
-			for key, child := range v {
-				if key == "$ref" {
-					continue
-				}
-				if err := rewrite(child, owner); err != nil {
-					return err
-				}
-			}
-		case []any:
-			for _, child := range v {
-				if err := rewrite(child, owner); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
+	f := &flattener{root: root, defsURL: defsURL, defs: map[string]any{}, refs: map[string][]string{}}
 	top = map[string]any{}
 	for k, v := range root {
 		if k != "definitions" {
 			top[k] = v
 		}
 	}
-	if err := rewrite(top, ""); err != nil {
+	if err := f.rewrite(top, ""); err != nil {
 		return nil, nil, nil, err
 	}
 	for _, name := range extra {
-		if _, seen := defs[name]; seen {
-			continue
-		}
-		target, err := lookup(name)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		defs[name] = target
-		queue = append(queue, name)
-	}
-	for i := 0; i < len(queue); i++ {
-		if err := rewrite(defs[queue[i]], queue[i]); err != nil {
+		if err := f.see(name); err != nil {
 			return nil, nil, nil, err
 		}
 	}
+	for i := 0; i < len(f.queue); i++ {
+		if err := f.rewrite(f.defs[f.queue[i]], f.queue[i]); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return top, f.defs, compileOrder(f.defs, f.refs), nil
+}
 
-	return top, defs, compileOrder(defs, refs), nil
+// definitionsPrefix starts every local $ref of Harness's schemas.
+const definitionsPrefix = "#/definitions/"
+
+// flattener is the state of flattenDefinitions.
+type flattener struct {
+	root    map[string]any
+	defsURL string
+	defs    map[string]any      // definition name → its schema
+	refs    map[string][]string // definition name → names it refers to
+	queue   []string            // definitions whose $refs are yet to rewrite
+}
+
+// lookup returns the definition of the flattened name.
+func (f *flattener) lookup(name string) (any, error) {
+	var v any = f.root["definitions"]
+	for _, part := range strings.Split(name, ".") {
+		m, ok := v.(map[string]any)
+		if ok {
+			v, ok = m[part]
+		}
+		if !ok {
+			return nil, fmt.Errorf("$ref %s%s: no such definition", definitionsPrefix, strings.ReplaceAll(name, ".", "/"))
+		}
+	}
+	return v, nil
+}
+
+// see queues the definition name the first time it is met.
+func (f *flattener) see(name string) error {
+	if _, seen := f.defs[name]; seen {
+		return nil
+	}
+	target, err := f.lookup(name)
+	if err != nil {
+		return err
+	}
+	f.defs[name] = target
+	f.queue = append(f.queue, name)
+	return nil
+}
+
+// rewrite replaces the $refs in v, records them under owner, and queues
+// each newly seen target.
+func (f *flattener) rewrite(v any, owner string) error {
+	switch v := v.(type) {
+	case map[string]any:
+		if ref, ok := v["$ref"].(string); ok {
+			var name string
+			if path, ok := strings.CutPrefix(ref, definitionsPrefix); ok {
+				name = strings.ReplaceAll(path, "/", ".")
+			} else if n, ok := strings.CutPrefix(ref, f.defsURL); ok {
+				name = n // a target nested in another target, met twice
+			} else {
+				return fmt.Errorf("$ref %q: only local definitions are supported", ref)
+			}
+			v["$ref"] = f.defsURL + name
+			f.refs[owner] = append(f.refs[owner], name)
+			if err := f.see(name); err != nil {
+				return err
+			}
+		}
+		for key, child := range v {
+			if key == "$ref" {
+				continue
+			}
+			if err := f.rewrite(child, owner); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, child := range v {
+			if err := f.rewrite(child, owner); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // compileOrder orders the definitions so that each comes after everything
