@@ -27,8 +27,20 @@ type goldenCase struct {
 	catalog   catalog.Catalog
 }
 
-// goldenCases loads every case under testdata.
+// errorsFile names, in the directory of a case whose name starts with
+// "check-", the diagnostics the case must give instead of files: one per
+// line, in the compiler form.
+const errorsFile = "errors.txt"
+
+// goldenCases loads every case under testdata that renders.
 func goldenCases(tb testing.TB) []goldenCase {
+	return loadCases(tb, false)
+}
+
+// loadCases loads the cases under testdata that render (failing false)
+// or those that must fail ("check-…", with the diagnostics of their
+// errors.txt).
+func loadCases(tb testing.TB, failing bool) []goldenCase {
 	tb.Helper()
 	dirs, err := filepath.Glob(filepath.Join("testdata", "*", "catalog.yaml"))
 	if err != nil || len(dirs) == 0 {
@@ -37,6 +49,9 @@ func goldenCases(tb testing.TB) []goldenCase {
 	var cases []goldenCase
 	for _, f := range dirs {
 		dir := filepath.Dir(f)
+		if strings.HasPrefix(filepath.Base(dir), "check-") != failing {
+			continue
+		}
 		c := goldenCase{name: filepath.Base(dir), dir: dir, settings: catalog.DefaultSettings()}
 		if src, err := os.ReadFile(filepath.Join(dir, "settings.yml")); err == nil {
 			s, diags := catalog.ParseSettings(".pipeline-orchestrator.yml", src)
@@ -82,6 +97,24 @@ func (c goldenCase) render(tb testing.TB, src Source) map[string][]byte {
 		tb.Fatalf("All: %v", diags)
 	}
 	return out
+}
+
+// TestGoldenErrors renders the cases that must fail and compares their
+// diagnostics, each with its template line, with errors.txt.
+func TestGoldenErrors(t *testing.T) {
+	for _, c := range loadCases(t, true) {
+		t.Run(c.name, func(t *testing.T) {
+			out, diags := All(c.templates, c.catalog, testOpts(t, c.settings, testSource()))
+			if len(diags) == 0 {
+				t.Fatalf("rendered %d files without a diagnostic", len(out))
+			}
+			var b strings.Builder
+			for _, d := range diags {
+				b.WriteString(d.String() + "\n")
+			}
+			checkGolden(t, filepath.Join(c.dir, errorsFile), []byte(b.String()))
+		})
+	}
 }
 
 // wantFiles reads the files under dir/want, keyed by their path below it.
