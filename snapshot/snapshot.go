@@ -169,7 +169,7 @@ func (r *Reader) PipelinesAt(ctx context.Context, head gh.Commit) (Pipelines, er
 	var templateSHAs []string
 	templatePaths := map[string]string{}
 	for p, sha := range files {
-		if path.Dir(p) == dir && strings.HasSuffix(p, render.TemplateSuffix) {
+		if path.Dir(p) == dir && render.IsTemplateFile(p) {
 			templatePaths[p] = sha
 			templateSHAs = append(templateSHAs, sha)
 		}
