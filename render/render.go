@@ -69,7 +69,8 @@ func Pipeline(t *Templates, svc catalog.Service, opts Options) ([]byte, error) {
 // inputs, stage and Service deployment types agree, and the trigger fills
 // the pipeline's runtime inputs. Any problem is returned as a
 // TemplateErrors that lists each with the template path, the template
-// line when known and the JSON pointer into the entity.
+// line when known and the JSON pointer into the entity; a problem of the
+// settings' environments, which the checks need, as catalog.Diagnostics.
 func ServiceFiles(t *Templates, svc catalog.Service, opts Options) (map[string][]byte, error) {
 	_, g, diags, _ := environmentFiles(opts)
 	if len(diags) > 0 {
