@@ -72,7 +72,7 @@ func environmentFiles(opts Options) (map[string][]byte, *graph, catalog.Diagnost
 	out := map[string][]byte{}
 	broken := map[string]bool{}
 	var diags catalog.Diagnostics
-	digest := settingsDigest(s)
+	digest := g.digests.all
 	for _, env := range s.Environments {
 		fail := func(k Kind, probs []problem) {
 			broken[env.Name] = true

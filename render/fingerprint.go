@@ -54,6 +54,26 @@ func settingsDigest(s catalog.Settings) string {
 	return hash32(b)
 }
 
+// settingsDigests hash the settings as each kind of a service's files
+// depends on them: all of them (the pipeline, and, through the checks,
+// any file rendered again), what a Service template sees, and what a
+// trigger holds.
+type settingsDigests struct {
+	all, service, trigger string
+}
+
+// digestSettings computes the settings digests of s.
+func digestSettings(s catalog.Settings) settingsDigests {
+	service, err := json.Marshal(struct {
+		Org, Project, Connector, Repo, Branch string
+		Artifact                              catalog.Artifact
+	}{s.Org, s.Project, s.Manifests.Connector, s.Manifests.Repo, s.Manifests.Branch, s.Artifact})
+	if err != nil {
+		panic("render: settings do not encode: " + err.Error()) // plain data: cannot happen
+	}
+	return settingsDigests{all: settingsDigest(s), service: hash32(service), trigger: hash32([]byte(s.Org + "\x00" + s.Project))}
+}
+
 // unitDigests are the fingerprint inputs of a service's three files.
 type unitDigests struct {
 	service, pipeline, trigger string
@@ -61,27 +81,32 @@ type unitDigests struct {
 
 // unitDigests hashes what each of svc's files is rendered from, apart:
 //
-//   - the Service: its template, the settings, the catalog repo, and the
-//     service's name, team and archetype (a Service template does not see
-//     the stages: see serviceData);
-//   - the pipeline: its template, the settings, the catalog repo, and
+//   - the Service: its template, the settings a Service template sees
+//     (org, project, the manifests' connector, repo and branch, the
+//     artifact), the catalog repo, and the service's name, team and
+//     archetype (a Service template does not see the stages: see
+//     serviceData);
+//   - the pipeline: its template, all the settings, the catalog repo, and
 //     every pipeline-shaping field of the service;
-//   - the trigger: the settings and the service's name, team and
+//   - the trigger: the org and project, and the service's name, team and
 //     archetype.
+//
+// Any change of the settings changes the pipeline's digest, so the checks
+// between the three files, which depend on the settings, run again.
 //
 // Whenever one of a service's files is rendered again, the checks between
 // the three run again (see renderUnit). The digests run for every service
 // of every plan, so they avoid allocating.
-func (t *Templates) unitDigests(svc catalog.Service, settings string, src Source) unitDigests {
+func (t *Templates) unitDigests(svc catalog.Service, settings settingsDigests, src Source) unitDigests {
 	pt, ok := t.byArchetype[svc.Archetype]
 	st, ok2 := t.services[svc.Archetype]
 	if !ok || !ok2 {
 		return unitDigests{}
 	}
 	return unitDigests{
-		service:  digestOf(svc, false, "service", st.digest, settings, src.CatalogRepo),
-		pipeline: digestOf(svc, true, "pipeline", pt.digest, settings, src.CatalogRepo),
-		trigger:  digestOf(svc, false, "trigger", settings),
+		service:  digestOf(svc, false, "service", st.digest, settings.service, src.CatalogRepo),
+		pipeline: digestOf(svc, true, "pipeline", pt.digest, settings.all, src.CatalogRepo),
+		trigger:  digestOf(svc, false, "trigger", settings.trigger),
 	}
 }
 

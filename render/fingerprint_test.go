@@ -159,3 +159,30 @@ func TestFingerprintMismatchRendersAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestSettingsChangeLeavesNoStaleFingerprint: after a settings change
+// that touches only the pipelines, the Service and trigger files are kept
+// as they are, and their fingerprints are still up to date: once the plan
+// is applied, the next plan renders nothing again.
+func TestSettingsChangeLeavesNoStaleFingerprint(t *testing.T) {
+	tmpl, cat, current, _ := fingerprintWorld(t)
+	s := catalog.DefaultSettings()
+	s.DelegateSelectorPattern = "delegate-{env_short}-{region}"
+	p, diags := Plan(PlanInput{Base: cat, Head: cat, Settings: s, Templates: tmpl, Source: testPlanSource("head"), Current: current, Schemas: testSchemas(t)})
+	if len(diags) > 0 {
+		t.Fatal(diags.Err())
+	}
+	applied := maps.Clone(current)
+	for path, file := range p.Writes() {
+		applied[path] = file
+	}
+	for _, c := range p.Changes {
+		if c.Service == "payments" && c.Kind != KindPipeline && c.Action != ActionUnchanged {
+			t.Errorf("%s: %s, want unchanged", c.Path, c.Action)
+		}
+	}
+	g := newGraph(s)
+	if _, all := keptFiles(applied, namesOf(s, "payments"), tmpl.unitDigests(cat.Services[0], g.digests, testPlanSource("head"))); !all {
+		t.Error("after the plan, the service's files are not all up to date: the next plan renders them again")
+	}
+}

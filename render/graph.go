@@ -25,6 +25,8 @@ type graph struct {
 	infrastructures map[string]map[string]*yaml.Node
 	connectors      map[string]bool
 	userGroups      map[string]bool
+	// digests are the settings' digests, for the fingerprints.
+	digests settingsDigests
 }
 
 // newGraph returns the graph of the settings, without environments yet.
@@ -34,6 +36,7 @@ func newGraph(s catalog.Settings) *graph {
 		infrastructures: map[string]map[string]*yaml.Node{},
 		connectors:      map[string]bool{},
 		userGroups:      map[string]bool{},
+		digests:         digestSettings(s),
 	}
 	for _, c := range s.DeclaredConnectors() {
 		g.connectors[c] = true

@@ -198,8 +198,8 @@ func renderAll(t *Templates, c catalog.Catalog, opts Options, current map[string
 		brokenServices: map[string]bool{}, brokenEnvironments: brokenEnvs}
 	maps.Copy(r.files, envFiles)
 	clash := r.claim(c, opts)
-	s, src := opts.Settings, opts.Source
-	digest := settingsDigest(s)
+	src := opts.Source
+	digest := g.digests
 	type job struct {
 		svc  catalog.Service
 		kept bool

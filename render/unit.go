@@ -221,7 +221,7 @@ func (u *unitRendering) crossErrors(cross []crossProblem, serviceRaw, pipelineRa
 // sizes of the templates' outputs tell how large the files will be.
 func (u *unitRendering) files(serviceDoc, pipelineDoc, triggerDoc *yaml.Node, kept unitFiles, serviceSize, pipelineSize int) (unitFiles, error) {
 	src := u.opts.Source
-	d := u.t.unitDigests(u.svc, settingsDigest(u.opts.Settings), src)
+	d := u.t.unitDigests(u.svc, u.g.digests, src)
 	out := kept
 	for _, f := range []struct {
 		doc            *yaml.Node
