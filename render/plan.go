@@ -112,7 +112,10 @@ type FileCounts struct {
 }
 
 // Of returns the counts of kind k.
-func (f *FileCounts) Of(k Kind) *Counts {
+func (f FileCounts) Of(k Kind) Counts { return *f.of(k) }
+
+// of returns where the counts of kind k are kept.
+func (f *FileCounts) of(k Kind) *Counts {
 	switch k {
 	case KindService:
 		return &f.Services
@@ -477,7 +480,7 @@ func (pl *planner) finish(schemaSkipped bool) PipelinePlan {
 	}
 	plan.Summary = Summary{Create: services.Create, Update: services.Update, Delete: services.Delete, ConfigOnly: services.ConfigOnly, Unchanged: services.Unchanged, Environments: envs}
 	for _, c := range plan.Changes {
-		plan.Summary.Files.Of(c.Kind).add(c.Action)
+		plan.Summary.Files.of(c.Kind).add(c.Action)
 	}
 	return plan
 }
