@@ -129,7 +129,7 @@ func (c admin) do(method, path string, wantStatus int) *httptest.ResponseRecorde
 // adminWork lists the work the admin API queued, as "<key> (<why>)".
 func adminWork(tb testing.TB, w *world) []string {
 	tb.Helper()
-	ds, err := w.App.DB.RecentDeliveries(context.Background(), 1000)
+	ds, err := w.App.DB.Deliveries.Recent(context.Background(), 1000)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -421,7 +421,7 @@ func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
 	}
 
 	// Each sync also queued a propose run, which found nothing to change.
-	ds, err := o.App.DB.RecentDeliveries(context.Background(), 100)
+	ds, err := o.App.DB.Deliveries.Recent(context.Background(), 100)
 	if err != nil {
 		t.Fatal(err)
 	}

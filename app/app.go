@@ -98,11 +98,11 @@ func New(cfg Config, deps Deps) (*App, error) {
 	if cfg.Server.PublicURL != "" {
 		detailsURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/"
 	}
-	a.checks = checkrun.New(a.gh, a.db, detailsURL)
+	a.checks = checkrun.New(a.gh, a.db.State, a.db.Operations, detailsURL)
 	links := present.Links{Web: cfg.GitHub.WebURL}
 	a.loop = loop.New(loop.Deps{
 		GitHub: a.gh, Harness: deps.Harness, Store: a.db,
-		Reader: snapshot.New(a.gh, a.db, a.repos, a.now), Checks: a.checks, Metrics: a.metrics,
+		Reader: snapshot.New(a.gh, a.db.Blobs, a.repos, a.now), Checks: a.checks, Metrics: a.metrics,
 		Notify: func() { a.runner.Notify() }, Now: a.now, Links: links,
 	})
 	opts := outbox.DefaultOptions()
@@ -118,7 +118,7 @@ func New(cfg Config, deps Deps) (*App, error) {
 	opts.OnResult = a.loop.OnResult
 	a.runner = outbox.New(a.db, outbox.ExecutorFunc(a.loop.Execute), opts)
 	a.web = web.New(web.Options{
-		Store: a.db, Loop: a.loop, Enqueue: a.Enqueue, Metrics: a.metrics.Handler(),
+		Store: readModel{a.db}, Loop: a.loop, Enqueue: a.Enqueue, Metrics: a.metrics.Handler(),
 		ConfigRepo: a.repos.Config, PipelinesRepo: a.repos.Pipelines, Links: links,
 		AdminToken: cfg.Server.AdminToken.Value(), Log: a.log, Now: a.now,
 	})

@@ -215,7 +215,7 @@ func TestIdenticalProposalChangesNothing(t *testing.T) {
 		t.Errorf("an identical proposal changed the bot PR: head %s → %s", before.HeadSHA[:7], after.HeadSHA[:7])
 	}
 	// The status page says so in the words people read there.
-	recent, err := w.App.DB.RecentDeliveries(context.Background(), 10)
+	recent, err := w.App.DB.Deliveries.Recent(context.Background(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func stripHeader(b []byte) []byte {
 
 func TestWebhookSignaturesAndUnconfiguredRepos(t *testing.T) {
 	w := newWorld(t, "services: []\n", nil)
-	before, err := w.App.DB.DeliveryStats(context.Background())
+	before, err := w.App.DB.Deliveries.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestWebhookSignaturesAndUnconfiguredRepos(t *testing.T) {
 	if code := post(good, body); code != http.StatusOK {
 		t.Errorf("unconfigured repository: %d, want 200", code)
 	}
-	after, err := w.App.DB.DeliveryStats(context.Background())
+	after, err := w.App.DB.Deliveries.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

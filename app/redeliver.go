@@ -81,7 +81,7 @@ func (a *App) redeliverFailed(ctx context.Context, r gh.Redeliverer) {
 func (a *App) redeliver(ctx context.Context, r gh.Redeliverer) (int, error) {
 	start := a.now()
 	since := start.Add(-redeliveryWindow)
-	checked, err := a.db.RedeliveryChecked(ctx)
+	checked, err := a.db.State.RedeliveryChecked(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -99,10 +99,10 @@ func (a *App) redeliver(ctx context.Context, r gh.Redeliverer) (int, error) {
 		}
 	}
 	if len(ids) > 0 {
-		if err := a.db.Audit(ctx, store.AuditEntry{Actor: "pipeline-orchestrator", Action: "redeliver", Subject: "webhooks",
+		if err := a.db.Audit.Append(ctx, store.AuditEntry{Actor: "pipeline-orchestrator", Action: "redeliver", Subject: "webhooks",
 			Detail: fmt.Sprintf("%d failed deliveries redelivered", len(ids))}); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("writing audit log")
 		}
 	}
-	return len(ids), a.db.SetRedeliveryChecked(ctx, start)
+	return len(ids), a.db.State.SetRedeliveryChecked(ctx, start)
 }

@@ -426,13 +426,13 @@ func TestStatusPageEscapesHostileText(t *testing.T) {
 		delivery  = `<script>alert(4)</script>`
 		key       = `<iframe src="javascript:alert(5)">`
 	)
-	if err := w.App.DB.UpsertPipelineState(ctx, store.PipelineState{
+	if err := w.App.DB.Pipelines.Upsert(ctx, store.PipelineState{
 		Service: service, Pipeline: "evil_cd", Team: team, Archetype: "api", HarnessState: store.HarnessFailed,
 		LastError: lastError, LastRenderedCommit: `"><script>alert(6)</script>`,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.App.DB.RecordDelivery(ctx, store.Delivery{ID: delivery, Event: "push", Action: "<u>opened</u>",
+	if _, err := w.App.DB.Deliveries.Record(ctx, store.Delivery{ID: delivery, Event: "push", Action: "<u>opened</u>",
 		Repo: w.ConfigRepo, Key: key}); err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ type recorder struct{ a *App }
 
 // Record implements handlers.Recorder.
 func (r recorder) Record(ctx context.Context, w handlers.Work) error {
-	inserted, err := r.a.db.RecordDelivery(ctx, store.Delivery{
+	inserted, err := r.a.db.Deliveries.Record(ctx, store.Delivery{
 		ID: w.DeliveryID, Event: w.Event, Action: w.Action, Repo: w.Lane, Installation: w.Installation,
 		Key: w.Key, Ref: w.Ref, SHA: w.SHA, Before: w.Before, After: w.SHA, PRNumber: w.PR,
 		Data: work.Data{Repo: w.Repo, Sender: w.Sender}.Encode(), ReceivedAt: r.a.now(),

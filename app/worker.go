@@ -69,7 +69,7 @@ func (a *App) deliveryWorker(ctx context.Context, worker string) {
 		}
 		a.waitForQuietIntake(ctx)
 		for ctx.Err() == nil {
-			batch, err := a.db.ClaimDeliveries(ctx, worker, deliveryLease)
+			batch, err := a.db.Deliveries.Claim(ctx, worker, deliveryLease)
 			if err != nil {
 				if ctx.Err() == nil {
 					a.log.Error().Err(err).Msg("claiming deliveries")
@@ -138,7 +138,7 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 			case <-done:
 				return
 			case <-t.C:
-				if err := a.db.ExtendDeliveries(runCtx, batch, deliveryLease); err != nil {
+				if err := a.db.Deliveries.Extend(runCtx, batch, deliveryLease); err != nil {
 					log.Warn().Err(err).Msg("extending delivery lease")
 					if errors.Is(err, store.ErrLeaseLost) {
 						cancel()
@@ -165,19 +165,19 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 		if outcome.Result != work.Blocked {
 			a.loop.SetLastError(nil) // a blocked run already recorded why
 		}
-		if err := a.db.CompleteDeliveries(recordCtx, batch, outcome.Text); err != nil {
+		if err := a.db.Deliveries.Complete(recordCtx, batch, outcome.Text); err != nil {
 			log.Error().Err(err).Msg("recording delivery outcome")
 		}
 	case ctx.Err() != nil:
 		log.Info().Msg("shutting down: work released for the next start")
-		if err := a.db.ReleaseDeliveries(recordCtx, batch); err != nil {
+		if err := a.db.Deliveries.Release(recordCtx, batch); err != nil {
 			log.Error().Err(err).Msg("releasing deliveries")
 		}
 	default:
 		a.loop.SetLastError(fmt.Errorf("%s: %w", last.Key, err))
 		delay := a.deliveryBackoff(last.Attempts, err)
 		log.Error().Err(err).Int("attempt", last.Attempts).Dur("retry_in", delay).Msg("work failed")
-		if err := a.db.RetryDeliveries(recordCtx, batch, err.Error(), a.now().Add(delay)); err != nil {
+		if err := a.db.Deliveries.Retry(recordCtx, batch, err.Error(), a.now().Add(delay)); err != nil {
 			log.Error().Err(err).Msg("recording delivery retry")
 		}
 	}
@@ -247,7 +247,7 @@ func (a *App) Enqueue(ctx context.Context, kind work.Kind, why string) error {
 	key := work.Key(kind, "")
 	lane := a.repos.Pipelines.String()
 	id := fmt.Sprintf("internal-%s-%d-%d", strings.ReplaceAll(key, ":", "-"), a.now().UnixNano(), rand.Uint32())
-	_, err := a.db.RecordDelivery(ctx, store.Delivery{
+	_, err := a.db.Deliveries.Record(ctx, store.Delivery{
 		ID: id, Event: "internal", Action: why, Repo: lane, Key: key,
 		Data: work.Data{Repo: lane, Sender: why}.Encode(), ReceivedAt: a.now(),
 	})

@@ -33,7 +33,7 @@ func (l *Loop) Apply(ctx context.Context, triggers []work.Trigger) (work.Outcome
 	if err != nil {
 		return work.Outcome{}, err
 	}
-	proposed, err := l.Store.ProposedInputs(ctx)
+	proposed, err := l.Store.State.ProposedInputs(ctx)
 	if err != nil {
 		return work.Outcome{}, err
 	}
@@ -56,7 +56,7 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 		err := l.Checks.Post(ctx, l.repos.Pipelines, gh.CheckHarness, head, present.ApplyBlocked(pipes.Diags))
 		return work.Outcome{Result: work.Blocked, Text: "blocked: invalid settings"}, 0, err
 	}
-	states, err := l.Store.ListPipelineStates(ctx)
+	states, err := l.Store.Pipelines.List(ctx)
 	if err != nil {
 		return work.Outcome{}, 0, err
 	}
@@ -74,11 +74,11 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 	}
 	plan := planner.Apply(in)
 	if len(plan.Ops) > 0 {
-		if _, err := l.Store.EnqueueOperations(ctx, plan.Ops); err != nil {
+		if _, err := l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
 			return work.Outcome{}, 0, err
 		}
 		for _, st := range plan.States {
-			if err := l.Store.UpsertPipelineState(ctx, st); err != nil {
+			if err := l.Store.Pipelines.Upsert(ctx, st); err != nil {
 				return work.Outcome{}, 0, err
 			}
 		}
@@ -143,7 +143,7 @@ func (l *Loop) massDeleteAllowed(ctx context.Context, triggers []work.Trigger) (
 
 // releaseHeldIfAllowed releases held deletes once the label is there.
 func (l *Loop) releaseHeldIfAllowed(ctx context.Context, triggers []work.Trigger) (int, error) {
-	held, err := l.Store.ListOperations(ctx, store.OperationFilter{States: []record.OperationState{record.OpHeld}})
+	held, err := l.Store.Operations.List(ctx, store.OperationFilter{States: []record.OperationState{record.OpHeld}})
 	if err != nil || len(held) == 0 {
 		return 0, err
 	}
@@ -157,7 +157,7 @@ func (l *Loop) releaseHeldIfAllowed(ctx context.Context, triggers []work.Trigger
 	}
 	total := 0
 	for c := range commits {
-		n, err := l.Store.ReleaseHeld(ctx, c)
+		n, err := l.Store.Operations.ReleaseHeld(ctx, c)
 		if err != nil {
 			return total, err
 		}

@@ -49,7 +49,7 @@ func (l *Loop) scopeOf(ctx context.Context, yaml []byte) (org, project string) {
 	if err == nil && meta.Org != "" && meta.Project != "" {
 		return meta.Org, meta.Project
 	}
-	org, project, _ = l.Store.HarnessScope(ctx)
+	org, project, _ = l.Store.State.HarnessScope(ctx)
 	if org == "" || project == "" {
 		org, project = defaultOrg, defaultProject
 	}
@@ -69,7 +69,7 @@ func (l *Loop) scopeOf(ctx context.Context, yaml []byte) (org, project string) {
 func (l *Loop) OnResult(ctx context.Context, r outbox.Result) {
 	l.Metrics.Operation(r)
 	log := zerolog.Ctx(ctx)
-	st, err := l.Store.GetPipelineState(ctx, r.Op.Service)
+	st, err := l.Store.Pipelines.Get(ctx, r.Op.Service)
 	if err == nil && st.Pipeline == r.Op.Pipeline {
 		switch r.Outcome {
 		case outbox.OutcomeDone:
@@ -84,7 +84,7 @@ func (l *Loop) OnResult(ctx context.Context, r outbox.Result) {
 		case outbox.OutcomeRetry:
 			st.HarnessState, st.LastError = record.HarnessPending, "retrying: "+errText(r.Err)
 		}
-		if err := l.Store.UpsertPipelineState(ctx, st); err != nil {
+		if err := l.Store.Pipelines.Upsert(ctx, st); err != nil {
 			log.Warn().Err(err).Msg("updating pipeline state")
 		}
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {

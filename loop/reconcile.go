@@ -32,7 +32,7 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 	if err != nil {
 		return work.Outcome{}, err
 	}
-	if err := l.Store.SetHarnessScope(ctx, pipes.Settings.Org, pipes.Settings.Project); err != nil {
+	if err := l.Store.State.SetHarnessScope(ctx, pipes.Settings.Org, pipes.Settings.Project); err != nil {
 		return work.Outcome{}, err
 	}
 	wanted := planner.WantedPipelines(contents, pipes.PipelineFiles(), planner.Scope{Org: pipes.Settings.Org, Project: pipes.Settings.Project})
@@ -42,7 +42,7 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 			return work.Outcome{}, err
 		}
 	}
-	active, err := l.Store.ListOperations(ctx, store.OperationFilter{
+	active, err := l.Store.Operations.List(ctx, store.OperationFilter{
 		States: []record.OperationState{record.OpPending, record.OpRunning, record.OpHeld}, Limit: 1000000})
 	if err != nil {
 		return work.Outcome{}, err
@@ -58,7 +58,7 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 	})
 	rep := plan.Report
 	if len(plan.Ops) > 0 {
-		if _, err := l.Store.EnqueueOperations(ctx, plan.Ops); err != nil {
+		if _, err := l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
 			return work.Outcome{}, err
 		}
 		l.Notify()
@@ -68,7 +68,7 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 		}
 	}
 	l.Metrics.Drift(rep)
-	if err := l.Store.SetLastDrift(ctx, rep); err != nil {
+	if err := l.Store.State.SetLastDrift(ctx, rep); err != nil {
 		return work.Outcome{}, err
 	}
 	if err := l.Checks.Post(ctx, l.repos.Pipelines, gh.CheckDrift, rep.Commit, present.DriftCheck(rep)); err != nil {
@@ -115,12 +115,12 @@ func (l *Loop) markDrifted(ctx context.Context, ops []record.Operation) error {
 		if op.Service == "" {
 			continue
 		}
-		st, err := l.Store.GetPipelineState(ctx, op.Service)
+		st, err := l.Store.Pipelines.Get(ctx, op.Service)
 		if err != nil {
 			continue // a service the store does not know: nothing to mark
 		}
 		st.HarnessState, st.LastError = record.HarnessDrifted, op.Reason
-		if err := l.Store.UpsertPipelineState(ctx, st); err != nil {
+		if err := l.Store.Pipelines.Upsert(ctx, st); err != nil {
 			return err
 		}
 	}

@@ -229,14 +229,14 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if s, err := c.db.QueueStats(ctx); err == nil {
+	if s, err := c.db.Operations.Stats(ctx); err == nil {
 		for state, n := range map[string]int{"pending": s.Pending, "running": s.Running, "failed": s.Failed,
 			"done": s.Done, "held": s.Held, "superseded": s.Superseded} {
 			ch <- prometheus.MustNewConstMetric(c.ops, prometheus.GaugeValue, float64(n), state)
 		}
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, ageSeconds(c.now(), s.OldestPending))
 	}
-	if s, err := c.db.DeliveryStats(ctx); err == nil {
+	if s, err := c.db.Deliveries.Stats(ctx); err == nil {
 		for state, n := range map[string]int{"pending": s.Pending, "running": s.Running, "done": s.Done, "failed": s.Failed} {
 			ch <- prometheus.MustNewConstMetric(c.deliveries, prometheus.GaugeValue, float64(n), state)
 		}

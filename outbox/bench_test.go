@@ -58,7 +58,7 @@ func throughput(b *testing.B, exec outbox.Executor, op func(i int) store.Operati
 		ops[i] = op(i)
 	}
 	for start := 0; start < len(ops); start += 500 {
-		if _, err := db.EnqueueOperations(ctx, ops[start:min(start+500, len(ops))]); err != nil {
+		if _, err := db.Operations.Enqueue(ctx, ops[start:min(start+500, len(ops))]); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -144,7 +144,7 @@ func crashChild() int {
 
 	commits, _ := crashHistory()
 	next := 0
-	if v, err := db.GetState(ctx, lastAppliedKey); err == nil {
+	if v, err := db.State.Get(ctx, lastAppliedKey); err == nil {
 		last, err := strconv.Atoi(v)
 		if err != nil {
 			return fail(err)
@@ -156,17 +156,17 @@ func crashChild() int {
 	for i := next; i < len(commits); i++ {
 		// A kill between these two writes makes the next life enqueue
 		// commit i again, which must add nothing.
-		if _, err := db.EnqueueOperations(ctx, commits[i].ops); err != nil {
+		if _, err := db.Operations.Enqueue(ctx, commits[i].ops); err != nil {
 			return fail(err)
 		}
-		if err := db.SetState(ctx, lastAppliedKey, strconv.Itoa(i)); err != nil {
+		if err := db.State.Set(ctx, lastAppliedKey, strconv.Itoa(i)); err != nil {
 			return fail(err)
 		}
 		r.Notify()
 		time.Sleep(crashPace)
 	}
 	for {
-		s, err := db.QueueStats(ctx)
+		s, err := db.Operations.Stats(ctx)
 		if err != nil {
 			return fail(err)
 		}
@@ -268,14 +268,14 @@ func TestCrashRecovery(t *testing.T) {
 	for _, c := range commits {
 		total += len(c.ops)
 	}
-	stats, err := db.QueueStats(context.Background())
+	stats, err := db.Operations.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if stats.Done+stats.Superseded != total || stats.Pending+stats.Running+stats.Held+stats.Failed != 0 {
 		t.Errorf("QueueStats = %+v, want all %d operations done or superseded", stats, total)
 	}
-	ops, err := db.ListOperations(context.Background(), store.OperationFilter{Limit: total + 1})
+	ops, err := db.Operations.List(context.Background(), store.OperationFilter{Limit: total + 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -246,7 +246,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		wait := r.opts.PollInterval
 		if free := r.opts.Concurrency - inFlight; free > 0 {
-			ops, err := r.db.ClaimOperations(ctx, r.opts.Worker, free, r.opts.Lease)
+			ops, err := r.db.Operations.Claim(ctx, r.opts.Worker, free, r.opts.Lease)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				log.Error().Err(err).Msg("claiming operations")
@@ -262,7 +262,7 @@ func (r *Runner) Run(ctx context.Context) error {
 					// Keep the slot busy while work is ready, without a
 					// round trip through the loop.
 					for ctx.Err() == nil {
-						next, err := r.db.ClaimOperations(ctx, r.opts.Worker, 1, r.opts.Lease)
+						next, err := r.db.Operations.Claim(ctx, r.opts.Worker, 1, r.opts.Lease)
 						if err != nil || len(next) == 0 {
 							break
 						}
@@ -315,7 +315,7 @@ func (r *Runner) Run(ctx context.Context) error {
 // a running operation of their pipeline; its end wakes the runner (or the
 // poll, when another process runs it).
 func (r *Runner) untilNextReady(ctx context.Context) time.Duration {
-	next, err := r.db.NextReady(ctx)
+	next, err := r.db.Operations.NextReady(ctx)
 	if err != nil || next.IsZero() {
 		return r.opts.PollInterval
 	}
@@ -332,7 +332,7 @@ func (r *Runner) untilNextReady(ctx context.Context) time.Duration {
 // flight are cancelled and their operations released.
 func (r *Runner) Drain(ctx context.Context) error {
 	for ctx.Err() == nil {
-		ops, err := r.db.ClaimOperations(ctx, r.opts.Worker, r.opts.Concurrency, r.opts.Lease)
+		ops, err := r.db.Operations.Claim(ctx, r.opts.Worker, r.opts.Concurrency, r.opts.Lease)
 		if err != nil {
 			return fmt.Errorf("draining operations: %w", err)
 		}
@@ -370,7 +370,7 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 		// during each. Do not try an operation that may be what kills it.
 		msg := fmt.Sprintf("out of attempts: %d attempts were interrupted", op.Attempts-1)
 		res.Outcome, res.Err = OutcomeFailed, errors.New(msg)
-		if err := withTimeout(bg, func(c context.Context) error { return r.db.FailOperation(c, op, msg) }); err != nil {
+		if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Fail(c, op, msg) }); err != nil {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 		}
 		log.Error().Msg("operation failed: " + msg)
@@ -398,7 +398,7 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 	switch {
 	case err == nil:
 		res.Outcome, res.Result = OutcomeDone, result
-		if err := withTimeout(bg, func(c context.Context) error { return r.db.CompleteOperation(c, op, result) }); err != nil {
+		if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Complete(c, op, result) }); err != nil {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 			return
 		}
@@ -406,7 +406,7 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 
 	case callBase.Err() != nil:
 		res.Outcome, res.Err = OutcomeReleased, err
-		if err := withTimeout(bg, func(c context.Context) error { return r.db.ReleaseOperation(c, op) }); err != nil {
+		if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Release(c, op) }); err != nil {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 			return
 		}
@@ -421,7 +421,7 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 				msg = fmt.Sprintf("giving up after %d attempts: %v", op.Attempts, err)
 			}
 			res.Outcome = OutcomeFailed
-			if err := withTimeout(bg, func(c context.Context) error { return r.db.FailOperation(c, op, msg) }); err != nil {
+			if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Fail(c, op, msg) }); err != nil {
 				res.Outcome, res.Err = r.storeFailed(ctx, err)
 				return
 			}
@@ -434,7 +434,7 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 		}
 		res.Outcome, res.NotBefore = OutcomeRetry, r.opts.Now().Add(delay)
 		errMsg := err.Error()
-		if err := withTimeout(bg, func(c context.Context) error { return r.db.RetryOperation(c, op, errMsg, res.NotBefore) }); err != nil {
+		if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Retry(c, op, errMsg, res.NotBefore) }); err != nil {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 			return
 		}
@@ -485,7 +485,7 @@ func (r *Runner) renew(ctx context.Context, op store.Operation, cancelCall conte
 				return
 			case <-t.C:
 			}
-			err := r.db.ExtendOperation(ctx, op, r.opts.Lease)
+			err := r.db.Operations.Extend(ctx, op, r.opts.Lease)
 			if errors.Is(err, store.ErrLeaseLost) {
 				close(lost)
 				cancelCall()

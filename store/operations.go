@@ -69,7 +69,7 @@ func collectOperations(rows *sql.Rows) ([]Operation, error) {
 	return ops, rows.Err()
 }
 
-// EnqueueOperations writes ops to the outbox in one transaction and returns
+// Enqueue writes ops to the outbox in one transaction and returns
 // their IDs in the order given.
 //
 // An operation whose Key (see Operation.Key) is already stored is not added
@@ -80,14 +80,14 @@ func collectOperations(rows *sql.Rows) ([]Operation, error) {
 //
 // State may be empty (pending) or OpHeld; other fields maintained by the
 // store are ignored. Create and update need YAML.
-func (db *DB) EnqueueOperations(ctx context.Context, ops []Operation) ([]int64, error) {
+func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, error) {
 	for _, o := range ops {
 		if err := validateOperation(o); err != nil {
 			return nil, fmt.Errorf("enqueueing operations: %w", err)
 		}
 	}
 	ids := make([]int64, len(ops))
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := ob.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		// Prepared once per batch: parsing the statements would otherwise
 		// be half the cost of an enqueue.
 		insert, err := tx.PrepareContext(ctx, `INSERT INTO operations
@@ -168,7 +168,7 @@ func validateOperation(o Operation) error {
 	return nil
 }
 
-// ClaimOperations leases up to max ready operations to worker, oldest
+// Claim leases up to max ready operations to worker, oldest
 // first. Ready means pending with NotBefore reached, or running with an
 // expired lease (its worker died). An operation is only claimed when no
 // other operation of its pipeline is running under a live lease and none
@@ -178,12 +178,12 @@ func validateOperation(o Operation) error {
 // and are passed back to CompleteOperation and its siblings.
 //
 // It returns nil when nothing is ready.
-func (db *DB) ClaimOperations(ctx context.Context, worker string, max int, lease time.Duration) ([]Operation, error) {
+func (ops *Operations) Claim(ctx context.Context, worker string, max int, lease time.Duration) ([]Operation, error) {
 	if worker == "" || lease <= 0 || max <= 0 {
 		return nil, fmt.Errorf("claiming operations: worker, a positive lease and a positive max are required")
 	}
 	var claimed []Operation
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := ops.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		rows, err := tx.QueryContext(ctx, `SELECT o.id FROM operations o
 			WHERE ((o.state = 'pending' AND o.not_before <= ?1) OR (o.state = 'running' AND o.lease_until <= ?1))
 			  AND NOT EXISTS (SELECT 1 FROM operations p
@@ -225,11 +225,11 @@ func (db *DB) ClaimOperations(ctx context.Context, worker string, max int, lease
 	return claimed, nil
 }
 
-// finishOperation applies update (a SET clause) to op if op's claim still
+// finish applies update (a SET clause) to op if op's claim still
 // holds it (same worker and attempt, still running); otherwise it changes
 // nothing and returns ErrLeaseLost.
-func (db *DB) finishOperation(ctx context.Context, op Operation, update func(tx *sql.Tx, now time.Time) (string, []any, error)) error {
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+func (o *Operations) finish(ctx context.Context, op Operation, update func(tx *sql.Tx, now time.Time) (string, []any, error)) error {
+	err := o.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		set, args, err := update(tx, now)
 		if err != nil {
 			return err
@@ -255,12 +255,12 @@ func (db *DB) finishOperation(ctx context.Context, op Operation, update func(tx 
 	return nil
 }
 
-// CompleteOperation marks the claimed op done with result (e.g. "created",
+// Complete marks the claimed op done with result (e.g. "created",
 // "updated", "unchanged", "deleted", "absent"). If the claim was lost it
 // changes nothing and returns ErrLeaseLost: the operation ran twice, which
 // the idempotent executor makes harmless, and the state never goes back.
-func (db *DB) CompleteOperation(ctx context.Context, op Operation, result string) error {
-	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+func (o *Operations) Complete(ctx context.Context, op Operation, result string) error {
+	err := o.db.Operations.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `state = 'done', result = ?, last_error = '', lease_until = NULL, updated_at = ?, done_at = ?`,
 			[]any{result, ms(now), ms(now)}, nil
 	})
@@ -270,12 +270,12 @@ func (db *DB) CompleteOperation(ctx context.Context, op Operation, result string
 	return nil
 }
 
-// RetryOperation records a failed attempt of the claimed op: it becomes
+// Retry records a failed attempt of the claimed op: it becomes
 // pending again from notBefore on, keeping errMsg as LastError. If a newer
 // operation on the same pipeline is waiting, op is marked superseded by it
 // instead, since the newer one will converge the pipeline anyway.
-func (db *DB) RetryOperation(ctx context.Context, op Operation, errMsg string, notBefore time.Time) error {
-	err := db.finishOperation(ctx, op, func(tx *sql.Tx, now time.Time) (string, []any, error) {
+func (o *Operations) Retry(ctx context.Context, op Operation, errMsg string, notBefore time.Time) error {
+	err := o.db.Operations.finish(ctx, op, func(tx *sql.Tx, now time.Time) (string, []any, error) {
 		var newer sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT min(id) FROM operations
 			WHERE pipeline = ? AND id > ? AND state IN ('pending', 'held')`, op.Pipeline, op.ID).Scan(&newer)
@@ -295,10 +295,10 @@ func (db *DB) RetryOperation(ctx context.Context, op Operation, errMsg string, n
 	return nil
 }
 
-// FailOperation marks the claimed op failed for good (a permanent error, or
+// Fail marks the claimed op failed for good (a permanent error, or
 // out of attempts). It stays visible in ListOperations and QueueStats.
-func (db *DB) FailOperation(ctx context.Context, op Operation, errMsg string) error {
-	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+func (o *Operations) Fail(ctx context.Context, op Operation, errMsg string) error {
+	err := o.db.Operations.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `state = 'failed', last_error = ?, lease_until = NULL, updated_at = ?, done_at = ?`,
 			[]any{errMsg, ms(now), ms(now)}, nil
 	})
@@ -308,10 +308,10 @@ func (db *DB) FailOperation(ctx context.Context, op Operation, errMsg string) er
 	return nil
 }
 
-// ReleaseOperation gives the claimed op back untried (graceful shutdown): it
+// Release gives the claimed op back untried (graceful shutdown): it
 // becomes pending at once and the attempt is not counted.
-func (db *DB) ReleaseOperation(ctx context.Context, op Operation) error {
-	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+func (o *Operations) Release(ctx context.Context, op Operation) error {
+	err := o.db.Operations.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `state = 'pending', attempts = attempts - 1, worker = '', lease_until = NULL, updated_at = ?`,
 			[]any{ms(now)}, nil
 	})
@@ -321,10 +321,10 @@ func (db *DB) ReleaseOperation(ctx context.Context, op Operation) error {
 	return nil
 }
 
-// ExtendOperation renews the lease on the claimed op to now+lease while a
+// Extend renews the lease on the claimed op to now+lease while a
 // long call runs. ErrLeaseLost means another worker has it: stop the call.
-func (db *DB) ExtendOperation(ctx context.Context, op Operation, lease time.Duration) error {
-	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+func (o *Operations) Extend(ctx context.Context, op Operation, lease time.Duration) error {
+	err := o.db.Operations.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `lease_until = ?, updated_at = ?`, []any{ms(now.Add(lease)), ms(now)}, nil
 	})
 	if err != nil {
@@ -337,8 +337,8 @@ func (db *DB) ExtendOperation(ctx context.Context, op Operation, lease time.Dura
 // ReleaseHeld) and returns how many it held. Enqueueing them with State
 // OpHeld is preferable, since a runner may claim a pending delete before
 // this call.
-func (db *DB) HoldDeletes(ctx context.Context, commit string) (int, error) {
-	n, err := db.setStateByCommit(ctx, commit, `state = 'held'`, `kind = 'delete' AND state = 'pending'`)
+func (o *Operations) HoldDeletes(ctx context.Context, commit string) (int, error) {
+	n, err := o.db.Operations.setStateByCommit(ctx, commit, `state = 'held'`, `kind = 'delete' AND state = 'pending'`)
 	if err != nil {
 		return 0, fmt.Errorf("holding deletes of %s: %w", commit, err)
 	}
@@ -347,17 +347,17 @@ func (db *DB) HoldDeletes(ctx context.Context, commit string) (int, error) {
 
 // ReleaseHeld makes the held operations of commit pending (ready at once)
 // and returns how many it released.
-func (db *DB) ReleaseHeld(ctx context.Context, commit string) (int, error) {
-	n, err := db.setStateByCommit(ctx, commit, `state = 'pending', not_before = 0`, `state = 'held'`)
+func (o *Operations) ReleaseHeld(ctx context.Context, commit string) (int, error) {
+	n, err := o.db.Operations.setStateByCommit(ctx, commit, `state = 'pending', not_before = 0`, `state = 'held'`)
 	if err != nil {
 		return 0, fmt.Errorf("releasing held operations of %s: %w", commit, err)
 	}
 	return n, nil
 }
 
-func (db *DB) setStateByCommit(ctx context.Context, commit, set, where string) (int, error) {
+func (o *Operations) setStateByCommit(ctx context.Context, commit, set, where string) (int, error) {
 	var n int64
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := o.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE operations SET `+set+`, updated_at = ? WHERE commit_sha = ? AND `+where, ms(now), commit)
 		if err != nil {
 			return err
@@ -368,9 +368,9 @@ func (db *DB) setStateByCommit(ctx context.Context, commit, set, where string) (
 	return int(n), err
 }
 
-// GetOperation returns the operation with the given ID, or ErrNotFound.
-func (db *DB) GetOperation(ctx context.Context, id int64) (Operation, error) {
-	o, err := scanOperation(db.read.QueryRowContext(ctx, `SELECT `+operationCols+` FROM operations WHERE id = ?`, id))
+// Get returns the operation with the given ID, or ErrNotFound.
+func (ops *Operations) Get(ctx context.Context, id int64) (Operation, error) {
+	o, err := scanOperation(ops.db.read.QueryRowContext(ctx, `SELECT `+operationCols+` FROM operations WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Operation{}, fmt.Errorf("operation %d: %w", id, ErrNotFound)
 	}
@@ -389,8 +389,8 @@ type OperationFilter struct {
 	Limit    int // default 100
 }
 
-// ListOperations returns the operations matching f, newest first.
-func (db *DB) ListOperations(ctx context.Context, f OperationFilter) ([]Operation, error) {
+// List returns the operations matching f, newest first.
+func (o *Operations) List(ctx context.Context, f OperationFilter) ([]Operation, error) {
 	var where []string
 	var args []any
 	if len(f.States) > 0 {
@@ -417,7 +417,7 @@ func (db *DB) ListOperations(ctx context.Context, f OperationFilter) ([]Operatio
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := o.db.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing operations: %w", err)
 	}
@@ -439,21 +439,21 @@ type QueueStats struct {
 	NextReady time.Time
 }
 
-// QueueStats counts the operations of the outbox by state.
-func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
+// Stats counts the operations of the outbox by state.
+func (o *Operations) Stats(ctx context.Context) (QueueStats, error) {
 	var s QueueStats
-	counts, err := countByState(ctx, db.read, "operations")
+	counts, err := countByState(ctx, o.db.read, "operations")
 	if err != nil {
 		return QueueStats{}, fmt.Errorf("counting operations: %w", err)
 	}
 	s.Pending, s.Running, s.Failed = counts["pending"], counts["running"], counts["failed"]
 	s.Done, s.Held, s.Superseded = counts["done"], counts["held"], counts["superseded"]
 	var oldest sql.NullInt64
-	if err := db.read.QueryRowContext(ctx, `SELECT min(created_at) FROM operations WHERE state = 'pending'`).Scan(&oldest); err != nil {
+	if err := o.db.read.QueryRowContext(ctx, `SELECT min(created_at) FROM operations WHERE state = 'pending'`).Scan(&oldest); err != nil {
 		return QueueStats{}, fmt.Errorf("counting operations: %w", err)
 	}
 	s.OldestPending = fromMS(oldest)
-	if s.NextReady, err = db.NextReady(ctx); err != nil {
+	if s.NextReady, err = o.db.Operations.NextReady(ctx); err != nil {
 		return QueueStats{}, err
 	}
 	return s, nil
@@ -483,9 +483,9 @@ func countByState(ctx context.Context, q *sql.DB, table string) (map[string]int,
 // back-off ends or a running operation's lease expires; zero when no
 // operation is pending or running. A time in the past means an operation is
 // ready but may be waiting behind a running one of its pipeline.
-func (db *DB) NextReady(ctx context.Context) (time.Time, error) {
+func (o *Operations) NextReady(ctx context.Context) (time.Time, error) {
 	var pending, running sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT
+	err := o.db.read.QueryRowContext(ctx, `SELECT
 			(SELECT min(max(not_before, created_at)) FROM operations WHERE state = 'pending'),
 			(SELECT min(lease_until) FROM operations WHERE state = 'running')`).Scan(&pending, &running)
 	if err != nil {

@@ -24,7 +24,8 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
 
-// Store is what the surfaces read and record. *store.DB implements it.
+// Store is the surfaces' read model: what they read, and the audit log
+// they append to. The app adapts the store to it.
 type Store interface {
 	ListPipelineStates(ctx context.Context) ([]record.PipelineState, error)
 	GetPipelineState(ctx context.Context, service string) (record.PipelineState, error)
