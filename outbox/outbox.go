@@ -218,7 +218,7 @@ func defaultWorker() string {
 func (r *Runner) Worker() string { return r.opts.Worker }
 
 // Notify wakes the runner to look for ready operations now, e.g. right
-// after EnqueueOperations. It never blocks.
+// after Operations.Enqueue. It never blocks.
 func (r *Runner) Notify() {
 	select {
 	case r.notify <- struct{}{}:

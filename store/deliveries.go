@@ -135,7 +135,7 @@ func (dl *Deliveries) Record(ctx context.Context, d Delivery) (inserted bool, er
 	}
 }
 
-// recordRequest is one RecordDelivery call waiting for its transaction.
+// recordRequest is one Deliveries.Record call waiting for its transaction.
 type recordRequest struct {
 	d        Delivery
 	inserted bool
@@ -144,7 +144,7 @@ type recordRequest struct {
 	lead     chan struct{} // the request's caller is to write the next batch
 }
 
-// recordQueue holds the RecordDelivery calls waiting for a transaction.
+// recordQueue holds the Deliveries.Record calls waiting for a transaction.
 // One caller at a time writes a batch: the one whose lead channel was
 // signalled. It writes the queued requests (up to maxRecordBatch), its own
 // among them, then hands the lead to the first request still queued, so no

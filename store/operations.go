@@ -76,7 +76,7 @@ func collectOperations(rows *sql.Rows) ([]Operation, error) {
 // again; the existing ID is returned, whatever its state. Each newly added
 // operation supersedes the pending and held operations of the same pipeline
 // enqueued before it (they become superseded, pointing at it). A running one
-// is left to finish; the new one waits for it (see ClaimOperations).
+// is left to finish; the new one waits for it (see Claim).
 //
 // State may be empty (pending) or OpHeld; other fields maintained by the
 // store are ignored. Create and update need YAML.

@@ -43,7 +43,7 @@ func (st *State) prune(ctx context.Context, prefix string, cutoff time.Time) (in
 		prefix, ms(cutoff))
 }
 
-// pruneCommit is PruneState for entries keyed prefix + a pipelines
+// pruneCommit is prune for entries keyed prefix + a pipelines
 // commit SHA: an entry is kept, however old, while an operation of that
 // commit is still open (pending, running or held), since whoever reports
 // on the commit still needs it.
