@@ -42,7 +42,7 @@ func TestRestartTakesOverTheClaimsOfAKilledRun(t *testing.T) {
 	if got, err := db.Deliveries.Claim(ctx, runner+"/d0", time.Hour); err != nil || len(got) != 1 {
 		t.Fatalf("claim = %v, %v", got, err)
 	}
-	if _, err := db.Operations.Enqueue(ctx, []store.Operation{{Pipeline: "ghost_cd", Kind: store.KindDelete, Commit: "c1"}}); err != nil {
+	if _, err := db.Operations.Enqueue(ctx, []store.Operation{{Identifier: "ghost_cd", Kind: store.KindDelete, Commit: "c1"}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := db.Operations.Claim(ctx, runner, 1, time.Hour); err != nil || len(got) != 1 {

@@ -23,10 +23,8 @@ const defaultOrg, defaultProject = "default", "platform"
 func (l *Loop) Execute(ctx context.Context, op record.Operation) (string, error) {
 	org, project := l.scopeOf(ctx, op.YAML)
 	h := l.Harness(org, project)
-	log := zerolog.Ctx(ctx).With().Str(LogKeyPipeline, op.Pipeline).Int64(LogKeyOperationID, op.ID).Logger()
-	ctx = log.WithContext(ctx)
 	if op.Kind == record.KindDelete {
-		deleted, err := h.DeleteIfExists(ctx, op.Pipeline)
+		deleted, err := h.DeleteIfExists(ctx, op.Identifier)
 		if err != nil {
 			return "", err
 		}
@@ -35,7 +33,7 @@ func (l *Loop) Execute(ctx context.Context, op record.Operation) (string, error)
 		}
 		return "deleted", nil
 	}
-	action, err := h.CreateOrUpdate(ctx, op.Pipeline, op.YAML)
+	action, err := h.CreateOrUpdate(ctx, op.Identifier, op.YAML)
 	if err != nil {
 		return "", err
 	}
@@ -70,7 +68,7 @@ func (l *Loop) OnResult(ctx context.Context, r outbox.Result) {
 	l.Metrics.Operation(r)
 	log := zerolog.Ctx(ctx)
 	st, err := l.Store.Pipelines.Get(ctx, r.Op.Service)
-	if err == nil && st.Pipeline == r.Op.Pipeline {
+	if err == nil && st.Pipeline == r.Op.Identifier {
 		switch r.Outcome {
 		case outbox.OutcomeDone:
 			st.LastError = ""
@@ -91,7 +89,7 @@ func (l *Loop) OnResult(ctx context.Context, r outbox.Result) {
 		log.Warn().Err(err).Msg("reading pipeline state")
 	}
 	if r.Outcome == outbox.OutcomeDone {
-		l.audit(ctx, string(r.Op.Kind)+"-pipeline", r.Op.Pipeline, r.Result, r.Op.Commit)
+		l.audit(ctx, string(r.Op.Kind)+"-pipeline", r.Op.Identifier, r.Result, r.Op.Commit)
 	}
 	l.Checks.Touch(r.Op.Commit)
 }

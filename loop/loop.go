@@ -30,10 +30,8 @@ import (
 
 // Log keys the loop adds beside go-githubapp's.
 const (
-	LogKeyService     = "service"
-	LogKeyPipeline    = "pipeline_id"
-	LogKeyOperationID = "operation_id"
-	LogKeySHA         = "github_sha"
+	LogKeyService = "service"
+	LogKeySHA     = "github_sha"
 )
 
 // auditActor names the loop in the audit log.

@@ -49,7 +49,7 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 	}
 	busy := map[string]bool{}
 	for _, op := range active {
-		busy[op.Pipeline] = true
+		busy[op.Identifier] = true
 	}
 	now := l.Now()
 	plan := planner.Reconcile(planner.ReconcileInput{

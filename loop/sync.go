@@ -59,7 +59,7 @@ func (l *Loop) Sync(ctx context.Context, service string) (SyncResult, error) {
 		in.Blob = files[in.Path]
 	} else if known && planner.WasApplied(st) {
 		held, err := l.Store.Operations.List(ctx, store.OperationFilter{
-			States: []record.OperationState{record.OpHeld}, Pipeline: st.Pipeline, Limit: 1})
+			States: []record.OperationState{record.OpHeld}, Identifier: st.Pipeline, Limit: 1})
 		if err != nil {
 			return SyncResult{}, err
 		}
@@ -92,6 +92,6 @@ func (l *Loop) Sync(ctx context.Context, service string) (SyncResult, error) {
 		return SyncResult{}, err
 	}
 	l.Notify()
-	res.Detail = fmt.Sprintf("%s of %s queued as operation %d", plan.Op.Kind, plan.Op.Pipeline, res.Operations[0])
+	res.Detail = fmt.Sprintf("%s of %s queued as operation %d", plan.Op.Kind, plan.Op.Identifier, res.Operations[0])
 	return res, nil
 }

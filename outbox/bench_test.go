@@ -44,7 +44,7 @@ func BenchmarkThroughputHarness20ms(b *testing.B) {
 		id := fmt.Sprintf("bench_%d", i)
 		y := fmt.Appendf(nil, "pipeline:\n  identifier: %s\n  name: %s\n  orgIdentifier: %s\n  projectIdentifier: %s\n  stages: []\n",
 			id, id, crashOrg, crashProject)
-		return store.Operation{Pipeline: id, Kind: store.KindCreate, Commit: "c1", ContentHash: "h1", YAML: y}
+		return store.Operation{Identifier: id, Kind: store.KindCreate, Commit: "c1", ContentHash: "h1", YAML: y}
 	})
 }
 

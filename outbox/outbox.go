@@ -31,11 +31,12 @@ import (
 // storeTimeout bounds one store write made for an operation's outcome.
 const storeTimeout = 30 * time.Second
 
-// Log keys, the same as the app's.
+// Log keys of an operation's lines. The attempt is the operation's, not
+// the HTTP attempt the Harness client logs as "attempt".
 const (
 	logKeyOperationID = "operation_id"
-	logKeyPipeline    = "pipeline_id"
-	logKeyAttempt     = "attempt"
+	logKeyEntity      = "entity"
+	logKeyAttempt     = "operation_attempt"
 )
 
 // Executor makes one operation take effect in Harness.
@@ -352,7 +353,7 @@ func (r *Runner) Drain(ctx context.Context) error {
 // context calls derive from; when it is cancelled (shutdown) an interrupted
 // operation is released rather than retried.
 func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
-	log := zerolog.Ctx(ctx).With().Int64(logKeyOperationID, op.ID).Str(logKeyPipeline, op.Pipeline).
+	log := zerolog.Ctx(ctx).With().Int64(logKeyOperationID, op.ID).Str(logKeyEntity, op.EntityKey()).
 		Int(logKeyAttempt, op.Attempts).Logger()
 	ctx = log.WithContext(ctx)
 	res := Result{Op: op}

@@ -106,14 +106,14 @@ func newFakeHarness() *fakeHarness {
 
 func (f *fakeHarness) Execute(ctx context.Context, op store.Operation) (string, error) {
 	f.mu.Lock()
-	if f.running[op.Pipeline] {
-		f.violations = append(f.violations, fmt.Sprintf("op %d started while %s was running", op.ID, op.Pipeline))
+	if f.running[op.Identifier] {
+		f.violations = append(f.violations, fmt.Sprintf("op %d started while %s was running", op.ID, op.Identifier))
 	}
-	if op.ID < f.lastID[op.Pipeline] {
-		f.violations = append(f.violations, fmt.Sprintf("op %d on %s ran after op %d", op.ID, op.Pipeline, f.lastID[op.Pipeline]))
+	if op.ID < f.lastID[op.Identifier] {
+		f.violations = append(f.violations, fmt.Sprintf("op %d on %s ran after op %d", op.ID, op.Identifier, f.lastID[op.Identifier]))
 	}
-	f.running[op.Pipeline] = true
-	f.lastID[op.Pipeline] = op.ID
+	f.running[op.Identifier] = true
+	f.lastID[op.Identifier] = op.ID
 	f.calls[op.ID]++
 	var err error
 	var after bool
@@ -123,7 +123,7 @@ func (f *fakeHarness) Execute(ctx context.Context, op store.Operation) (string, 
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
-		f.running[op.Pipeline] = false
+		f.running[op.Identifier] = false
 		f.mu.Unlock()
 	}()
 
@@ -139,12 +139,12 @@ func (f *fakeHarness) Execute(ctx context.Context, op store.Operation) (string, 
 	result := "deleted"
 	switch op.Kind {
 	case store.KindDelete:
-		if _, ok := f.pipelines[op.Pipeline]; !ok {
+		if _, ok := f.pipelines[op.Identifier]; !ok {
 			result = "absent"
 		}
-		delete(f.pipelines, op.Pipeline)
+		delete(f.pipelines, op.Identifier)
 	default:
-		switch old, ok := f.pipelines[op.Pipeline]; {
+		switch old, ok := f.pipelines[op.Identifier]; {
 		case !ok:
 			result = "created"
 		case old == string(op.YAML):
@@ -152,7 +152,7 @@ func (f *fakeHarness) Execute(ctx context.Context, op store.Operation) (string, 
 		default:
 			result = "updated"
 		}
-		f.pipelines[op.Pipeline] = string(op.YAML)
+		f.pipelines[op.Identifier] = string(op.YAML)
 	}
 	f.mu.Unlock()
 	return result, err
@@ -178,12 +178,12 @@ func (f *fakeHarness) checkViolations(tb testing.TB) {
 }
 
 func upsert(pipeline, commit, content string) store.Operation {
-	return store.Operation{Pipeline: pipeline, Kind: store.KindUpdate, Commit: commit, ContentHash: content,
+	return store.Operation{Identifier: pipeline, Kind: store.KindUpdate, Commit: commit, ContentHash: content,
 		YAML: []byte(pipeline + "@" + content)}
 }
 
 func del(pipeline, commit string) store.Operation {
-	return store.Operation{Pipeline: pipeline, Kind: store.KindDelete, Commit: commit}
+	return store.Operation{Identifier: pipeline, Kind: store.KindDelete, Commit: commit}
 }
 
 func enqueue(tb testing.TB, db *store.DB, ops ...store.Operation) []int64 {
@@ -344,7 +344,7 @@ func TestPermanentErrorFailsAfterOneAttempt(t *testing.T) {
 	db := mustOpen(t, c)
 	h := newFakeHarness()
 	h.fail = func(op store.Operation) (error, bool) {
-		if op.Pipeline == "bad" {
+		if op.Identifier == "bad" {
 			return permanentError{"harness: 400 INVALID_REQUEST: bad yaml"}, false
 		}
 		return nil, false
@@ -465,7 +465,7 @@ func TestRunKeepsPipelineOrderUnderConcurrency(t *testing.T) {
 			for i := range perEnqueuer {
 				op := upsert(fmt.Sprintf("svc_%d", (e+i)%pipelines), fmt.Sprintf("e%d-%d", e, i), "c")
 				if i%10 == 9 {
-					op = del(op.Pipeline, op.Commit)
+					op = del(op.Identifier, op.Commit)
 				}
 				ids, err := db.Operations.Enqueue(ctx, []store.Operation{op})
 				if err != nil {
@@ -474,8 +474,8 @@ func TestRunKeepsPipelineOrderUnderConcurrency(t *testing.T) {
 				}
 				r.Notify()
 				mu.Lock()
-				if ids[0] > last[op.Pipeline] {
-					last[op.Pipeline] = ids[0]
+				if ids[0] > last[op.Identifier] {
+					last[op.Identifier] = ids[0]
 				}
 				content[ids[0]] = string(op.YAML)
 				mu.Unlock()

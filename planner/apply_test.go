@@ -48,7 +48,7 @@ type opSummary struct {
 func summarize(ops []record.Operation) []opSummary {
 	var out []opSummary
 	for _, op := range ops {
-		out = append(out, opSummary{op.Kind, op.Pipeline, op.State == record.OpHeld})
+		out = append(out, opSummary{op.Kind, op.Identifier, op.State == record.OpHeld})
 	}
 	return out
 }

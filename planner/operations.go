@@ -58,7 +58,7 @@ const (
 // scope.
 func NewOperation(o Op) record.Operation {
 	op := record.Operation{
-		Pipeline: o.Pipeline, Service: o.Service, Path: o.Path, Kind: o.Kind,
+		Identifier: o.Pipeline, Service: o.Service, Path: o.Path, Kind: o.Kind,
 		Commit: o.Commit, ConfigCommit: o.ConfigCommit, YAML: o.YAML, Reason: o.Reason,
 	}
 	switch o.Cause {

@@ -79,11 +79,11 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("operations (-want +got):\n%s", d)
 			}
 			for _, op := range plan.Ops {
-				if !strings.HasPrefix(op.Key, "reconcile|"+op.Pipeline+"|") || !strings.HasSuffix(op.Key, "|run1") {
-					t.Errorf("repair of %s has key %q: a repair must run even if the same change ran before", op.Pipeline, op.Key)
+				if !strings.HasPrefix(op.Key, "reconcile|"+op.Identifier+"|") || !strings.HasSuffix(op.Key, "|run1") {
+					t.Errorf("repair of %s has key %q: a repair must run even if the same change ran before", op.Identifier, op.Key)
 				}
 				if op.Kind == record.KindDelete && !bytes.Contains(op.YAML, []byte("orgIdentifier: default")) {
-					t.Errorf("the delete of %s does not name its scope:\n%s", op.Pipeline, op.YAML)
+					t.Errorf("the delete of %s does not name its scope:\n%s", op.Identifier, op.YAML)
 				}
 			}
 		})

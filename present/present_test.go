@@ -173,7 +173,7 @@ func TestPreviews(t *testing.T) {
 
 func TestHarnessReports(t *testing.T) {
 	op := func(id int64, pipeline string, kind record.OperationKind, state record.OperationState, attempts int, lastErr, result string) record.Operation {
-		return record.Operation{ID: id, Pipeline: pipeline, Kind: kind, State: state, Attempts: attempts, LastError: lastErr, Result: result, SupersededBy: 9}
+		return record.Operation{ID: id, Identifier: pipeline, Kind: kind, State: state, Attempts: attempts, LastError: lastErr, Result: result, SupersededBy: 9}
 	}
 	var b strings.Builder
 	for _, c := range []struct {

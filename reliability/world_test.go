@@ -356,7 +356,7 @@ func (w *world) storeFigures() storeFigures {
 			f.Retries += op.Attempts - 1
 		}
 		if op.State == store.OpFailed {
-			f.FailedOperations = append(f.FailedOperations, fmt.Sprintf("%s %s: %s", op.Kind, op.Pipeline, op.LastError))
+			f.FailedOperations = append(f.FailedOperations, fmt.Sprintf("%s %s: %s", op.Kind, op.Identifier, op.LastError))
 		}
 	}
 	return f

@@ -60,7 +60,7 @@ func BenchmarkClaim(b *testing.B) {
 		{
 			"operations",
 			func(db *DB, n int) error {
-				_, err := db.Operations.Enqueue(ctx, []Operation{{Pipeline: fmt.Sprintf("svc_%d", n%300), Kind: KindDelete, Commit: fmt.Sprint(n)}})
+				_, err := db.Operations.Enqueue(ctx, []Operation{{Identifier: fmt.Sprintf("svc_%d", n%300), Kind: KindDelete, Commit: fmt.Sprint(n)}})
 				return err
 			},
 			func(db *DB) error {

@@ -84,7 +84,7 @@ func checkV1Sample(t *testing.T, path string) {
 		indexes = append(indexes, name)
 	}
 	rows.Close()
-	wantIndexes := []string{"deliveries_state", "operations_commit", "operations_pipeline_state", "operations_state"}
+	wantIndexes := []string{"deliveries_state", "operations_commit", "operations_entity_state", "operations_state"}
 	if diff := cmp.Diff(wantIndexes, indexes); diff != "" {
 		t.Errorf("indexes after migration (-want +got):\n%s", diff)
 	}
@@ -107,7 +107,7 @@ func checkV1Sample(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	wantO := []Operation{{
-		ID: 1, Key: "payment_service_cd|create|p1|h1", Pipeline: "payment_service_cd", Service: "payment-service",
+		ID: 1, Key: "payment_service_cd|create|p1|h1", Entity: "pipeline", Identifier: "payment_service_cd", Service: "payment-service",
 		Path: "pipelines/payment-service-cd.yaml", Kind: KindCreate, Commit: "p1", ContentHash: "h1",
 		YAML: []byte("pipeline: {}"), State: OpPending, CreatedAt: at, UpdatedAt: at,
 	}}
@@ -221,8 +221,8 @@ func TestOpenVersion4File(t *testing.T) {
 		t.Fatalf("opening a version 4 file: %v", err)
 	}
 	defer db.Close()
-	if v, err := db.SchemaVersion(ctx); err != nil || v != 5 {
-		t.Fatalf("SchemaVersion = %d, %v; want 5", v, err)
+	if v, err := db.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestSchemaVersion())
 	}
 	if got, err := db.Blobs.Get(ctx, []string{"abc"}); err != nil || string(got["abc"]) != "pipeline: {}" {
 		t.Errorf("GetBlobs on the migrated file = %q, %v", got, err)
@@ -310,4 +310,54 @@ func rawSchemaVersion(tb testing.TB, path string) int {
 		tb.Fatal(err)
 	}
 	return v
+}
+
+// TestOpenVersion5File checks that version 6 carries the pipelines applied
+// before other kinds of entities existed into the entities table, so the
+// first apply after the upgrade does not re-create or delete them, and
+// that operations enqueued before it are pipeline operations.
+func TestOpenVersion5File(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v5.db")
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	db := &DB{cfg: defaultConfig()}
+	var err error
+	if db.write, err = openWriter(path, db.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.migrate(ctx, 5); err != nil {
+		t.Fatalf("migrating to version 5: %v", err)
+	}
+	for _, q := range []string{
+		`INSERT INTO pipeline_states (service, pipeline, path, content_hash, last_rendered_commit, harness_state, updated_at)
+			VALUES ('payment-service', 'payment_service_cd', 'pipelines/payment-service-cd.yaml', 'h1', 'c0ffee', 'in_sync', ?1)`,
+		`INSERT INTO pipeline_states (service, pipeline, harness_state, updated_at)
+			VALUES ('rendered-only', 'rendered_only_cd', 'pending', ?1)`,
+		`INSERT INTO operations (dedupe_key, pipeline, kind, yaml, created_at, updated_at)
+			VALUES ('payment_service_cd|update|p1|h1', 'payment_service_cd', 'update', CAST('pipeline: {}' AS BLOB), ?1, ?1)`,
+	} {
+		if _, err := db.write.ExecContext(ctx, q, ms(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.write.Close()
+
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("opening a version 5 file: %v", err)
+	}
+	defer db.Close()
+	ents, err := db.Entities.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []EntityState{{Path: "pipelines/payment-service-cd.yaml", Kind: "pipeline", Identifier: "payment_service_cd",
+		Service: "payment-service", ContentHash: "h1", LastRenderedCommit: "c0ffee", UpdatedAt: at}}
+	if diff := cmp.Diff(want, ents); diff != "" {
+		t.Errorf("entities after migration (-want +got):\n%s", diff)
+	}
+	ops, err := db.Operations.List(ctx, OperationFilter{Identifier: "payment_service_cd"})
+	if err != nil || len(ops) != 1 || ops[0].Entity != "pipeline" || ops[0].After != nil {
+		t.Errorf("the operation enqueued before: %+v, %v; want one pipeline operation without dependencies", ops, err)
+	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
@@ -34,18 +35,25 @@ const (
 // defaultKey is the stable key of an operation that has none.
 func defaultKey(o Operation) string { return record.DefaultKey(o) }
 
-const operationCols = `id, dedupe_key, pipeline, service, path, kind, commit_sha, config_commit,
-	content_hash, yaml, reason, state, attempts, last_error, result, not_before, lease_until,
-	worker, superseded_by, created_at, updated_at, done_at`
+const operationCols = `id, dedupe_key, entity_kind, pipeline, parent, after_entities, service, path, kind,
+	commit_sha, config_commit, content_hash, yaml, reason, state, attempts, last_error, result, not_before,
+	lease_until, worker, superseded_by, created_at, updated_at, done_at`
 
 func scanOperation(s rowScanner) (Operation, error) {
 	var o Operation
 	var notBefore, leaseUntil, supersededBy, createdAt, updatedAt, doneAt sql.NullInt64
-	err := s.Scan(&o.ID, &o.Key, &o.Pipeline, &o.Service, &o.Path, &o.Kind, &o.Commit, &o.ConfigCommit,
-		&o.ContentHash, &o.YAML, &o.Reason, &o.State, &o.Attempts, &o.LastError, &o.Result, &notBefore, &leaseUntil,
-		&o.Worker, &supersededBy, &createdAt, &updatedAt, &doneAt)
+	var after string
+	err := s.Scan(&o.ID, &o.Key, &o.Entity, &o.Identifier, &o.Parent, &after, &o.Service, &o.Path, &o.Kind,
+		&o.Commit, &o.ConfigCommit, &o.ContentHash, &o.YAML, &o.Reason, &o.State, &o.Attempts, &o.LastError, &o.Result,
+		&notBefore, &leaseUntil, &o.Worker, &supersededBy, &createdAt, &updatedAt, &doneAt)
 	if err != nil {
 		return Operation{}, err
+	}
+	if err := json.Unmarshal([]byte(after), &o.After); err != nil {
+		return Operation{}, fmt.Errorf("operation %d: reading its dependencies: %w", o.ID, err)
+	}
+	if len(o.After) == 0 {
+		o.After = nil
 	}
 	o.NotBefore = fromMS(notBefore)
 	o.LeaseUntil = fromMS(leaseUntil)
@@ -74,7 +82,7 @@ func collectOperations(rows *sql.Rows) ([]Operation, error) {
 //
 // An operation whose Key (see Operation.Key) is already stored is not added
 // again; the existing ID is returned, whatever its state. Each newly added
-// operation supersedes the pending and held operations of the same pipeline
+// operation supersedes the pending and held operations of the same entity
 // enqueued before it (they become superseded, pointing at it). A running one
 // is left to finish; the new one waits for it (see Claim).
 //
@@ -91,9 +99,9 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 		// Prepared once per batch: parsing the statements would otherwise
 		// be half the cost of an enqueue.
 		insert, err := tx.PrepareContext(ctx, `INSERT INTO operations
-			(dedupe_key, pipeline, service, path, kind, commit_sha, config_commit, content_hash, yaml,
-			 reason, state, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(dedupe_key, entity_kind, pipeline, parent, after_entities, service, path, kind, commit_sha,
+			 config_commit, content_hash, yaml, reason, state, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (dedupe_key) DO NOTHING
 			RETURNING id`)
 		if err != nil {
@@ -107,7 +115,7 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 		defer existing.Close()
 		supersede, err := tx.PrepareContext(ctx, `UPDATE operations
 			SET state = 'superseded', superseded_by = ?1, updated_at = ?2, done_at = ?2
-			WHERE pipeline = ?3 AND id < ?1 AND state IN ('pending', 'held')`)
+			WHERE entity_kind = ?3 AND pipeline = ?4 AND id < ?1 AND state IN ('pending', 'held')`)
 		if err != nil {
 			return err
 		}
@@ -122,9 +130,17 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 			if state == "" {
 				state = OpPending
 			}
+			entity := o.Entity
+			if entity == "" {
+				entity = record.EntityPipeline
+			}
+			after, err := json.Marshal(append([]string{}, o.After...))
+			if err != nil {
+				return fmt.Errorf("operation %q: %w", key, err)
+			}
 			var id int64
-			err := insert.QueryRowContext(ctx, key, o.Pipeline, o.Service, o.Path, o.Kind, o.Commit, o.ConfigCommit,
-				o.ContentHash, o.YAML, o.Reason, state, ms(now), ms(now)).Scan(&id)
+			err = insert.QueryRowContext(ctx, key, entity, o.Identifier, o.Parent, string(after), o.Service, o.Path, o.Kind,
+				o.Commit, o.ConfigCommit, o.ContentHash, o.YAML, o.Reason, state, ms(now), ms(now)).Scan(&id)
 			if errors.Is(err, sql.ErrNoRows) {
 				if err := existing.QueryRowContext(ctx, key).Scan(&ids[i]); err != nil {
 					return fmt.Errorf("operation %q: %w", key, err)
@@ -135,8 +151,8 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 				return fmt.Errorf("operation %q: %w", key, err)
 			}
 			ids[i] = id
-			if _, err := supersede.ExecContext(ctx, id, ms(now), o.Pipeline); err != nil {
-				return fmt.Errorf("superseding operations on %s: %w", o.Pipeline, err)
+			if _, err := supersede.ExecContext(ctx, id, ms(now), entity, o.Identifier); err != nil {
+				return fmt.Errorf("superseding operations on %s: %w", o.Identifier, err)
 			}
 		}
 		return nil
@@ -148,22 +164,27 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 }
 
 func validateOperation(o Operation) error {
-	if o.Pipeline == "" {
-		return fmt.Errorf("operation without pipeline")
+	if o.Identifier == "" {
+		return fmt.Errorf("operation without an entity identifier")
+	}
+	for _, a := range o.After {
+		if kind, id, ok := strings.Cut(a, "/"); !ok || kind == "" || id == "" {
+			return fmt.Errorf("operation on %s: dependency %q is not kind/identifier", o.Identifier, a)
+		}
 	}
 	switch o.Kind {
 	case KindCreate, KindUpdate:
 		if len(o.YAML) == 0 {
-			return fmt.Errorf("%s of %s without YAML", o.Kind, o.Pipeline)
+			return fmt.Errorf("%s of %s without YAML", o.Kind, o.Identifier)
 		}
 	case KindDelete:
 	default:
-		return fmt.Errorf("operation on %s: unknown kind %q", o.Pipeline, o.Kind)
+		return fmt.Errorf("operation on %s: unknown kind %q", o.Identifier, o.Kind)
 	}
 	switch o.State {
 	case "", OpPending, OpHeld:
 	default:
-		return fmt.Errorf("operation on %s: cannot enqueue in state %q", o.Pipeline, o.State)
+		return fmt.Errorf("operation on %s: cannot enqueue in state %q", o.Identifier, o.State)
 	}
 	return nil
 }
@@ -171,9 +192,11 @@ func validateOperation(o Operation) error {
 // Claim leases up to max ready operations to worker, oldest
 // first. Ready means pending with NotBefore reached, or running with an
 // expired lease (its worker died). An operation is only claimed when no
-// other operation of its pipeline is running under a live lease and none
-// older than it is still open (pending, running or held), so the operations
-// of one pipeline never run concurrently and run in the order enqueued.
+// other operation of its entity is running under a live lease, none older
+// than it is still open (pending, running or held), and no older operation
+// of an entity it waits for (Operation.After) is still open: the
+// operations of one entity never run concurrently and run in the order
+// enqueued, and an entity is changed after those it depends on.
 // Each claim increments Attempts; the returned values identify the claim
 // and are passed back to CompleteOperation and its siblings.
 //
@@ -187,9 +210,15 @@ func (ops *Operations) Claim(ctx context.Context, worker string, max int, lease 
 		rows, err := tx.QueryContext(ctx, `SELECT o.id FROM operations o
 			WHERE ((o.state = 'pending' AND o.not_before <= ?1) OR (o.state = 'running' AND o.lease_until <= ?1))
 			  AND NOT EXISTS (SELECT 1 FROM operations p
-			                  WHERE p.pipeline = o.pipeline AND p.state = 'running' AND p.lease_until > ?1)
+			                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline
+			                    AND p.state = 'running' AND p.lease_until > ?1)
 			  AND NOT EXISTS (SELECT 1 FROM operations p
-			                  WHERE p.pipeline = o.pipeline AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
+			                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline
+			                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
+			  AND NOT EXISTS (SELECT 1 FROM json_each(o.after_entities) d, operations p
+			                  WHERE p.entity_kind = substr(d.value, 1, instr(d.value, '/') - 1)
+			                    AND p.pipeline = substr(d.value, instr(d.value, '/') + 1)
+			                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
 			ORDER BY o.id LIMIT ?2`, ms(now), max)
 		if err != nil {
 			return err
@@ -278,7 +307,7 @@ func (o *Operations) Retry(ctx context.Context, op Operation, errMsg string, not
 	err := o.db.Operations.finish(ctx, op, func(tx *sql.Tx, now time.Time) (string, []any, error) {
 		var newer sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT min(id) FROM operations
-			WHERE pipeline = ? AND id > ? AND state IN ('pending', 'held')`, op.Pipeline, op.ID).Scan(&newer)
+			WHERE pipeline = ? AND id > ? AND state IN ('pending', 'held')`, op.Identifier, op.ID).Scan(&newer)
 		if err != nil {
 			return "", nil, err
 		}
@@ -383,10 +412,15 @@ func (ops *Operations) Get(ctx context.Context, id int64) (Operation, error) {
 // OperationFilter selects operations for ListOperations. Zero fields do not
 // filter.
 type OperationFilter struct {
-	States   []OperationState
-	Pipeline string
-	Commit   string
-	Limit    int // default 100
+	States []OperationState
+	// Entity and Identifier select one entity's operations (an empty
+	// Entity with an Identifier means a pipeline).
+	Entity     string
+	Identifier string
+	// Service selects the operations of one catalog service's entities.
+	Service string
+	Commit  string
+	Limit   int // default 100
 }
 
 // List returns the operations matching f, newest first.
@@ -399,9 +433,17 @@ func (o *Operations) List(ctx context.Context, f OperationFilter) ([]Operation, 
 			args = append(args, s)
 		}
 	}
-	if f.Pipeline != "" {
-		where = append(where, `pipeline = ?`)
-		args = append(args, f.Pipeline)
+	if f.Identifier != "" {
+		entity := f.Entity
+		if entity == "" {
+			entity = record.EntityPipeline
+		}
+		where = append(where, `entity_kind = ? AND pipeline = ?`)
+		args = append(args, entity, f.Identifier)
+	}
+	if f.Service != "" {
+		where = append(where, `service = ?`)
+		args = append(args, f.Service)
 	}
 	if f.Commit != "" {
 		where = append(where, `commit_sha = ?`)

@@ -14,13 +14,13 @@ import (
 
 func upsert(pipeline, commit, content string) store.Operation {
 	return store.Operation{
-		Pipeline: pipeline, Service: pipeline, Kind: store.KindUpdate, Commit: commit,
+		Identifier: pipeline, Service: pipeline, Kind: store.KindUpdate, Commit: commit,
 		ContentHash: content, YAML: []byte("pipeline: {identifier: " + pipeline + ", v: " + content + "}"),
 	}
 }
 
 func del(pipeline, commit string) store.Operation {
-	return store.Operation{Pipeline: pipeline, Service: pipeline, Kind: store.KindDelete, Commit: commit}
+	return store.Operation{Identifier: pipeline, Service: pipeline, Kind: store.KindDelete, Commit: commit}
 }
 
 func enqueue(tb testing.TB, db *store.DB, ops ...store.Operation) []int64 {
@@ -104,9 +104,9 @@ func TestEnqueueOperationsValidates(t *testing.T) {
 	db := mustOpen(t, nil)
 	bad := map[string]store.Operation{
 		"no pipeline":  {Kind: store.KindDelete},
-		"unknown kind": {Pipeline: "a", Kind: "rename"},
-		"no yaml":      {Pipeline: "a", Kind: store.KindCreate},
-		"done state":   {Pipeline: "a", Kind: store.KindDelete, State: store.OpDone},
+		"unknown kind": {Identifier: "a", Kind: "rename"},
+		"no yaml":      {Identifier: "a", Kind: store.KindCreate},
+		"done state":   {Identifier: "a", Kind: store.KindDelete, State: store.OpDone},
 	}
 	for name, op := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -318,7 +318,7 @@ func TestListOperationsFilters(t *testing.T) {
 		want []int64
 	}{
 		{"all, newest first", store.OperationFilter{}, []int64{ids[2], ids[1], ids[0]}},
-		{"pipeline", store.OperationFilter{Pipeline: "a"}, []int64{ids[2], ids[0]}},
+		{"pipeline", store.OperationFilter{Identifier: "a"}, []int64{ids[2], ids[0]}},
 		{"commit", store.OperationFilter{Commit: "p1"}, []int64{ids[1], ids[0]}},
 		{"state", store.OperationFilter{States: []store.OperationState{store.OpSuperseded}}, []int64{ids[0]}},
 		{"limit", store.OperationFilter{Limit: 1}, []int64{ids[2]}},
@@ -357,5 +357,79 @@ func BenchmarkEnqueue(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/op-enqueued")
 		})
+	}
+}
+
+// entityOp is an upsert of an entity of kind that waits for after.
+func entityOp(kind, id, commit string, after ...string) store.Operation {
+	o := upsert(id, commit, "h-"+id)
+	o.Entity, o.After = kind, after
+	return o
+}
+
+// TestOperationsWaitForTheEntitiesTheyDependOn checks the dependency
+// order of entities: a pipeline is saved only once its Service's earlier
+// operation finished, and deletes in reverse; operations on entities of
+// other kinds with the same identifier do not wait for each other.
+func TestOperationsWaitForTheEntitiesTheyDependOn(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := mustOpen(t, c)
+	ids := enqueue(t, db,
+		entityOp("environment", "prod", "c1"),
+		entityOp("infrastructure", "prod_euw1_k8s", "c1", "environment/prod"),
+		entityOp("service", "pay", "c1"),
+		entityOp("pipeline", "pay", "c1", "service/pay", "environment/prod", "infrastructure/prod_euw1_k8s"),
+		entityOp("trigger", "pay_new_image", "c1", "pipeline/pay"),
+	)
+	step := func(want ...int64) []store.Operation {
+		t.Helper()
+		got := claimOps(t, db, "w", 10)
+		if diff := cmp.Diff(want, opIDs(got)); diff != "" {
+			t.Fatalf("claimed (-want +got):\n%s", diff)
+		}
+		return got
+	}
+	// The environment and the Service (the same identifier as the pipeline,
+	// another kind) go first; the infrastructure waits for its environment.
+	first := step(ids[0], ids[2])
+	if err := db.Operations.Complete(ctx, first[0], "created"); err != nil {
+		t.Fatal(err)
+	}
+	step(ids[1])
+	// The pipeline still waits for its Service, then for the
+	// infrastructure.
+	if err := db.Operations.Fail(ctx, first[1], "permanent"); err != nil {
+		t.Fatal(err)
+	}
+	step() // a failed Service no longer blocks, but the infrastructure is running
+	infra := getOp(t, db, ids[1])
+	if err := db.Operations.Complete(ctx, infra, "created"); err != nil {
+		t.Fatal(err)
+	}
+	pipeline := step(ids[3])
+	if err := db.Operations.Complete(ctx, pipeline[0], "created"); err != nil {
+		t.Fatal(err)
+	}
+	step(ids[4])
+}
+
+func TestOperationsOfOtherKindsWithTheSameIdentifierDoNotSupersede(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ids := enqueue(t, db, entityOp("service", "pay", "c1"))
+	more := enqueue(t, db, entityOp("pipeline", "pay", "c2"), entityOp("service", "pay", "c2"))
+	if got := getOp(t, db, ids[0]); got.State != store.OpSuperseded || got.SupersededBy != more[1] {
+		t.Errorf("the older Service operation is %s (by %d), want superseded by the newer Service one %d", got.State, got.SupersededBy, more[1])
+	}
+	if got := getOp(t, db, more[0]); got.State != store.OpPending {
+		t.Errorf("the pipeline operation is %s, want pending", got.State)
+	}
+}
+
+func TestEnqueueRefusesAMalformedDependency(t *testing.T) {
+	db := mustOpen(t, newClock())
+	if _, err := db.Operations.Enqueue(context.Background(), []store.Operation{entityOp("pipeline", "p", "c", "service")}); err == nil {
+		t.Error("a dependency that is not kind/identifier was enqueued")
 	}
 }

@@ -50,6 +50,8 @@ type DB struct {
 	Operations *Operations
 	// Pipelines are what the app knows of each service's pipeline.
 	Pipelines *Pipelines
+	// Entities are the entity files applied to Harness, by path.
+	Entities *Entities
 	// BotPRs are the pull requests the app opened.
 	BotPRs *BotPRs
 	// Blobs cache file contents by git blob SHA.
@@ -72,6 +74,7 @@ type (
 	Deliveries struct{ db *DB }
 	Operations struct{ db *DB }
 	Pipelines  struct{ db *DB }
+	Entities   struct{ db *DB }
 	BotPRs     struct{ db *DB }
 	Blobs      struct{ db *DB }
 	Audit      struct{ db *DB }
@@ -158,7 +161,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	db := &DB{write: write, path: path, cfg: cfg}
 	db.Deliveries, db.Operations, db.Pipelines, db.BotPRs = &Deliveries{db}, &Operations{db}, &Pipelines{db}, &BotPRs{db}
-	db.Blobs, db.Audit, db.State = &Blobs{db}, &Audit{db}, &State{db}
+	db.Blobs, db.Audit, db.State, db.Entities = &Blobs{db}, &Audit{db}, &State{db}, &Entities{db}
 	if err := connect(ctx, write, cfg.busyTimeout); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("opening store %s: %w", path, err)

@@ -180,9 +180,9 @@ func TestPruneState(t *testing.T) {
 		}
 	}
 	set("check:old", "harness-checks:done1", "harness-checks:held1", "harness-checks:pending1", "catalog.last_good")
-	enqueue(t, db, store.Operation{Pipeline: "a_cd", Kind: store.KindDelete, Commit: "held1", State: store.OpHeld},
-		store.Operation{Pipeline: "b_cd", Kind: store.KindDelete, Commit: "pending1"},
-		store.Operation{Pipeline: "c_cd", Kind: store.KindDelete, Commit: "done1"})
+	enqueue(t, db, store.Operation{Identifier: "a_cd", Kind: store.KindDelete, Commit: "held1", State: store.OpHeld},
+		store.Operation{Identifier: "b_cd", Kind: store.KindDelete, Commit: "pending1"},
+		store.Operation{Identifier: "c_cd", Kind: store.KindDelete, Commit: "done1"})
 	done := claimOps(t, db, "w", 10)
 	for _, o := range done {
 		if o.Commit == "done1" {

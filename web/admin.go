@@ -259,7 +259,7 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
 	}{Operations: make([]operationJSON, 0, len(ops))}
 	for _, op := range ops {
 		out.Operations = append(out.Operations, operationJSON{
-			ID: op.ID, Pipeline: op.Pipeline, Service: op.Service, Kind: string(op.Kind), State: string(op.State),
+			ID: op.ID, Pipeline: op.Identifier, Service: op.Service, Kind: string(op.Kind), State: string(op.State),
 			Attempts: op.Attempts, LastError: op.LastError, Result: op.Result, Commit: op.Commit,
 			ConfigCommit: op.ConfigCommit, Reason: op.Reason, SupersededBy: op.SupersededBy,
 			CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt,
@@ -271,7 +271,7 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
 
 func parseOperationFilter(r *http.Request) (store.OperationFilter, error) {
 	q := r.URL.Query()
-	f := store.OperationFilter{Pipeline: q.Get("pipeline"), Limit: defaultOperationsLimit}
+	f := store.OperationFilter{Identifier: q.Get("pipeline"), Limit: defaultOperationsLimit}
 	for _, s := range strings.Split(q.Get("status"), ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {

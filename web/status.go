@@ -233,7 +233,7 @@ func (v viewer) queue(ctx context.Context, d *statusData) error {
 		if op.State != record.OpFailed {
 			state = "retrying"
 		}
-		d.Attention = append(d.Attention, operationRow{ID: op.ID, Pipeline: op.Pipeline, Service: op.Service,
+		d.Attention = append(d.Attention, operationRow{ID: op.ID, Pipeline: op.Identifier, Service: op.Service,
 			Kind: string(op.Kind), State: state, Attempts: op.Attempts, LastError: cutText(op.LastError),
 			Updated: stampOf(v.now, op.UpdatedAt)})
 	}

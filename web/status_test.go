@@ -128,9 +128,9 @@ func busyStore() *fixedStore {
 				HarnessState: record.HarnessPending, UpdatedAt: ago(10 * time.Second)},
 		},
 		ops: []record.Operation{
-			{ID: 7, Pipeline: "orders_cd", Service: "orders", Kind: record.KindUpdate, State: record.OpFailed, Attempts: 10,
+			{ID: 7, Identifier: "orders_cd", Service: "orders", Kind: record.KindUpdate, State: record.OpFailed, Attempts: 10,
 				LastError: "harness: INVALID_REQUEST", UpdatedAt: ago(time.Hour)},
-			{ID: 9, Pipeline: "reporting_cd", Service: "reporting", Kind: record.KindCreate, State: record.OpPending, Attempts: 2,
+			{ID: 9, Identifier: "reporting_cd", Service: "reporting", Kind: record.KindCreate, State: record.OpPending, Attempts: 2,
 				LastError: "harness: 503", UpdatedAt: ago(time.Minute)},
 		},
 		open:   &record.BotPR{Number: 42, State: record.PROpen, HeadSHA: "beef000000000000000000000000000000000002", UpdatedAt: ago(2 * time.Minute)},
