@@ -164,15 +164,16 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	start(func() { a.checks.Run(ctx) })
 	start(func() { every(ctx, time.Hour, time.Hour, a.prune) })
-	if r, ok := a.gh.(gh.Redeliverer); ok {
+	if r, ok := a.gh.(gh.Redeliverer); ok && a.cfg.GitHub.RedeliveryInterval > 0 {
 		// A first sweep once the server listens, then periodically.
 		start(func() {
-			every(ctx, time.Second, redeliveryInterval, func(ctx context.Context) { a.redeliverFailed(ctx, r) })
+			every(ctx, time.Second, a.cfg.GitHub.RedeliveryInterval, func(ctx context.Context) { a.redeliverFailed(ctx, r) })
 		})
 	}
 	if iv := a.cfg.Reconcile.Interval; iv > 0 {
-		start(func() { every(ctx, iv, iv, a.enqueueReconcile) })
+		start(func() { every(ctx, iv, iv, a.converge) })
 	}
+	start(func() { every(ctx, time.Minute, time.Minute, a.revive) })
 	// Catch up on whatever happened while the app was down (webhooks
 	// GitHub could not deliver, a crash mid-run): the loop is level-
 	// triggered, so one propose and one apply converge from the heads.
@@ -208,10 +209,32 @@ func every(ctx context.Context, first, interval time.Duration, fn func(context.C
 	}
 }
 
-// enqueueReconcile is the reconcile timer's job.
-func (a *App) enqueueReconcile(ctx context.Context) {
-	if err := a.Enqueue(ctx, work.Reconcile, "timer"); err != nil {
-		zerolog.Ctx(ctx).Error().Err(err).Msg("scheduling reconcile")
+// converge is the reconcile timer's job: a propose from the current heads
+// of both repositories (so a propose whose delivery failed converges
+// without a new event), and a reconcile of Harness with Git.
+func (a *App) converge(ctx context.Context) {
+	for _, kind := range []work.Kind{work.Propose, work.Reconcile} {
+		if err := a.Enqueue(ctx, kind, "timer"); err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Str("work", string(kind)).Msg("scheduling periodic work")
+		}
+	}
+}
+
+// reviveWindow is how old a failed delivery may be and still be tried
+// again: a week covers any outage worth waiting out; the periodic propose
+// and reconcile converge the rest.
+const reviveWindow = 7 * 24 * time.Hour
+
+// revive makes the failed deliveries whose long back-off passed pending
+// again (see deliveryBackoff).
+func (a *App) revive(ctx context.Context) {
+	n, err := a.db.Deliveries.Revive(ctx, a.now().Add(-reviveWindow))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("reviving failed deliveries")
+	case n > 0:
+		zerolog.Ctx(ctx).Info().Int("deliveries", n).Msg("trying failed deliveries again")
+		a.kick()
 	}
 }
 

@@ -183,14 +183,23 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 	}
 }
 
+// exhausted is the back-off of a delivery that used up its attempts: it
+// fails, visibly, and is tried again later (Deliveries.Revive), from ten
+// minutes to six hours apart, never abandoned.
+var exhausted = backoff.Exponential{Base: 10 * time.Minute, Max: 6 * time.Hour, Floor: 5 * time.Minute}
+
 // deliveryBackoff is the wait before a failed run is tried again: a wait
-// GitHub or Harness asked for wins; otherwise the app's one back-off.
+// GitHub or Harness asked for wins; otherwise the app's one back-off, and
+// the long one once the delivery used up its attempts.
 func (a *App) deliveryBackoff(attempt int, err error) time.Duration {
 	if after, ok := gh.RetryAfterOf(err); ok && after > 0 {
 		return after
 	}
 	if after, ok := harness.RetryAfter(err); ok {
 		return after
+	}
+	if over := attempt - a.cfg.Workers.MaxAttempts; over >= 0 {
+		return exhausted.Delay(over+1, rand.Float64())
 	}
 	// A run is never retried at once: half the base is the shortest wait.
 	b := backoff.Exponential{Base: a.cfg.Workers.RetryBase, Max: a.cfg.Workers.RetryMax, Floor: a.cfg.Workers.RetryBase / 2}

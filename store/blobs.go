@@ -49,7 +49,7 @@ func (b *Blobs) Get(ctx context.Context, shas []string) (map[string][]byte, erro
 			return nil, fmt.Errorf("reading blobs: %w", err)
 		}
 	}
-	if err := b.db.Blobs.touch(ctx, touch); err != nil {
+	if err := b.touch(ctx, touch); err != nil {
 		return nil, err
 	}
 	return out, nil

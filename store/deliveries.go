@@ -130,7 +130,7 @@ func (dl *Deliveries) Record(ctx context.Context, d Delivery) (inserted bool, er
 		case <-req.lead:
 			// A batch must not be left without a writer: it is written
 			// even if ctx ends, as the transaction of a single call was.
-			dl.db.Deliveries.recordBatch(context.WithoutCancel(ctx))
+			dl.recordBatch(context.WithoutCancel(ctx))
 		}
 	}
 }
@@ -302,7 +302,7 @@ func (dl *Deliveries) finish(ctx context.Context, claimed []Delivery, update str
 // Complete marks the claimed deliveries done with outcome (a short
 // word or sentence, e.g. "proposed #12" or "no change").
 func (d *Deliveries) Complete(ctx context.Context, claimed []Delivery, outcome string) error {
-	err := d.db.Deliveries.finish(ctx, claimed,
+	err := d.finish(ctx, claimed,
 		`UPDATE deliveries SET state = 'done', outcome = ?, lease_until = NULL, updated_at = ?, done_at = ?`,
 		func(_ Delivery, now time.Time) []any { return []any{outcome, ms(now), ms(now)} })
 	if err != nil {
@@ -313,10 +313,12 @@ func (d *Deliveries) Complete(ctx context.Context, claimed []Delivery, outcome s
 
 // Retry records a failed attempt on the claimed deliveries: each
 // goes back to pending, claimable from notBefore on, or to failed once it has
-// been attempted the maximum number of times (WithMaxDeliveryAttempts).
+// been attempted the maximum number of times (WithMaxDeliveryAttempts). A
+// failed delivery is not abandoned: Revive makes it pending again from
+// notBefore on, so the caller gives a failed one a long back-off.
 func (d *Deliveries) Retry(ctx context.Context, claimed []Delivery, errMsg string, notBefore time.Time) error {
 	maxAttempts := d.db.cfg.maxDeliveryAttempts
-	err := d.db.Deliveries.finish(ctx, claimed,
+	err := d.finish(ctx, claimed,
 		`UPDATE deliveries SET
 			state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END,
 			done_at = CASE WHEN attempts >= ? THEN ? ELSE NULL END,
@@ -330,11 +332,84 @@ func (d *Deliveries) Retry(ctx context.Context, claimed []Delivery, errMsg strin
 	return nil
 }
 
+// Postpone gives the claimed deliveries back to be tried from until on
+// without counting the attempt, saying why (a rate limit to wait out is
+// not a failed attempt).
+func (d *Deliveries) Postpone(ctx context.Context, claimed []Delivery, until time.Time, why string) error {
+	err := d.finish(ctx, claimed,
+		`UPDATE deliveries SET state = 'pending', attempts = attempts - 1, worker = '', last_error = ?, not_before = ?,
+			lease_until = NULL, updated_at = ?`,
+		func(_ Delivery, now time.Time) []any { return []any{why, ms(until), ms(now)} })
+	if err != nil {
+		return fmt.Errorf("postponing deliveries: %w", err)
+	}
+	return nil
+}
+
+// Revive makes pending again the failed deliveries received since
+// receivedSince whose back-off (the notBefore of their last Retry) has
+// passed, and returns how many it revived. Their attempts keep counting.
+func (d *Deliveries) Revive(ctx context.Context, receivedSince time.Time) (int, error) {
+	var n int64
+	err := d.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'pending', done_at = NULL, updated_at = ?1
+			WHERE state = 'failed' AND not_before <= ?1 AND received_at >= ?2`, ms(now), ms(receivedSince))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reviving failed deliveries: %w", err)
+	}
+	return int(n), nil
+}
+
+// Redeliveries returns how often a redelivery of each GUID was requested.
+func (d *Deliveries) Redeliveries(ctx context.Context, guids []string) (map[string]int, error) {
+	out := map[string]int{}
+	if len(guids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(guids))
+	for i, g := range guids {
+		args[i] = g
+	}
+	rows, err := d.db.read.QueryContext(ctx, `SELECT guid, requests FROM redeliveries WHERE guid IN (`+placeholders(len(guids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading redelivery counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g string
+		var n int
+		if err := rows.Scan(&g, &n); err != nil {
+			return nil, fmt.Errorf("reading redelivery counts: %w", err)
+		}
+		out[g] = n
+	}
+	return out, rows.Err()
+}
+
+// CountRedelivery records one more redelivery request of guid.
+func (d *Deliveries) CountRedelivery(ctx context.Context, guid string) error {
+	err := d.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO redeliveries (guid, requests, last_at) VALUES (?1, 1, ?2)
+			ON CONFLICT (guid) DO UPDATE SET requests = requests + 1, last_at = ?2`, guid, ms(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("counting a redelivery of %s: %w", guid, err)
+	}
+	return nil
+}
+
 // Release gives the claimed deliveries back unprocessed, for a
 // graceful shutdown: they become pending at once and the attempt is not
 // counted.
 func (d *Deliveries) Release(ctx context.Context, claimed []Delivery) error {
-	err := d.db.Deliveries.finish(ctx, claimed,
+	err := d.finish(ctx, claimed,
 		`UPDATE deliveries SET state = 'pending', attempts = attempts - 1, worker = '', lease_until = NULL, updated_at = ?`,
 		func(_ Delivery, now time.Time) []any { return []any{ms(now)} })
 	if err != nil {
@@ -347,7 +422,7 @@ func (d *Deliveries) Release(ctx context.Context, claimed []Delivery) error {
 // for a run that takes longer than its lease. It returns ErrLeaseLost if the
 // claim is no longer held; the caller should then stop its run.
 func (d *Deliveries) Extend(ctx context.Context, claimed []Delivery, lease time.Duration) error {
-	err := d.db.Deliveries.finish(ctx, claimed,
+	err := d.finish(ctx, claimed,
 		`UPDATE deliveries SET lease_until = ?, updated_at = ?`,
 		func(_ Delivery, now time.Time) []any { return []any{ms(now.Add(lease)), ms(now)} })
 	if err != nil {

@@ -426,3 +426,91 @@ func TestRecordDeliveryConcurrently(t *testing.T) {
 		t.Errorf("%d deliveries stored, want %d", stats.Pending, callers/2*perCaller)
 	}
 }
+
+// TestFailedDeliveriesAreRevivedAfterTheirBackOff checks that a delivery
+// that used up its attempts is failed, not abandoned: once the back-off
+// its last failure set has passed, Revive makes it pending again, its
+// attempts still counting; one received too long ago stays failed.
+func TestFailedDeliveriesAreRevivedAfterTheirBackOff(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := mustOpen(t, c, store.WithMaxDeliveryAttempts(1))
+	record(t, db, delivery("old", "company/platform-next", "propose"))
+	c.Advance(48 * time.Hour)
+	record(t, db, delivery("recent", "company-harness/harness-pipelines", "preview:abc"))
+	failing := claimAll(t, db)
+	if len(failing) != 2 {
+		t.Fatalf("claimed %d deliveries, want both", len(failing))
+	}
+	for _, d := range failing {
+		if err := db.Deliveries.Retry(ctx, []store.Delivery{d}, "github: 502", c.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := db.Deliveries.Revive(ctx, c.Now().Add(-24*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("Revive before the back-off = %d, %v; want 0", n, err)
+	}
+	c.Advance(time.Hour)
+	if n, err := db.Deliveries.Revive(ctx, c.Now().Add(-24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("Revive after the back-off = %d, %v; want the recent one", n, err)
+	}
+	again := claimAll(t, db)
+	if len(again) != 1 || again[0].ID != "recent" || again[0].Attempts != 2 {
+		t.Fatalf("claimed after Revive: %+v; want the recent delivery at attempt 2", again)
+	}
+}
+
+// TestPostponedDeliveriesKeepTheirAttempts checks that waiting out a rate
+// limit does not spend an attempt.
+func TestPostponedDeliveriesKeepTheirAttempts(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := mustOpen(t, c, store.WithMaxDeliveryAttempts(1))
+	record(t, db, delivery("d", "company/platform-next", "propose"))
+	for i := 0; i < 3; i++ {
+		got := claimAll(t, db)
+		if len(got) != 1 || got[0].Attempts != 1 {
+			t.Fatalf("claim %d: %+v; want the delivery at attempt 1", i, got)
+		}
+		if err := db.Deliveries.Postpone(ctx, got, c.Now().Add(time.Minute), "rate limited until …"); err != nil {
+			t.Fatal(err)
+		}
+		if early := claimAll(t, db); len(early) != 0 {
+			t.Fatalf("claimed before the wait ended: %+v", early)
+		}
+		c.Advance(time.Minute)
+	}
+}
+
+func TestRedeliveryCountsPersist(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t, newClock())
+	for i := 0; i < 3; i++ {
+		if err := db.Deliveries.CountRedelivery(ctx, "g1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.Deliveries.Redeliveries(ctx, []string{"g1", "g2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"g1": 3}, got); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+}
+
+// claimAll claims every ready delivery, batch after batch.
+func claimAll(tb testing.TB, db *store.DB) []store.Delivery {
+	tb.Helper()
+	var out []store.Delivery
+	for {
+		batch, err := db.Deliveries.Claim(context.Background(), "w", time.Minute)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(batch) == 0 {
+			return out
+		}
+		out = append(out, batch...)
+	}
+}

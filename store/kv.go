@@ -59,71 +59,71 @@ type (
 // was seen yet.
 func (st *State) LastGoodCatalog(ctx context.Context) (LastGoodCatalog, error) {
 	var v LastGoodCatalog
-	_, err := st.db.State.getJSON(ctx, keyLastGoodCatalog, &v)
+	_, err := st.getJSON(ctx, keyLastGoodCatalog, &v)
 	return v, err
 }
 
 // SetLastGoodCatalog records the last valid catalog.
 func (st *State) SetLastGoodCatalog(ctx context.Context, v LastGoodCatalog) error {
-	return st.db.State.setJSON(ctx, keyLastGoodCatalog, v)
+	return st.setJSON(ctx, keyLastGoodCatalog, v)
 }
 
 // MergedCatalog is the config commit rendered in the pipelines repo's
 // default branch; "" when unknown.
 func (st *State) MergedCatalog(ctx context.Context) (string, error) {
-	return st.db.State.getString(ctx, keyMergedCatalog)
+	return st.getString(ctx, keyMergedCatalog)
 }
 
 // SetMergedCatalog records the config commit of the last merged bot PR.
 func (st *State) SetMergedCatalog(ctx context.Context, commit string) error {
-	return st.db.State.Set(ctx, keyMergedCatalog, commit)
+	return st.Set(ctx, keyMergedCatalog, commit)
 }
 
 // ProposedInputs is the settings-and-templates hash of the last propose
 // run; "" when none ran.
 func (st *State) ProposedInputs(ctx context.Context) (string, error) {
-	return st.db.State.getString(ctx, keyProposedInputs)
+	return st.getString(ctx, keyProposedInputs)
 }
 
 // SetProposedInputs records the inputs hash of a propose run.
 func (st *State) SetProposedInputs(ctx context.Context, hash string) error {
-	return st.db.State.Set(ctx, keyProposedInputs, hash)
+	return st.Set(ctx, keyProposedInputs, hash)
 }
 
 // LastDrift returns the last reconcile report; false when none ran.
 func (st *State) LastDrift(ctx context.Context) (DriftReport, bool, error) {
 	var rep DriftReport
-	ok, err := st.db.State.getJSON(ctx, keyLastReconcile, &rep)
+	ok, err := st.getJSON(ctx, keyLastReconcile, &rep)
 	return rep, ok, err
 }
 
 // SetLastDrift records a reconcile report.
 func (st *State) SetLastDrift(ctx context.Context, rep DriftReport) error {
-	return st.db.State.setJSON(ctx, keyLastReconcile, rep)
+	return st.setJSON(ctx, keyLastReconcile, rep)
 }
 
 // HarnessScope returns the Harness org and project of the last valid
 // settings; "" when none was seen.
 func (st *State) HarnessScope(ctx context.Context) (org, project string, err error) {
-	if org, err = st.db.State.getString(ctx, keyHarnessOrg); err != nil {
+	if org, err = st.getString(ctx, keyHarnessOrg); err != nil {
 		return "", "", err
 	}
-	project, err = st.db.State.getString(ctx, keyHarnessProject)
+	project, err = st.getString(ctx, keyHarnessProject)
 	return org, project, err
 }
 
 // SetHarnessScope records the settings' Harness org and project.
 func (st *State) SetHarnessScope(ctx context.Context, org, project string) error {
-	if err := st.db.State.Set(ctx, keyHarnessOrg, org); err != nil {
+	if err := st.Set(ctx, keyHarnessOrg, org); err != nil {
 		return err
 	}
-	return st.db.State.Set(ctx, keyHarnessProject, project)
+	return st.Set(ctx, keyHarnessProject, project)
 }
 
 // RedeliveryChecked is when the last redelivery sweep started; zero when
 // none did.
 func (st *State) RedeliveryChecked(ctx context.Context) (time.Time, error) {
-	v, err := st.db.State.getString(ctx, keyRedeliveryChecked)
+	v, err := st.getString(ctx, keyRedeliveryChecked)
 	if err != nil || v == "" {
 		return time.Time{}, err
 	}
@@ -136,7 +136,7 @@ func (st *State) RedeliveryChecked(ctx context.Context) (time.Time, error) {
 
 // SetRedeliveryChecked records when a redelivery sweep started.
 func (st *State) SetRedeliveryChecked(ctx context.Context, t time.Time) error {
-	return st.db.State.Set(ctx, keyRedeliveryChecked, t.UTC().Format(time.RFC3339Nano))
+	return st.Set(ctx, keyRedeliveryChecked, t.UTC().Format(time.RFC3339Nano))
 }
 
 // CheckRunKey names the check run one piece of work creates on a commit.
@@ -150,7 +150,7 @@ func (k CheckRunKey) key() string {
 
 // CheckRunID returns the id of the check run k; 0 when none was created.
 func (st *State) CheckRunID(ctx context.Context, k CheckRunKey) (int64, error) {
-	v, err := st.db.State.getString(ctx, k.key())
+	v, err := st.getString(ctx, k.key())
 	if err != nil || v == "" {
 		return 0, err
 	}
@@ -163,13 +163,13 @@ func (st *State) CheckRunID(ctx context.Context, k CheckRunKey) (int64, error) {
 
 // SetCheckRunID records the id of the check run k.
 func (st *State) SetCheckRunID(ctx context.Context, k CheckRunKey, id int64) error {
-	return st.db.State.Set(ctx, k.key(), strconv.FormatInt(id, 10))
+	return st.Set(ctx, k.key(), strconv.FormatInt(id, 10))
 }
 
 // HarnessChecks returns the harness check runs of a pipelines commit.
 func (st *State) HarnessChecks(ctx context.Context, commit string) ([]CheckRunRef, error) {
 	var refs []CheckRunRef
-	if _, err := st.db.State.getJSON(ctx, prefixHarnessChecks+commit, &refs); err != nil {
+	if _, err := st.getJSON(ctx, prefixHarnessChecks+commit, &refs); err != nil {
 		return nil, err
 	}
 	return refs, nil
@@ -177,18 +177,18 @@ func (st *State) HarnessChecks(ctx context.Context, commit string) ([]CheckRunRe
 
 // SetHarnessChecks records the harness check runs of a pipelines commit.
 func (st *State) SetHarnessChecks(ctx context.Context, commit string, refs []CheckRunRef) error {
-	return st.db.State.setJSON(ctx, prefixHarnessChecks+commit, refs)
+	return st.setJSON(ctx, prefixHarnessChecks+commit, refs)
 }
 
 // Unreadable returns the files of a pipelines commit that are not
 // pipelines the app can apply, one per line; "" when there are none.
 func (st *State) Unreadable(ctx context.Context, commit string) (string, error) {
-	return st.db.State.getString(ctx, prefixUnreadable+commit)
+	return st.getString(ctx, prefixUnreadable+commit)
 }
 
 // SetUnreadable records the unreadable files of a pipelines commit.
 func (st *State) SetUnreadable(ctx context.Context, commit, list string) error {
-	return st.db.State.Set(ctx, prefixUnreadable+commit, list)
+	return st.Set(ctx, prefixUnreadable+commit, list)
 }
 
 // PruneHistory is the janitor's round: it deletes what only looks back and
@@ -198,7 +198,9 @@ func (st *State) SetUnreadable(ctx context.Context, commit, list string) error {
 //   - the ids of check runs the app created (CheckRunID);
 //   - the harness check runs and unreadable-file lists of pipelines
 //     commits, except for commits whose operations are still open;
-//   - cached blobs nothing has read since cutoff.
+//   - cached blobs nothing has read since cutoff;
+//   - the redelivery counts of GUIDs last redelivered before cutoff
+//     (GitHub keeps a delivery for a few days only).
 //
 // One kind failing does not stop the others. Open deliveries,
 // operations, entity states, the bot PRs, the audit log
@@ -215,6 +217,9 @@ func (db *DB) PruneHistory(ctx context.Context, cutoff time.Time) (map[string]in
 		{"harness check runs", func() (int64, error) { return db.State.pruneCommit(ctx, prefixHarnessChecks, cutoff) }},
 		{"unreadable file lists", func() (int64, error) { return db.State.pruneCommit(ctx, prefixUnreadable, cutoff) }},
 		{"cached blobs", func() (int64, error) { return db.Blobs.Prune(ctx, cutoff) }},
+		{"redelivery counts", func() (int64, error) {
+			return db.prune(ctx, "redelivery counts", `DELETE FROM redeliveries WHERE last_at < ?`, ms(cutoff))
+		}},
 	} {
 		n, err := p.run()
 		if err != nil {
@@ -230,7 +235,7 @@ func (db *DB) PruneHistory(ctx context.Context, cutoff time.Time) (map[string]in
 
 // getString reads a state entry; "" when absent.
 func (st *State) getString(ctx context.Context, key string) (string, error) {
-	v, err := st.db.State.Get(ctx, key)
+	v, err := st.Get(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		return "", nil
 	}
@@ -241,7 +246,7 @@ func (st *State) getString(ctx context.Context, key string) (string, error) {
 // (a value written by an older version that no longer decodes is treated
 // as absent rather than stopping the loop).
 func (st *State) getJSON(ctx context.Context, key string, v any) (bool, error) {
-	s, err := st.db.State.getString(ctx, key)
+	s, err := st.getString(ctx, key)
 	if err != nil || s == "" {
 		return false, err
 	}
@@ -256,5 +261,5 @@ func (st *State) setJSON(ctx context.Context, key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encoding state %q: %w", key, err)
 	}
-	return st.db.State.Set(ctx, key, string(b))
+	return st.Set(ctx, key, string(b))
 }

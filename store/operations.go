@@ -289,7 +289,7 @@ func (o *Operations) finish(ctx context.Context, op Operation, update func(tx *s
 // changes nothing and returns ErrLeaseLost: the operation ran twice, which
 // the idempotent executor makes harmless, and the state never goes back.
 func (o *Operations) Complete(ctx context.Context, op Operation, result string) error {
-	err := o.db.Operations.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+	err := o.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `state = 'done', result = ?, last_error = '', lease_until = NULL, updated_at = ?, done_at = ?`,
 			[]any{result, ms(now), ms(now)}, nil
 	})
@@ -304,7 +304,7 @@ func (o *Operations) Complete(ctx context.Context, op Operation, result string) 
 // operation on the same pipeline is waiting, op is marked superseded by it
 // instead, since the newer one will converge the pipeline anyway.
 func (o *Operations) Retry(ctx context.Context, op Operation, errMsg string, notBefore time.Time) error {
-	err := o.db.Operations.finish(ctx, op, func(tx *sql.Tx, now time.Time) (string, []any, error) {
+	err := o.finish(ctx, op, func(tx *sql.Tx, now time.Time) (string, []any, error) {
 		var newer sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT min(id) FROM operations
 			WHERE pipeline = ? AND id > ? AND state IN ('pending', 'held')`, op.Identifier, op.ID).Scan(&newer)
@@ -327,7 +327,7 @@ func (o *Operations) Retry(ctx context.Context, op Operation, errMsg string, not
 // Fail marks the claimed op failed for good (a permanent error, or
 // out of attempts). It stays visible in ListOperations and QueueStats.
 func (o *Operations) Fail(ctx context.Context, op Operation, errMsg string) error {
-	err := o.db.Operations.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+	err := o.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `state = 'failed', last_error = ?, lease_until = NULL, updated_at = ?, done_at = ?`,
 			[]any{errMsg, ms(now), ms(now)}, nil
 	})
@@ -340,7 +340,7 @@ func (o *Operations) Fail(ctx context.Context, op Operation, errMsg string) erro
 // Release gives the claimed op back untried (graceful shutdown): it
 // becomes pending at once and the attempt is not counted.
 func (o *Operations) Release(ctx context.Context, op Operation) error {
-	err := o.db.Operations.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+	err := o.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `state = 'pending', attempts = attempts - 1, worker = '', lease_until = NULL, updated_at = ?`,
 			[]any{ms(now)}, nil
 	})
@@ -353,7 +353,7 @@ func (o *Operations) Release(ctx context.Context, op Operation) error {
 // Extend renews the lease on the claimed op to now+lease while a
 // long call runs. ErrLeaseLost means another worker has it: stop the call.
 func (o *Operations) Extend(ctx context.Context, op Operation, lease time.Duration) error {
-	err := o.db.Operations.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+	err := o.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `lease_until = ?, updated_at = ?`, []any{ms(now.Add(lease)), ms(now)}, nil
 	})
 	if err != nil {
@@ -367,7 +367,7 @@ func (o *Operations) Extend(ctx context.Context, op Operation, lease time.Durati
 // OpHeld is preferable, since a runner may claim a pending delete before
 // this call.
 func (o *Operations) HoldDeletes(ctx context.Context, commit string) (int, error) {
-	n, err := o.db.Operations.setStateByCommit(ctx, commit, `state = 'held'`, `kind = 'delete' AND state = 'pending'`)
+	n, err := o.setStateByCommit(ctx, commit, `state = 'held'`, `kind = 'delete' AND state = 'pending'`)
 	if err != nil {
 		return 0, fmt.Errorf("holding deletes of %s: %w", commit, err)
 	}
@@ -377,7 +377,7 @@ func (o *Operations) HoldDeletes(ctx context.Context, commit string) (int, error
 // ReleaseHeld makes the held operations of commit pending (ready at once)
 // and returns how many it released.
 func (o *Operations) ReleaseHeld(ctx context.Context, commit string) (int, error) {
-	n, err := o.db.Operations.setStateByCommit(ctx, commit, `state = 'pending', not_before = 0`, `state = 'held'`)
+	n, err := o.setStateByCommit(ctx, commit, `state = 'pending', not_before = 0`, `state = 'held'`)
 	if err != nil {
 		return 0, fmt.Errorf("releasing held operations of %s: %w", commit, err)
 	}
@@ -495,7 +495,7 @@ func (o *Operations) Stats(ctx context.Context) (QueueStats, error) {
 		return QueueStats{}, fmt.Errorf("counting operations: %w", err)
 	}
 	s.OldestPending = fromMS(oldest)
-	if s.NextReady, err = o.db.Operations.NextReady(ctx); err != nil {
+	if s.NextReady, err = o.NextReady(ctx); err != nil {
 		return QueueStats{}, err
 	}
 	return s, nil
