@@ -11,7 +11,6 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 
-
 // TestFailedProposeConvergesWithoutANewEvent makes the propose of a
 // catalog push use up its only attempt (GitHub refuses the commit of the
 // bot branch), then heals GitHub: with no further event, the periodic
