@@ -183,13 +183,13 @@ func TestAdminAPIRequiresTheBearerToken(t *testing.T) {
 		name, path, authorization string
 		want                      answer
 	}{
-		{"missing", "/api/v1/pipelines", "", unauthorized("missing bearer token: send Authorization: Bearer <server.admin_token>")},
-		{"wrong", "/api/v1/pipelines", "Bearer not-the-token", unauthorized("invalid bearer token")},
-		{"prefix of the token", "/api/v1/pipelines", "Bearer " + token[:len(token)-1], unauthorized("invalid bearer token")},
-		{"token and more", "/api/v1/pipelines", "Bearer " + token + "x", unauthorized("invalid bearer token")},
-		{"empty token", "/api/v1/pipelines", "Bearer ", unauthorized("invalid bearer token")},
-		{"basic scheme", "/api/v1/pipelines", "Basic " + token, unauthorized("unsupported authorization scheme: send Authorization: Bearer <server.admin_token>")},
-		{"unknown route, before routing", "/api/v1/secret-route", "", unauthorized("missing bearer token: send Authorization: Bearer <server.admin_token>")},
+		{"missing", "/api/v1/pipelines", "", unauthorized("missing bearer token: send Authorization: Bearer <admin token>")},
+		{"wrong", "/api/v1/pipelines", "Bearer not-the-token", unauthorized("invalid admin token")},
+		{"prefix of the token", "/api/v1/pipelines", "Bearer " + token[:len(token)-1], unauthorized("invalid admin token")},
+		{"token and more", "/api/v1/pipelines", "Bearer " + token + "x", unauthorized("invalid admin token")},
+		{"empty token", "/api/v1/pipelines", "Bearer ", unauthorized("invalid admin token")},
+		{"basic scheme without base64 credentials", "/api/v1/pipelines", "Basic " + token, unauthorized("invalid admin token")},
+		{"unknown route, before routing", "/api/v1/secret-route", "", unauthorized("missing bearer token: send Authorization: Bearer <admin token>")},
 		{"right", "/api/v1/pipelines", "Bearer " + token, answer{Status: http.StatusOK}},
 		{"scheme in lower case", "/api/v1/pipelines", "bearer " + token, answer{Status: http.StatusOK}},
 	}
@@ -226,7 +226,7 @@ func TestAdminAPIDisabledWithoutToken(t *testing.T) {
 			if rec.Code == http.StatusNotFound {
 				got = decodeStrict[apiErr](t, rec)
 			}
-			want := apiErr{Error: "admin API disabled: set server.admin_token"}
+			want := apiErr{Error: "admin API disabled: set server.admin_token or server.admin_tokens"}
 			if rec.Code != http.StatusNotFound || got != want {
 				t.Errorf("%s %s (auth %q) = %d %+v, want 404 %+v", r.method, r.path, authorization, rec.Code, got, want)
 			}

@@ -120,16 +120,41 @@ func New(cfg Config, deps Deps) (*App, error) {
 	a.web = web.New(web.Options{
 		Store: readModel{a.db}, Loop: a.loop, Enqueue: a.Enqueue, Metrics: a.metrics.Handler(),
 		ConfigRepo: a.repos.Config, PipelinesRepo: a.repos.Pipelines, Links: links,
-		AdminToken: cfg.Server.AdminToken.Value(), Log: a.log, Now: a.now,
+		Tokens: webTokens(cfg.Server.Tokens()), StatusRequiresToken: cfg.Server.StatusRequiresToken, Log: a.log, Now: a.now,
 	})
 	return a, nil
 }
 
-// Handler returns the app's HTTP surface: the webhook endpoint, and the
-// surfaces of package web (health, readiness, metrics, the status page
+// webTokens hands the configured admin tokens to the surfaces.
+func webTokens(tokens []NamedToken) []web.Token {
+	out := make([]web.Token, len(tokens))
+	for i, t := range tokens {
+		out[i] = web.Token{Name: t.Name, Value: t.Token.Value()}
+	}
+	return out
+}
+
+// Handler returns the app's whole HTTP surface: the webhook endpoint, and
+// the surfaces of package web (health, readiness, metrics, the status page
 // and the admin API).
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
+	a.webhookRoute(mux)
+	a.web.Routes(mux)
+	return mux
+}
+
+// PublicHandler serves the webhook endpoint alone: the one path GitHub
+// must reach, for a deployment whose other surfaces are on a private
+// address (server.private_address). Every other path is 404.
+func (a *App) PublicHandler() http.Handler {
+	mux := http.NewServeMux()
+	a.webhookRoute(mux)
+	return mux
+}
+
+// webhookRoute mounts POST /api/github/hook on mux.
+func (a *App) webhookRoute(mux *http.ServeMux) {
 	repos := handlers.Repos{Config: a.repos.Config.String(), Pipelines: a.repos.Pipelines.String()}
 	dispatcher := githubapp.NewEventDispatcher(
 		handlers.All(repos, recorder{a}, a.forgetInstallation),
@@ -141,8 +166,6 @@ func (a *App) Handler() http.Handler {
 		githubapp.WithResponseCallback(a.webhookResponse),
 	)
 	mux.Handle("POST "+githubapp.DefaultWebhookRoute, a.withLogger(a.guard(dispatcher)))
-	a.web.Routes(mux)
-	return mux
 }
 
 // Run processes deliveries and operations until ctx ends, then stops the

@@ -54,3 +54,7 @@ func (m readModel) Writable(ctx context.Context) error { return m.db.Writable(ct
 func (m readModel) Audit(ctx context.Context, e store.AuditEntry) error {
 	return m.db.Audit.Append(ctx, e)
 }
+
+func (m readModel) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	return m.db.Audit.List(ctx, f)
+}

@@ -199,12 +199,14 @@ func (st *State) SetUnreadable(ctx context.Context, commit, list string) error {
 //   - the harness check runs and unreadable-file lists of pipelines
 //     commits, except for commits whose operations are still open;
 //   - cached blobs nothing has read since cutoff;
+//   - finished operations (done, failed or superseded), drift repairs and
+//     admin syncs included: the audit log keeps what they did;
 //   - the redelivery counts of GUIDs last redelivered before cutoff
 //     (GitHub keeps a delivery for a few days only).
 //
-// One kind failing does not stop the others. Open deliveries,
-// operations, entity states, the bot PRs, the audit log
-// and the other state entries above are never pruned.
+// One kind failing does not stop the others. Open deliveries, open
+// operations, entity states, the bot PRs, the audit log and the other
+// state entries above are never pruned.
 func (db *DB) PruneHistory(ctx context.Context, cutoff time.Time) (map[string]int64, error) {
 	pruned := map[string]int64{}
 	var errs []error
@@ -217,6 +219,13 @@ func (db *DB) PruneHistory(ctx context.Context, cutoff time.Time) (map[string]in
 		{"harness check runs", func() (int64, error) { return db.State.pruneCommit(ctx, prefixHarnessChecks, cutoff) }},
 		{"unreadable file lists", func() (int64, error) { return db.State.pruneCommit(ctx, prefixUnreadable, cutoff) }},
 		{"cached blobs", func() (int64, error) { return db.Blobs.Prune(ctx, cutoff) }},
+		{"finished operations", func() (int64, error) {
+			// A superseded operation points at the one that replaced it
+			// (a foreign key): both finished before the cutoff, and go
+			// in the same statement.
+			return db.prune(ctx, "finished operations", `DELETE FROM operations
+				WHERE state IN ('done', 'failed', 'superseded') AND done_at < ?`, ms(cutoff))
+		}},
 		{"redelivery counts", func() (int64, error) {
 			return db.prune(ctx, "redelivery counts", `DELETE FROM redeliveries WHERE last_at < ?`, ms(cutoff))
 		}},

@@ -182,7 +182,8 @@ func TestPruneState(t *testing.T) {
 	set("check:old", "harness-checks:done1", "harness-checks:held1", "harness-checks:pending1", "catalog.last_good")
 	enqueue(t, db, store.Operation{Identifier: "a_cd", Kind: store.KindDelete, Commit: "held1", State: store.OpHeld},
 		store.Operation{Identifier: "b_cd", Kind: store.KindDelete, Commit: "pending1"},
-		store.Operation{Identifier: "c_cd", Kind: store.KindDelete, Commit: "done1"})
+		store.Operation{Identifier: "c_cd", Kind: store.KindDelete, Commit: "done1"},
+		upsert("d_cd", "old", "h1"), upsert("d_cd", "done1", "h2")) // the second supersedes the first
 	done := claimOps(t, db, "w", 10)
 	for _, o := range done {
 		if o.Commit == "done1" {
@@ -199,7 +200,9 @@ func TestPruneState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]int64{"check run ids": 1, "harness check runs": 1}, pruned); diff != "" {
+	// The finished operations: c_cd's delete, and d_cd's update with the
+	// one it superseded (which points at it).
+	if diff := cmp.Diff(map[string]int64{"check run ids": 1, "harness check runs": 1, "finished operations": 3}, pruned); diff != "" {
 		t.Errorf("PruneHistory (-want +got):\n%s", diff)
 	}
 	var left []string

@@ -92,6 +92,9 @@ func (s *fixedStore) LastDrift(context.Context) (record.DriftReport, bool, error
 }
 
 func (s *fixedStore) Writable(context.Context) error { return s.writable }
+func (s *fixedStore) ListAudit(context.Context, store.AuditFilter) ([]store.AuditEntry, error) {
+	return s.audited, nil
+}
 func (s *fixedStore) Audit(_ context.Context, e store.AuditEntry) error {
 	s.audited = append(s.audited, e)
 	return nil

@@ -38,6 +38,7 @@ type Store interface {
 	LastDrift(ctx context.Context) (record.DriftReport, bool, error)
 	Writable(ctx context.Context) error
 	Audit(ctx context.Context, e store.AuditEntry) error
+	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 }
 
 // Loop is what the surfaces ask of the loop. *loop.Loop implements it.
@@ -61,10 +62,15 @@ type Options struct {
 	// ConfigRepo and PipelinesRepo are the repositories served.
 	ConfigRepo, PipelinesRepo gh.Repo
 	Links                     present.Links
-	// AdminToken protects the admin API; "" disables it.
-	AdminToken string
-	Log        zerolog.Logger
-	Now        func() time.Time
+	// Tokens protect the admin API (and the status page, with
+	// StatusRequiresToken); none disables the admin API.
+	Tokens []Token
+	// StatusRequiresToken makes the status page ask for an admin token
+	// (HTTP Basic authentication, the token as the password), for a
+	// deployment that serves everything on one public address.
+	StatusRequiresToken bool
+	Log                 zerolog.Logger
+	Now                 func() time.Time
 }
 
 // Server is the HTTP surfaces.
@@ -88,7 +94,11 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", s.opts.Metrics)
-	mux.HandleFunc("GET /{$}", s.statusPage)
+	var status http.Handler = http.HandlerFunc(s.statusPage)
+	if s.opts.StatusRequiresToken {
+		status = s.guarded(status, s.askForToken)
+	}
+	mux.Handle("GET /{$}", status)
 	api := s.adminAPI()
 	mux.Handle(adminPrefix+"/", api)
 	mux.Handle(adminPrefix, api)
@@ -104,6 +114,13 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// askForToken refuses the status page to a browser without a token, and
+// asks it for one.
+func (s *Server) askForToken(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="pipeline-orchestrator status (an admin token as the password)"`)
+	s.writeError(w, r, err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -161,7 +178,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		log.Debug().Str("error", err.Error()).Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).Msg("request refused")
 	}
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pipeline-orchestrator"`)
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
