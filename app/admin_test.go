@@ -167,6 +167,7 @@ func onboardPayment(t *testing.T) onboarding {
 }
 
 func TestAdminAPIRequiresTheBearerToken(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	h := w.App.App.Handler()
 	token := w.App.Config.Server.AdminToken.Value()
@@ -208,6 +209,7 @@ func TestAdminAPIRequiresTheBearerToken(t *testing.T) {
 }
 
 func TestAdminAPIDisabledWithoutToken(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", func(c *app.Config) { c.Server.AdminToken = "" })
 	h := w.App.App.Handler()
 	routes := []struct{ method, path string }{
@@ -239,6 +241,7 @@ func TestAdminAPIDisabledWithoutToken(t *testing.T) {
 }
 
 func TestAdminAPIRoutingErrors(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	c := adminOf(w)
 	tests := []struct {
@@ -280,6 +283,7 @@ func TestAdminAPIRoutingErrors(t *testing.T) {
 }
 
 func TestAdminAPIListsPipelinesAndOperations(t *testing.T) {
+	t.Parallel()
 	o := onboardPayment(t)
 	c := adminOf(o.world)
 
@@ -350,6 +354,7 @@ func TestAdminAPIListsPipelinesAndOperations(t *testing.T) {
 }
 
 func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
+	t.Parallel()
 	o := onboardPayment(t)
 	c := adminOf(o.world)
 	file, ok := o.GitHub.File(o.PipelinesRepo, "main", paymentPath)
@@ -443,6 +448,7 @@ func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
 }
 
 func TestAdminAPISyncOfARenderedButUnmergedService(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	pr, _ := w.catalogPR("onboard-payment", oneService)
 	w.merge(w.ConfigRepo, pr) // the bot PR is open, not merged
@@ -458,6 +464,7 @@ func TestAdminAPISyncOfARenderedButUnmergedService(t *testing.T) {
 }
 
 func TestAdminAPISyncDeletesWhatGitNoLongerHas(t *testing.T) {
+	t.Parallel()
 	// Six services, so that removing one is not a mass delete.
 	var catalog strings.Builder
 	catalog.WriteString(oneService)
@@ -518,6 +525,7 @@ func TestAdminAPISyncDeletesWhatGitNoLongerHas(t *testing.T) {
 }
 
 func TestAdminAPISyncDoesNotBypassAHeldMassDelete(t *testing.T) {
+	t.Parallel()
 	o := onboardPayment(t)
 	// Removing the only pipeline is a mass delete: it waits for the label.
 	o.GitHub.Commit(o.PipelinesRepo, "main", "Remove payment-service by hand", map[string]*string{paymentPath: nil})
@@ -543,6 +551,7 @@ func TestAdminAPISyncDoesNotBypassAHeldMassDelete(t *testing.T) {
 }
 
 func TestAdminAPIReconcileRepairsDrift(t *testing.T) {
+	t.Parallel()
 	o := onboardPayment(t)
 	c := adminOf(o.world)
 	o.Harness.DeletePipeline("default", "platform", "payment_service_cd")

@@ -16,6 +16,7 @@ import (
 // bot branch), then heals GitHub: with no further event, the periodic
 // propose opens the bot PR.
 func TestFailedProposeConvergesWithoutANewEvent(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", func(cfg *app.Config) {
 		cfg.Workers.MaxAttempts = 1
 		cfg.Reconcile.Interval = 300 * time.Millisecond

@@ -130,6 +130,7 @@ const oneService = `services:
 `
 
 func TestOnboardServiceEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 
 	pr, head := w.catalogPR("onboard-payment", oneService)

@@ -16,6 +16,7 @@ import (
 // through), and the status page, admin API, metrics and health live on
 // the private one.
 func TestPrivateAddressKeepsEverythingButTheWebhookOffThePublicListener(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", func(cfg *app.Config) { cfg.Server.PrivateAddress = "127.0.0.1:0" })
 	if w.App.URL == w.App.PrivateURL {
 		t.Fatal("one listener for both sides")
@@ -57,6 +58,7 @@ func TestPrivateAddressKeepsEverythingButTheWebhookOffThePublicListener(t *testi
 // server.status_requires_token: the page asks a browser for a token, and
 // shows with one.
 func TestStatusPageCanRequireAToken(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", func(cfg *app.Config) { cfg.Server.StatusRequiresToken = true })
 	resp, err := http.Get(w.App.URL + "/")
 	if err != nil {

@@ -28,6 +28,7 @@ func (w *world) reconcile() store.DriftReport {
 }
 
 func TestReconcileRepairsDrift(t *testing.T) {
+	t.Parallel()
 	w := onboarded(t, genServices(3), nil)
 	gitVersion := func(id string) []byte {
 		p := "pipelines/" + strings.ReplaceAll(strings.TrimSuffix(id, "_cd"), "_", "-") + "-cd.yaml"

@@ -12,6 +12,7 @@ import (
 // refused, and the app asks for it again at most three times however many
 // sweeps see it fail.
 func TestRedeliveryCapHoldsAcrossSweeps(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", func(cfg *app.Config) {
 		cfg.GitHub.WebhookSecret = app.Secret("a-secret-github-does-not-sign-with")
 		cfg.GitHub.RedeliveryInterval = 100 * time.Millisecond

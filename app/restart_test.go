@@ -16,6 +16,7 @@ import (
 // rather than leaving the repository's lane blocked until the leases run
 // out.
 func TestRestartTakesOverTheClaimsOfAKilledRun(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	ctx := context.Background()
 	if err := w.App.Stop(); err != nil {
