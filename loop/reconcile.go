@@ -54,7 +54,7 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 	now := l.Now()
 	plan := planner.Reconcile(planner.ReconcileInput{
 		Head: pipes.Head.SHA, Wanted: wanted, Harness: inHarness, Busy: busy,
-		Same: harness.SameYAML, Run: now.UTC().Format("20060102T150405.000"), Now: now,
+		Same: harness.SameEntity, Run: now.UTC().Format("20060102T150405.000"), Now: now,
 	})
 	rep := plan.Report
 	if len(plan.Ops) > 0 {

@@ -22,6 +22,7 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/loop"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/metrics"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 
@@ -73,6 +74,9 @@ func Deps(cfg app.Config, db *store.DB, log *zerolog.Logger, m *metrics.Metrics,
 		RateLimit:  cfg.Harness.RateLimit,
 		Observe:    m.HarnessObserver,
 		HTTPClient: &http.Client{Transport: opts.Transport},
+		// Entities without the tag are not the app's: never overwritten,
+		// never deleted.
+		ManagedTag: harness.Tag{Key: render.ManagedByTag, Value: render.ManagedByValue},
 	})
 	if err != nil {
 		return app.Deps{}, fmt.Errorf("creating Harness client: %w", err)
