@@ -161,7 +161,7 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 	defer stop()
 	switch {
 	case err == nil:
-		log.Info().Str("outcome", outcome.Text).Dur("took", a.now().Sub(start)).Msg("work done")
+		log.Info().Str("outcome", outcome.Text).Int64("took_ms", a.now().Sub(start).Milliseconds()).Msg("work done")
 		if outcome.Result != work.Blocked {
 			a.loop.SetLastError(nil) // a blocked run already recorded why
 		}
@@ -176,7 +176,7 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 	default:
 		a.loop.SetLastError(fmt.Errorf("%s: %w", last.Key, err))
 		delay := a.deliveryBackoff(last.Attempts, err)
-		log.Error().Err(err).Int("attempt", last.Attempts).Dur("retry_in", delay).Msg("work failed")
+		log.Error().Err(err).Int("delivery_attempt", last.Attempts).Int64("retry_in_ms", delay.Milliseconds()).Msg("work failed")
 		if err := a.db.Deliveries.Retry(recordCtx, batch, err.Error(), a.now().Add(delay)); err != nil {
 			log.Error().Err(err).Msg("recording delivery retry")
 		}

@@ -90,6 +90,11 @@ func decode(event string, payload []byte, v any) error {
 	return nil
 }
 
+// MaxDeliveryIDBytes bounds X-GitHub-Delivery: GitHub sends a GUID (36
+// characters); the bound leaves room without letting an unbounded value
+// into the logs.
+const MaxDeliveryIDBytes = 100
+
 // MaxPayloadBytes is GitHub's cap on webhook payloads: larger events are
 // never delivered by GitHub, so a larger body is not from GitHub.
 const MaxPayloadBytes = 25 << 20
@@ -145,8 +150,14 @@ func Guard(next http.Handler) http.Handler {
 			http.Error(w, "missing X-Hub-Signature-256", http.StatusUnauthorized)
 			return
 		}
-		if r.Header.Get("X-GitHub-Delivery") == "" {
+		switch id := r.Header.Get("X-GitHub-Delivery"); {
+		case id == "":
 			http.Error(w, "missing X-GitHub-Delivery", http.StatusBadRequest)
+			return
+		case len(id) > MaxDeliveryIDBytes:
+			// GitHub's delivery ids are GUIDs: a longer one is not from
+			// GitHub, and would otherwise reach every log line of its run.
+			http.Error(w, "X-GitHub-Delivery too long", http.StatusBadRequest)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxPayloadBytes)

@@ -411,3 +411,20 @@ func TestRecordingFailureIs500(t *testing.T) {
 		t.Errorf("status = %d, want 500 so GitHub marks the delivery failed", code)
 	}
 }
+
+// TestOverlongDeliveryIDIsRefused keeps an unbounded value out of every
+// log line of a run: GitHub's delivery ids are GUIDs.
+func TestOverlongDeliveryIDIsRefused(t *testing.T) {
+	rec := &fakeRecorder{}
+	h := newDispatcher(rec, nil)
+	body := fixture(t, "push.config-default-branch.json")
+	if code := send(t, h, delivery{event: "push", id: strings.Repeat("a", handlers.MaxDeliveryIDBytes+1), body: body}); code != http.StatusBadRequest {
+		t.Errorf("status = %d, want 400", code)
+	}
+	if code := send(t, h, delivery{event: "push", id: "72d3162e-cc78-11e3-81ab-4c9367dc0958", body: body}); code != http.StatusOK {
+		t.Errorf("a GUID delivery id: status = %d, want 200", code)
+	}
+	if len(rec.work) != 1 {
+		t.Errorf("recorded %d work items, want only the GUID one", len(rec.work))
+	}
+}

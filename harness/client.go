@@ -66,7 +66,7 @@ const (
 	logKeyPath     = "path"
 	logKeyStatus   = "status"
 	logKeyAttempt  = "attempt"
-	logKeyDuration = "duration"
+	logKeyDuration = "duration_ms"
 	logKeyOp       = "harness_op"
 )
 
@@ -368,7 +368,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			delay = ra
 		}
 		zerolog.Ctx(ctx).Debug().Str(logKeyOp, cl.op).Str(logKeyMethod, cl.method).Str(logKeyPath, cl.path).
-			Int(logKeyAttempt, attempt).Dur("delay", delay).Str("error", err.Error()).Msg("retrying harness request")
+			Int(logKeyAttempt, attempt).Int64("delay_ms", delay.Milliseconds()).Str("error", err.Error()).Msg("retrying harness request")
 		if serr := c.sh.sleep(ctx, delay); serr != nil {
 			return fmt.Errorf("%w (gave up waiting to retry: %w)", err, serr)
 		}
@@ -416,7 +416,7 @@ func (c *Client) attempt(ctx context.Context, cl call, target string, attempt in
 	defer func() {
 		d := time.Since(start)
 		ev := zerolog.Ctx(ctx).Debug().Str(logKeyOp, cl.op).Str(logKeyMethod, cl.method).Str(logKeyPath, cl.path).
-			Int(logKeyStatus, status).Int(logKeyAttempt, attempt).Dur(logKeyDuration, d)
+			Int(logKeyStatus, status).Int(logKeyAttempt, attempt).Int64(logKeyDuration, d.Milliseconds())
 		if err != nil {
 			ev = ev.Str("error", err.Error())
 		}

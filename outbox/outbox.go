@@ -403,7 +403,7 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 			return
 		}
-		log.Info().Str("result", result).Dur("took", res.Duration).Msg("operation done")
+		log.Info().Str("result", result).Int64("took_ms", res.Duration.Milliseconds()).Msg("operation done")
 
 	case callBase.Err() != nil:
 		res.Outcome, res.Err = OutcomeReleased, err
@@ -439,7 +439,7 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 			return
 		}
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("operation will be retried")
+		log.Warn().Err(err).Int64("retry_in_ms", delay.Milliseconds()).Msg("operation will be retried")
 	}
 }
 
