@@ -378,7 +378,8 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 		return
 	}
 
-	callCtx, cancelCall := context.WithTimeout(callBase, r.opts.CallTimeout)
+	// The call logs with the operation's fields.
+	callCtx, cancelCall := context.WithTimeout(log.WithContext(callBase), r.opts.CallTimeout)
 	defer cancelCall()
 	lost := make(chan struct{})
 	stopRenew := r.renew(bg, op, cancelCall, lost)
