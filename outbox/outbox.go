@@ -415,33 +415,41 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 		log.Info().Msg("operation interrupted by shutdown, released")
 
 	default:
-		res.Err = err
-		retryable, retryAfter := r.opts.Classify(err)
-		if !retryable || op.Attempts >= r.opts.Backoff.MaxAttempts {
-			msg := err.Error()
-			if retryable {
-				msg = fmt.Sprintf("giving up after %d attempts: %v", op.Attempts, err)
-			}
-			res.Outcome = OutcomeFailed
-			if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Fail(c, op, msg) }); err != nil {
-				res.Outcome, res.Err = r.storeFailed(ctx, err)
-				return
-			}
-			log.Error().Err(err).Bool("retryable", retryable).Msg("operation failed")
-			return
+		r.failed(ctx, bg, op, err, &res)
+	}
+}
+
+// failed records a failed attempt at op: retried later with back-off (a
+// wait the server asked for wins), or failed for good when the error is
+// permanent or the attempts are used up.
+func (r *Runner) failed(ctx, bg context.Context, op store.Operation, err error, res *Result) {
+	log := zerolog.Ctx(ctx)
+	res.Err = err
+	retryable, retryAfter := r.opts.Classify(err)
+	if !retryable || op.Attempts >= r.opts.Backoff.MaxAttempts {
+		msg := err.Error()
+		if retryable {
+			msg = fmt.Sprintf("giving up after %d attempts: %v", op.Attempts, err)
 		}
-		delay := r.opts.Backoff.Delay(op.Attempts, r.opts.Rand())
-		if retryAfter > 0 {
-			delay = min(retryAfter, r.opts.Backoff.Max)
-		}
-		res.Outcome, res.NotBefore = OutcomeRetry, r.opts.Now().Add(delay)
-		errMsg := err.Error()
-		if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Retry(c, op, errMsg, res.NotBefore) }); err != nil {
+		res.Outcome = OutcomeFailed
+		if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Fail(c, op, msg) }); err != nil {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 			return
 		}
-		log.Warn().Err(err).Int64("retry_in_ms", delay.Milliseconds()).Msg("operation will be retried")
+		log.Error().Err(err).Bool("retryable", retryable).Msg("operation failed")
+		return
 	}
+	delay := r.opts.Backoff.Delay(op.Attempts, r.opts.Rand())
+	if retryAfter > 0 {
+		delay = min(retryAfter, r.opts.Backoff.Max)
+	}
+	res.Outcome, res.NotBefore = OutcomeRetry, r.opts.Now().Add(delay)
+	errMsg := err.Error()
+	if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Retry(c, op, errMsg, res.NotBefore) }); err != nil {
+		res.Outcome, res.Err = r.storeFailed(ctx, err)
+		return
+	}
+	log.Warn().Err(err).Int64("retry_in_ms", delay.Milliseconds()).Msg("operation will be retried")
 }
 
 // withTimeout runs a store write with its own deadline.
