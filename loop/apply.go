@@ -106,6 +106,7 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 	text := fmt.Sprintf("%d operation(s) queued", len(plan.Ops))
 	if plan.Held {
 		text += fmt.Sprintf(", %d delete(s) held for the mass-delete label", plan.Deletes)
+		l.Metrics.HeldDeletes(plan.Deletes)
 	}
 	if released > 0 {
 		text += fmt.Sprintf(", %d held delete(s) released", released)

@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/outbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
@@ -90,6 +91,12 @@ func (l *Loop) OnResult(ctx context.Context, r outbox.Result) {
 	}
 	if r.Outcome == outbox.OutcomeDone {
 		l.audit(ctx, string(r.Op.Kind)+"-pipeline", r.Op.Identifier, r.Result, r.Op.Commit)
+		if planner.IsRepair(r.Op) {
+			l.Metrics.DriftRepaired(r.Op.Entity)
+			if err := l.Store.Drift.Repaired(ctx, r.Op.ID); err != nil {
+				log.Warn().Err(err).Msg("marking drift repaired")
+			}
+		}
 	}
 	l.Checks.Touch(r.Op.Commit)
 }

@@ -57,8 +57,9 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 		Same: harness.SameEntity, Run: now.UTC().Format("20060102T150405.000"), Now: now,
 	})
 	rep := plan.Report
+	var ids []int64
 	if len(plan.Ops) > 0 {
-		if _, err := l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
+		if ids, err = l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
 			return work.Outcome{}, err
 		}
 		l.Notify()
@@ -66,6 +67,15 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 		if err := l.markDrifted(ctx, plan.Ops); err != nil {
 			return work.Outcome{}, err
 		}
+	}
+	for i := range plan.Events {
+		if r := plan.Repair[i]; r >= 0 {
+			plan.Events[i].OperationID = ids[r]
+		}
+		l.Metrics.DriftFound(plan.Events[i].Entity, plan.Events[i].Drift)
+	}
+	if _, err := l.Store.Drift.Record(ctx, plan.Events); err != nil {
+		return work.Outcome{}, err
 	}
 	l.Metrics.Drift(rep)
 	if err := l.Store.State.SetLastDrift(ctx, rep); err != nil {

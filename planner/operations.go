@@ -92,6 +92,9 @@ func NewOperation(o Op) record.Operation {
 	return op
 }
 
+// IsRepair reports whether op repairs drift (a reconcile queued it).
+func IsRepair(op record.Operation) bool { return strings.HasPrefix(op.Key, "reconcile|") }
+
 // IsMassDelete applies the settings' threshold: more than maxCount
 // deletes, or more than maxPercent percent of the existing pipelines.
 func IsMassDelete(maxCount, maxPercent, deletes, existing int) bool {

@@ -203,3 +203,22 @@ type EntityState struct {
 	LastRenderedCommit string // config commit named by the file's header
 	UpdatedAt          time.Time
 }
+
+// DriftEvent is one entity reconcile found different in Harness from Git.
+type DriftEvent struct {
+	ID         int64
+	At         time.Time
+	Commit     string // the pipelines commit compared with
+	Entity     string // kind, as Operation.Entity
+	Identifier string
+	// Drift is "missing" (in Git, not in Harness), "different" (changed
+	// in Harness) or "extra" (managed by the app, no longer in Git).
+	Drift string
+	// Diff shows Git's version against Harness's, cut to a few lines; ""
+	// when one side is missing.
+	Diff string
+	// OperationID is the repair queued, 0 when none was (one was already
+	// on its way); RepairedAt is when it finished.
+	OperationID int64
+	RepairedAt  time.Time
+}

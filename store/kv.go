@@ -201,6 +201,7 @@ func (st *State) SetUnreadable(ctx context.Context, commit, list string) error {
 //   - cached blobs nothing has read since cutoff;
 //   - finished operations (done, failed or superseded), drift repairs and
 //     admin syncs included: the audit log keeps what they did;
+//   - drift events found before cutoff;
 //   - the redelivery counts of GUIDs last redelivered before cutoff
 //     (GitHub keeps a delivery for a few days only).
 //
@@ -225,6 +226,9 @@ func (db *DB) PruneHistory(ctx context.Context, cutoff time.Time) (map[string]in
 			// in the same statement.
 			return db.prune(ctx, "finished operations", `DELETE FROM operations
 				WHERE state IN ('done', 'failed', 'superseded') AND done_at < ?`, ms(cutoff))
+		}},
+		{"drift events", func() (int64, error) {
+			return db.prune(ctx, "drift events", `DELETE FROM drift_events WHERE at < ?`, ms(cutoff))
 		}},
 		{"redelivery counts", func() (int64, error) {
 			return db.prune(ctx, "redelivery counts", `DELETE FROM redeliveries WHERE last_at < ?`, ms(cutoff))

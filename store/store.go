@@ -60,6 +60,8 @@ type DB struct {
 	Audit *Audit
 	// State holds the typed key/value facts of the loop.
 	State *State
+	// Drift is the record of drift reconcile found.
+	Drift *Drift
 
 	write *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
 	read  *sql.DB // query_only connections for reads
@@ -79,6 +81,7 @@ type (
 	Blobs      struct{ db *DB }
 	Audit      struct{ db *DB }
 	State      struct{ db *DB }
+	Drift      struct{ db *DB }
 )
 
 type config struct {
@@ -161,7 +164,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	db := &DB{write: write, path: path, cfg: cfg}
 	db.Deliveries, db.Operations, db.Pipelines, db.BotPRs = &Deliveries{db}, &Operations{db}, &Pipelines{db}, &BotPRs{db}
-	db.Blobs, db.Audit, db.State, db.Entities = &Blobs{db}, &Audit{db}, &State{db}, &Entities{db}
+	db.Blobs, db.Audit, db.State, db.Entities, db.Drift = &Blobs{db}, &Audit{db}, &State{db}, &Entities{db}, &Drift{db}
 	if err := connect(ctx, write, cfg.busyTimeout); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("opening store %s: %w", path, err)

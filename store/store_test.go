@@ -339,3 +339,31 @@ func TestAuditLog(t *testing.T) {
 		t.Errorf("ListAudit(all) = %d entries, %v; want 3", len(all), err)
 	}
 }
+
+func TestDriftEventsAreRecordedAndMarkedRepaired(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := mustOpen(t, c)
+	ids := enqueue(t, db, upsert("a_cd", "c1", "h1"))
+	events := []store.DriftEvent{
+		{Commit: "c1", Entity: "pipeline", Identifier: "a_cd", Drift: "different", Diff: "-timeout: 10m\n+timeout: 99m", OperationID: ids[0]},
+		{Commit: "c1", Entity: "service", Identifier: "b", Drift: "missing"},
+	}
+	if _, err := db.Drift.Record(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Minute)
+	if err := db.Drift.Repaired(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Drift.List(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].Identifier != "a_cd" || !got[1].RepairedAt.Equal(c.Now()) || !got[0].RepairedAt.IsZero() {
+		t.Errorf("drift events = %+v; want a_cd repaired now, b not", got)
+	}
+	if got[1].Diff != events[0].Diff || got[1].Drift != "different" || got[1].OperationID != ids[0] {
+		t.Errorf("a_cd's event = %+v", got[1])
+	}
+}
