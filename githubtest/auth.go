@@ -285,39 +285,6 @@ func (s *Server) handleGetApp(c *call) {
 	c.writeJSON(http.StatusOK, app)
 }
 
-func (s *Server) sortedInstallations() []*installation {
-	out := make([]*installation, 0, len(s.installations))
-	for _, inst := range s.installations {
-		out = append(out, inst)
-	}
-	sortBy(out, func(i *installation) int64 { return i.ID })
-	return out
-}
-
-func (s *Server) handleListInstallations(c *call) {
-	var out []map[string]any
-	for _, inst := range paginate(c, s.sortedInstallations()) {
-		out = append(out, s.installationJSON(inst))
-	}
-	if out == nil {
-		out = []map[string]any{}
-	}
-	c.writeJSON(http.StatusOK, out)
-}
-
-func (s *Server) handleGetInstallation(c *call) {
-	id, ok := c.pathInt("installation_id")
-	if !ok {
-		return
-	}
-	inst, found := s.installations[id]
-	if !found {
-		c.fail(http.StatusNotFound, "Not Found")
-		return
-	}
-	c.writeJSON(http.StatusOK, s.installationJSON(inst))
-}
-
 func (s *Server) handleCreateToken(c *call) {
 	id, ok := c.pathInt("installation_id")
 	if !ok {
@@ -454,9 +421,7 @@ func permissionFor(route string) string {
 		return "pull_requests"
 	case strings.Contains(route, "/issues") || strings.Contains(route, "/labels"):
 		return "issues"
-	case strings.Contains(route, "/contents/") || strings.HasPrefix(route, "GET /raw/") || strings.Contains(route, "/git/") ||
-		strings.Contains(route, "/commits") || strings.Contains(route, "/compare/") ||
-		strings.Contains(route, "/branches/"):
+	case strings.Contains(route, "/contents/") || strings.Contains(route, "/git/") || strings.Contains(route, "/compare/"):
 		return "contents"
 	}
 	return "metadata"

@@ -483,43 +483,6 @@ func (s *Server) handleEditPull(c *call) {
 	c.writeJSON(http.StatusOK, s.pullJSON(c.repo, p, true))
 }
 
-func (s *Server) handlePullFiles(c *call) {
-	p := c.pull()
-	if p == nil {
-		return
-	}
-	r := c.repo
-	s.refresh(r, p)
-	files, _, _ := s.filesJSON(r, r.flatAt(r.git.mergeBase(p.BaseSHA, p.HeadSHA)), r.flatAt(p.HeadSHA), p.HeadSHA, 3000)
-	c.writeJSON(http.StatusOK, paginate(c, files))
-}
-
-func (s *Server) handlePullCommits(c *call) {
-	p := c.pull()
-	if p == nil {
-		return
-	}
-	r := c.repo
-	s.refresh(r, p)
-	list := []map[string]any{}
-	for _, sha := range paginate(c, r.git.commitsBetween([]string{r.git.mergeBase(p.BaseSHA, p.HeadSHA)}, p.HeadSHA)) {
-		list = append(list, s.repoCommitJSON(r, sha, false))
-	}
-	c.writeJSON(http.StatusOK, list)
-}
-
-func (s *Server) handleIsMerged(c *call) {
-	p := c.pull()
-	if p == nil {
-		return
-	}
-	if !p.Merged {
-		c.fail(http.StatusNotFound, "Not Found")
-		return
-	}
-	c.noContent()
-}
-
 // mergePull merges a pull request with the given method, producing the
 // commits GitHub would, and moves the base branch.
 func (s *Server) mergePull(r *repo, p *pull, actor *user, method, sha string, title, message *string) (string, *failure) {
@@ -605,36 +568,4 @@ func (s *Server) mergePull(r *repo, p *pull, actor *user, method, sha string, ti
 	p.BaseSHA = baseSHA
 	s.emitPull(r, p, "closed", actor, nil)
 	return newHead, nil
-}
-
-func (s *Server) handleMergePull(c *call) {
-	p := c.pull()
-	if p == nil {
-		return
-	}
-	var req struct {
-		CommitTitle   *string `json:"commit_title"`
-		CommitMessage *string `json:"commit_message"`
-		SHA           string  `json:"sha"`
-		MergeMethod   string  `json:"merge_method"`
-	}
-	if !c.decode(&req) {
-		return
-	}
-	r := c.repo
-	s.refresh(r, p)
-	var changed []string
-	for _, ch := range diffTrees(r.flatAt(r.git.mergeBase(r.branchHead(p.Base), p.HeadSHA)), r.flatAt(p.HeadSHA)) {
-		changed = append(changed, ch.Path, ch.PreviousPath)
-	}
-	if f := workflowFailure(c.id, changed); f != nil {
-		c.failWith(f)
-		return
-	}
-	sha, f := s.mergePull(c.repo, p, c.actor(), req.MergeMethod, req.SHA, req.CommitTitle, req.CommitMessage)
-	if f != nil {
-		c.failWith(f)
-		return
-	}
-	c.writeJSON(http.StatusOK, map[string]any{"sha": sha, "merged": true, "message": "Pull Request successfully merged"})
 }
