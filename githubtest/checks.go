@@ -97,8 +97,16 @@ func missing(field string) *failure {
 	return invalidRequest(fmt.Sprintf("%q wasn't supplied.", field))
 }
 
-// checkText enforces GitHub's two limits on summary and text: 65535
-// characters (schema) and 65535 bytes (model).
+// checkText enforces GitHub's two limits on summary and text, both 65,535:
+//   - the request schema counts characters (maxLength 65535 in the
+//     rest-api-description schema) and answers 422 "Invalid request.\n\nOnly
+//     65535 characters are allowed; N were supplied." with no errors array
+//     (observed in siddharthkp/bundlesize2#7, reviewdog/action-rubocop#67);
+//   - the model counts bytes and answers 422 "Validation Failed" with
+//     {resource CheckRun, code custom, field summary, "summary exceeds a
+//     maximum bytesize of 65535"} (github/docs#35252, SQLMesh/sqlmesh#1670).
+//
+// So the byte limit is the one that binds for text that is not ASCII.
 func checkText(field, v string) *failure {
 	if n := utf8.RuneCountInString(v); n > maxOutputLen {
 		return invalidRequest(fmt.Sprintf("Only %d characters are allowed; %d were supplied.", maxOutputLen, n))

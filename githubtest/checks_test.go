@@ -65,6 +65,12 @@ func TestCheckRunLimits(t *testing.T) {
 			Path: ptr("a"), StartLine: ptr(1), EndLine: ptr(1), AnnotationLevel: ptr("notice"),
 		}}), 422},
 	}
+	// GitHub refuses long summaries in two ways: its schema counts
+	// characters, its model counts bytes.
+	wantMessages := map[string]string{
+		"summary of 65536 characters":          "Invalid request.\n\nOnly 65535 characters are allowed; 65536 were supplied.",
+		"summary of 40000 two-byte characters": "summary exceeds a maximum bytesize of 65535",
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := create(tc.output)
@@ -74,6 +80,16 @@ func TestCheckRunLimits(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("status = %d, want %d (%v)", got, tc.want, err)
+			}
+			if want := wantMessages[tc.name]; want != "" {
+				er, _ := err.(*github.ErrorResponse)
+				msg := er.Message
+				if len(er.Errors) > 0 {
+					msg = er.Errors[0].Message
+				}
+				if msg != want {
+					t.Errorf("message = %q, want %q", msg, want)
+				}
 			}
 		})
 	}

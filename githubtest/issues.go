@@ -238,6 +238,9 @@ func (s *Server) handleCreateComment(c *call) {
 	c.writeJSON(http.StatusCreated, s.commentJSON(c.repo, cm))
 }
 
+// maxCommentBytes is the limit of an issue comment's body, in bytes.
+const maxCommentBytes = 262144
+
 // commentBody decodes and checks the body of a comment request, answering
 // the request as GitHub does when it is missing or too long.
 func (c *call) commentBody() (string, bool) {
@@ -251,8 +254,13 @@ func (c *call) commentBody() (string, bool) {
 		c.invalid(fieldError{Resource: "IssueComment", Field: "body", Code: "missing_field"})
 		return "", false
 	}
-	if len(*req.Body) > 65536 {
-		c.invalid(fieldError{Resource: "IssueComment", Field: "data", Code: "custom", Message: "Body is too long (maximum is 65536 characters)"})
+	// Comments are limited to 262,144 bytes of UTF-8, whatever the message
+	// says: 65,536 four-byte emoji pass and one byte more is refused
+	// (dead-claudia/github-limits#13; objectstack-ai/objectstack#18793
+	// bisected the same figure). The error's shape, capital B and field
+	// "data" included, is observed in telia-oss/github-pr-resource#259.
+	if len(*req.Body) > maxCommentBytes {
+		c.invalid(fieldError{Resource: "IssueComment", Field: "data", Code: "unprocessable", Message: "Body is too long (maximum is 65536 characters)"})
 		return "", false
 	}
 	return *req.Body, true

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // pull is one pull request.
@@ -297,8 +298,50 @@ func (s *Server) handleGetPull(c *call) {
 	}
 }
 
+// GitHub keeps a pull request's title and body on its issue, and limits
+// both; the limits are not in the REST reference, they are observed.
+const (
+	// maxPullBody is counted in Unicode code points: 65,536 emoji pass,
+	// one character more is refused, ASCII or not
+	// (dead-claudia/github-limits#13). The refusal is a 422 whose error
+	// names resource "Issue", code "custom", field "body" and says "body is
+	// too long (maximum is 65536 characters)" (renovatebot/renovate#2032,
+	// denoland/bump-workspaces#34, googleapis/google-cloud-go#9278).
+	maxPullBody = 65536
+	// maxPullTitle is 256 characters: "title is too long (maximum is 256
+	// characters)" (dead-claudia/github-limits README;
+	// OpenDigitalProductFactory/opendigitalproductfactory#856).
+	maxPullTitle = 256
+)
+
+// pullTextFailure refuses a title or body over GitHub's limits; docs is
+// the documentation_url of the route.
+func pullTextFailure(title, body *string, docs string) *failure {
+	tooLong := func(field string, max int) *failure {
+		f := newValidation(fieldError{Resource: "Issue", Code: "custom", Field: field,
+			Message: fmt.Sprintf("%s is too long (maximum is %d characters)", field, max)})
+		f.body.DocumentationURL = docs
+		return f
+	}
+	if title != nil && utf8.RuneCountInString(*title) > maxPullTitle {
+		return tooLong("title", maxPullTitle)
+	}
+	if body != nil && utf8.RuneCountInString(*body) > maxPullBody {
+		return tooLong("body", maxPullBody)
+	}
+	return nil
+}
+
+const (
+	docsCreatePull = "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
+	docsUpdatePull = "https://docs.github.com/rest/pulls/pulls#update-a-pull-request"
+)
+
 // openPull creates a pull request, validating it as GitHub does.
 func (s *Server) openPull(r *repo, actor *user, title, body, head, base string, draft, mcm bool) (*pull, *failure) {
+	if f := pullTextFailure(&title, &body, docsCreatePull); f != nil {
+		return nil, f
+	}
 	switch {
 	case title == "":
 		return nil, newValidation(fieldError{Resource: "PullRequest", Field: "title", Code: "missing_field"})
@@ -414,6 +457,9 @@ func (s *Server) reopenPull(r *repo, p *pull, actor *user) *failure {
 // editPull changes title, body and base (nil leaves a field alone) and
 // sends one "edited" event listing what changed.
 func (s *Server) editPull(r *repo, p *pull, actor *user, title, body, base *string) *failure {
+	if f := pullTextFailure(title, body, docsUpdatePull); f != nil {
+		return f
+	}
 	changes := map[string]any{}
 	if base != nil && *base != p.Base {
 		if p.State != "open" {
