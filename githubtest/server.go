@@ -76,6 +76,9 @@ type Options struct {
 	// RateLimit is the primary rate limit per hour for each installation,
 	// the user and the App JWT; 5000 when zero, unlimited when negative.
 	RateLimit int
+	// RateLimitStatus is the status of the answer once RateLimit is used
+	// up: 403 when zero, or 429. GitHub sends either.
+	RateLimitStatus int
 	// DeliveryTimeout bounds one webhook delivery; 10s (GitHub's) when zero.
 	DeliveryTimeout time.Duration
 	// WebURL is the base of html_url fields; "https://github.com/" when empty.
@@ -138,6 +141,9 @@ func New(opts Options) *Server {
 	}
 	if opts.RateLimit == 0 {
 		opts.RateLimit = 5000
+	}
+	if opts.RateLimitStatus == 0 {
+		opts.RateLimitStatus = http.StatusForbidden
 	}
 	if opts.DeliveryTimeout == 0 {
 		opts.DeliveryTimeout = 10 * time.Second
@@ -248,8 +254,8 @@ type Request struct {
 	// "anonymous".
 	Auth   string
 	Status int
-	// Fault names the injected fault, if any: "secondary-rate-limit",
-	// "bad-gateway" or "bad-gateway-after-write".
+	// Fault names the injected fault, if any (a Fault value such as
+	// "secondary-rate-limit" or "bad-gateway").
 	Fault string
 	Body  []byte
 }
@@ -375,14 +381,11 @@ func (s *Server) process(c *call, key string, acc access, h handlerFunc) string 
 		}
 	}
 	fault := s.pickFault(key)
-	switch fault {
-	case faultSecondary:
-		c.w.header.Set("Retry-After", strconv.Itoa(s.retryAfterSeconds()))
-		c.writeJSON(http.StatusForbidden, map[string]string{
-			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID " + c.w.header.Get("X-GitHub-Request-Id") + ".",
-			"documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-		})
+	if shape, ok := rateLimitShapes[fault]; ok {
+		s.writeRateLimit(c, shape, true)
 		return string(fault)
+	}
+	switch fault {
 	case faultBadGateway:
 		c.writeBadGateway()
 		return string(fault)
@@ -561,8 +564,8 @@ type rateWindow struct {
 }
 
 // countRate charges one request to the caller's window and sets the
-// x-ratelimit-* headers. It answers 403 and returns false when the window
-// is used up.
+// x-ratelimit-* headers. It answers Options.RateLimitStatus (403 by
+// default) and returns false when the window is used up.
 func (s *Server) countRate(c *call) bool {
 	w := s.rateFor(c.id)
 	if w == nil {
@@ -574,12 +577,7 @@ func (s *Server) countRate(c *call) bool {
 	}
 	s.setRateHeaders(c, w)
 	if exhausted {
-		msg := "API rate limit exceeded for " + c.id.rateSubject() + "."
-		c.writeJSON(http.StatusForbidden, apiError{
-			Message:          msg,
-			DocumentationURL: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit",
-			Status:           "403",
-		})
+		s.writeRateLimit(c, rateLimitShape{status: s.opts.RateLimitStatus, primary: true}, false)
 		return false
 	}
 	return true
