@@ -189,10 +189,10 @@ func (s *Server) orgJSON(u *user) map[string]any {
 }
 
 // emit records a webhook for repository r from actor. Nothing is sent when
-// the App is not installed on the repository's owner, as on GitHub.
+// the App's installation does not cover the repository, as on GitHub.
 func (s *Server) emit(r *repo, event, action string, actor *user, payload map[string]any) {
 	inst := s.installationFor(r.Owner)
-	if inst == nil {
+	if inst == nil || !inst.covers(r) {
 		return
 	}
 	if action != "" {

@@ -34,8 +34,9 @@ func (r *repo) fullName() string { return r.Owner.Login + "/" + r.Name }
 
 // CreateRepo creates owner/name with one initial commit on defaultBranch
 // holding files (path -> content) and returns that commit's id. No webhook
-// is sent: it is setup, not activity. The repository joins owner's
-// installation, present or future.
+// is sent: it is setup, not activity. An installation of all of owner's
+// repositories, present or future, covers it; one of selected
+// repositories does not.
 func (s *Server) CreateRepo(owner, name, defaultBranch string, files map[string]string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -497,3 +497,16 @@ func TestInstallationPermissions(t *testing.T) {
 		}
 	})
 }
+
+// appJWT signs a JWT for the App, valid for a minute by the real clock.
+func appJWT(tb testing.TB) string {
+	tb.Helper()
+	now := time.Now()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.RegisteredClaims{
+		Issuer: itoa(testAppID), IssuedAt: jwt.NewNumericDate(now.Add(-30 * time.Second)), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
+	}).SignedString(appKey(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}

@@ -29,7 +29,7 @@ type Delivery struct {
 	GUID           string
 	Event          string // X-GitHub-Event
 	Action         string // the payload's "action", if any
-	Repo           string // "owner/name"
+	Repo           string // "owner/name"; "" for installation events
 	InstallationID int64
 	Payload        []byte
 	// Pending is true while the delivery waits in the manual queue.
@@ -450,7 +450,7 @@ func (s *Server) hookDeliveryJSON(d *delivery, a *Attempt) map[string]any {
 		"event":           d.Event,
 		"action":          action,
 		"installation_id": d.InstallationID,
-		"repository_id":   d.RepoID,
+		"repository_id":   nullableID(d.RepoID),
 		"throttled_at":    nil,
 	}
 	return j
@@ -532,4 +532,13 @@ func (s *Server) handleRedeliverHookDelivery(c *call) {
 	}
 	h.schedule(queued{d: d, redelivery: true})
 	c.writeJSON(http.StatusAccepted, map[string]any{})
+}
+
+// nullableID is null for 0, as GitHub reports the repository of a delivery
+// that concerns none (installation events).
+func nullableID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }
