@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -534,6 +535,18 @@ func (r *repo) resolveCompareSide(side string) string {
 	return r.resolveCommit(side)
 }
 
+// Limits of the compare API (docs.github.com/en/rest/commits/commits#compare-two-commits):
+// without pagination at most 250 commits; files appear on the first page
+// only, at most 300 for the whole comparison.
+const (
+	maxCompareCommits = 250
+	maxCompareFiles   = 300
+)
+
+// handleCompare compares two commits as "git log BASE..HEAD" does, oldest
+// commit first, with the merge base, the status (ahead, behind, diverged
+// or identical), ahead_by, behind_by and the files changed from the merge
+// base to head. Either side is a branch, tag, commit SHA or "owner:ref".
 func (s *Server) handleCompare(c *call) {
 	r := c.repo
 	basehead := c.r.PathValue("basehead")
@@ -563,16 +576,21 @@ func (s *Server) handleCompare(c *call) {
 	case len(ahead) == 0:
 		status = "behind"
 	}
+	q := c.r.URL.Query()
+	paged := q.Has("page") || q.Has("per_page")
+	listed := ahead
+	switch {
+	case paged:
+		listed = paginate(c, ahead)
+	case len(listed) > maxCompareCommits:
+		listed = listed[:maxCompareCommits]
+	}
 	commits := []map[string]any{}
-	for i, sha := range ahead {
-		if i >= 250 {
-			break
-		}
+	for _, sha := range listed {
 		commits = append(commits, s.repoCommitJSON(r, sha))
 	}
-	files, _, _ := s.filesJSON(r, r.flatAt(mb), r.flatAt(head), head, 300)
 	web := s.repoHTMLURL(r) + "/compare/" + baseRef + "..." + headRef
-	c.writeJSON(http.StatusOK, map[string]any{
+	resp := map[string]any{
 		"url":               s.repoAPIURL(r) + "/compare/" + basehead,
 		"html_url":          web,
 		"permalink_url":     s.repoHTMLURL(r) + "/compare/" + r.Owner.Login + ":" + base[:7] + "..." + r.Owner.Login + ":" + head[:7],
@@ -585,6 +603,9 @@ func (s *Server) handleCompare(c *call) {
 		"behind_by":         len(behind),
 		"total_commits":     len(ahead),
 		"commits":           commits,
-		"files":             files,
-	})
+	}
+	if page, _ := strconv.Atoi(q.Get("page")); page <= 1 {
+		resp["files"], _, _ = s.filesJSON(r, r.flatAt(mb), r.flatAt(head), head, maxCompareFiles)
+	}
+	c.writeJSON(http.StatusOK, resp)
 }
