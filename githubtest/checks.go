@@ -359,7 +359,10 @@ func (s *Server) prRefsJSON(r *repo, sha string) []map[string]any {
 	mini := map[string]any{"id": r.ID, "url": s.repoAPIURL(r), "name": r.Name}
 	for _, p := range r.sortedPulls() {
 		s.refresh(r, p)
-		if p.State != "open" || p.HeadSHA != sha {
+		// Pull requests from forks are left out: GitHub matches a suite
+		// to the pull requests whose head branch is in the suite's
+		// repository (docs.github.com/en/webhooks/webhook-events-and-payloads#check_suite).
+		if p.State != "open" || p.HeadSHA != sha || p.headRepo != r {
 			continue
 		}
 		out = append(out, map[string]any{

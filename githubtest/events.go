@@ -105,19 +105,27 @@ func (s *Server) setRef(r *repo, ref, sha string, actor *user) {
 			s.emitCheckSuite(r, cs, "requested", actor)
 		}
 	}
-	for _, p := range r.sortedPulls() {
-		if p.State != "open" {
+	// Pull requests from this branch, here or into another repository
+	// of the network, and into it.
+	for _, base := range s.sortedRepos() {
+		if base != r && base.git != r.git {
 			continue
 		}
-		switch {
-		case p.Head == branch && sha == "":
-			s.closePull(r, p, actor)
-		case p.Head == branch:
-			s.refresh(r, p)
-			p.UpdatedAt = now
-			s.emitPull(r, p, "synchronize", actor, map[string]any{"before": old, "after": sha})
-		case p.Base == branch && sha == "":
-			s.closePull(r, p, actor)
+		for _, p := range base.sortedPulls() {
+			if p.State != "open" {
+				continue
+			}
+			fromBranch := p.headRepo == r && p.Head == branch
+			switch {
+			case fromBranch && sha == "":
+				s.closePull(base, p, actor)
+			case fromBranch:
+				s.refresh(base, p)
+				p.UpdatedAt = now
+				s.emitPull(base, p, "synchronize", actor, map[string]any{"before": old, "after": sha})
+			case base == r && p.Base == branch && sha == "":
+				s.closePull(base, p, actor)
+			}
 		}
 	}
 }

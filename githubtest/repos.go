@@ -19,7 +19,10 @@ type repo struct {
 	CreatedAt     time.Time
 	PushedAt      time.Time
 
+	// git is shared by every repository of a fork network, as on GitHub,
+	// so that a pull request from a fork can be compared and merged.
 	git    *objectStore
+	parent *repo             // the repository this one is a fork of
 	refs   map[string]string // full ref name -> commit id
 	pushed map[string]bool   // commits that have been reachable from a ref
 
@@ -64,6 +67,51 @@ func (s *Server) CreateRepo(owner, name, defaultBranch string, files map[string]
 	r.pushed[sha] = true
 	s.repos[key] = r
 	return sha
+}
+
+// Fork copies repoName's branches into a repository of the same name owned
+// by owner (a user, created if needed), as "Fork" on github.com does, and
+// returns its full name. The fork shares the original's git objects. No
+// webhook is sent: the App is not installed on the fork's owner.
+func (s *Server) Fork(repoName, owner string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	src := s.mustRepo(repoName)
+	key := strings.ToLower(owner + "/" + src.Name)
+	if _, ok := s.repos[key]; ok {
+		panic(fmt.Sprintf("githubtest: repository %s/%s already exists", owner, src.Name))
+	}
+	u, ok := s.users[strings.ToLower(owner)]
+	if !ok {
+		u = s.userFor(owner, "User")
+	}
+	now := s.now()
+	f := &repo{
+		ID: s.newID(), Owner: u, Name: src.Name, DefaultBranch: src.DefaultBranch, CreatedAt: now, PushedAt: now,
+		git: src.git, parent: src, refs: map[string]string{}, pushed: map[string]bool{},
+		pulls: map[int]*pull{}, nextNumber: 1, labels: map[string]*label{}, suites: map[string]*checkSuite{},
+	}
+	for ref, sha := range src.refs {
+		if strings.HasPrefix(ref, "refs/heads/") {
+			f.refs[ref] = sha
+		}
+	}
+	for sha := range src.pushed {
+		f.pushed[sha] = true
+	}
+	s.repos[key] = f
+	return f.fullName()
+}
+
+// networkRepo finds owner's repository in r's fork network: r itself, or a
+// fork of r or of the repository r forks.
+func (s *Server) networkRepo(r *repo, owner string) *repo {
+	for _, o := range s.sortedRepos() {
+		if o.git == r.git && strings.EqualFold(o.Owner.Login, owner) {
+			return o
+		}
+	}
+	return nil
 }
 
 func (s *Server) repoFor(owner, name string) *repo {
@@ -138,7 +186,7 @@ func (s *Server) repoJSON(r *repo) map[string]any {
 		"owner":                  s.userJSON(r.Owner),
 		"html_url":               s.repoHTMLURL(r),
 		"description":            nil,
-		"fork":                   false,
+		"fork":                   r.parent != nil,
 		"url":                    s.repoAPIURL(r),
 		"pulls_url":              s.repoAPIURL(r) + "/pulls{/number}",
 		"git_url":                "git://github.com/" + r.fullName() + ".git",
