@@ -400,8 +400,20 @@ func TestMergeRefusals(t *testing.T) {
 		if pr.Mergeable == nil || pr.GetMergeable() || pr.GetMergeableState() != "dirty" {
 			t.Errorf("mergeable = %v state %q, want false dirty", pr.Mergeable, pr.GetMergeableState())
 		}
-		if _, err := s.MergePR(o+"/"+r, n, "merge"); err == nil || !strings.Contains(err.Error(), "405 Pull Request is not mergeable") {
-			t.Errorf("merging a conflicting PR: %v, want 405 Pull Request is not mergeable", err)
+		_, _, err = userClient(t, s).PullRequests.Merge(ctx, o, r, n, "", nil)
+		if got := statusOf(t, err); got != http.StatusMethodNotAllowed {
+			t.Errorf("status = %d, want 405", got)
+		}
+	})
+	t.Run("stale sha", func(t *testing.T) {
+		s, n, _, commits := mergeFixture(t)
+		_, _, err := userClient(t, s).PullRequests.Merge(ctx, o, r, n, "", &github.PullRequestOptions{SHA: commits[0]})
+		if got := statusOf(t, err); got != http.StatusConflict {
+			t.Errorf("status = %d, want 409", got)
+		}
+		res, _, err := userClient(t, s).PullRequests.Merge(ctx, o, r, n, "", &github.PullRequestOptions{SHA: commits[1], MergeMethod: "squash"})
+		if err != nil || !res.GetMerged() || s.Head(o+"/"+r, "main") != res.GetSHA() {
+			t.Errorf("merge with the head's sha = %+v, %v", res, err)
 		}
 	})
 	t.Run("line-level merge of one file", func(t *testing.T) {

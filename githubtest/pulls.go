@@ -629,3 +629,37 @@ func (s *Server) mergePull(r *repo, p *pull, actor *user, method, sha string, ti
 	s.emitPull(r, p, "closed", actor, nil)
 	return newHead, nil
 }
+
+// handleMergePull merges a pull request as a person does with the merge
+// button, through the API (docs.github.com/en/rest/pulls/pulls#merge-a-pull-request).
+func (s *Server) handleMergePull(c *call) {
+	p := c.pull()
+	if p == nil {
+		return
+	}
+	var req struct {
+		CommitTitle   *string `json:"commit_title"`
+		CommitMessage *string `json:"commit_message"`
+		SHA           string  `json:"sha"`
+		MergeMethod   string  `json:"merge_method"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	r := c.repo
+	s.refresh(r, p)
+	var changed []string
+	for _, ch := range diffTrees(r.flatAt(r.git.mergeBase(r.branchHead(p.Base), p.HeadSHA)), r.flatAt(p.HeadSHA)) {
+		changed = append(changed, ch.Path, ch.PreviousPath)
+	}
+	if f := workflowFailure(c.id, changed); f != nil {
+		c.failWith(f)
+		return
+	}
+	sha, f := s.mergePull(c.repo, p, c.actor(), req.MergeMethod, req.SHA, req.CommitTitle, req.CommitMessage)
+	if f != nil {
+		c.failWith(f)
+		return
+	}
+	c.writeJSON(http.StatusOK, map[string]any{"sha": sha, "merged": true, "message": "Pull Request successfully merged"})
+}

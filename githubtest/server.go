@@ -81,8 +81,13 @@ type Options struct {
 	RateLimitStatus int
 	// DeliveryTimeout bounds one webhook delivery; 10s (GitHub's) when zero.
 	DeliveryTimeout time.Duration
-	// WebURL is the base of html_url fields; "https://github.com/" when empty.
+	// WebURL is the base of html_url fields; "https://github.com/" when
+	// empty, or the web pages' listener with ServeWeb.
 	WebURL string
+	// ServeWeb starts a second listener serving minimal web pages for
+	// repositories, pull requests and commits (see Server.WebURL), so
+	// that links to GitHub's web pages lead somewhere in the demo.
+	ServeWeb bool
 	// APIURL, when set, is the API base named by the url fields of JSON
 	// bodies and webhook payloads ("https://api.github.com/" on GitHub),
 	// instead of the server's own URL, so that payloads do not depend on
@@ -103,9 +108,14 @@ type Options struct {
 type Server struct {
 	// URL is the API base URL, for example "http://127.0.0.1:41234/".
 	URL string
+	// WebURL is the web base, with a trailing slash: Options.WebURL, or
+	// with Options.ServeWeb the listener of the web pages (for example
+	// "http://127.0.0.1:41235/": WebURL + "acme/platform/pull/1").
+	WebURL string
 
 	opts    Options
 	ts      *httptest.Server
+	web     *httptest.Server // nil unless Options.ServeWeb
 	handler http.Handler
 
 	mu            sync.Mutex
@@ -148,12 +158,6 @@ func New(opts Options) *Server {
 	if opts.DeliveryTimeout == 0 {
 		opts.DeliveryTimeout = 10 * time.Second
 	}
-	if opts.WebURL == "" {
-		opts.WebURL = "https://github.com/"
-	}
-	if !strings.HasSuffix(opts.WebURL, "/") {
-		opts.WebURL += "/"
-	}
 	if opts.APIURL != "" && !strings.HasSuffix(opts.APIURL, "/") {
 		opts.APIURL += "/"
 	}
@@ -170,6 +174,21 @@ func New(opts Options) *Server {
 		suites:        map[int64]*checkSuite{},
 		runs:          map[int64]*checkRun{},
 	}
+	// The web pages' listener starts before anything can reach it, and
+	// names itself in html_url fields unless told otherwise.
+	if opts.ServeWeb {
+		s.startWeb()
+		if s.opts.WebURL == "" {
+			s.opts.WebURL = s.web.URL
+		}
+	}
+	if s.opts.WebURL == "" {
+		s.opts.WebURL = "https://github.com/"
+	}
+	if !strings.HasSuffix(s.opts.WebURL, "/") {
+		s.opts.WebURL += "/"
+	}
+	s.WebURL = s.opts.WebURL
 	s.bot = s.userFor(opts.AppSlug+"[bot]", "Bot")
 	s.human = s.userFor(opts.UserLogin, "User")
 	s.hooks = newHookSender(s)
@@ -186,6 +205,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Close() {
 	s.hooks.close()
 	s.ts.Close()
+	if s.web != nil {
+		s.web.Close()
+	}
 }
 
 // SetWebhookURL changes where deliveries are sent.
@@ -708,6 +730,8 @@ func (s *Server) helpers() []route {
 	return []route{
 		// One commit per file, as a person editing on github.com does.
 		{"PUT " + repoPath + "/contents/{path...}", accessRepo, s.handlePutContents},
+		// The merge button; the demo tells its user to merge this way.
+		{"PUT " + repoPath + "/pulls/{number}/merge", accessRepo, s.handleMergePull},
 	}
 }
 
