@@ -1,16 +1,3 @@
-// Package githubtest is an in-process, stateful stand-in for the GitHub REST
-// API and for GitHub's webhook sender.
-//
-// Real clients (go-github, go-githubapp, ghinstallation) talk to it over
-// HTTP: it verifies the App's JWT, mints installation tokens scoped to one
-// installation's repositories, keeps real git objects (blob, tree and commit
-// ids are the ones git computes), pull requests, labels, comments and check
-// runs, answers with GitHub's paths, JSON shapes and status codes, and sends
-// signed webhooks when its state changes. Go methods such as Commit, OpenPR
-// and MergePR act as a human user would, through the same state transitions
-// as the HTTP API, so they fire the same webhooks.
-//
-// A Server is safe for concurrent use.
 package githubtest
 
 import (
