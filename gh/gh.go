@@ -319,6 +319,8 @@ const (
 // UnreachableError says that the App cannot reach a repository, why, and
 // where to fix it.
 type UnreachableError struct {
+	// Repo is the repository; its Name is empty when the question was
+	// about the owner's installation.
 	Repo   Repo
 	Reason UnreachableReason
 	// InstallationID is the App's installation on the owner, when there
@@ -333,6 +335,9 @@ type UnreachableError struct {
 func (e *UnreachableError) Error() string {
 	switch e.Reason {
 	case NotInstalled:
+		if e.Repo.Name == "" {
+			return fmt.Sprintf("the GitHub App is not installed on %s", e.Repo.Owner)
+		}
 		return fmt.Sprintf("the GitHub App is not installed on %s, so it cannot reach %s", e.Repo.Owner, e.Repo)
 	case NotSelected:
 		return fmt.Sprintf("%s is not among the repositories the GitHub App's installation on %s can access, or does not exist", e.Repo, e.Repo.Owner)
@@ -348,6 +353,9 @@ func (e *UnreachableError) Fix() string {
 	}
 	switch e.Reason {
 	case NotInstalled:
+		if e.Repo.Name == "" {
+			return fmt.Sprintf("Install the App on %s%s.", e.Repo.Owner, where)
+		}
 		return fmt.Sprintf("Install the App on %s%s, with access to %s.", e.Repo.Owner, where, e.Repo)
 	case NotSelected:
 		return fmt.Sprintf("Add %s to the installation's repositories under \"Repository access\"%s, or check the repository's name.", e.Repo, where)
