@@ -667,7 +667,8 @@ const repoPath = "/repos/{owner}/{repo}"
 // exchange. They are the contract with the real API: each answers with
 // GitHub's path, JSON shape, status codes and limits, and ghapi's tests
 // check that it calls nothing else. A route is added here when ghapi starts
-// calling it, and removed when nothing calls it any more.
+// calling it, and removed when nothing calls it any more; ghapi's TestMain
+// fails otherwise.
 func (s *Server) contract() []route {
 	const repo = repoPath
 	return []route{
@@ -710,9 +711,9 @@ func (s *Server) contract() []route {
 	}
 }
 
-// helpers lists routes the app does not call, kept because tests act
-// through them as a person or another tool would. They follow GitHub too,
-// but nothing checks that the app stays away from them.
+// helpers lists routes the app does not call, kept because tests and the
+// demo act through them as a person would. They follow GitHub too; ghapi's
+// tests check that the app does not call them.
 func (s *Server) helpers() []route {
 	return []route{
 		// One commit per file, as a person editing on github.com does.
