@@ -105,8 +105,15 @@ func (s *Server) setRef(r *repo, ref, sha string, actor *user) {
 			s.emitCheckSuite(r, cs, "requested", actor)
 		}
 	}
-	// Pull requests from this branch, here or into another repository
-	// of the network, and into it.
+	s.updatePulls(r, branch, old, sha, actor)
+}
+
+// updatePulls does what a branch move or deletion does to the open pull
+// requests from that branch (in r's repository or another one of its fork
+// network: "synchronize", or closing on deletion) and into it (closing on
+// deletion).
+func (s *Server) updatePulls(r *repo, branch, old, sha string, actor *user) {
+	now := s.now()
 	for _, base := range s.sortedRepos() {
 		if base != r && base.git != r.git {
 			continue
