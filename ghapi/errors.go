@@ -52,16 +52,16 @@ func (e *RateLimitError) RetryAfter() time.Duration { return max(time.Until(e.Un
 func (e *RateLimitError) RateLimitedUntil() time.Time { return e.Until }
 
 // RetryableError is a GitHub failure worth retrying later: 5xx and
-// transport errors. After is GitHub's requested wait, when given.
+// transport errors. GitHub names no wait for them; rate limits are
+// *RateLimitError.
 type RetryableError struct {
-	Err   error
-	After time.Duration
+	Err error
 }
 
 func (e *RetryableError) Error() string { return e.Err.Error() }
 
-// RetryAfter implements gh.Transient.
-func (e *RetryableError) RetryAfter() time.Duration { return e.After }
+// RetryAfter implements gh.Transient: no wait was asked for.
+func (e *RetryableError) RetryAfter() time.Duration { return 0 }
 func (e *RetryableError) Unwrap() error             { return e.Err }
 
 // IsRetryable reports whether err is a GitHub failure worth retrying (a
