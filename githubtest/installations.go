@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// The Go methods below act on the App's installations as an account's
+// administrator would on github.com. Like the other helpers, they panic on
+// an unknown installation or repository, a mistake in the calling test.
+
 // installation is the App installed on one account. It covers every
 // repository of the account, present and future, or only the selected ones
 // ("Only select repositories" on github.com).
