@@ -173,6 +173,14 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 		if err := a.db.Deliveries.Release(recordCtx, batch); err != nil {
 			log.Error().Err(err).Msg("releasing deliveries")
 		}
+	case isRateLimit(err):
+		// Waiting out a rate limit is not a failed attempt: the work is
+		// postponed until GitHub said, however long that is.
+		until, _ := gh.IsRateLimit(err)
+		log.Warn().Err(err).Time("until", until).Msg("rate limited: work postponed")
+		if err := a.db.Deliveries.Postpone(recordCtx, batch, until, "rate limited until "+until.UTC().Format(time.RFC3339)); err != nil {
+			log.Error().Err(err).Msg("postponing deliveries")
+		}
 	default:
 		a.loop.SetLastError(fmt.Errorf("%s: %w", last.Key, err))
 		delay := a.deliveryBackoff(last.Attempts, err)
@@ -181,6 +189,12 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 			log.Error().Err(err).Msg("recording delivery retry")
 		}
 	}
+}
+
+// isRateLimit reports whether err is GitHub asking the App to wait.
+func isRateLimit(err error) bool {
+	_, ok := gh.IsRateLimit(err)
+	return ok
 }
 
 // exhausted is the back-off of a delivery that used up its attempts: it
