@@ -278,6 +278,16 @@ func capturePayloads(tb testing.TB) map[string][]byte {
 		map[string]string{"check_run.rerequested.json": "check_run.rerequested"})
 	c.step(func() { gh.RequestCheckRunAction(configRepo, plan, "replan") },
 		map[string]string{"check_run.requested_action.json": "check_run.requested_action"})
+	// The PR is pointed at a release branch and back: its base changed.
+	c.step(func() {
+		gh.Commit(configRepo, "release", "Cut a release branch", map[string]*string{"RELEASE": text("1\n")})
+	}, nil)
+	c.step(func() { must(tb, gh.ChangePRBase(configRepo, pr, "release")) },
+		map[string]string{"pull_request.edited-base.json": "pull_request.edited"})
+	c.step(func() { must(tb, gh.ChangePRBase(configRepo, pr, "main")) }, nil)
+	// "Re-run all checks" on main's head, where the sync check run is.
+	c.step(func() { must(tb, gh.RerequestCheckSuite(configRepo, gh.Head(configRepo, "main"))) },
+		map[string]string{"check_suite.rerequested-default-branch.json": "check_suite.rerequested"})
 	c.step(func() {
 		_, err := gh.MergePR(configRepo, pr, "merge")
 		must(tb, err)
@@ -333,6 +343,18 @@ func capturePayloads(tb testing.TB) map[string][]byte {
 	}, map[string]string{"push.pipelines-default-branch.json": "push", "pull_request.closed-merged-bot.json": "pull_request.closed"})
 	c.step(func() { gh.AddLabel(pipelinesRepo, botPR, "pipeline-orchestrator/allow-mass-delete") },
 		map[string]string{"pull_request.labeled-merged-bot.json": "pull_request.labeled"})
+	c.step(func() { must(tb, gh.RerequestCheckSuite(pipelinesRepo, gh.Head(pipelinesRepo, "main"))) },
+		map[string]string{"check_suite.rerequested-pipelines-default-branch.json": "check_suite.rerequested"})
+
+	// A fork's pull request from a branch that has the sync branch's name:
+	// not the App's bot PR.
+	c.step(func() {
+		fork := gh.Fork(pipelinesRepo, "mallory")
+		gh.Commit(fork, "pipeline-orchestrator/sync", "Look like the bot", map[string]*string{"pipelines/evil.yaml": text("pipeline: evil\n")})
+	}, nil)
+	c.step(func() {
+		gh.OpenForkPR(pipelinesRepo, "mallory:pipeline-orchestrator/sync", "main", "Sync pipelines with the catalog", "")
+	}, map[string]string{"pull_request.opened-fork-sync.json": "pull_request.opened"})
 
 	// Changes to the installations: the website leaves the config org's
 	// installation and comes back; the pipelines org's loses an archive

@@ -33,7 +33,8 @@ type Work struct {
 }
 
 // Recorder stores work durably. Record must be idempotent on
-// (DeliveryID, Event): GitHub's redeliveries reuse the delivery id.
+// (DeliveryID, Event, Key): GitHub's redeliveries reuse the delivery id,
+// and one delivery may ask for several kinds of work.
 type Recorder interface {
 	Record(ctx context.Context, w Work) error
 }

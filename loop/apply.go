@@ -125,7 +125,7 @@ func (l *Loop) massDeleteAllowed(ctx context.Context, triggers []work.Trigger) (
 	case !isNotFound(err):
 		return false, err
 	}
-	if planner.MassDeleteAllowed(last, nil) {
+	if planner.MassDeleteAllowed(l.repos.Pipelines, last, nil) {
 		return true, nil
 	}
 	var labelled []gh.PullRequest
@@ -139,7 +139,7 @@ func (l *Loop) massDeleteAllowed(ctx context.Context, triggers []work.Trigger) (
 		}
 		labelled = append(labelled, merged)
 	}
-	return planner.MassDeleteAllowed(last, labelled), nil
+	return planner.MassDeleteAllowed(l.repos.Pipelines, last, labelled), nil
 }
 
 // releaseHeldIfAllowed releases held deletes once the label is there.

@@ -139,7 +139,10 @@ func TestApply(t *testing.T) {
 }
 
 func TestMassDeleteAllowed(t *testing.T) {
-	labelled := gh.PullRequest{Number: 3, Merged: true, HeadRef: gh.SyncBranch, Labels: []string{gh.MassDeleteLabel}}
+	labelled := gh.PullRequest{Number: 3, Merged: true, HeadRef: gh.SyncBranch, HeadRepo: pipelinesRepo.String(), AuthorIsBot: true,
+		Author: "pipeline-orchestrator[bot]", Labels: []string{gh.MassDeleteLabel}}
+	fork := labelled
+	fork.HeadRepo, fork.Author, fork.AuthorIsBot = "mallory/harness-pipelines", "mallory", false
 	for name, tt := range map[string]struct {
 		last     *gh.PullRequest
 		labelled []gh.PullRequest
@@ -151,9 +154,10 @@ func TestMassDeleteAllowed(t *testing.T) {
 		"a merged bot PR was labelled later":    {last: &gh.PullRequest{}, labelled: []gh.PullRequest{labelled}, want: true},
 		"a labelled PR from another branch":     {labelled: []gh.PullRequest{{Merged: true, HeadRef: "feature", Labels: labelled.Labels}}},
 		"a labelled bot PR that was not merged": {labelled: []gh.PullRequest{{HeadRef: gh.SyncBranch, Labels: labelled.Labels}}},
+		"a fork's merged PR from a branch named like the sync branch": {labelled: []gh.PullRequest{fork}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := planner.MassDeleteAllowed(tt.last, tt.labelled); got != tt.want {
+			if got := planner.MassDeleteAllowed(pipelinesRepo, tt.last, tt.labelled); got != tt.want {
 				t.Errorf("MassDeleteAllowed = %v, want %v", got, tt.want)
 			}
 		})
