@@ -148,12 +148,12 @@ func TestMassDeleteAllowed(t *testing.T) {
 		labelled []gh.PullRequest
 		want     bool
 	}{
-		"no bot PR":                             {},
-		"the last bot PR carries the label":     {last: &gh.PullRequest{Labels: []string{gh.MassDeleteLabel}}, want: true},
-		"the last bot PR has other labels":      {last: &gh.PullRequest{Labels: []string{gh.BotLabel}}},
-		"a merged bot PR was labelled later":    {last: &gh.PullRequest{}, labelled: []gh.PullRequest{labelled}, want: true},
-		"a labelled PR from another branch":     {labelled: []gh.PullRequest{{Merged: true, HeadRef: "feature", Labels: labelled.Labels}}},
-		"a labelled bot PR that was not merged": {labelled: []gh.PullRequest{{HeadRef: gh.SyncBranch, Labels: labelled.Labels}}},
+		"no bot PR":                                                   {},
+		"the last bot PR carries the label":                           {last: &gh.PullRequest{Labels: []string{gh.MassDeleteLabel}}, want: true},
+		"the last bot PR has other labels":                            {last: &gh.PullRequest{Labels: []string{gh.BotLabel}}},
+		"a merged bot PR was labelled later":                          {last: &gh.PullRequest{}, labelled: []gh.PullRequest{labelled}, want: true},
+		"a labelled PR from another branch":                           {labelled: []gh.PullRequest{{Merged: true, HeadRef: "feature", Labels: labelled.Labels}}},
+		"a labelled bot PR that was not merged":                       {labelled: []gh.PullRequest{{HeadRef: gh.SyncBranch, Labels: labelled.Labels}}},
 		"a fork's merged PR from a branch named like the sync branch": {labelled: []gh.PullRequest{fork}},
 	} {
 		t.Run(name, func(t *testing.T) {
