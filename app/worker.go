@@ -225,7 +225,7 @@ func (a *App) dispatch(ctx context.Context, kind work.Kind, batch []store.Delive
 	last := batch[len(batch)-1]
 	switch kind {
 	case work.Preview:
-		return a.loop.Preview(ctx, loop.PreviewRequest{Repo: previewRepo(last), SHA: last.SHA, Before: last.Before, Work: last.ID})
+		return a.loop.Preview(ctx, loop.PreviewRequest{Repo: previewRepo(last), SHA: last.SHA, Before: last.Before, BaseRef: last.Ref, Work: last.ID})
 	case work.Propose:
 		return a.loop.Propose(ctx, triggersOf(batch))
 	case work.Apply:

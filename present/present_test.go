@@ -156,6 +156,8 @@ func TestPreviews(t *testing.T) {
 		{Verdict: planner.VerdictRenderFailed, Diags: diags[:1]},
 		{Verdict: planner.VerdictPlanned, Plan: plan(), MassDelete: true, Existing: 4},
 		{Verdict: planner.VerdictPlanned, Plan: func() render.PipelinePlan { p := plan(); p.SchemaSkipped = true; return p }()},
+		{Verdict: planner.VerdictPlanned, Plan: plan(), Behind: 3, MergeBase: lastGood},
+		{Verdict: planner.VerdictPlanned, Plan: plan(), Behind: 1, MergeBase: lastGood, BothSides: []string{"orders", "payment-service"}},
 	}
 	for _, template := range []bool{false, true} {
 		var b strings.Builder
