@@ -68,6 +68,7 @@ type App struct {
 	runner *outbox.Runner
 	web    *web.Server
 
+	reach        *reachability
 	wake         chan struct{}
 	lastRecorded atomic.Int64 // when the last delivery was recorded (Unix ns)
 }
@@ -81,7 +82,8 @@ func New(cfg Config, deps Deps) (*App, error) {
 		cfg: cfg, gh: deps.GitHub, db: deps.Store, now: deps.Now, metrics: deps.Metrics, forget: deps.Forget,
 		repos: snapshot.Repos{Config: gh.ParseRepo(cfg.ConfigRepo.Repo), Pipelines: gh.ParseRepo(cfg.PipelinesRepo.Repo),
 			CatalogPath: cfg.ConfigRepo.CatalogPath},
-		wake: make(chan struct{}, 1),
+		reach: newReachability(),
+		wake:  make(chan struct{}, 1),
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -121,6 +123,7 @@ func New(cfg Config, deps Deps) (*App, error) {
 		Store: readModel{a.db}, Loop: a.loop, Enqueue: a.Enqueue, Metrics: a.metrics.Handler(),
 		ConfigRepo: a.repos.Config, PipelinesRepo: a.repos.Pipelines, Links: links,
 		Tokens: webTokens(cfg.Server.Tokens()), StatusRequiresToken: cfg.Server.StatusRequiresToken, Log: a.log, Now: a.now,
+		Reachability: a.reach.Problems,
 	})
 	return a, nil
 }
@@ -192,6 +195,9 @@ func (a *App) Run(ctx context.Context) error {
 		start(func() {
 			every(ctx, time.Second, a.cfg.GitHub.RedeliveryInterval, func(ctx context.Context) { a.redeliverFailed(ctx, r) })
 		})
+	}
+	if inst, ok := a.gh.(gh.Installations); ok {
+		start(func() { a.watchReach(ctx, inst) })
 	}
 	if iv := a.cfg.Reconcile.Interval; iv > 0 {
 		start(func() { every(ctx, iv, iv, a.converge) })

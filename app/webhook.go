@@ -37,10 +37,13 @@ func (a *App) withLogger(next http.Handler) http.Handler {
 	})
 }
 
+// forgetInstallation drops what is cached of an owner's installation, and
+// checks again which repositories the App reaches.
 func (a *App) forgetInstallation(owner string) {
 	if a.forget != nil {
 		a.forget(owner)
 	}
+	a.reach.kick()
 }
 
 // recorder stores handler work as deliveries.

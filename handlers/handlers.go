@@ -69,7 +69,7 @@ func All(repos Repos, rec Recorder, onInstallation func(owner string)) []githuba
 		&PullRequest{Repos: repos, Recorder: rec},
 		&CheckSuite{Repos: repos, Recorder: rec},
 		&CheckRun{Repos: repos, Recorder: rec},
-		&Installation{OnChange: onInstallation},
+		&Installation{Repos: repos, Recorder: rec, OnChange: onInstallation},
 	}
 }
 

@@ -297,14 +297,31 @@ func TestHandlersRouteEveryFixture(t *testing.T) {
 		name: "a requested action is ignored (the app offers none)", event: "check_run",
 		body: fixture(t, "check_run.requested_action.json"), wantCode: 200,
 	}, {
-		name: "installation created refreshes the cache", event: "installation",
+		name: "installing the App on the config repo's owner catches up", event: "installation",
 		body: fixture(t, "installation.created.json"), wantCode: 200, wantOwner: "acme",
+		want: []handlers.Work{
+			{Event: "installation", Action: "created", Lane: pipelinesRepo, Key: "propose", Repo: configRepo, Installation: configInst, Sender: "alice"},
+			{Event: "installation", Action: "created", Lane: pipelinesRepo, Key: "apply", Repo: configRepo, Installation: configInst, Sender: "alice"}},
+	}, {
+		name: "installing the App on another owner only refreshes the cache", event: "installation",
+		body: edit(t, fixture(t, "installation.created.json"), func(m map[string]any) {
+			obj(m, "installation", "account")["login"] = "someone-else"
+		}), wantCode: 200, wantOwner: "someone-else",
 	}, {
 		name: "installation deleted refreshes the cache", event: "installation",
 		body: fixture(t, "installation.deleted.json"), wantCode: 200, wantOwner: "acme-harness",
 	}, {
-		name: "repositories added refresh the cache", event: "installation_repositories",
+		name: "a repository the App does not serve added refreshes the cache", event: "installation_repositories",
 		body: fixture(t, "installation_repositories.added.json"), wantCode: 200, wantOwner: "acme",
+	}, {
+		name: "the config repo added to an installation catches up", event: "installation_repositories",
+		body: edit(t, fixture(t, "installation_repositories.added.json"), func(m map[string]any) {
+			added := m["repositories_added"].([]any)
+			added[0].(map[string]any)["full_name"] = configRepo
+		}), wantCode: 200, wantOwner: "acme",
+		want: []handlers.Work{
+			{Event: "installation_repositories", Action: "added", Lane: pipelinesRepo, Key: "propose", Repo: configRepo, Installation: configInst, Sender: "alice"},
+			{Event: "installation_repositories", Action: "added", Lane: pipelinesRepo, Key: "apply", Repo: configRepo, Installation: configInst, Sender: "alice"}},
 	}, {
 		name: "repositories removed refresh the cache", event: "installation_repositories",
 		body: fixture(t, "installation_repositories.removed.json"), wantCode: 200, wantOwner: "acme-harness",

@@ -107,9 +107,10 @@ func (l fixedLoop) Sync(context.Context, string) (loop.SyncResult, error) {
 	return loop.SyncResult{}, nil
 }
 
-func server(s *fixedStore, l fixedLoop) http.Handler {
+func server(s *fixedStore, l fixedLoop, problems ...web.RepoProblem) http.Handler {
 	mux := http.NewServeMux()
 	web.New(web.Options{
+		Reachability: func() []web.RepoProblem { return problems },
 		Store: s, Loop: l, Enqueue: func(context.Context, work.Kind, string) error { return nil },
 		Metrics:    http.NotFoundHandler(),
 		ConfigRepo: gh.ParseRepo("company/platform-next"), PipelinesRepo: gh.ParseRepo("company-harness/harness-pipelines"),
@@ -154,15 +155,18 @@ func busyStore() *fixedStore {
 // one; a change to the page shows up as a diff of testdata/*.html.
 func TestStatusPageGolden(t *testing.T) {
 	for name, c := range map[string]struct {
-		store *fixedStore
-		loop  fixedLoop
+		store    *fixedStore
+		loop     fixedLoop
+		problems []web.RepoProblem
 	}{
 		"status-idle.html": {store: &fixedStore{}},
-		"status-busy.html": {store: busyStore(), loop: fixedLoop{lastError: "2026-12-06T11:59:00Z: propose: reading branch main: 502"}},
+		"status-busy.html": {store: busyStore(), loop: fixedLoop{lastError: "2026-12-06T11:59:00Z: propose: reading branch main: 502"},
+			problems: []web.RepoProblem{{Repo: "company/platform-next", Problem: "company/platform-next is not among the repositories the GitHub App's installation on company can access, or does not exist",
+				Fix: `Add company/platform-next to the installation's repositories under "Repository access" at https://github.com/organizations/company/settings/installations/7, or check the repository's name.`}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			server(c.store, c.loop).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			server(c.store, c.loop, c.problems...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("GET / = %d", rec.Code)
 			}

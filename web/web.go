@@ -52,6 +52,13 @@ type Loop interface {
 // Enqueue records work for the workers (why names who asked).
 type Enqueue func(ctx context.Context, kind work.Kind, why string) error
 
+// RepoProblem is a repository the App cannot reach, and the fix.
+type RepoProblem struct {
+	Repo    string `json:"repo"`
+	Problem string `json:"problem"`
+	Fix     string `json:"fix"`
+}
+
 // Options configure a Server.
 type Options struct {
 	Store   Store
@@ -71,6 +78,9 @@ type Options struct {
 	StatusRequiresToken bool
 	Log                 zerolog.Logger
 	Now                 func() time.Time
+	// Reachability lists the repositories the App cannot reach (nil: none
+	// known).
+	Reachability func() []RepoProblem
 }
 
 // Server is the HTTP surfaces.
@@ -104,16 +114,38 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle(adminPrefix, api)
 }
 
+// readiness is the answer of GET /readyz.
+type readiness struct {
+	Status string `json:"status"` // ready | degraded | unavailable
+	Error  string `json:"error,omitempty"`
+	// Problems are the repositories the App cannot reach, with the fix:
+	// the server is degraded (still ready: it must keep receiving the
+	// installation events that end the problem).
+	Problems []RepoProblem `json:"problems,omitempty"`
+}
+
 // ready answers 200 when the store is writable and the configuration is
-// loaded (it is, or the server would not exist); 503 otherwise.
+// loaded (it is, or the server would not exist), "degraded" when a
+// repository cannot be reached; 503 when the store is not writable.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.opts.Store.Writable(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store not writable: " + err.Error()})
+		writeJSON(w, http.StatusServiceUnavailable, readiness{Status: "unavailable", Error: "store not writable: " + err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	rd := readiness{Status: "ready", Problems: s.problems()}
+	if len(rd.Problems) > 0 {
+		rd.Status = "degraded"
+	}
+	writeJSON(w, http.StatusOK, rd)
+}
+
+func (s *Server) problems() []RepoProblem {
+	if s.opts.Reachability == nil {
+		return nil
+	}
+	return s.opts.Reachability()
 }
 
 // askForToken refuses the status page to a browser without a token, and
