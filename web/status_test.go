@@ -111,7 +111,7 @@ func server(s *fixedStore, l fixedLoop, problems ...web.RepoProblem) http.Handle
 	mux := http.NewServeMux()
 	web.New(web.Options{
 		Reachability: func() []web.RepoProblem { return problems },
-		Store: s, Loop: l, Enqueue: func(context.Context, work.Kind, string) error { return nil },
+		Store:        s, Loop: l, Enqueue: func(context.Context, work.Kind, string) error { return nil },
 		Metrics:    http.NotFoundHandler(),
 		ConfigRepo: gh.ParseRepo("company/platform-next"), PipelinesRepo: gh.ParseRepo("company-harness/harness-pipelines"),
 		Links: present.Links{Web: "https://github.com"}, Now: func() time.Time { return now },
