@@ -635,3 +635,11 @@ func TestCloseEndsWaitingRuns(t *testing.T) {
 		t.Errorf("run after Close: %s", rec.Status)
 	}
 }
+
+// TestDeployFixturesPassHarnessSchemas saves the deploy that runs with
+// Harness's schemas checked: the pipeline, the Service's definition and
+// the trigger.
+func TestDeployFixturesPassHarnessSchemas(t *testing.T) {
+	d := newDeployWorld(t, schemas(t))
+	d.save(graph...)
+}
