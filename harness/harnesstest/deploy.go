@@ -91,12 +91,11 @@ func (s *Server) serviceStep(e *execution, st *stageRun, spec map[string]any, ev
 	ev.service = map[string]string{"identifier": ent.id, "name": ent.name}
 
 	// executeEnvironmentPart.
-	envDoc, envEnt := s.entityDoc(e.scope, KindEnvironment, "", envRef)
+	_, envEnt := s.entityDoc(e.scope, KindEnvironment, "", envRef)
 	if envEnt == nil {
 		return fmt.Sprintf("Environment with ref: [%s] not found", envRef)
 	}
 	s.changeRun(e, func() { st.env, st.envName, st.envType = envEnt.id, envEnt.name, envEnt.typ })
-	_ = envDoc
 	ev.env = map[string]string{"identifier": envEnt.id, "name": envEnt.name, "type": envEnt.typ}
 
 	dspec := mapAt(def, "spec")

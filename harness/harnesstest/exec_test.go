@@ -532,6 +532,22 @@ func TestStageFailsAsHarnessSays(t *testing.T) {
 			},
 			want: "Invalid argument(s): namespace:  set as runtime input but no value was provided",
 		},
+		"infrastructure of another deployment type": {
+			setup: func(d *deployWorld) []string {
+				d.edit("infrastructure-staging-eu.yaml", "deploymentType: Kubernetes", "deploymentType: NativeHelm")
+				return without()
+			},
+			want: "Deployment type of the stage [Kubernetes] and the infrastructure [NativeHelm] do not match",
+		},
+		"manifest paths not a list": {
+			setup: func(d *deployWorld) []string {
+				d.edit("pipeline.yaml", "paths:\n                                - generated/payments-api/staging/eu/manifests.yaml",
+					"paths: generated/payments-api/staging/eu/manifests.yaml")
+				return without()
+			},
+			want: "Incorrect value [generated/payments-api/staging/eu/manifests.yaml] for field [paths] in manifest [main] \n" +
+				"Hint: Please check provided field [paths] for manifest id [main]. If using runtime input make sure that valid input is provided for manifest [main]. Service Input yaml should contain identifier [main]",
+		},
 		"cluster connector missing": {
 			setup: func(d *deployWorld) []string { return without("connector-k8s-eu.yaml") },
 			want:  "Connector not found for identifier : [k8s_eu]",
@@ -642,4 +658,22 @@ func TestCloseEndsWaitingRuns(t *testing.T) {
 func TestDeployFixturesPassHarnessSchemas(t *testing.T) {
 	d := newDeployWorld(t, schemas(t))
 	d.save(graph...)
+}
+
+// TestDockerRegistryImage forms a DockerRegistry artifact's image from the
+// connector's registry host and port.
+func TestDockerRegistryImage(t *testing.T) {
+	d := newDeployWorld(t, harnesstest.Options{})
+	d.files["connector-docker.yaml"] = "connector:\n  name: registry\n  identifier: registry\n  orgIdentifier: default\n" +
+		"  projectIdentifier: payments\n  type: DockerRegistry\n  spec:\n    dockerRegistryUrl: https://registry.example.com:5000/v2/\n" +
+		"    providerType: Other\n    auth:\n      type: Anonymous\n"
+	d.edit("service.yaml", "              type: Gcr\n              spec:\n                connectorRef: gcr\n                registryHostname: gcr.io\n",
+		"              type: DockerRegistry\n              spec:\n                connectorRef: registry\n")
+	d.edit("pipeline.yaml", "type: Gcr", "type: DockerRegistry")
+	d.save(append([]string{"connector-docker.yaml"}, without("trigger.yaml")...)...)
+	rec := d.await(d.execute(imageTagIn), harnesstest.StatusApprovalWaiting, harnesstest.StatusFailed)
+	if want := "registry.example.com:5000/company-project/payments-api:v2.3.1"; rec.Stages[0].Image != want ||
+		len(rec.Stages[0].Images) != 1 || rec.Stages[0].Images[0] != want {
+		t.Errorf("image %q, deployed %v (%s %q); want %s", rec.Stages[0].Image, rec.Stages[0].Images, rec.Status, rec.FailureMessage, want)
+	}
 }

@@ -272,8 +272,9 @@ type Fault struct {
 	// Message is the ErrorDTO message FaultStatus sends; a default fits Code.
 	Message string
 	// AfterEffect applies the fault only to a call that changed the state
-	// (create, update, delete, execute), after the change: the client sees
-	// a failure although the write took effect.
+	// (create, update, delete, execute, a custom webhook, an approval),
+	// after the change: the client sees a failure although the write took
+	// effect.
 	AfterEffect bool
 	// Method and Path restrict the fault to matching calls: an empty Method
 	// matches every method, an empty Path every path, and otherwise the
