@@ -2,8 +2,10 @@
 // pipeline-orchestrator uses: every entity a deploy needs (services,
 // environments, infrastructure definitions, pipelines, triggers and
 // connectors) through one idempotent surface that the durable outbox calls
-// (Apply, Remove, Get, List), pipeline execution and execution status, and
-// the account's YAML schemas. The pipeline-specific calls of earlier
+// (Apply, Remove, Get, List); runs (Execute, GetExecution, ExecutionStatus),
+// custom webhook triggers (FireTrigger, TriggerEvent) and approvals
+// (ApprovalInstances, GetApproval, Approve, Reject); and the account's YAML
+// schemas. The pipeline-specific calls of earlier
 // versions (CreateOrUpdate, DeleteIfExists, GetPipeline, ListPipelines)
 // remain.
 //
@@ -112,7 +114,9 @@ type Config struct {
 	// Observe, when set, is called after every attempt with the operation
 	// (get_<kind>, create_<kind>, update_<kind>, delete_<kind> and
 	// list_<kind>s for every Kind, e.g. get_pipeline or list_services;
-	// execute, execution_status, get_yaml_schema), its result (ok,
+	// execute, execution_status, fire_trigger, get_trigger_event,
+	// list_approvals, get_approval, approval_activity, get_yaml_schema),
+	// its result (ok,
 	// not_found, already_exists, invalid_request, unauthorized, forbidden,
 	// rate_limited, server_error, timeout, transport_error, canceled,
 	// governance_denied, not_managed, reference_not_found, referenced,
@@ -297,6 +301,11 @@ type call struct {
 	// accountScope marks a call about the account as a whole: it needs no
 	// org or project and sends neither.
 	accountScope bool
+	// header holds extra request headers (the v1 API's Harness-Account).
+	header http.Header
+	// bare marks an API that answers without the ResponseDTO envelope
+	// (the v1 API): a 2xx body is decode's input as it is.
+	bare bool
 	// reclassify, when set, may change the classification of an error
 	// answer, for answers whose meaning depends on the call (a 400
 	// INVALID_REQUEST "doesn't exist" to an update means not found).
@@ -441,6 +450,9 @@ func (c *Client) attempt(ctx context.Context, cl call, target string, attempt in
 	if cl.contentType != "" {
 		req.Header.Set("Content-Type", cl.contentType)
 	}
+	for k, vs := range cl.header {
+		req.Header[http.CanonicalHeaderKey(k)] = vs
+	}
 	resp, err := c.sh.http.Do(req)
 	if err != nil {
 		return c.transportErr(ctx, actx, cl, err)
@@ -502,6 +514,15 @@ func (c *Client) interpret(cl call, resp *http.Response, raw []byte) error {
 	var env envelope
 	isEnv := isJSON(resp.Header.Get("Content-Type"), raw) && json.Unmarshal(raw, &env) == nil && env.Status != ""
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if ok && cl.bare && isJSON(resp.Header.Get("Content-Type"), raw) {
+		if cl.decode == nil {
+			return nil
+		}
+		if err := cl.decode(raw); err != nil {
+			return fmt.Errorf("%s: %w", cl.op, err)
+		}
+		return nil
+	}
 	if ok && isEnv && env.Status == "SUCCESS" {
 		if cl.decode == nil {
 			return nil

@@ -132,6 +132,13 @@ type Entity struct {
 	// Tags are the entity's tags: from the answer's tags where Harness
 	// sends them, else from the YAML.
 	Tags map[string]string
+	// WebhookURL is a custom webhook trigger's URL, as Harness generates
+	// it from the token it gave the trigger at creation
+	// (<base>/pipeline/api/webhook/custom/<token>/v3?…); give it to
+	// FireTrigger. Empty for other kinds, and where Harness does not send
+	// it (versions before late 2025 answer a trigger's GET without it;
+	// List sends it).
+	WebhookURL string
 }
 
 // Summary is one entity of a List.
@@ -143,6 +150,8 @@ type Summary struct {
 	// EnvironmentRef is set for infrastructure definitions, PipelineRef for
 	// triggers.
 	EnvironmentRef, PipelineRef string
+	// WebhookURL is a custom webhook trigger's URL (see Entity).
+	WebhookURL string
 }
 
 // Ref returns the Ref of s.

@@ -207,6 +207,15 @@ func TestApplyAndRemoveEveryKind(t *testing.T) {
 			}
 			want := []harness.Summary{{Kind: e.ref.Kind, Identifier: e.ref.Identifier, Name: "renamed",
 				Tags: map[string]string{managed.Key: managed.Value}, EnvironmentRef: e.ref.EnvironmentRef, PipelineRef: e.ref.PipelineRef}}
+			if e.ref.Kind == harness.KindTrigger {
+				// A custom webhook trigger's URL, from its token.
+				if !strings.Contains(got.WebhookURL, "/pipeline/api/webhook/custom/") {
+					t.Errorf("Get: trigger webhook URL %q", got.WebhookURL)
+				}
+				want[0].WebhookURL = got.WebhookURL
+			} else if got.WebhookURL != "" {
+				t.Errorf("Get: %s with a webhook URL %q", e.ref.Kind, got.WebhookURL)
+			}
 			if diff := cmp.Diff(want, list); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}

@@ -330,9 +330,11 @@ func (c *Client) Execute(ctx context.Context, id string, runtimeInputYAML []byte
 // ExecutionStatus returns the status of a plan execution, one of Harness's
 // ExecutionStatus names ("Running", "ApprovalWaiting", "Success", "Failed",
 // "Aborted", ...). An unknown execution is ErrNotFound.
+//
+// It reads the run's summary only; GetExecution reads its stages and steps.
 func (c *Client) ExecutionStatus(ctx context.Context, executionID string) (string, error) {
-	if executionID == "" || strings.ContainsAny(executionID, "/?#") {
-		return "", fmt.Errorf("harness: execution id %q is not valid: %w", executionID, ErrInvalidRequest)
+	if err := checkExecutionID(executionID); err != nil {
+		return "", err
 	}
 	var data struct {
 		Summary struct {

@@ -31,6 +31,9 @@ type triggerResponse struct {
 	// NGTriggerElementMapper.toErrorDTO), and nothing was saved.
 	ErrorResponse bool                       `json:"errorResponse"`
 	Errors        map[string]json.RawMessage `json:"errors"`
+	// WebhookURL is sent by newer Harness versions
+	// (NGTriggerResponseDTO.webhookUrl).
+	WebhookURL string `json:"webhookUrl"`
 }
 
 func decodeTrigger(out *triggerResponse) func(json.RawMessage) error {
@@ -76,7 +79,8 @@ func (c *Client) getTrigger(ctx context.Context, ref Ref) (*Entity, error) {
 	if resp.YAML == "" {
 		return nil, fmt.Errorf("getting %s: %w", ref, unexpected("trigger answer has no yaml"))
 	}
-	return &Entity{Ref: ref, Name: resp.Name, YAML: []byte(resp.YAML), Tags: yamlTags(KindTrigger, []byte(resp.YAML))}, nil
+	return &Entity{Ref: ref, Name: resp.Name, YAML: []byte(resp.YAML), Tags: yamlTags(KindTrigger, []byte(resp.YAML)),
+		WebhookURL: resp.WebhookURL}, nil
 }
 
 // saveTrigger creates (update false) or updates the trigger d. Harness
@@ -147,10 +151,13 @@ func (c *Client) listTriggers(ctx context.Context, pipeline string) ([]Summary, 
 			return nil, fmt.Errorf("listing the triggers of pipeline %q (page %d): %w", pipeline, page, err)
 		}
 		for _, item := range data.Content {
+			// NGTriggerDetailsResponseDTO; webhookUrl is the custom
+			// webhook's URL (WebhookHelper.generateCustomWebhookUrl).
 			var t struct {
 				Identifier string            `json:"identifier"`
 				Name       string            `json:"name"`
 				Tags       map[string]string `json:"tags"`
+				WebhookURL string            `json:"webhookUrl"`
 			}
 			if err := json.Unmarshal(item, &t); err != nil || t.Identifier == "" {
 				return nil, fmt.Errorf("listing the triggers of pipeline %q (page %d): %w", pipeline, page,
@@ -160,7 +167,8 @@ func (c *Client) listTriggers(ctx context.Context, pipeline string) ([]Summary, 
 				continue
 			}
 			seen[t.Identifier] = true
-			out = append(out, Summary{Kind: KindTrigger, Identifier: t.Identifier, Name: t.Name, Tags: t.Tags, PipelineRef: pipeline})
+			out = append(out, Summary{Kind: KindTrigger, Identifier: t.Identifier, Name: t.Name, Tags: t.Tags, PipelineRef: pipeline,
+				WebhookURL: t.WebhookURL})
 		}
 		if data.done(page) {
 			return out, nil

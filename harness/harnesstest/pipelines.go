@@ -385,68 +385,6 @@ func (s *Server) list(r *http.Request, sc scope, body []byte) reply {
 	})
 }
 
-func (s *Server) execute(r *http.Request, sc scope, id string, body []byte) reply {
-	if r.URL.Query().Get("moduleType") == "" {
-		// PlanExecutionResource's execute reads the module from moduleType;
-		// without it Harness is reported to answer 400 (the Dec-2023
-		// signature declares it optional, so this rule follows reported
-		// behaviour, not read code).
-		return s.failureDTO([]string{"moduleType"})
-	}
-	if rp := s.requireYAML(r); rp != nil {
-		return *rp
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		var raw any
-		if err := yaml.Unmarshal(body, &raw); err != nil {
-			return s.errorDTO(http.StatusBadRequest, "INVALID_YAML_ERROR", "Invalid yaml: "+err.Error())
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.lookup(sc, KindPipeline, "", id) == nil {
-		return s.errorDTO(http.StatusNotFound, "ENTITY_NOT_FOUND", notFoundMessage(sc, id))
-	}
-	uuid := s.newExecutionID()
-	key := sc.account + "/" + sc.org + "/" + sc.project + "/" + id
-	s.runSeq[key]++
-	now := s.now().UnixMilli()
-	s.executions[uuid] = &execution{scope: sc, pipelineID: id, seq: s.runSeq[key], startTs: now}
-	s.effects = append(s.effects, Effect{Kind: "execute", Entity: KindPipeline, Account: sc.account, Org: sc.org,
-		Project: sc.project, ID: id, YAML: bytes.Clone(body), ExecutionID: uuid})
-	rp := s.success(map[string]any{
-		"planExecution": map[string]any{
-			"uuid": uuid, "planId": uuid + "_plan", "status": "RUNNING", "startTs": now, "createdAt": now,
-			"metadata": map[string]any{"executionUuid": uuid, "runSequence": s.runSeq[key]},
-		},
-		"gitDetails": map[string]any{},
-	})
-	rp.effect = true
-	return rp
-}
-
-func (s *Server) executionStatus(sc scope, uuid string) reply {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.executions[uuid]
-	if e == nil || e.scope != sc {
-		return s.errorDTO(http.StatusNotFound, "ENTITY_NOT_FOUND",
-			"Plan Execution Summary does not exist or has been deleted for planExecutionId: "+uuid)
-	}
-	status := s.steps[min(e.step, len(s.steps)-1)]
-	if e.step < len(s.steps)-1 {
-		e.step++
-	}
-	summary := map[string]any{
-		"pipelineIdentifier": e.pipelineID, "planExecutionId": uuid, "runSequence": e.seq,
-		"status": status, "startTs": e.startTs,
-	}
-	if e.step == len(s.steps)-1 && status == s.steps[len(s.steps)-1] {
-		summary["endTs"] = s.now().UnixMilli()
-	}
-	return s.success(map[string]any{"pipelineExecutionSummary": summary})
-}
-
 // stagesOf returns the stage mappings of a decoded pipeline document,
 // parallel groups included.
 func stagesOf(doc any) []map[string]any {

@@ -1,7 +1,13 @@
 // Package harnesstest is an in-process stand-in for the Harness NG v0
 // APIs the application uses: services, environments, infrastructure
-// definitions and connectors (NG manager), pipelines, triggers and
-// executions (pipeline service). It speaks the same paths, query
+// definitions and connectors (NG manager), pipelines, triggers, custom
+// webhooks, approvals and executions (pipeline service). Runs execute:
+// each stage resolves its Service, Environment and infrastructure
+// definition, merges its runtime inputs, resolves the artifact image,
+// fetches the manifests from GitHub through the Service's connector (as
+// the connector's GitHub App, over HTTP to the API Options.GitHubAPIURL
+// names) and renders them, waits in Wait and HarnessApproval steps, and
+// fails with Harness's message where Harness would. It speaks the same paths, query
 // parameters, status codes and JSON envelopes as Harness, keeps every
 // entity per account, org and project, rejects on save what Harness
 // rejects (each rule carries its source where it is enforced), records
@@ -69,10 +75,62 @@
 //     or org-level references are not served.
 //   - Lists are sorted by identifier; Harness's default order differs
 //     (most recently modified first for connectors).
-//   - Executions only step through Options.ExecutionSteps: Services,
-//     environments and infrastructure definitions are not resolved at run
-//     time yet. A missing moduleType is refused with 400 as Harness is
-//     reported to do, although the server code read declares it optional.
+//   - Runs (exec.go and the files it uses) model Deployment stages of
+//     Kubernetes Services on KubernetesDirect infrastructure, and the steps
+//     of every stage; other stage types run their steps only. Steps other
+//     than Wait, HarnessApproval and the K8s deploy steps (K8sRollingDeploy,
+//     K8sApply, K8sCanaryDeploy, K8sBlueGreenDeploy) succeed doing nothing,
+//     rollback steps never run. Stages, parallel blocks and step groups run
+//     one step after the other. when conditions, failure strategies (the
+//     first stage that does not succeed ends the run), step timeouts
+//     (approvals never expire), looping strategies, templates and delegate
+//     selectors are not modelled.
+//   - A stage's Service is a Service V2; useFromStage, deployToAll and more
+//     than one infrastructure definition per stage fail the stage with the
+//     stand-in's own message. environmentInputs and serviceOverrideInputs
+//     are not merged; environment variables and overrides are not applied.
+//   - Runtime inputs: validators (.allowedValues, .regex) are not checked
+//     and defaults (.default) not applied.
+//   - Artifacts: there is no registry, so a tag is not checked to exist; a
+//     tag left "<+input>", an empty tag (latest, in Harness), tagRegex and
+//     digest fail with the stand-in's own messages. Only Gcr and
+//     DockerRegistry primary artifacts are modelled; sidecars are ignored.
+//   - Manifests: one K8sManifest (and Values manifests) in GitHub stores,
+//     read through GitHub connectors whose url is under
+//     Options.GitHubWebURL, from Options.GitHubAPIURL with the contents API
+//     (as Harness does with OPTIMIZED_GIT_FETCH_FILES on; without it
+//     Harness clones). A folder path reads its .yaml, .yml and .json files.
+//     HelmChart, Kustomize and OpenshiftTemplate manifests, and other Git
+//     providers, fail with the stand-in's own message.
+//   - Templating is Go's text/template with a few Sprig functions (see
+//     templateFuncs); a missing value renders "<no value>". Manifests are
+//     applied nowhere: the stand-in checks that they parse as YAML and that
+//     every container image is a valid reference, the failure a cluster
+//     would report; the message is the stand-in's.
+//   - Expressions: only the names evalCtx.lookup lists resolve; an
+//     unresolved expression is quoted with its delimiters.
+//   - Approvals: any caller with the API key may approve or reject; user
+//     groups, disallowPipelineExecutor, auto-approval and auto-reject are
+//     not checked, and each activity counts as another approver toward
+//     minimumCount. The v1 approvals API answers errors in the v0 ErrorDTO
+//     envelope (its own error body was not read).
+//   - Custom webhooks: payload and header conditions and jexlCondition are
+//     not evaluated (every event matches); authorization is never mandated;
+//     events are processed right after the call (Harness queues them; see
+//     HoldWebhookEvents); triggerExecutionDetails is not served; the
+//     messages of final statuses other than the token checks' are the
+//     stand-in's.
+//   - Execution details: the executionGraph holds the service step, the
+//     infrastructure step and the stage's steps (Harness nests the
+//     artifacts and manifests steps under the service step; their outcomes
+//     sit on it here), with step types of the first two inferred. The K8s
+//     step's outcomes carry a "harnesstest" entry (files fetched, images,
+//     namespace, rendered manifests) that Harness writes to the step's logs
+//     instead.
+//   - Options.ExecutionSteps makes every run scripted: nothing is
+//     resolved, and the statuses are read out in order.
+//   - A missing moduleType is refused with 400 as Harness is reported to
+//     do, although the server code read declares it optional.
 //   - Unknown routes answer a plain-text 404. Under /ng/api and
 //     /pipeline/api Jersey probably answers 400 RESOURCE_NOT_FOUND_EXCEPTION
 //     "HTTP 404 Not Found" instead (inferred), which the client also reads
@@ -90,6 +148,7 @@ package harnesstest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -123,9 +182,22 @@ type Options struct {
 	AccountID string
 	// Seed seeds the random source of FailFraction and execution ids.
 	Seed uint64
-	// ExecutionSteps are the statuses an execution reports, one per status
-	// read, staying on the last. Default ["Running", "Success"].
+	// ExecutionSteps, when set, makes every run scripted: it resolves
+	// nothing and reports these statuses, one per status read, staying on
+	// the last. By default runs execute (see exec.go).
 	ExecutionSteps []string
+	// TimeScale compresses the time Wait steps take: a step of duration d
+	// waits d/TimeScale. Default 1.
+	TimeScale float64
+	// GitHubWebURL is the web base under which GitHub connectors' urls
+	// name repositories; default "https://github.com/". GitHubAPIURL is
+	// the GitHub API base (a githubtest server's URL) runs read those
+	// repositories from, in the place of api.github.com; without it a run
+	// that must fetch manifests fails.
+	GitHubWebURL, GitHubAPIURL string
+	// GitHubHTTPClient sends the requests to GitHubAPIURL. Default: a
+	// client with a 30 s timeout.
+	GitHubHTTPClient *http.Client
 	// PipelineSchema and TriggerSchema are the JSON Schemas that
 	// GET /pipeline/api/yaml-schema serves for entityType Pipelines and
 	// Triggers. Nil answers as Harness does when it cannot produce the
@@ -161,6 +233,8 @@ type Effect struct {
 	// execute.
 	YAML        []byte
 	ExecutionID string // for execute
+	// Trigger is the trigger whose webhook started the run, for execute.
+	Trigger string
 	// Cascade marks a delete Harness made because of another one: the
 	// infrastructure definitions of a deleted environment, the triggers of
 	// a deleted pipeline.
@@ -198,8 +272,9 @@ type Fault struct {
 	// Message is the ErrorDTO message FaultStatus sends; a default fits Code.
 	Message string
 	// AfterEffect applies the fault only to a call that changed the state
-	// (create, update, delete, execute), after the change: the client sees
-	// a failure although the write took effect.
+	// (create, update, delete, execute, a custom webhook, an approval),
+	// after the change: the client sees a failure although the write took
+	// effect.
 	AfterEffect bool
 	// Method and Path restrict the fault to matching calls: an empty Method
 	// matches every method, an empty Path every path, and otherwise the
@@ -216,14 +291,6 @@ type faultRule struct {
 
 type scope struct{ account, org, project string }
 
-type execution struct {
-	scope      scope
-	pipelineID string
-	step       int
-	seq        int
-	startTs    int64
-}
-
 // Server is the stand-in. Create it with New.
 type Server struct {
 	// URL is the base URL of the test listener, e.g. "http://127.0.0.1:1234";
@@ -238,7 +305,16 @@ type Server struct {
 	apiKey  string
 	account string
 	steps   []string
-	schemas map[string][]byte // yaml-schema entity type → schema; nil when absent
+
+	// Runs: they go on in goroutines until done or Close.
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	timeScale  float64
+	githubWeb  string
+	githubAPI  string
+	githubHTTP *http.Client
+	schemas    map[string][]byte // yaml-schema entity type → schema; nil when absent
 
 	mu            sync.Mutex
 	schemaSet     *schemaSet // the schemas saves are checked against
@@ -246,6 +322,12 @@ type Server struct {
 	entities      map[scope]map[Kind]map[string]*entity
 	secrets       map[string]string // by secretKey
 	executions    map[string]*execution
+	execOrder     []string
+	approvals     map[string]*approval
+	events        map[string]*webhookEvent
+	queuedEvents  []*webhookEvent
+	holdEvents    bool
+	stopped       bool // Close was called: no new runs
 	calls         []Call
 	effects       []Effect
 	rules         []*faultRule
@@ -274,6 +356,12 @@ func New(opts Options) *Server {
 		entities:      make(map[scope]map[Kind]map[string]*entity),
 		secrets:       make(map[string]string),
 		executions:    make(map[string]*execution),
+		approvals:     make(map[string]*approval),
+		events:        make(map[string]*webhookEvent),
+		timeScale:     opts.TimeScale,
+		githubWeb:     opts.GitHubWebURL,
+		githubAPI:     opts.GitHubAPIURL,
+		githubHTTP:    opts.GitHubHTTPClient,
 		runSeq:        make(map[string]int),
 		updateMissing: http.StatusBadRequest,
 		deleteMissing: http.StatusBadRequest,
@@ -287,8 +375,24 @@ func New(opts Options) *Server {
 		s.account = DefaultAccountID
 	}
 	if len(s.steps) == 0 {
-		s.steps = []string{"Running", "Success"}
+		s.steps = nil
 	}
+	if s.timeScale <= 0 {
+		s.timeScale = 1
+	}
+	if s.githubWeb == "" {
+		s.githubWeb = "https://github.com/"
+	}
+	if !strings.HasSuffix(s.githubWeb, "/") {
+		s.githubWeb += "/"
+	}
+	if s.githubAPI != "" && !strings.HasSuffix(s.githubAPI, "/") {
+		s.githubAPI += "/"
+	}
+	if s.githubHTTP == nil {
+		s.githubHTTP = &http.Client{Timeout: 30 * time.Second}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.handler = http.HandlerFunc(s.serve)
 	s.ts = httptest.NewServer(s.handler)
 	s.URL = s.ts.URL
@@ -299,12 +403,18 @@ func New(opts Options) *Server {
 // listener (the demo does). Paths may carry a /gateway prefix or not.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close releases hanging requests and stops the test listener.
+// Close releases hanging requests, ends the runs still going (they stay
+// as they were, or Aborted) and stops the test listener.
 func (s *Server) Close() {
 	s.once.Do(func() {
+		s.mu.Lock()
+		s.stopped = true
+		s.mu.Unlock()
 		close(s.closing)
+		s.cancel()
 		s.ts.CloseClientConnections()
 		s.ts.Close()
+		s.wg.Wait()
 	})
 }
 
@@ -579,8 +689,23 @@ func (s *Server) inject(w http.ResponseWriter, r *http.Request, f Fault, rec *Ca
 
 // route authenticates, validates the scope and dispatches.
 func (s *Server) route(r *http.Request, path string, body []byte) reply {
+	if webhookPath(path) {
+		// The webhook resource authenticates differently (see routeWebhook).
+		return s.routeWebhook(r, path, body)
+	}
+	if org, project, exec, ok := approvalsV1Path(path); ok {
+		// The v1 API takes the account from the Harness-Account header.
+		if rp, ok := s.authenticateKey(r); !ok {
+			return rp
+		}
+		return s.routeApprovalsV1(r, org, project, exec, body)
+	}
 	if rp, ok := s.authenticate(r); !ok {
 		return rp
+	}
+	if rest, ok := strings.CutPrefix(path, "/pipeline/api/approvals/"); ok {
+		// Account-level: ApprovalResource takes accountIdentifier only.
+		return s.routeApprovalsV0(r, rest, body)
 	}
 	if path == pathYAMLSchema && r.Method == http.MethodGet {
 		// Account-level: org and project are optional here.
@@ -623,10 +748,10 @@ func (s *Server) route(r *http.Request, path string, body []byte) reply {
 		return s.update(r, sc, seg[4], body)
 	case len(seg) == 5 && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "pipeline" && seg[3] == "execute" &&
 		r.Method == http.MethodPost:
-		return s.execute(r, sc, seg[4], body)
+		return s.executeRun(r, sc, seg[4], body)
 	case len(seg) == 6 && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "pipelines" && seg[3] == "execution" &&
 		seg[4] == "v2" && r.Method == http.MethodGet:
-		return s.executionStatus(sc, seg[5])
+		return s.executionDetails(r.URL.Query(), sc, seg[5])
 	case (len(seg) == 3 || len(seg) == 4) && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "triggers":
 		id := ""
 		if len(seg) == 4 {
@@ -644,17 +769,57 @@ func notFoundRoute() reply {
 		body: []byte("404 page not found\n")}
 }
 
+// approvalsV1Path matches /v1/orgs/{org}/projects/{project}/approvals/
+// execution/{execution-id}, also under /pipeline/api as the documented
+// gateway URL has it (the ingress routes /v1/orgs/.+/projects/.+/approvals/
+// to the pipeline service).
+func approvalsV1Path(path string) (org, project, exec string, ok bool) {
+	p := strings.TrimPrefix(path, "/pipeline/api")
+	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if len(seg) != 8 || seg[0] != "v1" || seg[1] != "orgs" || seg[3] != "projects" || seg[5] != "approvals" ||
+		seg[6] != "execution" {
+		return "", "", "", false
+	}
+	return seg[2], seg[4], seg[7], true
+}
+
 // authenticate follows NextGenAuthenticationFilter: no key → 401; a key
 // without an account → 400; a key for another account or an unknown key →
 // 401 INVALID_TOKEN quoting only the token id.
 func (s *Server) authenticate(r *http.Request) (reply, bool) {
 	key := r.Header.Get("X-Api-Key")
+	account := r.URL.Query().Get("accountIdentifier")
+	if key != "" && account == "" {
+		return s.errorDTO(http.StatusBadRequest, "INVALID_REQUEST", "Account detail is not present in the request"), false
+	}
+	if rp, ok := s.authenticateKey(r); !ok {
+		return rp, false
+	}
+	if account != s.account {
+		return s.errorDTO(http.StatusUnauthorized, "INVALID_TOKEN",
+			fmt.Sprintf("Invalid account token access %s", tokenID(key))), false
+	}
+	return reply{}, true
+}
+
+// tokenID is the id part of an API key ("pat.<account>.<id>.<secret>" or
+// "sat.…").
+func tokenID(key string) string {
+	parts := strings.Split(key, ".")
+	switch len(parts) {
+	case 3:
+		return parts[1]
+	case 4:
+		return parts[2]
+	}
+	return ""
+}
+
+// authenticateKey checks the x-api-key alone.
+func (s *Server) authenticateKey(r *http.Request) (reply, bool) {
+	key := r.Header.Get("X-Api-Key")
 	if key == "" {
 		return s.errorDTO(http.StatusUnauthorized, "INVALID_CREDENTIAL", "Invalid credentials"), false
-	}
-	account := r.URL.Query().Get("accountIdentifier")
-	if account == "" {
-		return s.errorDTO(http.StatusBadRequest, "INVALID_REQUEST", "Account detail is not present in the request"), false
 	}
 	parts := strings.Split(key, ".")
 	var tokenID string
@@ -670,10 +835,6 @@ func (s *Server) authenticate(r *http.Request) (reply, bool) {
 	if key != s.apiKey {
 		return s.errorDTO(http.StatusUnauthorized, "INVALID_TOKEN",
 			fmt.Sprintf("Invalid API token %s: Token not found", tokenID)), false
-	}
-	if account != s.account {
-		return s.errorDTO(http.StatusUnauthorized, "INVALID_TOKEN",
-			fmt.Sprintf("Invalid account token access %s", tokenID)), false
 	}
 	return reply{}, true
 }
