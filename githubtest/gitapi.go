@@ -609,3 +609,17 @@ func (s *Server) handleCompare(c *call) {
 	}
 	c.writeJSON(http.StatusOK, resp)
 }
+
+// handleGetCommit answers GET /repos/{owner}/{repo}/commits/{ref}
+// (docs.github.com/en/rest/commits/commits#get-a-commit): the commit a SHA,
+// branch or tag names, or 422 "No commit found for SHA".
+func (s *Server) handleGetCommit(c *call) {
+	r := c.repo
+	ref := c.r.PathValue("ref")
+	sha := r.resolveCommit(ref)
+	if sha == "" {
+		c.invalid(fieldError{Resource: "Commit", Code: "custom", Message: "No commit found for SHA: " + ref})
+		return
+	}
+	c.writeJSON(http.StatusOK, s.repoCommitJSON(r, sha))
+}

@@ -720,6 +720,10 @@ func (s *Server) helpers() []route {
 		{"PUT " + repoPath + "/contents/{path...}", accessRepo, s.handlePutContents},
 		// The merge button; the demo tells its user to merge this way.
 		{"PUT " + repoPath + "/pulls/{number}/merge", accessRepo, s.handleMergePull},
+		// What Harness's GitHub connector reads besides the contents: the
+		// commit a branch is at (the Harness stand-in fetches manifests
+		// as Harness does, through the App's installation).
+		{"GET " + repoPath + "/commits/{ref}", accessRepo, s.handleGetCommit},
 	}
 }
 
