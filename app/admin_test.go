@@ -129,7 +129,7 @@ func (c admin) do(method, path string, wantStatus int) *httptest.ResponseRecorde
 // adminWork lists the work the admin API queued, as "<key> (<why>)".
 func adminWork(tb testing.TB, w *world) []string {
 	tb.Helper()
-	ds, err := w.App.DB.RecentDeliveries(context.Background(), 1000)
+	ds, err := w.App.DB.Deliveries.Recent(context.Background(), 1000)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -167,6 +167,7 @@ func onboardPayment(t *testing.T) onboarding {
 }
 
 func TestAdminAPIRequiresTheBearerToken(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	h := w.App.App.Handler()
 	token := w.App.Config.Server.AdminToken.Value()
@@ -183,13 +184,13 @@ func TestAdminAPIRequiresTheBearerToken(t *testing.T) {
 		name, path, authorization string
 		want                      answer
 	}{
-		{"missing", "/api/v1/pipelines", "", unauthorized("missing bearer token: send Authorization: Bearer <server.admin_token>")},
-		{"wrong", "/api/v1/pipelines", "Bearer not-the-token", unauthorized("invalid bearer token")},
-		{"prefix of the token", "/api/v1/pipelines", "Bearer " + token[:len(token)-1], unauthorized("invalid bearer token")},
-		{"token and more", "/api/v1/pipelines", "Bearer " + token + "x", unauthorized("invalid bearer token")},
-		{"empty token", "/api/v1/pipelines", "Bearer ", unauthorized("invalid bearer token")},
-		{"basic scheme", "/api/v1/pipelines", "Basic " + token, unauthorized("unsupported authorization scheme: send Authorization: Bearer <server.admin_token>")},
-		{"unknown route, before routing", "/api/v1/secret-route", "", unauthorized("missing bearer token: send Authorization: Bearer <server.admin_token>")},
+		{"missing", "/api/v1/pipelines", "", unauthorized("missing bearer token: send Authorization: Bearer <admin token>")},
+		{"wrong", "/api/v1/pipelines", "Bearer not-the-token", unauthorized("invalid admin token")},
+		{"prefix of the token", "/api/v1/pipelines", "Bearer " + token[:len(token)-1], unauthorized("invalid admin token")},
+		{"token and more", "/api/v1/pipelines", "Bearer " + token + "x", unauthorized("invalid admin token")},
+		{"empty token", "/api/v1/pipelines", "Bearer ", unauthorized("invalid admin token")},
+		{"basic scheme without base64 credentials", "/api/v1/pipelines", "Basic " + token, unauthorized("invalid admin token")},
+		{"unknown route, before routing", "/api/v1/secret-route", "", unauthorized("missing bearer token: send Authorization: Bearer <admin token>")},
 		{"right", "/api/v1/pipelines", "Bearer " + token, answer{Status: http.StatusOK}},
 		{"scheme in lower case", "/api/v1/pipelines", "bearer " + token, answer{Status: http.StatusOK}},
 	}
@@ -208,6 +209,7 @@ func TestAdminAPIRequiresTheBearerToken(t *testing.T) {
 }
 
 func TestAdminAPIDisabledWithoutToken(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", func(c *app.Config) { c.Server.AdminToken = "" })
 	h := w.App.App.Handler()
 	routes := []struct{ method, path string }{
@@ -226,7 +228,7 @@ func TestAdminAPIDisabledWithoutToken(t *testing.T) {
 			if rec.Code == http.StatusNotFound {
 				got = decodeStrict[apiErr](t, rec)
 			}
-			want := apiErr{Error: "admin API disabled: set server.admin_token"}
+			want := apiErr{Error: "admin API disabled: set server.admin_token or server.admin_tokens"}
 			if rec.Code != http.StatusNotFound || got != want {
 				t.Errorf("%s %s (auth %q) = %d %+v, want 404 %+v", r.method, r.path, authorization, rec.Code, got, want)
 			}
@@ -239,6 +241,7 @@ func TestAdminAPIDisabledWithoutToken(t *testing.T) {
 }
 
 func TestAdminAPIRoutingErrors(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	c := adminOf(w)
 	tests := []struct {
@@ -280,6 +283,7 @@ func TestAdminAPIRoutingErrors(t *testing.T) {
 }
 
 func TestAdminAPIListsPipelinesAndOperations(t *testing.T) {
+	t.Parallel()
 	o := onboardPayment(t)
 	c := adminOf(o.world)
 
@@ -350,6 +354,7 @@ func TestAdminAPIListsPipelinesAndOperations(t *testing.T) {
 }
 
 func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
+	t.Parallel()
 	o := onboardPayment(t)
 	c := adminOf(o.world)
 	file, ok := o.GitHub.File(o.PipelinesRepo, "main", paymentPath)
@@ -421,7 +426,7 @@ func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
 	}
 
 	// Each sync also queued a propose run, which found nothing to change.
-	ds, err := o.App.DB.RecentDeliveries(context.Background(), 100)
+	ds, err := o.App.DB.Deliveries.Recent(context.Background(), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,6 +448,7 @@ func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
 }
 
 func TestAdminAPISyncOfARenderedButUnmergedService(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	pr, _ := w.catalogPR("onboard-payment", oneService)
 	w.merge(w.ConfigRepo, pr) // the bot PR is open, not merged
@@ -458,6 +464,7 @@ func TestAdminAPISyncOfARenderedButUnmergedService(t *testing.T) {
 }
 
 func TestAdminAPISyncDeletesWhatGitNoLongerHas(t *testing.T) {
+	t.Parallel()
 	// Six services, so that removing one is not a mass delete.
 	var catalog strings.Builder
 	catalog.WriteString(oneService)
@@ -518,6 +525,7 @@ func TestAdminAPISyncDeletesWhatGitNoLongerHas(t *testing.T) {
 }
 
 func TestAdminAPISyncDoesNotBypassAHeldMassDelete(t *testing.T) {
+	t.Parallel()
 	o := onboardPayment(t)
 	// Removing the only pipeline is a mass delete: it waits for the label.
 	o.GitHub.Commit(o.PipelinesRepo, "main", "Remove payment-service by hand", map[string]*string{paymentPath: nil})
@@ -543,6 +551,7 @@ func TestAdminAPISyncDoesNotBypassAHeldMassDelete(t *testing.T) {
 }
 
 func TestAdminAPIReconcileRepairsDrift(t *testing.T) {
+	t.Parallel()
 	o := onboardPayment(t)
 	c := adminOf(o.world)
 	o.Harness.DeletePipeline("default", "platform", "payment_service_cd")

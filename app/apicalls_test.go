@@ -12,6 +12,7 @@ import (
 // changed pipelines. The Git Data API commits any number of files with one
 // tree and one commit, so the two must be equal.
 func TestProposeAPICallsDoNotGrowWithPipelines(t *testing.T) {
+	t.Parallel()
 	count := func(n int) (int, map[string]int) {
 		w := newWorld(t, "services: []\n", nil)
 		w.GitHub.ResetCalls()

@@ -68,6 +68,7 @@ type App struct {
 	runner *outbox.Runner
 	web    *web.Server
 
+	reach        *reachability
 	wake         chan struct{}
 	lastRecorded atomic.Int64 // when the last delivery was recorded (Unix ns)
 }
@@ -81,7 +82,8 @@ func New(cfg Config, deps Deps) (*App, error) {
 		cfg: cfg, gh: deps.GitHub, db: deps.Store, now: deps.Now, metrics: deps.Metrics, forget: deps.Forget,
 		repos: snapshot.Repos{Config: gh.ParseRepo(cfg.ConfigRepo.Repo), Pipelines: gh.ParseRepo(cfg.PipelinesRepo.Repo),
 			CatalogPath: cfg.ConfigRepo.CatalogPath},
-		wake: make(chan struct{}, 1),
+		reach: newReachability(),
+		wake:  make(chan struct{}, 1),
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -98,11 +100,11 @@ func New(cfg Config, deps Deps) (*App, error) {
 	if cfg.Server.PublicURL != "" {
 		detailsURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/"
 	}
-	a.checks = checkrun.New(a.gh, a.db, detailsURL)
+	a.checks = checkrun.New(a.gh, a.db.State, a.db.Operations, detailsURL)
 	links := present.Links{Web: cfg.GitHub.WebURL}
 	a.loop = loop.New(loop.Deps{
 		GitHub: a.gh, Harness: deps.Harness, Store: a.db,
-		Reader: snapshot.New(a.gh, a.db, a.repos, a.now), Checks: a.checks, Metrics: a.metrics,
+		Reader: snapshot.New(a.gh, a.db.Blobs, a.repos, a.now), Checks: a.checks, Metrics: a.metrics,
 		Notify: func() { a.runner.Notify() }, Now: a.now, Links: links,
 	})
 	opts := outbox.DefaultOptions()
@@ -118,18 +120,44 @@ func New(cfg Config, deps Deps) (*App, error) {
 	opts.OnResult = a.loop.OnResult
 	a.runner = outbox.New(a.db, outbox.ExecutorFunc(a.loop.Execute), opts)
 	a.web = web.New(web.Options{
-		Store: a.db, Loop: a.loop, Enqueue: a.Enqueue, Metrics: a.metrics.Handler(),
+		Store: readModel{a.db}, Loop: a.loop, Enqueue: a.Enqueue, Metrics: a.metrics.Handler(),
 		ConfigRepo: a.repos.Config, PipelinesRepo: a.repos.Pipelines, Links: links,
-		AdminToken: cfg.Server.AdminToken.Value(), Log: a.log, Now: a.now,
+		Tokens: webTokens(cfg.Server.Tokens()), StatusRequiresToken: cfg.Server.StatusRequiresToken, Log: a.log, Now: a.now,
+		Reachability: a.reach.Problems,
 	})
 	return a, nil
 }
 
-// Handler returns the app's HTTP surface: the webhook endpoint, and the
-// surfaces of package web (health, readiness, metrics, the status page
+// webTokens hands the configured admin tokens to the surfaces.
+func webTokens(tokens []NamedToken) []web.Token {
+	out := make([]web.Token, len(tokens))
+	for i, t := range tokens {
+		out[i] = web.Token{Name: t.Name, Value: t.Token.Value()}
+	}
+	return out
+}
+
+// Handler returns the app's whole HTTP surface: the webhook endpoint, and
+// the surfaces of package web (health, readiness, metrics, the status page
 // and the admin API).
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
+	a.webhookRoute(mux)
+	a.web.Routes(mux)
+	return mux
+}
+
+// PublicHandler serves the webhook endpoint alone: the one path GitHub
+// must reach, for a deployment whose other surfaces are on a private
+// address (server.private_address). Every other path is 404.
+func (a *App) PublicHandler() http.Handler {
+	mux := http.NewServeMux()
+	a.webhookRoute(mux)
+	return mux
+}
+
+// webhookRoute mounts POST /api/github/hook on mux.
+func (a *App) webhookRoute(mux *http.ServeMux) {
 	repos := handlers.Repos{Config: a.repos.Config.String(), Pipelines: a.repos.Pipelines.String()}
 	dispatcher := githubapp.NewEventDispatcher(
 		handlers.All(repos, recorder{a}, a.forgetInstallation),
@@ -141,8 +169,6 @@ func (a *App) Handler() http.Handler {
 		githubapp.WithResponseCallback(a.webhookResponse),
 	)
 	mux.Handle("POST "+githubapp.DefaultWebhookRoute, a.withLogger(a.guard(dispatcher)))
-	a.web.Routes(mux)
-	return mux
 }
 
 // Run processes deliveries and operations until ctx ends, then stops the
@@ -164,15 +190,19 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	start(func() { a.checks.Run(ctx) })
 	start(func() { every(ctx, time.Hour, time.Hour, a.prune) })
-	if r, ok := a.gh.(gh.Redeliverer); ok {
+	if r, ok := a.gh.(gh.Redeliverer); ok && a.cfg.GitHub.RedeliveryInterval > 0 {
 		// A first sweep once the server listens, then periodically.
 		start(func() {
-			every(ctx, time.Second, redeliveryInterval, func(ctx context.Context) { a.redeliverFailed(ctx, r) })
+			every(ctx, time.Second, a.cfg.GitHub.RedeliveryInterval, func(ctx context.Context) { a.redeliverFailed(ctx, r) })
 		})
 	}
-	if iv := a.cfg.Reconcile.Interval; iv > 0 {
-		start(func() { every(ctx, iv, iv, a.enqueueReconcile) })
+	if inst, ok := a.gh.(gh.Installations); ok {
+		start(func() { a.watchReach(ctx, inst) })
 	}
+	if iv := a.cfg.Reconcile.Interval; iv > 0 {
+		start(func() { every(ctx, iv, iv, a.converge) })
+	}
+	start(func() { every(ctx, time.Minute, time.Minute, a.revive) })
 	// Catch up on whatever happened while the app was down (webhooks
 	// GitHub could not deliver, a crash mid-run): the loop is level-
 	// triggered, so one propose and one apply converge from the heads.
@@ -208,10 +238,32 @@ func every(ctx context.Context, first, interval time.Duration, fn func(context.C
 	}
 }
 
-// enqueueReconcile is the reconcile timer's job.
-func (a *App) enqueueReconcile(ctx context.Context) {
-	if err := a.Enqueue(ctx, work.Reconcile, "timer"); err != nil {
-		zerolog.Ctx(ctx).Error().Err(err).Msg("scheduling reconcile")
+// converge is the reconcile timer's job: a propose from the current heads
+// of both repositories (so a propose whose delivery failed converges
+// without a new event), and a reconcile of Harness with Git.
+func (a *App) converge(ctx context.Context) {
+	for _, kind := range []work.Kind{work.Propose, work.Reconcile} {
+		if err := a.Enqueue(ctx, kind, "timer"); err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Str("work", string(kind)).Msg("scheduling periodic work")
+		}
+	}
+}
+
+// reviveWindow is how old a failed delivery may be and still be tried
+// again: a week covers any outage worth waiting out; the periodic propose
+// and reconcile converge the rest.
+const reviveWindow = 7 * 24 * time.Hour
+
+// revive makes the failed deliveries whose long back-off passed pending
+// again (see deliveryBackoff).
+func (a *App) revive(ctx context.Context) {
+	n, err := a.db.Deliveries.Revive(ctx, a.now().Add(-reviveWindow))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("reviving failed deliveries")
+	case n > 0:
+		zerolog.Ctx(ctx).Info().Int("deliveries", n).Msg("trying failed deliveries again")
+		a.kick()
 	}
 }
 

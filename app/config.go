@@ -146,6 +146,9 @@ type GitHubConfig struct {
 	PrivateKeyFile string        `yaml:"private_key_file"`
 	WebhookSecret  Secret        `yaml:"webhook_secret"`
 	Timeout        time.Duration `yaml:"timeout"`
+	// RedeliveryInterval is how often the app asks GitHub to redeliver the
+	// webhooks it failed to receive; 0 disables the sweep.
+	RedeliveryInterval time.Duration `yaml:"redelivery_interval"`
 }
 
 // ConfigRepoConfig is the repository holding the service catalog.
@@ -212,9 +215,10 @@ func DefaultConfig() Config {
 	return Config{
 		Server: ServerConfig{Address: ":8080"},
 		GitHub: GitHubConfig{
-			APIURL:  "https://api.github.com/",
-			WebURL:  "https://github.com",
-			Timeout: 30 * time.Second,
+			APIURL:             "https://api.github.com/",
+			WebURL:             "https://github.com",
+			Timeout:            30 * time.Second,
+			RedeliveryInterval: 5 * time.Minute,
 		},
 		ConfigRepo: ConfigRepoConfig{CatalogPath: "catalog/services.yaml"},
 		Harness: HarnessConfig{

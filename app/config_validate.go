@@ -138,6 +138,9 @@ func (c Config) githubProblems(p *problemList) {
 	if c.GitHub.Timeout <= 0 {
 		add("github.timeout", "must be positive")
 	}
+	if c.GitHub.RedeliveryInterval < 0 {
+		add("github.redelivery_interval", "must not be negative (0 disables the redelivery sweep)")
+	}
 }
 
 func (c Config) repoProblems(p *problemList) {

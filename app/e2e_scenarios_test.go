@@ -98,6 +98,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func TestConfigOnlyChangeProposesNothing(t *testing.T) {
+	t.Parallel()
 	services := genServices(2)
 	w := onboarded(t, services, nil)
 	before := w.Harness.Effects()
@@ -121,6 +122,7 @@ func TestConfigOnlyChangeProposesNothing(t *testing.T) {
 }
 
 func TestRemovingAServiceDeletesItsPipeline(t *testing.T) {
+	t.Parallel()
 	services := genServices(6) // removing 1 of 6 stays under the mass-delete threshold
 	w := onboarded(t, services, nil)
 	w.pushCatalog(catalogOf(services[:5]))
@@ -141,6 +143,7 @@ func TestRemovingAServiceDeletesItsPipeline(t *testing.T) {
 }
 
 func TestInvalidCatalogPRIsAnnotated(t *testing.T) {
+	t.Parallel()
 	services := genServices(2)
 	w := onboarded(t, services, nil)
 	bad := catalogOf(services) + `  - name: Bad_Name
@@ -177,6 +180,7 @@ func TestInvalidCatalogPRIsAnnotated(t *testing.T) {
 }
 
 func TestTwoMergesBeforeTheBotPRMergesShareOnePR(t *testing.T) {
+	t.Parallel()
 	services := genServices(1)
 	w := onboarded(t, services, nil)
 	services = append(services, svc{name: "orders", archetype: "api", team: "shop", profile: "small", envs: "[int-stable]", regions: "[euw1]"})
@@ -203,6 +207,7 @@ func TestTwoMergesBeforeTheBotPRMergesShareOnePR(t *testing.T) {
 }
 
 func TestIdenticalProposalChangesNothing(t *testing.T) {
+	t.Parallel()
 	w := onboarded(t, genServices(1), nil)
 	services := append(genServices(1), svc{name: "orders", archetype: "api", team: "shop", profile: "small", envs: "[int-stable]", regions: "[euw1]"})
 	w.pushCatalog(catalogOf(services))
@@ -215,7 +220,7 @@ func TestIdenticalProposalChangesNothing(t *testing.T) {
 		t.Errorf("an identical proposal changed the bot PR: head %s → %s", before.HeadSHA[:7], after.HeadSHA[:7])
 	}
 	// The status page says so in the words people read there.
-	recent, err := w.App.DB.RecentDeliveries(context.Background(), 10)
+	recent, err := w.App.DB.Deliveries.Recent(context.Background(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +236,7 @@ func TestIdenticalProposalChangesNothing(t *testing.T) {
 }
 
 func TestDuplicateAndReorderedDeliveries(t *testing.T) {
+	t.Parallel()
 	// The same scenario twice: once delivered normally, once with every
 	// delivery duplicated and the order shuffled. The outcome must match.
 	run := func(t *testing.T, chaos bool) map[string][]byte {
@@ -286,8 +292,9 @@ func stripHeader(b []byte) []byte {
 }
 
 func TestWebhookSignaturesAndUnconfiguredRepos(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
-	before, err := w.App.DB.DeliveryStats(context.Background())
+	before, err := w.App.DB.Deliveries.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +330,7 @@ func TestWebhookSignaturesAndUnconfiguredRepos(t *testing.T) {
 	if code := post(good, body); code != http.StatusOK {
 		t.Errorf("unconfigured repository: %d, want 200", code)
 	}
-	after, err := w.App.DB.DeliveryStats(context.Background())
+	after, err := w.App.DB.Deliveries.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,6 +340,7 @@ func TestWebhookSignaturesAndUnconfiguredRepos(t *testing.T) {
 }
 
 func TestEveryFixtureIsAcceptedOverHTTP(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	// The handler tests' payloads, captured from the GitHub stand-in (and
 	// the installation ones written by hand); their repositories are not
@@ -378,6 +386,7 @@ func TestEveryFixtureIsAcceptedOverHTTP(t *testing.T) {
 const apiTemplateMarker = "# api template, revision 2\n"
 
 func TestTemplateChangeShowsBlastRadiusAndRerendersItsArchetype(t *testing.T) {
+	t.Parallel()
 	services := genServices(8) // two of each archetype
 	w := onboarded(t, services, nil)
 
@@ -429,6 +438,7 @@ func apiTemplate(t *testing.T) string {
 }
 
 func TestEmptyOrBrokenCatalogDeletesNothing(t *testing.T) {
+	t.Parallel()
 	w := onboarded(t, genServices(3), nil)
 	for name, catalog := range map[string]string{
 		"empty":       "services: []\n",
@@ -459,6 +469,7 @@ func TestEmptyOrBrokenCatalogDeletesNothing(t *testing.T) {
 }
 
 func TestMassDeleteWaitsForTheLabel(t *testing.T) {
+	t.Parallel()
 	services := genServices(10)
 	w := onboarded(t, services, nil)
 	w.pushCatalog(catalogOf(services[:4])) // removes 6 of 10
@@ -488,6 +499,7 @@ func TestMassDeleteWaitsForTheLabel(t *testing.T) {
 }
 
 func TestHarnessFailureIsReportedThenRecovered(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", func(c *app.Config) {
 		c.Workers.RetryBase = 300 * time.Millisecond
 		c.Workers.RetryMax = 600 * time.Millisecond
@@ -531,6 +543,7 @@ func sleep(ms int) { time.Sleep(time.Duration(ms) * time.Millisecond) }
 // GitHub cannot deliver its webhook; the app asks GitHub to redeliver it
 // when it comes back, and the PR gets its plan.
 func TestMissedWebhooksAreRedelivered(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	if err := w.Down(); err != nil {
 		t.Fatal(err)

@@ -109,7 +109,7 @@ func (w *world) botPR() (githubtest.PullRequest, bool) {
 // lastDrift returns the last reconcile report, if any.
 func (w *world) lastDrift() (store.DriftReport, bool) {
 	w.t.Helper()
-	rep, ok, err := w.App.DB.LastDrift(context.Background())
+	rep, ok, err := w.App.DB.State.LastDrift(context.Background())
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -130,6 +130,7 @@ const oneService = `services:
 `
 
 func TestOnboardServiceEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 
 	pr, head := w.catalogPR("onboard-payment", oneService)

@@ -11,6 +11,7 @@ import (
 // TestManyAnnotationsAreAllDelivered sends more annotations than GitHub
 // takes in one request (50); the stand-in refuses more, as GitHub does.
 func TestManyAnnotationsAreAllDelivered(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	var b strings.Builder
 	b.WriteString("services:\n")
@@ -36,6 +37,7 @@ func TestManyAnnotationsAreAllDelivered(t *testing.T) {
 // markdown exceeds 65,535 characters; the stand-in refuses longer
 // summaries, as GitHub does.
 func TestHugePlanIsCutToGitHubsLimit(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	_, head := w.catalogPR("many-services", catalogOf(genServices(400)))
 	plan := w.check(w.ConfigRepo, head, gh.CheckPlan)

@@ -11,6 +11,7 @@ import (
 // already opened the next bot PR: the label on the merged PR still
 // releases its held deletes.
 func TestLabelOnAMergedBotPRAfterTheNextOneOpened(t *testing.T) {
+	t.Parallel()
 	services := genServices(10)
 	w := onboarded(t, services, nil)
 	w.pushCatalog(catalogOf(services[:4])) // removes 6 of 10

@@ -18,6 +18,7 @@ import (
 // (or on a new PR based on a stale head). The merge's apply proposes
 // again, so the catalog's latest change is still proposed, on the new head.
 func TestBotPRMergedDuringAProposalIsProposedAgain(t *testing.T) {
+	t.Parallel()
 	var (
 		w     *world
 		armed atomic.Bool

@@ -2,6 +2,10 @@ package app_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
 	"strings"
 	"testing"
 
@@ -28,6 +32,7 @@ func (w *world) reconcile() store.DriftReport {
 }
 
 func TestReconcileRepairsDrift(t *testing.T) {
+	t.Parallel()
 	w := onboarded(t, genServices(3), nil)
 	gitVersion := func(id string) []byte {
 		p := "pipelines/" + strings.ReplaceAll(strings.TrimSuffix(id, "_cd"), "_", "-") + "-cd.yaml"
@@ -79,6 +84,47 @@ func TestReconcileRepairsDrift(t *testing.T) {
 	if c := w.check(w.PipelinesRepo, head, gh.CheckDrift); c.Conclusion != "success" {
 		t.Errorf("drift check run after repair = %s %q", c.Conclusion, c.Title)
 	}
+
+	// The drift left a trace that outlives the repair: the record of what
+	// differed (with the hand edit), and the counters.
+	events, err := w.App.DB.Drift.List(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var record []string
+	for _, e := range events {
+		record = append(record, fmt.Sprintf("%s %s repaired=%v", e.Drift, e.Identifier, !e.RepairedAt.IsZero()))
+		if e.Drift == "different" && !strings.Contains(e.Diff, "timeout: 99m") {
+			t.Errorf("the record of %s does not show the hand edit:\n%s", e.Identifier, e.Diff)
+		}
+	}
+	sort.Strings(record)
+	wantRecord := []string{"different svc_000_cd repaired=true", "extra stray_one_cd repaired=true", "missing svc_001_cd repaired=true"}
+	if diff := cmp.Diff(wantRecord, record); diff != "" {
+		t.Errorf("drift record (-want +got):\n%s", diff)
+	}
+	metrics := getMetrics(t, w.App.App.Handler())
+	for _, want := range []string{
+		`pipeline_orchestrator_drift_found_total{drift="different",entity="pipeline"} 1`,
+		`pipeline_orchestrator_drift_found_total{drift="missing",entity="pipeline"} 1`,
+		`pipeline_orchestrator_drift_repaired_total{entity="pipeline"} 3`,
+		`pipeline_orchestrator_drift_pipelines{kind="different"} 0`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// getMetrics returns GET /metrics.
+func getMetrics(t *testing.T, h http.Handler) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d", rec.Code)
+	}
+	return rec.Body.String()
 }
 
 var cmpDrift = cmp.FilterPath(func(p cmp.Path) bool {

@@ -17,52 +17,48 @@ import (
 // (docs.github.com/en/webhooks/using-webhooks/handling-failed-webhook-deliveries).
 // The app asks for it itself, at start and then periodically.
 const (
-	redeliveryInterval = 5 * time.Minute
 	// redeliveryWindow is how far back the first sweep looks; GitHub keeps
 	// deliveries for three days.
 	redeliveryWindow = 24 * time.Hour
-	// maxRedeliveryAttempts bounds the attempts of one delivery, so one
-	// the app keeps refusing is not redelivered forever.
-	maxRedeliveryAttempts   = 3
+	// maxRedeliveries bounds the redeliveries the app asks for one
+	// delivery (one GUID), counted across sweeps and restarts, so one the
+	// app keeps refusing (a changed webhook secret) is not redelivered
+	// forever.
+	maxRedeliveries         = 3
 	maxRedeliveriesPerSweep = 100
 )
 
+// redelivery is one delivery to redeliver: the id of its latest attempt.
+type redelivery struct {
+	ID   int64
+	GUID string
+}
+
 // toRedeliver picks, among attempts, the deliveries whose latest attempt
-// failed and that were tried fewer than maxRedeliveryAttempts times, and
-// returns the id of each one's latest attempt, oldest delivery first.
-func toRedeliver(attempts []gh.WebhookAttempt) []int64 {
-	type guidState struct {
-		latest gh.WebhookAttempt
-		tries  int
-	}
-	byGUID := map[string]*guidState{}
+// failed and whose redelivery was asked fewer than maxRedeliveries times
+// (requested, by GUID), and returns each one's latest attempt, oldest
+// delivery first.
+func toRedeliver(attempts []gh.WebhookAttempt, requested map[string]int) []redelivery {
+	latest := map[string]gh.WebhookAttempt{}
 	for _, a := range attempts {
-		s := byGUID[a.GUID]
-		if s == nil {
-			s = &guidState{latest: a}
-			byGUID[a.GUID] = s
-		}
-		s.tries++
-		if a.At.After(s.latest.At) || (a.At.Equal(s.latest.At) && a.ID > s.latest.ID) {
-			s.latest = a
+		l, ok := latest[a.GUID]
+		if !ok || a.At.After(l.At) || (a.At.Equal(l.At) && a.ID > l.ID) {
+			latest[a.GUID] = a
 		}
 	}
 	var failed []gh.WebhookAttempt
-	for _, s := range byGUID {
-		ok := s.latest.StatusCode >= 200 && s.latest.StatusCode < 300
-		if !ok && s.tries < maxRedeliveryAttempts {
-			failed = append(failed, s.latest)
+	for guid, l := range latest {
+		ok := l.StatusCode >= 200 && l.StatusCode < 300
+		if !ok && requested[guid] < maxRedeliveries {
+			failed = append(failed, l)
 		}
 	}
 	sort.Slice(failed, func(i, j int) bool { return failed[i].At.Before(failed[j].At) })
-	ids := make([]int64, 0, len(failed))
-	for _, a := range failed {
-		ids = append(ids, a.ID)
+	out := make([]redelivery, 0, len(failed))
+	for _, a := range failed[:min(len(failed), maxRedeliveriesPerSweep)] {
+		out = append(out, redelivery{ID: a.ID, GUID: a.GUID})
 	}
-	if len(ids) > maxRedeliveriesPerSweep {
-		ids = ids[:maxRedeliveriesPerSweep]
-	}
-	return ids
+	return out
 }
 
 // redeliverFailed asks GitHub to redeliver what failed since the last
@@ -81,28 +77,44 @@ func (a *App) redeliverFailed(ctx context.Context, r gh.Redeliverer) {
 func (a *App) redeliver(ctx context.Context, r gh.Redeliverer) (int, error) {
 	start := a.now()
 	since := start.Add(-redeliveryWindow)
-	checked, err := a.db.RedeliveryChecked(ctx)
+	checked, err := a.db.State.RedeliveryChecked(ctx)
 	if err != nil {
 		return 0, err
 	}
 	if !checked.IsZero() {
-		since = checked.Add(-redeliveryInterval) // overlap: attempts land late
+		// Overlap the last sweep: attempts land late, and GitHub's
+		// delivered_at has whole seconds. Seeing an attempt twice is
+		// harmless, the redeliveries of a GUID being counted.
+		since = checked.Add(-a.cfg.GitHub.RedeliveryInterval - time.Second)
 	}
 	attempts, err := r.RecentDeliveries(ctx, since, 2000)
 	if err != nil {
 		return 0, err
 	}
-	ids := toRedeliver(attempts)
-	for _, id := range ids {
-		if err := r.Redeliver(ctx, id); err != nil {
+	guids := make([]string, 0, len(attempts))
+	for _, at := range attempts {
+		guids = append(guids, at.GUID)
+	}
+	requested, err := a.db.Deliveries.Redeliveries(ctx, guids)
+	if err != nil {
+		return 0, err
+	}
+	todo := toRedeliver(attempts, requested)
+	for _, d := range todo {
+		// Counted first: a crash between the two asks once less, never
+		// once more, than the cap.
+		if err := a.db.Deliveries.CountRedelivery(ctx, d.GUID); err != nil {
+			return 0, err
+		}
+		if err := r.Redeliver(ctx, d.ID); err != nil {
 			return 0, fmt.Errorf("redelivering: %w", err)
 		}
 	}
-	if len(ids) > 0 {
-		if err := a.db.Audit(ctx, store.AuditEntry{Actor: "pipeline-orchestrator", Action: "redeliver", Subject: "webhooks",
-			Detail: fmt.Sprintf("%d failed deliveries redelivered", len(ids))}); err != nil {
+	if len(todo) > 0 {
+		if err := a.db.Audit.Append(ctx, store.AuditEntry{Actor: "pipeline-orchestrator", Action: "redeliver", Subject: "webhooks",
+			Detail: fmt.Sprintf("%d failed deliveries redelivered", len(todo))}); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("writing audit log")
 		}
 	}
-	return len(ids), a.db.SetRedeliveryChecked(ctx, start)
+	return len(todo), a.db.State.SetRedeliveryChecked(ctx, start)
 }

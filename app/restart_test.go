@@ -16,6 +16,7 @@ import (
 // rather than leaving the repository's lane blocked until the leases run
 // out.
 func TestRestartTakesOverTheClaimsOfAKilledRun(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	ctx := context.Background()
 	if err := w.App.Stop(); err != nil {
@@ -36,16 +37,16 @@ func TestRestartTakesOverTheClaimsOfAKilledRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.RecordDelivery(ctx, store.Delivery{ID: "claimed-by-a-killed-run", Event: "push", Repo: w.PipelinesRepo, Key: "propose"}); err != nil {
+	if _, err := db.Deliveries.Record(ctx, store.Delivery{ID: "claimed-by-a-killed-run", Event: "push", Repo: w.PipelinesRepo, Key: "propose"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := db.ClaimDeliveries(ctx, runner+"/d0", time.Hour); err != nil || len(got) != 1 {
+	if got, err := db.Deliveries.Claim(ctx, runner+"/d0", time.Hour); err != nil || len(got) != 1 {
 		t.Fatalf("claim = %v, %v", got, err)
 	}
-	if _, err := db.EnqueueOperations(ctx, []store.Operation{{Pipeline: "ghost_cd", Kind: store.KindDelete, Commit: "c1"}}); err != nil {
+	if _, err := db.Operations.Enqueue(ctx, []store.Operation{{Identifier: "ghost_cd", Kind: store.KindDelete, Commit: "c1"}}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := db.ClaimOperations(ctx, runner, 1, time.Hour); err != nil || len(got) != 1 {
+	if got, err := db.Operations.Claim(ctx, runner, 1, time.Hour); err != nil || len(got) != 1 {
 		t.Fatalf("claim = %v, %v", got, err)
 	}
 	if err := db.Close(); err != nil {
@@ -56,7 +57,7 @@ func TestRestartTakesOverTheClaimsOfAKilledRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.settle() // fails if the claims wait for their hour-long leases
-	ds, err := w.App.DB.RecentDeliveries(ctx, 50)
+	ds, err := w.App.DB.Deliveries.Recent(ctx, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestRestartTakesOverTheClaimsOfAKilledRun(t *testing.T) {
 			t.Errorf("delivery is %s after %d attempts, want done after 2", d.State, d.Attempts)
 		}
 	}
-	ops, err := w.App.DB.ListOperations(ctx, store.OperationFilter{})
+	ops, err := w.App.DB.Operations.List(ctx, store.OperationFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 // as the configuration allows (workers.max_attempts), not fewer: a push
 // whose runs failed for good would stay unproposed until the next push.
 func TestProposeOutlastsSixGitHubFailures(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	// Each propose run reads the catalog; the next six reads fail.
 	w.GitHub.FailNext("GET /repos/{owner}/{repo}/contents/{path}", 6, githubtest.FaultBadGateway)

@@ -44,6 +44,7 @@ func schemaCalls(w *world) []int {
 // from the (stand-in) Harness account and the preview reports what only
 // the schema rejects.
 func TestTemplatePreviewChecksTheAccountsSchema(t *testing.T) {
+	t.Parallel()
 	if p, ok := sharedfiles.Path("schemas", "harness-pipeline-v0.json"); !ok {
 		t.Skipf("Harness schema not found at %s: schema checks not run", p)
 	}
@@ -62,6 +63,7 @@ func TestTemplatePreviewChecksTheAccountsSchema(t *testing.T) {
 // serve a schema and none is kept, the loop still renders, with every
 // other check, rather than stopping.
 func TestHarnessWithoutSchemaRendersWithoutTheSchemaCheck(t *testing.T) {
+	t.Parallel()
 	env, err := sandbox.Start(context.Background(), sandbox.Options{
 		StandInOptions: sandbox.StandInOptions{
 			ConfigFiles:    map[string]string{catalogPath: catalogOf(genServices(1))},

@@ -238,6 +238,7 @@ func idleApp(t *testing.T) *app.App {
 }
 
 func TestStatusPageEmptyStates(t *testing.T) {
+	t.Parallel()
 	h := idleApp(t).Handler()
 	page, _ := statusPage(t, h)
 
@@ -296,6 +297,7 @@ func TestStatusPageEmptyStates(t *testing.T) {
 }
 
 func TestStatusPageFollowsTheLoop(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	pr, _ := w.catalogPR("onboard-payment", oneService)
 	configMerge := w.merge(w.ConfigRepo, pr)
@@ -384,6 +386,7 @@ func TestStatusPageFollowsTheLoop(t *testing.T) {
 }
 
 func TestStatusPageShowsFailedWorkAndTheLastError(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	// GitHub answers 502 to everything: the propose run of a catalog push
 	// fails until the delivery runs out of attempts.
@@ -417,6 +420,7 @@ func TestStatusPageShowsFailedWorkAndTheLastError(t *testing.T) {
 }
 
 func TestStatusPageEscapesHostileText(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "services: []\n", nil)
 	ctx := context.Background()
 	const (
@@ -426,13 +430,13 @@ func TestStatusPageEscapesHostileText(t *testing.T) {
 		delivery  = `<script>alert(4)</script>`
 		key       = `<iframe src="javascript:alert(5)">`
 	)
-	if err := w.App.DB.UpsertPipelineState(ctx, store.PipelineState{
+	if err := w.App.DB.Pipelines.Upsert(ctx, store.PipelineState{
 		Service: service, Pipeline: "evil_cd", Team: team, Archetype: "api", HarnessState: store.HarnessFailed,
 		LastError: lastError, LastRenderedCommit: `"><script>alert(6)</script>`,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.App.DB.RecordDelivery(ctx, store.Delivery{ID: delivery, Event: "push", Action: "<u>opened</u>",
+	if _, err := w.App.DB.Deliveries.Record(ctx, store.Delivery{ID: delivery, Event: "push", Action: "<u>opened</u>",
 		Repo: w.ConfigRepo, Key: key}); err != nil {
 		t.Fatal(err)
 	}

@@ -37,10 +37,13 @@ func (a *App) withLogger(next http.Handler) http.Handler {
 	})
 }
 
+// forgetInstallation drops what is cached of an owner's installation, and
+// checks again which repositories the App reaches.
 func (a *App) forgetInstallation(owner string) {
 	if a.forget != nil {
 		a.forget(owner)
 	}
+	a.reach.kick()
 }
 
 // recorder stores handler work as deliveries.
@@ -48,7 +51,7 @@ type recorder struct{ a *App }
 
 // Record implements handlers.Recorder.
 func (r recorder) Record(ctx context.Context, w handlers.Work) error {
-	inserted, err := r.a.db.RecordDelivery(ctx, store.Delivery{
+	inserted, err := r.a.db.Deliveries.Record(ctx, store.Delivery{
 		ID: w.DeliveryID, Event: w.Event, Action: w.Action, Repo: w.Lane, Installation: w.Installation,
 		Key: w.Key, Ref: w.Ref, SHA: w.SHA, Before: w.Before, After: w.SHA, PRNumber: w.PR,
 		Data: work.Data{Repo: w.Repo, Sender: w.Sender}.Encode(), ReceivedAt: r.a.now(),

@@ -69,7 +69,7 @@ func (a *App) deliveryWorker(ctx context.Context, worker string) {
 		}
 		a.waitForQuietIntake(ctx)
 		for ctx.Err() == nil {
-			batch, err := a.db.ClaimDeliveries(ctx, worker, deliveryLease)
+			batch, err := a.db.Deliveries.Claim(ctx, worker, deliveryLease)
 			if err != nil {
 				if ctx.Err() == nil {
 					a.log.Error().Err(err).Msg("claiming deliveries")
@@ -138,7 +138,7 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 			case <-done:
 				return
 			case <-t.C:
-				if err := a.db.ExtendDeliveries(runCtx, batch, deliveryLease); err != nil {
+				if err := a.db.Deliveries.Extend(runCtx, batch, deliveryLease); err != nil {
 					log.Warn().Err(err).Msg("extending delivery lease")
 					if errors.Is(err, store.ErrLeaseLost) {
 						cancel()
@@ -161,36 +161,59 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 	defer stop()
 	switch {
 	case err == nil:
-		log.Info().Str("outcome", outcome.Text).Dur("took", a.now().Sub(start)).Msg("work done")
+		log.Info().Str("outcome", outcome.Text).Int64("took_ms", a.now().Sub(start).Milliseconds()).Msg("work done")
 		if outcome.Result != work.Blocked {
 			a.loop.SetLastError(nil) // a blocked run already recorded why
 		}
-		if err := a.db.CompleteDeliveries(recordCtx, batch, outcome.Text); err != nil {
+		if err := a.db.Deliveries.Complete(recordCtx, batch, outcome.Text); err != nil {
 			log.Error().Err(err).Msg("recording delivery outcome")
 		}
 	case ctx.Err() != nil:
 		log.Info().Msg("shutting down: work released for the next start")
-		if err := a.db.ReleaseDeliveries(recordCtx, batch); err != nil {
+		if err := a.db.Deliveries.Release(recordCtx, batch); err != nil {
 			log.Error().Err(err).Msg("releasing deliveries")
+		}
+	case isRateLimit(err):
+		// Waiting out a rate limit is not a failed attempt: the work is
+		// postponed until GitHub said, however long that is.
+		until, _ := gh.IsRateLimit(err)
+		log.Warn().Err(err).Time("until", until).Msg("rate limited: work postponed")
+		if err := a.db.Deliveries.Postpone(recordCtx, batch, until, "rate limited until "+until.UTC().Format(time.RFC3339)); err != nil {
+			log.Error().Err(err).Msg("postponing deliveries")
 		}
 	default:
 		a.loop.SetLastError(fmt.Errorf("%s: %w", last.Key, err))
 		delay := a.deliveryBackoff(last.Attempts, err)
-		log.Error().Err(err).Int("attempt", last.Attempts).Dur("retry_in", delay).Msg("work failed")
-		if err := a.db.RetryDeliveries(recordCtx, batch, err.Error(), a.now().Add(delay)); err != nil {
+		log.Error().Err(err).Int("delivery_attempt", last.Attempts).Int64("retry_in_ms", delay.Milliseconds()).Msg("work failed")
+		if err := a.db.Deliveries.Retry(recordCtx, batch, err.Error(), a.now().Add(delay)); err != nil {
 			log.Error().Err(err).Msg("recording delivery retry")
 		}
 	}
 }
 
+// isRateLimit reports whether err is GitHub asking the App to wait.
+func isRateLimit(err error) bool {
+	_, ok := gh.IsRateLimit(err)
+	return ok
+}
+
+// exhausted is the back-off of a delivery that used up its attempts: it
+// fails, visibly, and is tried again later (Deliveries.Revive), from ten
+// minutes to six hours apart, never abandoned.
+var exhausted = backoff.Exponential{Base: 10 * time.Minute, Max: 6 * time.Hour, Floor: 5 * time.Minute}
+
 // deliveryBackoff is the wait before a failed run is tried again: a wait
-// GitHub or Harness asked for wins; otherwise the app's one back-off.
+// GitHub or Harness asked for wins; otherwise the app's one back-off, and
+// the long one once the delivery used up its attempts.
 func (a *App) deliveryBackoff(attempt int, err error) time.Duration {
 	if after, ok := gh.RetryAfterOf(err); ok && after > 0 {
 		return after
 	}
 	if after, ok := harness.RetryAfter(err); ok {
 		return after
+	}
+	if over := attempt - a.cfg.Workers.MaxAttempts; over >= 0 {
+		return exhausted.Delay(over+1, rand.Float64())
 	}
 	// A run is never retried at once: half the base is the shortest wait.
 	b := backoff.Exponential{Base: a.cfg.Workers.RetryBase, Max: a.cfg.Workers.RetryMax, Floor: a.cfg.Workers.RetryBase / 2}
@@ -202,7 +225,7 @@ func (a *App) dispatch(ctx context.Context, kind work.Kind, batch []store.Delive
 	last := batch[len(batch)-1]
 	switch kind {
 	case work.Preview:
-		return a.loop.Preview(ctx, loop.PreviewRequest{Repo: previewRepo(last), SHA: last.SHA, Before: last.Before, Work: last.ID})
+		return a.loop.Preview(ctx, loop.PreviewRequest{Repo: previewRepo(last), SHA: last.SHA, Before: last.Before, BaseRef: last.Ref, Work: last.ID})
 	case work.Propose:
 		return a.loop.Propose(ctx, triggersOf(batch))
 	case work.Apply:
@@ -247,7 +270,7 @@ func (a *App) Enqueue(ctx context.Context, kind work.Kind, why string) error {
 	key := work.Key(kind, "")
 	lane := a.repos.Pipelines.String()
 	id := fmt.Sprintf("internal-%s-%d-%d", strings.ReplaceAll(key, ":", "-"), a.now().UnixNano(), rand.Uint32())
-	_, err := a.db.RecordDelivery(ctx, store.Delivery{
+	_, err := a.db.Deliveries.Record(ctx, store.Delivery{
 		ID: id, Event: "internal", Action: why, Repo: lane, Key: key,
 		Data: work.Data{Repo: lane, Sender: why}.Encode(), ReceivedAt: a.now(),
 	})

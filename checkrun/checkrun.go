@@ -23,15 +23,21 @@ import (
 // it updates GitHub.
 const coalesce = 200 * time.Millisecond
 
-// Store is what the reporter keeps and reads. *store.DB implements it.
-type Store interface {
+// State is what the reporter remembers of its check runs. *store.State
+// implements it.
+type State interface {
 	CheckRunID(ctx context.Context, k store.CheckRunKey) (int64, error)
 	SetCheckRunID(ctx context.Context, k store.CheckRunKey, id int64) error
 	HarnessChecks(ctx context.Context, commit string) ([]record.CheckRunRef, error)
 	SetHarnessChecks(ctx context.Context, commit string, refs []record.CheckRunRef) error
 	Unreadable(ctx context.Context, commit string) (string, error)
 	SetUnreadable(ctx context.Context, commit, list string) error
-	ListOperations(ctx context.Context, f store.OperationFilter) ([]record.Operation, error)
+}
+
+// Operations lists the operations a harness check run reports on.
+// *store.Operations implements it.
+type Operations interface {
+	List(ctx context.Context, f store.OperationFilter) ([]record.Operation, error)
 }
 
 // Run is one check run the app created.
@@ -45,7 +51,8 @@ type Run struct {
 // Reporter writes check runs. It is safe for concurrent use.
 type Reporter struct {
 	gh         gh.Checks
-	db         Store
+	state      State
+	ops        Operations
 	detailsURL string
 
 	mu      sync.Mutex
@@ -58,8 +65,8 @@ type Reporter struct {
 
 // New returns a Reporter; detailsURL is where each run's "Details" link
 // points (the status page), "" for none.
-func New(c gh.Checks, db Store, detailsURL string) *Reporter {
-	return &Reporter{gh: c, db: db, detailsURL: detailsURL, pending: map[string]bool{}, wake: make(chan struct{}, 1)}
+func New(c gh.Checks, state State, ops Operations, detailsURL string) *Reporter {
+	return &Reporter{gh: c, state: state, ops: ops, detailsURL: detailsURL, pending: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // Start creates an in-progress check run, or finds the one this same
@@ -67,7 +74,7 @@ func New(c gh.Checks, db Store, detailsURL string) *Reporter {
 // leave a stale in-progress run behind.
 func (r *Reporter) Start(ctx context.Context, repo gh.Repo, name, sha, work, title string) (Run, error) {
 	key := store.CheckRunKey{Work: work, Name: name, Repo: repo.String(), SHA: sha}
-	id, err := r.db.CheckRunID(ctx, key)
+	id, err := r.state.CheckRunID(ctx, key)
 	if err != nil {
 		return Run{}, err
 	}
@@ -79,7 +86,7 @@ func (r *Reporter) Start(ctx context.Context, repo gh.Repo, name, sha, work, tit
 		if err != nil {
 			return Run{}, err
 		}
-		if err := r.db.SetCheckRunID(ctx, key, id); err != nil {
+		if err := r.state.SetCheckRunID(ctx, key, id); err != nil {
 			return Run{}, err
 		}
 	}
@@ -121,7 +128,7 @@ type Target struct {
 // and the config commits behind it), remembers them for the updates, and
 // records the commit's unreadable files.
 func (r *Reporter) OpenHarness(ctx context.Context, commit string, targets []Target, ops int, unreadable []string) error {
-	existing, err := r.db.HarnessChecks(ctx, commit)
+	existing, err := r.state.HarnessChecks(ctx, commit)
 	if err != nil {
 		return err
 	}
@@ -143,11 +150,11 @@ func (r *Reporter) OpenHarness(ctx context.Context, commit string, targets []Tar
 			ID: id, Name: gh.CheckHarness, SHA: t.SHA})
 	}
 	if len(unreadable) > 0 {
-		if err := r.db.SetUnreadable(ctx, commit, strings.Join(unreadable, "\n")); err != nil {
+		if err := r.state.SetUnreadable(ctx, commit, strings.Join(unreadable, "\n")); err != nil {
 			return err
 		}
 	}
-	return r.db.SetHarnessChecks(ctx, commit, existing)
+	return r.state.SetHarnessChecks(ctx, commit, existing)
 }
 
 // Touch asks for a commit's harness check runs to be refreshed.
@@ -206,15 +213,15 @@ func (r *Reporter) Flush(ctx context.Context) {
 
 // refresh updates the harness check runs of a pipelines commit.
 func (r *Reporter) refresh(ctx context.Context, commit string) error {
-	refs, err := r.db.HarnessChecks(ctx, commit)
+	refs, err := r.state.HarnessChecks(ctx, commit)
 	if err != nil || len(refs) == 0 {
 		return err
 	}
-	ops, err := r.db.ListOperations(ctx, store.OperationFilter{Commit: commit, Limit: 100000})
+	ops, err := r.ops.List(ctx, store.OperationFilter{Commit: commit, Limit: 100000})
 	if err != nil {
 		return err
 	}
-	unreadable, err := r.db.Unreadable(ctx, commit)
+	unreadable, err := r.state.Unreadable(ctx, commit)
 	if err != nil {
 		return err
 	}

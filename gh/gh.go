@@ -14,6 +14,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,26 @@ func RetryAfterOf(err error) (time.Duration, bool) {
 		return t.RetryAfter(), true
 	}
 	return 0, false
+}
+
+// RateLimited is implemented by adapter errors that mean GitHub asked the
+// App to wait: a primary rate limit (the installation's hourly quota is
+// used up) or a secondary one. Waiting one out is not a failed attempt:
+// the work is to be tried again from RateLimitedUntil on, its attempts
+// left as they were. RetryAfter is the wait from now.
+type RateLimited interface {
+	Transient
+	RateLimitedUntil() time.Time
+}
+
+// IsRateLimit reports whether err is a rate limit, and until when GitHub
+// asked to wait.
+func IsRateLimit(err error) (until time.Time, ok bool) {
+	var rl RateLimited
+	if errors.As(err, &rl) {
+		return rl.RateLimitedUntil(), true
+	}
+	return time.Time{}, false
 }
 
 // Repo names a GitHub repository. GitHub compares owner and repository
@@ -137,19 +158,28 @@ type BranchWriter interface {
 
 // PullRequest is the part of a GitHub pull request the loop reads.
 type PullRequest struct {
-	Number    int
-	State     string // open | closed
-	Merged    bool
-	Title     string
-	Body      string
-	HeadRef   string
-	HeadSHA   string
-	BaseRef   string
-	BaseSHA   string
-	Labels    []string
-	HTMLURL   string
-	MergeSHA  string
-	UpdatedAt time.Time
+	Number  int
+	State   string // open | closed
+	Merged  bool
+	Title   string
+	Body    string
+	HeadRef string
+	HeadSHA string
+	// HeadRepo is the full name ("owner/name") of the repository holding
+	// the head branch: the pull request's own repository, or a fork of it;
+	// "" when that fork was deleted.
+	HeadRepo string
+	// Author is the login of the account that opened the pull request; an
+	// App's bot user is "<slug>[bot]" (BotLogin).
+	Author string
+	// AuthorIsBot is true when that account is a bot, such as an App's.
+	AuthorIsBot bool
+	BaseRef     string
+	BaseSHA     string
+	Labels      []string
+	HTMLURL     string
+	MergeSHA    string
+	UpdatedAt   time.Time
 }
 
 // HasLabel reports whether the PR carries label.
@@ -160,6 +190,27 @@ func (p PullRequest) HasLabel(label string) bool {
 		}
 	}
 	return false
+}
+
+// BotLogin is the login of an App's bot user, the author of what the App
+// does with its installation token: "<slug>[bot]".
+func BotLogin(appSlug string) string { return appSlug + "[bot]" }
+
+// FromBranchOf reports whether the PR's head is branch of repo itself, not
+// a branch of the same name in a fork.
+func (p PullRequest) FromBranchOf(repo Repo, branch string) bool {
+	return p.HeadRef == branch && p.HeadRepo != "" && repo.Is(p.HeadRepo)
+}
+
+// IsBotPR reports whether p is the App's bot PR in repo: from repo's own
+// SyncBranch, opened by a bot, the App's own when botLogin (see BotLogin)
+// is given. A fork's branch of the same name, or a person's PR from the
+// sync branch, is not the bot PR.
+func (p PullRequest) IsBotPR(repo Repo, botLogin string) bool {
+	if !p.FromBranchOf(repo, SyncBranch) || !p.AuthorIsBot {
+		return false
+	}
+	return botLogin == "" || strings.EqualFold(p.Author, botLogin)
 }
 
 // PullRequests manages the bot PR.
@@ -214,12 +265,120 @@ type Checks interface {
 }
 
 // GitHub is every GitHub capability the loop uses. The production
-// implementation is ghapi.Client.
+// implementation is ghapi.Client, which also implements Comparer,
+// Installations, AppIdentity and Redeliverer.
 type GitHub interface {
 	RepoReader
 	BranchWriter
 	PullRequests
 	Checks
+}
+
+// Comparison says how a head commit relates to a base
+// (docs.github.com/en/rest/commits/commits#compare-two-commits).
+type Comparison struct {
+	// MergeBase is the newest commit both have: what a pull request from
+	// head into base changes is the difference from it.
+	MergeBase string
+	// Status is CompareAhead, CompareBehind, CompareDiverged or
+	// CompareIdentical.
+	Status string
+	// AheadBy counts the commits of head that base lacks; BehindBy the
+	// commits of base that head lacks.
+	AheadBy, BehindBy int
+}
+
+// Comparison statuses, as GitHub names them.
+const (
+	CompareAhead     = "ahead"
+	CompareBehind    = "behind"
+	CompareDiverged  = "diverged"
+	CompareIdentical = "identical"
+)
+
+// Comparer compares commits.
+type Comparer interface {
+	// Compare compares head with base in repo, each a branch or a commit
+	// SHA; ErrNotFound when either does not exist or they share no
+	// history.
+	Compare(ctx context.Context, repo Repo, base, head string) (Comparison, error)
+}
+
+// UnreachableReason says why the App cannot reach a repository.
+type UnreachableReason string
+
+const (
+	// NotInstalled: the App is not installed on the repository's owner.
+	NotInstalled UnreachableReason = "not-installed"
+	// NotSelected: the App is installed on the owner with "Only select
+	// repositories", and this one is not among them, or does not exist
+	// (GitHub answers both with the same 404).
+	NotSelected UnreachableReason = "not-selected"
+)
+
+// UnreachableError says that the App cannot reach a repository, why, and
+// where to fix it.
+type UnreachableError struct {
+	// Repo is the repository; its Name is empty when the question was
+	// about the owner's installation.
+	Repo   Repo
+	Reason UnreachableReason
+	// InstallationID is the App's installation on the owner, when there
+	// is one.
+	InstallationID int64
+	// FixURL is the page where the fix is made: where the App is
+	// installed (NotInstalled), or the installation's settings
+	// (NotSelected). It may be empty.
+	FixURL string
+}
+
+func (e *UnreachableError) Error() string {
+	switch e.Reason {
+	case NotInstalled:
+		if e.Repo.Name == "" {
+			return fmt.Sprintf("the GitHub App is not installed on %s", e.Repo.Owner)
+		}
+		return fmt.Sprintf("the GitHub App is not installed on %s, so it cannot reach %s", e.Repo.Owner, e.Repo)
+	case NotSelected:
+		return fmt.Sprintf("%s is not among the repositories the GitHub App's installation on %s can access, or does not exist", e.Repo, e.Repo.Owner)
+	}
+	return fmt.Sprintf("the GitHub App cannot reach %s", e.Repo)
+}
+
+// Fix says what to do about it, in one sentence.
+func (e *UnreachableError) Fix() string {
+	where := ""
+	if e.FixURL != "" {
+		where = " at " + e.FixURL
+	}
+	switch e.Reason {
+	case NotInstalled:
+		if e.Repo.Name == "" {
+			return fmt.Sprintf("Install the App on %s%s.", e.Repo.Owner, where)
+		}
+		return fmt.Sprintf("Install the App on %s%s, with access to %s.", e.Repo.Owner, where, e.Repo)
+	case NotSelected:
+		return fmt.Sprintf("Add %s to the installation's repositories under \"Repository access\"%s, or check the repository's name.", e.Repo, where)
+	}
+	return "Check the App's installations."
+}
+
+// Installations tells which repositories the App can reach.
+type Installations interface {
+	// Reachable returns nil when the App's installation covers repo, an
+	// *UnreachableError when it does not, and another error when GitHub
+	// could not be asked.
+	Reachable(ctx context.Context, repo Repo) error
+	// InstallationRepos lists the repositories the App's installation on
+	// owner covers; an *UnreachableError (NotInstalled) when the App is
+	// not installed there.
+	InstallationRepos(ctx context.Context, owner string) ([]Repo, error)
+}
+
+// AppIdentity names the App as GitHub shows it.
+type AppIdentity interface {
+	// BotLogin returns the login of the App's bot user, "<slug>[bot]".
+	BotLogin(ctx context.Context) (string, error)
 }
 
 // WebhookAttempt is one attempt GitHub made to deliver a webhook.

@@ -21,7 +21,13 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 )
 
-var _ gh.GitHub = (*Client)(nil)
+var (
+	_ gh.GitHub        = (*Client)(nil)
+	_ gh.Comparer      = (*Client)(nil)
+	_ gh.Installations = (*Client)(nil)
+	_ gh.AppIdentity   = (*Client)(nil)
+	_ gh.Redeliverer   = (*Client)(nil)
+)
 
 // maxAnnotationsPerRequest is GitHub's limit on annotations in one check run
 // create or update (docs.github.com/en/rest/checks/runs, "annotations").
@@ -33,8 +39,9 @@ type Client struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu    sync.Mutex
-	insts map[string]cachedInstallation // "owner/name" → installation
+	mu       sync.Mutex
+	insts    map[string]cachedInstallation // "owner/name" → installation
+	botLogin string                        // cached by BotLogin
 }
 
 type cachedInstallation struct {
@@ -61,87 +68,6 @@ func (c *Client) Forget(owner string) {
 	}
 }
 
-// installationClient returns a go-github client authenticated with the
-// installation token of repo's org.
-func (c *Client) installationClient(ctx context.Context, repo gh.Repo) (*github.Client, error) {
-	key := strings.ToLower(repo.String())
-	c.mu.Lock()
-	ci, ok := c.insts[key]
-	c.mu.Unlock()
-	if !ok || c.now().After(ci.expires) {
-		appClient, err := c.cc.NewAppClient()
-		if err != nil {
-			return nil, fmt.Errorf("creating app client: %w", err)
-		}
-		inst, err := githubapp.NewInstallationsService(appClient).GetByRepository(ctx, repo.Owner, repo.Name)
-		if err != nil {
-			return nil, fmt.Errorf("finding the App's installation for %s: %w", repo, classify(err))
-		}
-		ci = cachedInstallation{id: inst.ID, expires: c.now().Add(c.ttl)}
-		c.mu.Lock()
-		c.insts[key] = ci
-		c.mu.Unlock()
-	}
-	client, err := c.cc.NewInstallationClient(ci.id)
-	if err != nil {
-		return nil, fmt.Errorf("creating installation client for %s: %w", repo, err)
-	}
-	return client, nil
-}
-
-// RetryableError is a GitHub failure worth retrying later: rate limits,
-// 5xx and transport errors. After is GitHub's requested wait, when given.
-type RetryableError struct {
-	Err   error
-	After time.Duration
-}
-
-func (e *RetryableError) Error() string { return e.Err.Error() }
-
-// RetryAfter implements gh.Transient.
-func (e *RetryableError) RetryAfter() time.Duration { return e.After }
-func (e *RetryableError) Unwrap() error             { return e.Err }
-
-// IsRetryable reports whether err is a GitHub failure worth retrying, and
-// how long GitHub asked to wait.
-func IsRetryable(err error) (bool, time.Duration) {
-	var re *RetryableError
-	if errors.As(err, &re) {
-		return true, re.After
-	}
-	return false, 0
-}
-
-// classify maps go-github errors to gh.ErrNotFound and RetryableError.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	var abuse *github.AbuseRateLimitError
-	if errors.As(err, &abuse) {
-		return &RetryableError{Err: err, After: abuse.GetRetryAfter()}
-	}
-	var rate *github.RateLimitError
-	if errors.As(err, &rate) {
-		return &RetryableError{Err: err, After: time.Until(rate.Rate.Reset.Time)}
-	}
-	var resp *github.ErrorResponse
-	if errors.As(err, &resp) && resp.Response != nil {
-		switch code := resp.Response.StatusCode; {
-		case code == http.StatusNotFound:
-			return fmt.Errorf("%w: %v", gh.ErrNotFound, err)
-		case code == http.StatusTooManyRequests || code >= 500:
-			return &RetryableError{Err: err}
-		}
-		return err
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	// Transport errors (connection refused, reset, timeouts).
-	return &RetryableError{Err: err}
-}
-
 // DefaultBranch implements gh.RepoReader.
 func (c *Client) DefaultBranch(ctx context.Context, repo gh.Repo) (string, error) {
 	client, err := c.installationClient(ctx, repo)
@@ -150,7 +76,7 @@ func (c *Client) DefaultBranch(ctx context.Context, repo gh.Repo) (string, error
 	}
 	r, _, err := client.Repositories.Get(ctx, repo.Owner, repo.Name)
 	if err != nil {
-		return "", fmt.Errorf("reading repository %s: %w", repo, classify(err))
+		return "", fmt.Errorf("reading repository %s: %w", repo, c.classify(err))
 	}
 	return r.GetDefaultBranch(), nil
 }
@@ -163,7 +89,7 @@ func (c *Client) Branch(ctx context.Context, repo gh.Repo, branch string) (gh.Co
 	}
 	ref, _, err := client.Git.GetRef(ctx, repo.Owner, repo.Name, "heads/"+branch)
 	if err != nil {
-		return gh.Commit{}, fmt.Errorf("reading branch %s of %s: %w", branch, repo, classify(err))
+		return gh.Commit{}, fmt.Errorf("reading branch %s of %s: %w", branch, repo, c.classify(err))
 	}
 	return c.resolve(ctx, client, repo, ref.GetObject().GetSHA())
 }
@@ -180,7 +106,7 @@ func (c *Client) Resolve(ctx context.Context, repo gh.Repo, sha string) (gh.Comm
 func (c *Client) resolve(ctx context.Context, client *github.Client, repo gh.Repo, sha string) (gh.Commit, error) {
 	commit, _, err := client.Git.GetCommit(ctx, repo.Owner, repo.Name, sha)
 	if err != nil {
-		return gh.Commit{}, fmt.Errorf("reading commit %s of %s: %w", sha, repo, classify(err))
+		return gh.Commit{}, fmt.Errorf("reading commit %s of %s: %w", sha, repo, c.classify(err))
 	}
 	return gh.Commit{SHA: commit.GetSHA(), TreeSHA: commit.GetTree().GetSHA()}, nil
 }
@@ -193,7 +119,7 @@ func (c *Client) Tree(ctx context.Context, repo gh.Repo, treeSHA, dir string) (m
 	}
 	tree, _, err := client.Git.GetTree(ctx, repo.Owner, repo.Name, treeSHA, true)
 	if err != nil {
-		return nil, fmt.Errorf("reading tree %s of %s: %w", treeSHA, repo, classify(err))
+		return nil, fmt.Errorf("reading tree %s of %s: %w", treeSHA, repo, c.classify(err))
 	}
 	if tree.GetTruncated() {
 		// GitHub truncates recursive trees over 100,000 entries or 7 MB;
@@ -227,7 +153,7 @@ func (c *Client) Blobs(ctx context.Context, repo gh.Repo, shas []string) (map[st
 		}
 		b, _, err := client.Git.GetBlobRaw(ctx, repo.Owner, repo.Name, sha)
 		if err != nil {
-			return nil, fmt.Errorf("reading blob %s of %s: %w", sha, repo, classify(err))
+			return nil, fmt.Errorf("reading blob %s of %s: %w", sha, repo, c.classify(err))
 		}
 		out[sha] = b
 	}
@@ -242,7 +168,7 @@ func (c *Client) File(ctx context.Context, repo gh.Repo, ref, filePath string) (
 	}
 	fc, _, _, err := client.Repositories.GetContents(ctx, repo.Owner, repo.Name, filePath, &github.RepositoryContentGetOptions{Ref: ref})
 	if err != nil {
-		return nil, fmt.Errorf("reading %s at %s in %s: %w", filePath, short(ref), repo, classify(err))
+		return nil, fmt.Errorf("reading %s at %s in %s: %w", filePath, short(ref), repo, c.classify(err))
 	}
 	if fc == nil {
 		return nil, fmt.Errorf("reading %s at %s in %s: %w: it is a directory", filePath, short(ref), repo, gh.ErrNotFound)
@@ -251,7 +177,7 @@ func (c *Client) File(ctx context.Context, repo gh.Repo, ref, filePath string) (
 		// The contents API omits files over 1 MB; fetch the blob instead.
 		b, _, err := client.Git.GetBlobRaw(ctx, repo.Owner, repo.Name, fc.GetSHA())
 		if err != nil {
-			return nil, fmt.Errorf("reading blob of %s in %s: %w", filePath, repo, classify(err))
+			return nil, fmt.Errorf("reading blob of %s in %s: %w", filePath, repo, c.classify(err))
 		}
 		return b, nil
 	}
@@ -286,7 +212,7 @@ func (c *Client) CommitFiles(ctx context.Context, repo gh.Repo, parent gh.Commit
 	}
 	tree, _, err := client.Git.CreateTree(ctx, repo.Owner, repo.Name, parent.TreeSHA, entries)
 	if err != nil {
-		return gh.Commit{}, fmt.Errorf("creating tree in %s: %w", repo, classify(err))
+		return gh.Commit{}, fmt.Errorf("creating tree in %s: %w", repo, c.classify(err))
 	}
 	commit, _, err := client.Git.CreateCommit(ctx, repo.Owner, repo.Name, &github.Commit{
 		Message: github.String(message),
@@ -294,7 +220,7 @@ func (c *Client) CommitFiles(ctx context.Context, repo gh.Repo, parent gh.Commit
 		Parents: []*github.Commit{{SHA: github.String(parent.SHA)}},
 	}, nil)
 	if err != nil {
-		return gh.Commit{}, fmt.Errorf("creating commit in %s: %w", repo, classify(err))
+		return gh.Commit{}, fmt.Errorf("creating commit in %s: %w", repo, c.classify(err))
 	}
 	return gh.Commit{SHA: commit.GetSHA(), TreeSHA: tree.GetSHA()}, nil
 }
@@ -314,13 +240,13 @@ func (c *Client) SetBranch(ctx context.Context, repo gh.Repo, branch, sha string
 	// GitHub answers 422 "Reference does not exist" for a missing branch.
 	var resp *github.ErrorResponse
 	if !errors.As(err, &resp) || resp.Response == nil || (resp.Response.StatusCode != http.StatusUnprocessableEntity && resp.Response.StatusCode != http.StatusNotFound) {
-		return fmt.Errorf("updating branch %s of %s: %w", branch, repo, classify(err))
+		return fmt.Errorf("updating branch %s of %s: %w", branch, repo, c.classify(err))
 	}
 	if _, _, err := client.Git.CreateRef(ctx, repo.Owner, repo.Name, ref); err != nil {
 		if _, _, err2 := client.Git.UpdateRef(ctx, repo.Owner, repo.Name, ref, true); err2 == nil {
 			return nil
 		}
-		return fmt.Errorf("creating branch %s of %s: %w", branch, repo, classify(err))
+		return fmt.Errorf("creating branch %s of %s: %w", branch, repo, c.classify(err))
 	}
 	return nil
 }
@@ -331,20 +257,43 @@ func toPR(p *github.PullRequest) gh.PullRequest {
 		labels = append(labels, l.GetName())
 	}
 	return gh.PullRequest{
-		Number:    p.GetNumber(),
-		State:     p.GetState(),
-		Merged:    p.GetMerged() || p.MergedAt != nil,
-		Title:     p.GetTitle(),
-		Body:      p.GetBody(),
-		HeadRef:   p.GetHead().GetRef(),
-		HeadSHA:   p.GetHead().GetSHA(),
-		BaseRef:   p.GetBase().GetRef(),
-		BaseSHA:   p.GetBase().GetSHA(),
-		Labels:    labels,
-		HTMLURL:   p.GetHTMLURL(),
-		MergeSHA:  p.GetMergeCommitSHA(),
-		UpdatedAt: p.GetUpdatedAt().Time,
+		Number:  p.GetNumber(),
+		State:   p.GetState(),
+		Merged:  p.GetMerged() || p.MergedAt != nil,
+		Title:   p.GetTitle(),
+		Body:    p.GetBody(),
+		HeadRef: p.GetHead().GetRef(),
+		HeadSHA: p.GetHead().GetSHA(),
+		// head.repo is null when the fork it came from was deleted.
+		HeadRepo:    p.GetHead().GetRepo().GetFullName(),
+		Author:      p.GetUser().GetLogin(),
+		AuthorIsBot: p.GetUser().GetType() == "Bot",
+		BaseRef:     p.GetBase().GetRef(),
+		BaseSHA:     p.GetBase().GetSHA(),
+		Labels:      labels,
+		HTMLURL:     p.GetHTMLURL(),
+		MergeSHA:    p.GetMergeCommitSHA(),
+		UpdatedAt:   p.GetUpdatedAt().Time,
 	}
+}
+
+// Compare implements gh.Comparer. One commit per page is enough: the port
+// reads the counts and the merge base, not the list.
+func (c *Client) Compare(ctx context.Context, repo gh.Repo, base, head string) (gh.Comparison, error) {
+	client, err := c.installationClient(ctx, repo)
+	if err != nil {
+		return gh.Comparison{}, err
+	}
+	cmp, _, err := client.Repositories.CompareCommits(ctx, repo.Owner, repo.Name, base, head, &github.ListOptions{PerPage: 1})
+	if err != nil {
+		return gh.Comparison{}, fmt.Errorf("comparing %s with %s in %s: %w", short(head), short(base), repo, c.classify(err))
+	}
+	return gh.Comparison{
+		MergeBase: cmp.GetMergeBaseCommit().GetSHA(),
+		Status:    cmp.GetStatus(),
+		AheadBy:   cmp.GetAheadBy(),
+		BehindBy:  cmp.GetBehindBy(),
+	}, nil
 }
 
 // OpenPR implements gh.PullRequests.
@@ -382,7 +331,7 @@ func (c *Client) listPRs(ctx context.Context, repo gh.Repo, head, base, state st
 		Sort: "created", Direction: "desc", ListOptions: github.ListOptions{PerPage: 10},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing PRs from %s in %s: %w", head, repo, classify(err))
+		return nil, fmt.Errorf("listing PRs from %s in %s: %w", head, repo, c.classify(err))
 	}
 	out := make([]gh.PullRequest, 0, len(list))
 	for _, p := range list {
@@ -399,7 +348,7 @@ func (c *Client) GetPR(ctx context.Context, repo gh.Repo, number int) (gh.PullRe
 	}
 	p, _, err := client.PullRequests.Get(ctx, repo.Owner, repo.Name, number)
 	if err != nil {
-		return gh.PullRequest{}, fmt.Errorf("reading PR #%d of %s: %w", number, repo, classify(err))
+		return gh.PullRequest{}, fmt.Errorf("reading PR #%d of %s: %w", number, repo, c.classify(err))
 	}
 	return toPR(p), nil
 }
@@ -415,7 +364,7 @@ func (c *Client) CreatePR(ctx context.Context, repo gh.Repo, head, base, title, 
 		Body: github.String(body), MaintainerCanModify: github.Bool(false),
 	})
 	if err != nil {
-		return gh.PullRequest{}, fmt.Errorf("opening PR from %s in %s: %w", head, repo, classify(err))
+		return gh.PullRequest{}, fmt.Errorf("opening PR from %s in %s: %w", head, repo, c.classify(err))
 	}
 	return toPR(p), nil
 }
@@ -437,7 +386,7 @@ func (c *Client) EditPR(ctx context.Context, repo gh.Repo, number int, title, bo
 		edit.State = github.String(state)
 	}
 	if _, _, err := client.PullRequests.Edit(ctx, repo.Owner, repo.Name, number, edit); err != nil {
-		return fmt.Errorf("editing PR #%d of %s: %w", number, repo, classify(err))
+		return fmt.Errorf("editing PR #%d of %s: %w", number, repo, c.classify(err))
 	}
 	return nil
 }
@@ -449,7 +398,7 @@ func (c *Client) AddLabels(ctx context.Context, repo gh.Repo, number int, labels
 		return err
 	}
 	if _, _, err := client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, number, labels); err != nil {
-		return fmt.Errorf("labelling PR #%d of %s: %w", number, repo, classify(err))
+		return fmt.Errorf("labelling PR #%d of %s: %w", number, repo, c.classify(err))
 	}
 	return nil
 }
@@ -461,7 +410,7 @@ func (c *Client) Comment(ctx context.Context, repo gh.Repo, number int, body str
 		return err
 	}
 	if _, _, err := client.Issues.CreateComment(ctx, repo.Owner, repo.Name, number, &github.IssueComment{Body: github.String(body)}); err != nil {
-		return fmt.Errorf("commenting on PR #%d of %s: %w", number, repo, classify(err))
+		return fmt.Errorf("commenting on PR #%d of %s: %w", number, repo, c.classify(err))
 	}
 	return nil
 }
@@ -485,7 +434,7 @@ func (c *Client) CreateCheckRun(ctx context.Context, repo gh.Repo, run gh.CheckR
 	}
 	cr, _, err := client.Checks.CreateCheckRun(ctx, repo.Owner, repo.Name, opts)
 	if err != nil {
-		return 0, fmt.Errorf("creating check run %s on %s in %s: %w", run.Name, short(run.HeadSHA), repo, classify(err))
+		return 0, fmt.Errorf("creating check run %s on %s in %s: %w", run.Name, short(run.HeadSHA), repo, c.classify(err))
 	}
 	if err := c.appendAnnotations(ctx, client, repo, cr.GetID(), run, rest); err != nil {
 		return cr.GetID(), err
@@ -529,7 +478,7 @@ func (c *Client) update(ctx context.Context, client *github.Client, repo gh.Repo
 		Output:     output(run, annotations),
 	}
 	if _, _, err := client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, id, opts); err != nil {
-		return fmt.Errorf("updating check run %s in %s: %w", run.Name, repo, classify(err))
+		return fmt.Errorf("updating check run %s in %s: %w", run.Name, repo, c.classify(err))
 	}
 	return nil
 }
@@ -589,16 +538,16 @@ func short(sha string) string {
 // given time, newest first, at most max of them. It uses the App's JWT
 // (GET /app/hook/deliveries).
 func (c *Client) RecentDeliveries(ctx context.Context, since time.Time, max int) ([]gh.WebhookAttempt, error) {
-	appClient, err := c.cc.NewAppClient()
+	appClient, err := c.appClient()
 	if err != nil {
-		return nil, fmt.Errorf("creating app client: %w", err)
+		return nil, err
 	}
 	var out []gh.WebhookAttempt
 	opts := &github.ListCursorOptions{PerPage: 100}
 	for len(out) < max {
 		page, resp, err := appClient.Apps.ListHookDeliveries(ctx, opts)
 		if err != nil {
-			return nil, fmt.Errorf("listing webhook deliveries: %w", classify(err))
+			return nil, fmt.Errorf("listing webhook deliveries: %w", c.classify(err))
 		}
 		for _, d := range page {
 			at := d.GetDeliveredAt().Time
@@ -619,18 +568,20 @@ func (c *Client) RecentDeliveries(ctx context.Context, since time.Time, max int)
 }
 
 // Redeliver asks GitHub to send a delivery attempt again, with the same
-// X-GitHub-Delivery (POST /app/hook/deliveries/{id}/attempts).
+// X-GitHub-Delivery (POST /app/hook/deliveries/{id}/attempts). GitHub
+// answers 202 Accepted, which go-github v62 reports as an
+// *github.AcceptedError (CheckResponse in github.go): that is success.
 func (c *Client) Redeliver(ctx context.Context, id int64) error {
-	appClient, err := c.cc.NewAppClient()
+	appClient, err := c.appClient()
 	if err != nil {
-		return fmt.Errorf("creating app client: %w", err)
+		return err
 	}
 	if _, _, err := appClient.Apps.RedeliverHookDelivery(ctx, id); err != nil {
 		var accepted *github.AcceptedError
 		if errors.As(err, &accepted) {
 			return nil // 202: GitHub queued the redelivery
 		}
-		return fmt.Errorf("redelivering webhook delivery %d: %w", id, classify(err))
+		return fmt.Errorf("redelivering webhook delivery %d: %w", id, c.classify(err))
 	}
 	return nil
 }

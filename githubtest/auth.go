@@ -12,14 +12,6 @@ import (
 	"github.com/golang-jwt/jwt/v4"
 )
 
-// installation is the App installed on one account, covering all of that
-// account's repositories.
-type installation struct {
-	ID        int64
-	Account   *user
-	CreatedAt time.Time
-}
-
 // token is an installation access token.
 type token struct {
 	value   string
@@ -96,7 +88,12 @@ func (id identity) canAccess(r *repo) bool {
 	case authUser:
 		return true
 	case authInstallation:
-		if r.Owner != id.inst.Account {
+		// A token reaches the repositories its installation covers, and of
+		// those only the ones it was scoped to when it was created. Others
+		// answer 404 rather than 403, so that a token does not learn that a
+		// repository exists (docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api,
+		// "404 Not Found for an existing resource").
+		if !id.inst.covers(r) {
 			return false
 		}
 		return id.tok.repoIDs == nil || id.tok.repoIDs[r.ID]
@@ -121,7 +118,8 @@ func (s *Server) authenticate(r *http.Request) (identity, string) {
 		return identity{kind: authUser, user: s.human}, ""
 	}
 	if tok, ok := s.tokens[cred]; ok {
-		if !s.now().Before(tok.expires) {
+		// Uninstalling the App revokes its installation's tokens.
+		if !s.now().Before(tok.expires) || s.installations[tok.inst.ID] != tok.inst {
 			return identity{}, "Bad credentials"
 		}
 		return identity{kind: authInstallation, inst: tok.inst, tok: tok, user: s.bot}, ""
@@ -178,24 +176,6 @@ func randomToken(prefix string, n int) string {
 	return prefix + string(b)
 }
 
-// AddInstallation installs the App on owner (an organization, or the human
-// user when owner is the user's login) and returns the installation id. The
-// installation covers every repository of owner, present and future. Adding
-// an existing installation returns its id.
-func (s *Server) AddInstallation(owner string) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	acct := s.ownerFor(owner)
-	for _, inst := range s.installations {
-		if inst.Account == acct {
-			return inst.ID
-		}
-	}
-	inst := &installation{ID: s.newID(), Account: acct, CreatedAt: s.now()}
-	s.installations[inst.ID] = inst
-	return inst.ID
-}
-
 // InstallationToken mints an installation token directly, as the token
 // endpoint would, for tools that drive the API as the App.
 func (s *Server) InstallationToken(installationID int64) (string, error) {
@@ -215,43 +195,6 @@ func (s *Server) ownerFor(login string) *user {
 		return u
 	}
 	return s.userFor(login, "Organization")
-}
-
-func (s *Server) installationFor(owner *user) *installation {
-	for _, inst := range s.installations {
-		if inst.Account == owner {
-			return inst
-		}
-	}
-	return nil
-}
-
-func (s *Server) installationJSON(inst *installation) map[string]any {
-	targetType := inst.Account.Type
-	if targetType == "Bot" {
-		targetType = "User"
-	}
-	return map[string]any{
-		"id":                        inst.ID,
-		"account":                   s.userJSON(inst.Account),
-		"repository_selection":      "all",
-		"access_tokens_url":         fmt.Sprintf("%sapp/installations/%d/access_tokens", s.apiURL(), inst.ID),
-		"repositories_url":          s.apiURL() + "installation/repositories",
-		"html_url":                  fmt.Sprintf("%sorganizations/%s/settings/installations/%d", s.opts.WebURL, inst.Account.Login, inst.ID),
-		"app_id":                    s.opts.AppID,
-		"app_slug":                  s.opts.AppSlug,
-		"target_id":                 inst.Account.ID,
-		"target_type":               targetType,
-		"permissions":               s.permissions(),
-		"events":                    s.subscribedEvents(),
-		"created_at":                isoTime(inst.CreatedAt),
-		"updated_at":                isoTime(inst.CreatedAt),
-		"single_file_name":          nil,
-		"has_multiple_single_files": false,
-		"single_file_paths":         []string{},
-		"suspended_by":              nil,
-		"suspended_at":              nil,
-	}
 }
 
 func (s *Server) subscribedEvents() []string {
@@ -285,39 +228,6 @@ func (s *Server) handleGetApp(c *call) {
 	c.writeJSON(http.StatusOK, app)
 }
 
-func (s *Server) sortedInstallations() []*installation {
-	out := make([]*installation, 0, len(s.installations))
-	for _, inst := range s.installations {
-		out = append(out, inst)
-	}
-	sortBy(out, func(i *installation) int64 { return i.ID })
-	return out
-}
-
-func (s *Server) handleListInstallations(c *call) {
-	var out []map[string]any
-	for _, inst := range paginate(c, s.sortedInstallations()) {
-		out = append(out, s.installationJSON(inst))
-	}
-	if out == nil {
-		out = []map[string]any{}
-	}
-	c.writeJSON(http.StatusOK, out)
-}
-
-func (s *Server) handleGetInstallation(c *call) {
-	id, ok := c.pathInt("installation_id")
-	if !ok {
-		return
-	}
-	inst, found := s.installations[id]
-	if !found {
-		c.fail(http.StatusNotFound, "Not Found")
-		return
-	}
-	c.writeJSON(http.StatusOK, s.installationJSON(inst))
-}
-
 func (s *Server) handleCreateToken(c *call) {
 	id, ok := c.pathInt("installation_id")
 	if !ok {
@@ -342,7 +252,7 @@ func (s *Server) handleCreateToken(c *call) {
 		tok.repoIDs = map[int64]bool{}
 		for _, name := range req.Repositories {
 			r := s.repoFor(inst.Account.Login, name)
-			if r == nil {
+			if r == nil || !inst.covers(r) {
 				c.writeJSON(http.StatusUnprocessableEntity, apiError{Message: "There is at least one repository that does not exist or is not accessible to the parent installation.", DocumentationURL: docsURL, Status: "422"})
 				return
 			}
@@ -351,7 +261,7 @@ func (s *Server) handleCreateToken(c *call) {
 		}
 		for _, rid := range req.RepositoryIDs {
 			r := s.repoByID(rid)
-			if r == nil || r.Owner != inst.Account {
+			if r == nil || !inst.covers(r) {
 				c.writeJSON(http.StatusUnprocessableEntity, apiError{Message: "There is at least one repository that does not exist or is not accessible to the parent installation.", DocumentationURL: docsURL, Status: "422"})
 				return
 			}
@@ -377,7 +287,7 @@ func (s *Server) handleCreateToken(c *call) {
 		"token":                tok.value,
 		"expires_at":           isoTime(tok.expires),
 		"permissions":          tok.perms,
-		"repository_selection": "all",
+		"repository_selection": inst.selection(),
 	}
 	if tok.repoIDs != nil {
 		resp["repository_selection"] = "selected"
@@ -396,8 +306,11 @@ func (s *Server) handleRepoInstallation(c *call) {
 		c.fail(http.StatusNotFound, "Not Found")
 		return
 	}
+	// GitHub answers 404 both when the App is not installed on the owner
+	// and when the repository is outside the installation's selected
+	// repositories (observed: fabro-sh/fabro#797, 3SVS/simsa#432).
 	inst := s.installationFor(r.Owner)
-	if inst == nil {
+	if inst == nil || !inst.covers(r) {
 		c.fail(http.StatusNotFound, "Not Found")
 		return
 	}
@@ -430,7 +343,7 @@ func (s *Server) handleInstallationRepos(c *call) {
 			repos = append(repos, r)
 		}
 	}
-	selection := "all"
+	selection := c.id.inst.selection()
 	if c.id.tok.repoIDs != nil {
 		selection = "selected"
 	}
@@ -454,9 +367,7 @@ func permissionFor(route string) string {
 		return "pull_requests"
 	case strings.Contains(route, "/issues") || strings.Contains(route, "/labels"):
 		return "issues"
-	case strings.Contains(route, "/contents/") || strings.HasPrefix(route, "GET /raw/") || strings.Contains(route, "/git/") ||
-		strings.Contains(route, "/commits") || strings.Contains(route, "/compare/") ||
-		strings.Contains(route, "/branches/"):
+	case strings.Contains(route, "/contents/") || strings.Contains(route, "/git/") || strings.Contains(route, "/compare/"):
 		return "contents"
 	}
 	return "metadata"

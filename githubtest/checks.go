@@ -3,7 +3,6 @@ package githubtest
 import (
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -98,8 +97,16 @@ func missing(field string) *failure {
 	return invalidRequest(fmt.Sprintf("%q wasn't supplied.", field))
 }
 
-// checkText enforces GitHub's two limits on summary and text: 65535
-// characters (schema) and 65535 bytes (model).
+// checkText enforces GitHub's two limits on summary and text, both 65,535:
+//   - the request schema counts characters (maxLength 65535 in the
+//     rest-api-description schema) and answers 422 "Invalid request.\n\nOnly
+//     65535 characters are allowed; N were supplied." with no errors array
+//     (observed in siddharthkp/bundlesize2#7, reviewdog/action-rubocop#67);
+//   - the model counts bytes and answers 422 "Validation Failed" with
+//     {resource CheckRun, code custom, field summary, "summary exceeds a
+//     maximum bytesize of 65535"} (github/docs#35252, SQLMesh/sqlmesh#1670).
+//
+// So the byte limit is the one that binds for text that is not ASCII.
 func checkText(field, v string) *failure {
 	if n := utf8.RuneCountInString(v); n > maxOutputLen {
 		return invalidRequest(fmt.Sprintf("Only %d characters are allowed; %d were supplied.", maxOutputLen, n))
@@ -352,7 +359,10 @@ func (s *Server) prRefsJSON(r *repo, sha string) []map[string]any {
 	mini := map[string]any{"id": r.ID, "url": s.repoAPIURL(r), "name": r.Name}
 	for _, p := range r.sortedPulls() {
 		s.refresh(r, p)
-		if p.State != "open" || p.HeadSHA != sha {
+		// Pull requests from forks are left out: GitHub matches a suite
+		// to the pull requests whose head branch is in the suite's
+		// repository (docs.github.com/en/webhooks/webhook-events-and-payloads#check_suite).
+		if p.State != "open" || p.HeadSHA != sha || p.headRepo != r {
 			continue
 		}
 		out = append(out, map[string]any{
@@ -497,25 +507,6 @@ func (r *repo) branchFor(sha string) string {
 	return ""
 }
 
-func (c *call) checkRun() *checkRun {
-	id, ok := c.pathInt("id")
-	if !ok {
-		return nil
-	}
-	run, found := c.s.runs[id]
-	if !found || run.repo != c.repo {
-		c.fail(http.StatusNotFound, "Not Found")
-		return nil
-	}
-	return run
-}
-
-func (s *Server) handleGetCheckRun(c *call) {
-	if run := c.checkRun(); run != nil {
-		c.writeJSON(http.StatusOK, s.checkRunJSON(c.repo, run, false))
-	}
-}
-
 func (s *Server) handleUpdateCheckRun(c *call) {
 	if c.id.kind != authInstallation {
 		c.fail(http.StatusForbidden, "You must authenticate via a GitHub App.")
@@ -551,45 +542,6 @@ func (s *Server) maybeCompleteSuite(r *repo, cs *checkSuite, actor *user) {
 	}
 }
 
-func (s *Server) handleListAnnotations(c *call) {
-	run := c.checkRun()
-	if run == nil {
-		return
-	}
-	list := []map[string]any{}
-	for _, a := range paginate(c, run.Annotations) {
-		j := map[string]any{
-			"path":             a.Path,
-			"blob_href":        fmt.Sprintf("%s/blob/%s/%s", s.repoHTMLURL(c.repo), run.HeadSHA, a.Path),
-			"start_line":       a.StartLine,
-			"end_line":         a.EndLine,
-			"start_column":     nil,
-			"end_column":       nil,
-			"annotation_level": a.Level,
-			"title":            a.Title,
-			"message":          a.Message,
-			"raw_details":      a.RawDetails,
-		}
-		if a.StartColumn != 0 {
-			j["start_column"] = a.StartColumn
-		}
-		if a.EndColumn != 0 {
-			j["end_column"] = a.EndColumn
-		}
-		list = append(list, j)
-	}
-	c.writeJSON(http.StatusOK, list)
-}
-
-func (s *Server) handleRerequestCheckRun(c *call) {
-	run := c.checkRun()
-	if run == nil {
-		return
-	}
-	s.emitCheckRun(c.repo, run, "rerequested", c.actor(), nil)
-	c.writeJSON(http.StatusCreated, map[string]any{})
-}
-
 func (r *repo) runsFor(sha string) []*checkRun {
 	cs, ok := r.suites[sha]
 	if !ok {
@@ -598,109 +550,24 @@ func (r *repo) runsFor(sha string) []*checkRun {
 	return cs.runs
 }
 
-// filterRuns applies check_name, status and filter=latest|all.
-func filterRuns(runs []*checkRun, q map[string][]string) []*checkRun {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	name, status, filter := get("check_name"), get("status"), get("filter")
-	var out []*checkRun
-	latest := map[string]*checkRun{}
-	for _, run := range runs {
-		if name != "" && run.Name != name {
-			continue
-		}
-		if status != "" && run.Status != status {
-			continue
-		}
-		if prev, ok := latest[run.Name]; !ok || run.ID > prev.ID {
-			latest[run.Name] = run
-		}
-		out = append(out, run)
-	}
-	if filter != "all" {
-		out = out[:0:0]
-		for _, run := range latest {
-			out = append(out, run)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
-	return out
-}
-
-func (s *Server) writeRunList(c *call, runs []*checkRun) {
-	runs = filterRuns(runs, c.r.URL.Query())
-	list := []map[string]any{}
-	for _, run := range paginate(c, runs) {
-		list = append(list, s.checkRunJSON(c.repo, run, false))
-	}
-	c.writeJSON(http.StatusOK, map[string]any{"total_count": len(runs), "check_runs": list})
-}
-
-func (s *Server) handleListCheckRunsForRef(c *call) {
-	sha := c.repo.resolveCommit(c.r.PathValue("ref"))
-	if sha == "" {
-		c.failWith(newValidation(fieldError{Resource: "Commit", Code: "custom", Message: "No commit found for SHA: " + c.r.PathValue("ref")}))
-		return
-	}
-	s.writeRunList(c, c.repo.runsFor(sha))
-}
-
-func (c *call) checkSuite() *checkSuite {
-	id, ok := c.pathInt("id")
-	if !ok {
-		return nil
-	}
-	cs, found := c.s.suites[id]
-	if !found || c.repo.suites[cs.HeadSHA] != cs {
-		c.fail(http.StatusNotFound, "Not Found")
-		return nil
-	}
-	return cs
-}
-
-func (s *Server) handleGetCheckSuite(c *call) {
-	if cs := c.checkSuite(); cs != nil {
-		c.writeJSON(http.StatusOK, s.suiteJSON(c.repo, cs))
-	}
-}
-
-func (s *Server) handleListCheckRunsInSuite(c *call) {
-	if cs := c.checkSuite(); cs != nil {
-		s.writeRunList(c, cs.runs)
-	}
-}
-
-func (s *Server) handleRerequestCheckSuite(c *call) {
-	cs := c.checkSuite()
-	if cs == nil {
-		return
-	}
-	s.emitCheckSuite(c.repo, cs, "rerequested", c.actor())
-	c.writeJSON(http.StatusCreated, map[string]any{})
-}
-
-func (s *Server) handleListCheckSuitesForRef(c *call) {
-	sha := c.repo.resolveCommit(c.r.PathValue("ref"))
-	if sha == "" {
-		c.failWith(newValidation(fieldError{Resource: "Commit", Code: "custom", Message: "No commit found for SHA: " + c.r.PathValue("ref")}))
-		return
-	}
-	list := []map[string]any{}
-	if cs, ok := c.repo.suites[sha]; ok {
-		list = append(list, s.suiteJSON(c.repo, cs))
-	}
-	c.writeJSON(http.StatusOK, map[string]any{"total_count": len(list), "check_suites": list})
-}
-
 // runByID finds a check run for the Go helpers.
 func (s *Server) runByID(r *repo, id int64) *checkRun {
 	run, ok := s.runs[id]
 	if !ok || run.repo != r {
 		panic("githubtest: no check run " + strconv.FormatInt(id, 10) + " in " + r.fullName())
+	}
+	return run
+}
+
+func (c *call) checkRun() *checkRun {
+	id, ok := c.pathInt("id")
+	if !ok {
+		return nil
+	}
+	run, found := c.s.runs[id]
+	if !found || run.repo != c.repo {
+		c.fail(http.StatusNotFound, "Not Found")
+		return nil
 	}
 	return run
 }

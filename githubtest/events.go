@@ -105,19 +105,34 @@ func (s *Server) setRef(r *repo, ref, sha string, actor *user) {
 			s.emitCheckSuite(r, cs, "requested", actor)
 		}
 	}
-	for _, p := range r.sortedPulls() {
-		if p.State != "open" {
+	s.updatePulls(r, branch, old, sha, actor)
+}
+
+// updatePulls does what a branch move or deletion does to the open pull
+// requests from that branch (in r's repository or another one of its fork
+// network: "synchronize", or closing on deletion) and into it (closing on
+// deletion).
+func (s *Server) updatePulls(r *repo, branch, old, sha string, actor *user) {
+	now := s.now()
+	for _, base := range s.sortedRepos() {
+		if base != r && base.git != r.git {
 			continue
 		}
-		switch {
-		case p.Head == branch && sha == "":
-			s.closePull(r, p, actor)
-		case p.Head == branch:
-			s.refresh(r, p)
-			p.UpdatedAt = now
-			s.emitPull(r, p, "synchronize", actor, map[string]any{"before": old, "after": sha})
-		case p.Base == branch && sha == "":
-			s.closePull(r, p, actor)
+		for _, p := range base.sortedPulls() {
+			if p.State != "open" {
+				continue
+			}
+			fromBranch := p.headRepo == r && p.Head == branch
+			switch {
+			case fromBranch && sha == "":
+				s.closePull(base, p, actor)
+			case fromBranch:
+				s.refresh(base, p)
+				p.UpdatedAt = now
+				s.emitPull(base, p, "synchronize", actor, map[string]any{"before": old, "after": sha})
+			case base == r && p.Base == branch && sha == "":
+				s.closePull(base, p, actor)
+			}
 		}
 	}
 }
@@ -189,10 +204,10 @@ func (s *Server) orgJSON(u *user) map[string]any {
 }
 
 // emit records a webhook for repository r from actor. Nothing is sent when
-// the App is not installed on the repository's owner, as on GitHub.
+// the App's installation does not cover the repository, as on GitHub.
 func (s *Server) emit(r *repo, event, action string, actor *user, payload map[string]any) {
 	inst := s.installationFor(r.Owner)
-	if inst == nil {
+	if inst == nil || !inst.covers(r) {
 		return
 	}
 	if action != "" {

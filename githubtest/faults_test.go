@@ -2,8 +2,11 @@ package githubtest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,12 +131,8 @@ func TestRateLimitHeaders(t *testing.T) {
 	if !errors.As(err, &rl) {
 		t.Fatalf("err = %v, want *github.RateLimitError", err)
 	}
-	limits, _, err := userClient(t, s).RateLimit.Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if limits.GetCore().Remaining != 0 || limits.GetCore().Limit != 5000 {
-		t.Errorf("core = %+v", limits.GetCore())
+	if rl.Rate.Limit != 5000 || rl.Rate.Remaining != 0 || rl.Rate.Reset.IsZero() {
+		t.Errorf("rate = %+v", rl.Rate)
 	}
 }
 
@@ -164,5 +163,97 @@ func TestCallsAndRequestLog(t *testing.T) {
 	last := reqs[2]
 	if last.Path != "/repos/acme/platform/git/ref/heads/missing" || last.Status != 404 || last.Auth != "installation:"+itoa(inst) {
 		t.Errorf("last request = %+v", last)
+	}
+}
+
+// TestRateLimitShapes checks each way GitHub answers a rate limit, as the
+// wire shows it and as go-github v62 reports it: only the 403s become its
+// rate limit errors.
+func TestRateLimitShapes(t *testing.T) {
+	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	s := newServer(t, func(o *githubtest.Options) { o.Now = func() time.Time { return now } })
+	s.AddInstallation("acme")
+	s.CreateRepo("acme", "platform", "main", nil)
+	s.SetFaults(githubtest.Faults{RetryAfter: 30 * time.Second})
+	const route = "GET /repos/{owner}/{repo}"
+	secondaryMessage := "You have exceeded a secondary rate limit"
+	tests := []struct {
+		fault      githubtest.Fault
+		status     int
+		retryAfter string
+		// primary: x-ratelimit-remaining is 0 and the reset is the
+		// fault's, not the hourly window's.
+		primary       bool
+		message       string
+		docsURLSuffix string
+		goGitHubSees  string
+	}{
+		{githubtest.FaultSecondaryRateLimit, 403, "30", false, secondaryMessage, "#about-secondary-rate-limits", "*github.AbuseRateLimitError"},
+		{githubtest.FaultSecondaryRateLimit429, 429, "30", false, secondaryMessage, "#about-secondary-rate-limits", "*github.ErrorResponse"},
+		{githubtest.FaultSecondaryRateLimitNoRetryAfter, 403, "", false, secondaryMessage, "#about-secondary-rate-limits", "*github.AbuseRateLimitError"},
+		{githubtest.FaultSecondaryRateLimit429NoRetryAfter, 429, "", false, secondaryMessage, "#about-secondary-rate-limits", "*github.ErrorResponse"},
+		{githubtest.FaultPrimaryRateLimit, 403, "", true, "API rate limit exceeded for user ID", "#about-the-primary-rate-limit", "*github.RateLimitError"},
+		{githubtest.FaultPrimaryRateLimit429, 429, "", true, "API rate limit exceeded for user ID", "#about-the-primary-rate-limit", "*github.ErrorResponse"},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.fault), func(t *testing.T) {
+			s.FailNext(route, 1, tc.fault)
+			status, hdr, body := rawRequest(t, "GET", s.URL+"repos/acme/platform", "token "+testUserToken, "")
+			var e struct {
+				Message          string `json:"message"`
+				DocumentationURL string `json:"documentation_url"`
+			}
+			if err := json.Unmarshal(body, &e); err != nil {
+				t.Fatal(err)
+			}
+			reset, remaining := now.Add(time.Hour), "not 0"
+			if tc.primary {
+				reset, remaining = now.Add(30*time.Second), "0"
+			}
+			if hdr.Get("X-RateLimit-Remaining") != "0" {
+				hdr.Set("X-RateLimit-Remaining", "not 0")
+			}
+			got := []any{status, hdr.Get("Retry-After"), hdr.Get("X-RateLimit-Remaining"), hdr.Get("X-RateLimit-Reset"),
+				strings.HasPrefix(e.Message, tc.message), strings.HasSuffix(e.DocumentationURL, tc.docsURLSuffix)}
+			want := []any{tc.status, tc.retryAfter, remaining, strconv.FormatInt(reset.Unix(), 10), true, true}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("status, Retry-After, remaining, reset, message, docs (-want +got):\n%s\nbody %s", diff, body)
+			}
+
+			s.FailNext(route, 1, tc.fault)
+			_, _, err := userClient(t, s).Repositories.Get(context.Background(), "acme", "platform")
+			if got := fmt.Sprintf("%T", err); got != tc.goGitHubSees {
+				t.Errorf("go-github reports %s, want %s: %v", got, tc.goGitHubSees, err)
+			}
+		})
+	}
+}
+
+func TestRateLimitWindowCanAnswer429(t *testing.T) {
+	s := newServer(t, func(o *githubtest.Options) { o.RateLimitStatus = http.StatusTooManyRequests })
+	s.AddInstallation("acme")
+	s.CreateRepo("acme", "platform", "main", nil)
+	s.SetRateLimitRemaining("user:octocat", 0)
+	status, hdr, body := rawRequest(t, "GET", s.URL+"repos/acme/platform", "token "+testUserToken, "")
+	if status != http.StatusTooManyRequests || hdr.Get("X-RateLimit-Remaining") != "0" || !strings.Contains(string(body), "API rate limit exceeded") {
+		t.Errorf("status %d remaining %q body %s, want 429 with remaining 0", status, hdr.Get("X-RateLimit-Remaining"), body)
+	}
+}
+
+func TestRandomRateLimitsDrawEachShape(t *testing.T) {
+	s := newServer(t)
+	s.AddInstallation("acme")
+	s.CreateRepo("acme", "platform", "main", nil)
+	shapes := []githubtest.Fault{githubtest.FaultSecondaryRateLimit429NoRetryAfter, githubtest.FaultPrimaryRateLimit}
+	s.SetFaults(githubtest.Faults{SecondaryRateLimit: 1, RateLimitShapes: shapes, Seed: 7})
+	seen := map[string]int{}
+	for i := 0; i < 40; i++ {
+		rawRequest(t, "GET", s.URL+"repos/acme/platform", "token "+testUserToken, "")
+	}
+	for _, r := range s.Requests() {
+		seen[r.Fault]++
+	}
+	if len(seen) != 2 || seen[string(shapes[0])] < 10 || seen[string(shapes[1])] < 10 {
+		t.Errorf("faults drawn = %v, want both shapes", seen)
 	}
 }

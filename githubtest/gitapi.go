@@ -2,10 +2,10 @@ package githubtest
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -35,38 +35,6 @@ func (s *Server) handleGetBlob(c *call) {
 		"content":  base64Wrapped(data),
 		"encoding": "base64",
 	})
-}
-
-func (s *Server) handleCreateBlob(c *call) {
-	r := c.repo
-	var req struct {
-		Content  *string `json:"content"`
-		Encoding string  `json:"encoding"`
-	}
-	if !c.decode(&req) {
-		return
-	}
-	if req.Content == nil {
-		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"content\" wasn't supplied.")
-		return
-	}
-	var data []byte
-	switch req.Encoding {
-	case "", "utf-8":
-		data = []byte(*req.Content)
-	case "base64":
-		d, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(*req.Content, "\n", ""))
-		if err != nil {
-			c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\ncontent is not valid Base64.")
-			return
-		}
-		data = d
-	default:
-		c.invalid(fieldError{Resource: "Blob", Field: "encoding", Code: "invalid", Message: "encoding must be one of utf-8, base64"})
-		return
-	}
-	sha := r.git.putBlob(data)
-	c.writeJSON(http.StatusCreated, map[string]any{"sha": sha, "url": s.repoAPIURL(r) + "/git/blobs/" + sha})
 }
 
 func (s *Server) treeEntryJSON(r *repo, p string, e treeEntry) map[string]any {
@@ -304,9 +272,8 @@ func (s *Server) userByEmail(email string) *user {
 	return nil
 }
 
-// repoCommitJSON is the commits API object; withFiles adds stats and files
-// against the first parent.
-func (s *Server) repoCommitJSON(r *repo, sha string, withFiles bool) map[string]any {
+// repoCommitJSON is the commits API object, as the compare API lists it.
+func (s *Server) repoCommitJSON(r *repo, sha string) map[string]any {
 	c := r.git.commits[sha]
 	inner := s.gitCommitJSON(r, sha)
 	delete(inner, "sha")
@@ -330,15 +297,6 @@ func (s *Server) repoCommitJSON(r *repo, sha string, withFiles bool) map[string]
 		"author":       s.userJSON(s.userByEmail(c.Author.Email)),
 		"committer":    s.userJSON(s.userByEmail(c.Committer.Email)),
 		"parents":      parents,
-	}
-	if withFiles {
-		parent := ""
-		if len(c.Parents) > 0 {
-			parent = c.Parents[0]
-		}
-		files, adds, dels := s.filesJSON(r, r.flatAt(parent), r.flatAt(sha), sha, 3000)
-		j["files"] = files
-		j["stats"] = map[string]int{"additions": adds, "deletions": dels, "total": adds + dels}
 	}
 	return j
 }
@@ -476,52 +434,6 @@ func (s *Server) handleGetRef(c *call) {
 	c.writeJSON(http.StatusOK, s.refJSON(r, ref))
 }
 
-func (r *repo) refsWithPrefix(prefix string) []string {
-	var out []string
-	for _, ref := range sortedKeys(r.refs) {
-		if strings.HasPrefix(ref, prefix) {
-			out = append(out, ref)
-		}
-	}
-	return out
-}
-
-func (s *Server) handleMatchingRefs(c *call) {
-	r := c.repo
-	prefix := "refs/" + strings.TrimPrefix(c.r.PathValue("ref"), "refs/")
-	list := []map[string]any{}
-	for _, ref := range paginate(c, r.refsWithPrefix(prefix)) {
-		list = append(list, s.refJSON(r, ref))
-	}
-	c.writeJSON(http.StatusOK, list)
-}
-
-// handleGetRefsLegacy serves GET /git/refs/{ref}: one ref when the name is
-// exact, else the refs under that prefix.
-func (s *Server) handleGetRefsLegacy(c *call) {
-	r := c.repo
-	name := c.r.PathValue("ref")
-	ref := fullRef(name)
-	if _, ok := r.refs[ref]; ok && name != "" {
-		c.writeJSON(http.StatusOK, s.refJSON(r, ref))
-		return
-	}
-	prefix := "refs/"
-	if name != "" {
-		prefix = ref + "/"
-	}
-	matches := r.refsWithPrefix(prefix)
-	if len(matches) == 0 {
-		c.fail(http.StatusNotFound, "Not Found")
-		return
-	}
-	list := []map[string]any{}
-	for _, m := range paginate(c, matches) {
-		list = append(list, s.refJSON(r, m))
-	}
-	c.writeJSON(http.StatusOK, list)
-}
-
 // validRefName applies git's main ref-name rules.
 func validRefName(ref string) bool {
 	if !strings.HasPrefix(ref, "refs/") || strings.Count(ref, "/") < 2 {
@@ -612,68 +524,6 @@ func (s *Server) moveRef(c *call, ref, sha string, status int, check func() bool
 	c.writeJSON(status, s.refJSON(r, ref))
 }
 
-func (s *Server) handleDeleteRef(c *call) {
-	r := c.repo
-	ref := fullRef(c.r.PathValue("ref"))
-	if _, ok := r.refs[ref]; !ok {
-		c.fail(http.StatusUnprocessableEntity, "Reference does not exist")
-		return
-	}
-	if ref == "refs/heads/"+r.DefaultBranch {
-		c.fail(http.StatusUnprocessableEntity, "Cannot delete the default branch")
-		return
-	}
-	s.setRef(r, ref, "", c.actor())
-	c.noContent()
-}
-
-func (s *Server) handleListCommits(c *call) {
-	r := c.repo
-	q := c.r.URL.Query()
-	head := r.resolveCommit(q.Get("sha"))
-	if head == "" {
-		c.fail(http.StatusNotFound, "Not Found")
-		return
-	}
-	shas := r.git.commitsBetween(nil, head)
-	// Newest first, as GitHub lists them.
-	for i, j := 0, len(shas)-1; i < j; i, j = i+1, j-1 {
-		shas[i], shas[j] = shas[j], shas[i]
-	}
-	if p := strings.Trim(q.Get("path"), "/"); p != "" {
-		var touched []string
-		for _, sha := range shas {
-			cm := r.git.commits[sha]
-			parent := ""
-			if len(cm.Parents) > 0 {
-				parent = cm.Parents[0]
-			}
-			a, _ := r.git.lookupPath(r.treeOf(sha), p)
-			b, _ := r.git.lookupPath(r.treeOf(parent), p)
-			if a.SHA != b.SHA {
-				touched = append(touched, sha)
-			}
-		}
-		shas = touched
-	}
-	list := []map[string]any{}
-	for _, sha := range paginate(c, shas) {
-		list = append(list, s.repoCommitJSON(r, sha, false))
-	}
-	c.writeJSON(http.StatusOK, list)
-}
-
-func (s *Server) handleGetCommit(c *call) {
-	r := c.repo
-	ref := c.r.PathValue("ref")
-	sha := r.resolveCommit(ref)
-	if sha == "" {
-		c.invalid(fieldError{Resource: "Commit", Code: "custom", Message: "No commit found for SHA: " + ref})
-		return
-	}
-	c.writeJSON(http.StatusOK, s.repoCommitJSON(r, sha, true))
-}
-
 // resolveCompareSide accepts "ref" or "owner:ref" for the repository's own owner.
 func (r *repo) resolveCompareSide(side string) string {
 	if owner, ref, ok := strings.Cut(side, ":"); ok {
@@ -685,6 +535,18 @@ func (r *repo) resolveCompareSide(side string) string {
 	return r.resolveCommit(side)
 }
 
+// Limits of the compare API (docs.github.com/en/rest/commits/commits#compare-two-commits):
+// without pagination at most 250 commits; files appear on the first page
+// only, at most 300 for the whole comparison.
+const (
+	maxCompareCommits = 250
+	maxCompareFiles   = 300
+)
+
+// handleCompare compares two commits as "git log BASE..HEAD" does, oldest
+// commit first, with the merge base, the status (ahead, behind, diverged
+// or identical), ahead_by, behind_by and the files changed from the merge
+// base to head. Either side is a branch, tag, commit SHA or "owner:ref".
 func (s *Server) handleCompare(c *call) {
 	r := c.repo
 	basehead := c.r.PathValue("basehead")
@@ -714,28 +576,50 @@ func (s *Server) handleCompare(c *call) {
 	case len(ahead) == 0:
 		status = "behind"
 	}
-	commits := []map[string]any{}
-	for i, sha := range ahead {
-		if i >= 250 {
-			break
-		}
-		commits = append(commits, s.repoCommitJSON(r, sha, false))
+	q := c.r.URL.Query()
+	paged := q.Has("page") || q.Has("per_page")
+	listed := ahead
+	switch {
+	case paged:
+		listed = paginate(c, ahead)
+	case len(listed) > maxCompareCommits:
+		listed = listed[:maxCompareCommits]
 	}
-	files, _, _ := s.filesJSON(r, r.flatAt(mb), r.flatAt(head), head, 300)
+	commits := []map[string]any{}
+	for _, sha := range listed {
+		commits = append(commits, s.repoCommitJSON(r, sha))
+	}
 	web := s.repoHTMLURL(r) + "/compare/" + baseRef + "..." + headRef
-	c.writeJSON(http.StatusOK, map[string]any{
+	resp := map[string]any{
 		"url":               s.repoAPIURL(r) + "/compare/" + basehead,
 		"html_url":          web,
 		"permalink_url":     s.repoHTMLURL(r) + "/compare/" + r.Owner.Login + ":" + base[:7] + "..." + r.Owner.Login + ":" + head[:7],
 		"diff_url":          web + ".diff",
 		"patch_url":         web + ".patch",
-		"base_commit":       s.repoCommitJSON(r, base, false),
-		"merge_base_commit": s.repoCommitJSON(r, mb, false),
+		"base_commit":       s.repoCommitJSON(r, base),
+		"merge_base_commit": s.repoCommitJSON(r, mb),
 		"status":            status,
 		"ahead_by":          len(ahead),
 		"behind_by":         len(behind),
 		"total_commits":     len(ahead),
 		"commits":           commits,
-		"files":             files,
-	})
+	}
+	if page, _ := strconv.Atoi(q.Get("page")); page <= 1 {
+		resp["files"], _, _ = s.filesJSON(r, r.flatAt(mb), r.flatAt(head), head, maxCompareFiles)
+	}
+	c.writeJSON(http.StatusOK, resp)
+}
+
+// handleGetCommit answers GET /repos/{owner}/{repo}/commits/{ref}
+// (docs.github.com/en/rest/commits/commits#get-a-commit): the commit a SHA,
+// branch or tag names, or 422 "No commit found for SHA".
+func (s *Server) handleGetCommit(c *call) {
+	r := c.repo
+	ref := c.r.PathValue("ref")
+	sha := r.resolveCommit(ref)
+	if sha == "" {
+		c.invalid(fieldError{Resource: "Commit", Code: "custom", Message: "No commit found for SHA: " + ref})
+		return
+	}
+	c.writeJSON(http.StatusOK, s.repoCommitJSON(r, sha))
 }

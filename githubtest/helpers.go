@@ -21,6 +21,7 @@ type PullRequest struct {
 	Draft          bool
 	User           string // author login
 	Head           string // branch
+	HeadRepo       string // "owner/name" of the head branch's repository
 	Base           string // branch
 	HeadSHA        string
 	BaseSHA        string
@@ -146,6 +147,25 @@ func (s *Server) OpenPR(repoName, head, base, title, body string) int {
 	return p.Number
 }
 
+// OpenForkPR opens a pull request into repoName's base branch from head,
+// "owner:branch" naming a branch of owner's fork (see Fork), as the fork's
+// owner does, and returns its number. It panics when GitHub would refuse.
+func (s *Server) OpenForkPR(repoName, head, base, title, body string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(repoName)
+	owner, _, ok := strings.Cut(head, ":")
+	fork := s.networkRepo(r, owner)
+	if !ok || fork == nil {
+		panic(fmt.Sprintf("githubtest: %q names no fork of %s", head, repoName))
+	}
+	p, f := s.openPull(r, fork.Owner, title, body, head, base, false, true)
+	if f != nil {
+		panic(fmt.Sprintf("githubtest: opening pull request %s -> %s in %s: %v", head, base, repoName, f))
+	}
+	return p.Number
+}
+
 func (s *Server) mustPull(r *repo, number int) *pull {
 	p, ok := r.pulls[number]
 	if !ok {
@@ -184,6 +204,19 @@ func (s *Server) ReopenPR(repoName string, number int) error {
 	defer s.mu.Unlock()
 	r := s.mustRepo(repoName)
 	if f := s.reopenPull(r, s.mustPull(r, number), s.human); f != nil {
+		return f
+	}
+	return nil
+}
+
+// ChangePRBase points an open pull request at another base branch, as
+// "Edit" next to its title does on github.com, which sends "edited" with
+// changes.base.ref.from and changes.base.sha.from.
+func (s *Server) ChangePRBase(repoName string, number int, base string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(repoName)
+	if f := s.editPull(r, s.mustPull(r, number), s.human, nil, nil, &base); f != nil {
 		return f
 	}
 	return nil
@@ -229,7 +262,7 @@ func (s *Server) snapshotPull(r *repo, p *pull) PullRequest {
 	s.refresh(r, p)
 	out := PullRequest{
 		Number: p.Number, Title: p.Title, Body: p.Body, State: p.State, Draft: p.Draft, User: p.User.Login,
-		Head: p.Head, Base: p.Base, HeadSHA: p.HeadSHA, BaseSHA: p.BaseSHA, Merged: p.Merged,
+		Head: p.Head, HeadRepo: p.headRepo.fullName(), Base: p.Base, HeadSHA: p.HeadSHA, BaseSHA: p.BaseSHA, Merged: p.Merged,
 		MergeCommitSHA: p.MergeCommitSHA, Labels: append([]string(nil), p.Labels...),
 	}
 	if p.MergedBy != nil {

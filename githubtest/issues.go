@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 )
@@ -116,18 +115,6 @@ func (s *Server) issueJSON(r *repo, p *pull) map[string]any {
 	return out
 }
 
-func (s *Server) handleGetIssue(c *call) {
-	if p := c.issuePull(); p != nil {
-		c.writeJSON(http.StatusOK, s.issueJSON(c.repo, p))
-	}
-}
-
-func (s *Server) handleListIssueLabels(c *call) {
-	if p := c.issuePull(); p != nil {
-		c.writeJSON(http.StatusOK, paginate(c, s.labelsJSON(c.repo, p.Labels)))
-	}
-}
-
 // labelNames reads either a bare JSON array of names or {"labels": [...]}.
 func (c *call) labelNames() ([]string, bool) {
 	var names []string
@@ -197,12 +184,9 @@ func hasLabel(p *pull, name string) bool {
 	return false
 }
 
-func (s *Server) handleAddIssueLabels(c *call)     { s.setIssueLabels(c, false) }
-func (s *Server) handleReplaceIssueLabels(c *call) { s.setIssueLabels(c, true) }
-
-// setIssueLabels adds the labels of the request to the pull request, and
-// with replace removes the ones the request does not name first.
-func (s *Server) setIssueLabels(c *call, replace bool) {
+// handleAddIssueLabels adds the labels of the request to the pull request,
+// keeping those it has.
+func (s *Server) handleAddIssueLabels(c *call) {
 	p := c.issuePull()
 	if p == nil {
 		return
@@ -211,94 +195,8 @@ func (s *Server) setIssueLabels(c *call, replace bool) {
 	if !ok {
 		return
 	}
-	if replace {
-		keep := map[string]bool{}
-		for _, n := range names {
-			keep[strings.ToLower(n)] = true
-		}
-		for _, n := range append([]string(nil), p.Labels...) {
-			if !keep[strings.ToLower(n)] {
-				s.removeLabel(c.repo, p, c.actor(), n)
-			}
-		}
-	}
 	s.addLabels(c.repo, p, c.actor(), names)
 	c.writeJSON(http.StatusOK, s.labelsJSON(c.repo, p.Labels))
-}
-
-func (s *Server) handleClearIssueLabels(c *call) {
-	p := c.issuePull()
-	if p == nil {
-		return
-	}
-	for _, n := range append([]string(nil), p.Labels...) {
-		s.removeLabel(c.repo, p, c.actor(), n)
-	}
-	c.noContent()
-}
-
-func (s *Server) handleRemoveIssueLabel(c *call) {
-	p := c.issuePull()
-	if p == nil {
-		return
-	}
-	if !s.removeLabel(c.repo, p, c.actor(), c.r.PathValue("name")) {
-		c.fail(http.StatusNotFound, "Label does not exist")
-		return
-	}
-	c.writeJSON(http.StatusOK, s.labelsJSON(c.repo, p.Labels))
-}
-
-func (s *Server) sortedLabels(r *repo) []*label {
-	out := make([]*label, 0, len(r.labels))
-	for _, l := range r.labels {
-		out = append(out, l)
-	}
-	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
-	return out
-}
-
-func (s *Server) handleListRepoLabels(c *call) {
-	list := []map[string]any{}
-	for _, l := range paginate(c, s.sortedLabels(c.repo)) {
-		list = append(list, s.labelJSON(c.repo, l))
-	}
-	c.writeJSON(http.StatusOK, list)
-}
-
-func (s *Server) handleCreateRepoLabel(c *call) {
-	var req struct {
-		Name        string `json:"name"`
-		Color       string `json:"color"`
-		Description string `json:"description"`
-	}
-	if !c.decode(&req) {
-		return
-	}
-	if req.Name == "" {
-		c.invalid(fieldError{Resource: "Label", Field: "name", Code: "missing_field"})
-		return
-	}
-	if _, ok := c.repo.labels[strings.ToLower(req.Name)]; ok {
-		c.invalid(fieldError{Resource: "Label", Field: "name", Code: "already_exists"})
-		return
-	}
-	color := strings.TrimPrefix(req.Color, "#")
-	if color == "" {
-		color = "ededed"
-	}
-	l := &label{ID: s.newID(), Name: req.Name, Color: color, Description: req.Description}
-	c.repo.labels[strings.ToLower(req.Name)] = l
-	c.writeJSON(http.StatusCreated, s.labelJSON(c.repo, l))
-}
-
-func (s *Server) handleGetRepoLabel(c *call) {
-	l, ok := c.repo.labels[strings.ToLower(c.r.PathValue("name"))]
-	if !ok {
-		c.fail(http.StatusNotFound, "Not Found")
-		return
-	}
-	c.writeJSON(http.StatusOK, s.labelJSON(c.repo, l))
 }
 
 func (s *Server) commentJSON(r *repo, cm *comment) map[string]any {
@@ -327,24 +225,6 @@ func (s *Server) addComment(r *repo, p *pull, actor *user, body string) *comment
 	return cm
 }
 
-func (s *Server) handleListComments(c *call) {
-	p := c.issuePull()
-	if p == nil {
-		return
-	}
-	list := []map[string]any{}
-	var mine []*comment
-	for _, cm := range c.repo.comments {
-		if cm.Number == p.Number {
-			mine = append(mine, cm)
-		}
-	}
-	for _, cm := range paginate(c, mine) {
-		list = append(list, s.commentJSON(c.repo, cm))
-	}
-	c.writeJSON(http.StatusOK, list)
-}
-
 func (s *Server) handleCreateComment(c *call) {
 	p := c.issuePull()
 	if p == nil {
@@ -358,34 +238,8 @@ func (s *Server) handleCreateComment(c *call) {
 	c.writeJSON(http.StatusCreated, s.commentJSON(c.repo, cm))
 }
 
-func (s *Server) handleEditComment(c *call) {
-	id, ok := c.pathInt("comment_id")
-	if !ok {
-		return
-	}
-	var cm *comment
-	for _, x := range c.repo.comments {
-		if x.ID == id {
-			cm = x
-		}
-	}
-	if cm == nil {
-		c.fail(http.StatusNotFound, "Not Found")
-		return
-	}
-	body, ok := c.commentBody()
-	if !ok {
-		return
-	}
-	if body != cm.Body {
-		old := cm.Body
-		cm.Body = body
-		cm.UpdatedAt = s.now()
-		s.emitIssueComment(c.repo, c.repo.pulls[cm.Number], cm, "edited", c.actor(),
-			map[string]any{"changes": map[string]any{"body": map[string]string{"from": old}}})
-	}
-	c.writeJSON(http.StatusOK, s.commentJSON(c.repo, cm))
-}
+// maxCommentBytes is the limit of an issue comment's body, in bytes.
+const maxCommentBytes = 262144
 
 // commentBody decodes and checks the body of a comment request, answering
 // the request as GitHub does when it is missing or too long.
@@ -400,8 +254,13 @@ func (c *call) commentBody() (string, bool) {
 		c.invalid(fieldError{Resource: "IssueComment", Field: "body", Code: "missing_field"})
 		return "", false
 	}
-	if len(*req.Body) > 65536 {
-		c.invalid(fieldError{Resource: "IssueComment", Field: "data", Code: "custom", Message: "Body is too long (maximum is 65536 characters)"})
+	// Comments are limited to 262,144 bytes of UTF-8, whatever the message
+	// says: 65,536 four-byte emoji pass and one byte more is refused
+	// (dead-claudia/github-limits#13; objectstack-ai/objectstack#18793
+	// bisected the same figure). The error's shape, capital B and field
+	// "data" included, is observed in telia-oss/github-pr-resource#259.
+	if len(*req.Body) > maxCommentBytes {
+		c.invalid(fieldError{Resource: "IssueComment", Field: "data", Code: "unprocessable", Message: "Body is too long (maximum is 65536 characters)"})
 		return "", false
 	}
 	return *req.Body, true

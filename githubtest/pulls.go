@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // pull is one pull request.
@@ -20,16 +21,19 @@ type pull struct {
 	MaintainerCanModify bool
 	User                *user
 	Head, Base          string // branch names
-	HeadSHA, BaseSHA    string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	ClosedAt            *time.Time
-	MergedAt            *time.Time
-	Merged              bool
-	MergedBy            *user
-	MergeCommitSHA      string
-	Labels              []string
-	Comments            int
+	// headRepo holds the head branch: the pull request's repository, or a
+	// fork of it.
+	headRepo         *repo
+	HeadSHA, BaseSHA string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	ClosedAt         *time.Time
+	MergedAt         *time.Time
+	Merged           bool
+	MergedBy         *user
+	MergeCommitSHA   string
+	Labels           []string
+	Comments         int
 
 	testKey   string // base+head the test merge was computed for
 	mergeable *bool
@@ -75,7 +79,7 @@ func (s *Server) refresh(r *repo, p *pull) {
 	if p.State != "open" {
 		return
 	}
-	if h := r.branchHead(p.Head); h != "" {
+	if h := p.headRepo.branchHead(p.Head); h != "" {
 		p.HeadSHA = h
 	}
 	if b := r.branchHead(p.Base); b != "" {
@@ -112,13 +116,13 @@ func (s *Server) pullJSON(r *repo, p *pull, full bool) map[string]any {
 	html := fmt.Sprintf("%s/pull/%d", s.repoHTMLURL(r), p.Number)
 	issueURL := fmt.Sprintf("%s/issues/%d", api, p.Number)
 	prURL := fmt.Sprintf("%s/pulls/%d", api, p.Number)
-	branch := func(ref, sha string) map[string]any {
+	branch := func(in *repo, ref, sha string) map[string]any {
 		return map[string]any{
-			"label": r.Owner.Login + ":" + ref,
+			"label": in.Owner.Login + ":" + ref,
 			"ref":   ref,
 			"sha":   sha,
-			"user":  s.userJSON(r.Owner),
-			"repo":  s.repoJSON(r),
+			"user":  s.userJSON(in.Owner),
+			"repo":  s.repoJSON(in),
 		}
 	}
 	var body any
@@ -160,8 +164,8 @@ func (s *Server) pullJSON(r *repo, p *pull, full bool) map[string]any {
 		"labels":              s.labelsJSON(r, p.Labels),
 		"milestone":           nil,
 		"draft":               p.Draft,
-		"head":                branch(p.Head, p.HeadSHA),
-		"base":                branch(p.Base, p.BaseSHA),
+		"head":                branch(p.headRepo, p.Head, p.HeadSHA),
+		"base":                branch(r, p.Base, p.BaseSHA),
 		"_links": map[string]any{
 			"self":     map[string]string{"href": prURL},
 			"html":     map[string]string{"href": html},
@@ -233,13 +237,13 @@ func (s *Server) handleListPulls(c *call) {
 	if state == "" {
 		state = "open"
 	}
+	// head is "owner:branch", the owner of the repository holding the
+	// branch: a fork's pull requests do not match the repository's own
+	// owner (docs.github.com/en/rest/pulls/pulls#list-pull-requests).
 	head := q.Get("head")
+	headOwner := ""
 	if owner, branch, ok := strings.Cut(head, ":"); ok {
-		if !strings.EqualFold(owner, r.Owner.Login) {
-			c.writeJSON(http.StatusOK, []any{})
-			return
-		}
-		head = branch
+		headOwner, head = owner, branch
 	}
 	base := q.Get("base")
 	var out []*pull
@@ -249,6 +253,9 @@ func (s *Server) handleListPulls(c *call) {
 			continue
 		}
 		if head != "" && p.Head != head {
+			continue
+		}
+		if headOwner != "" && !strings.EqualFold(headOwner, p.headRepo.Owner.Login) {
 			continue
 		}
 		if base != "" && p.Base != base {
@@ -297,8 +304,50 @@ func (s *Server) handleGetPull(c *call) {
 	}
 }
 
+// GitHub keeps a pull request's title and body on its issue, and limits
+// both; the limits are not in the REST reference, they are observed.
+const (
+	// maxPullBody is counted in Unicode code points: 65,536 emoji pass,
+	// one character more is refused, ASCII or not
+	// (dead-claudia/github-limits#13). The refusal is a 422 whose error
+	// names resource "Issue", code "custom", field "body" and says "body is
+	// too long (maximum is 65536 characters)" (renovatebot/renovate#2032,
+	// denoland/bump-workspaces#34, googleapis/google-cloud-go#9278).
+	maxPullBody = 65536
+	// maxPullTitle is 256 characters: "title is too long (maximum is 256
+	// characters)" (dead-claudia/github-limits README;
+	// OpenDigitalProductFactory/opendigitalproductfactory#856).
+	maxPullTitle = 256
+)
+
+// pullTextFailure refuses a title or body over GitHub's limits; docs is
+// the documentation_url of the route.
+func pullTextFailure(title, body *string, docs string) *failure {
+	tooLong := func(field string, max int) *failure {
+		f := newValidation(fieldError{Resource: "Issue", Code: "custom", Field: field,
+			Message: fmt.Sprintf("%s is too long (maximum is %d characters)", field, max)})
+		f.body.DocumentationURL = docs
+		return f
+	}
+	if title != nil && utf8.RuneCountInString(*title) > maxPullTitle {
+		return tooLong("title", maxPullTitle)
+	}
+	if body != nil && utf8.RuneCountInString(*body) > maxPullBody {
+		return tooLong("body", maxPullBody)
+	}
+	return nil
+}
+
+const (
+	docsCreatePull = "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
+	docsUpdatePull = "https://docs.github.com/rest/pulls/pulls#update-a-pull-request"
+)
+
 // openPull creates a pull request, validating it as GitHub does.
 func (s *Server) openPull(r *repo, actor *user, title, body, head, base string, draft, mcm bool) (*pull, *failure) {
+	if f := pullTextFailure(&title, &body, docsCreatePull); f != nil {
+		return nil, f
+	}
 	switch {
 	case title == "":
 		return nil, newValidation(fieldError{Resource: "PullRequest", Field: "title", Code: "missing_field"})
@@ -307,25 +356,27 @@ func (s *Server) openPull(r *repo, actor *user, title, body, head, base string, 
 	case base == "":
 		return nil, newValidation(fieldError{Resource: "PullRequest", Field: "base", Code: "missing_field"})
 	}
-	headBranch := head
+	// head is "branch" or "owner:branch", where owner's repository is r
+	// or a fork of it (docs.github.com/en/rest/pulls/pulls#create-a-pull-request).
+	headBranch, headRepo := head, r
 	if owner, branch, ok := strings.Cut(head, ":"); ok {
-		if !strings.EqualFold(owner, r.Owner.Login) {
+		headBranch, headRepo = branch, s.networkRepo(r, owner)
+		if headRepo == nil {
 			return nil, newValidation(fieldError{Resource: "PullRequest", Field: "head", Code: "invalid"})
 		}
-		headBranch = branch
 	}
 	baseSHA := r.branchHead(base)
 	if baseSHA == "" {
 		return nil, newValidation(fieldError{Resource: "PullRequest", Field: "base", Code: "invalid"})
 	}
-	headSHA := r.branchHead(headBranch)
+	headSHA := headRepo.branchHead(headBranch)
 	if headSHA == "" {
 		return nil, newValidation(fieldError{Resource: "PullRequest", Field: "head", Code: "invalid"})
 	}
 	for _, p := range r.pulls {
-		if p.State == "open" && p.Head == headBranch && p.Base == base {
+		if p.State == "open" && p.headRepo == headRepo && p.Head == headBranch && p.Base == base {
 			return nil, newValidation(fieldError{Resource: "PullRequest", Code: "custom",
-				Message: fmt.Sprintf("A pull request already exists for %s:%s.", r.Owner.Login, headBranch)})
+				Message: fmt.Sprintf("A pull request already exists for %s:%s.", headRepo.Owner.Login, headBranch)})
 		}
 	}
 	if r.git.mergeBase(baseSHA, headSHA) == "" {
@@ -339,7 +390,7 @@ func (s *Server) openPull(r *repo, actor *user, title, body, head, base string, 
 	now := s.now()
 	p := &pull{
 		ID: s.newID(), Number: r.nextNumber, Title: title, Body: body, State: "open",
-		Draft: draft, MaintainerCanModify: mcm, User: actor, Head: headBranch, Base: base,
+		Draft: draft, MaintainerCanModify: mcm, User: actor, Head: headBranch, Base: base, headRepo: headRepo,
 		HeadSHA: headSHA, BaseSHA: baseSHA, CreatedAt: now, UpdatedAt: now,
 	}
 	r.nextNumber++
@@ -392,12 +443,12 @@ func (s *Server) reopenPull(r *repo, p *pull, actor *user) *failure {
 		return newValidation(fieldError{Resource: "PullRequest", Field: "state", Code: "custom",
 			Message: "state cannot be changed. The pull request has already been merged."})
 	}
-	if r.branchHead(p.Head) == "" || r.branchHead(p.Base) == "" {
+	if p.headRepo.branchHead(p.Head) == "" || r.branchHead(p.Base) == "" {
 		return newValidation(fieldError{Resource: "PullRequest", Field: "state", Code: "custom",
 			Message: fmt.Sprintf("state cannot be changed. The %s branch has been deleted.", p.Head)})
 	}
 	for _, o := range r.pulls {
-		if o != p && o.State == "open" && o.Head == p.Head && o.Base == p.Base {
+		if o != p && o.State == "open" && o.headRepo == p.headRepo && o.Head == p.Head && o.Base == p.Base {
 			return newValidation(fieldError{Resource: "PullRequest", Field: "state", Code: "custom",
 				Message: fmt.Sprintf("state cannot be changed. There is already an open pull request from %s to %s.", p.Head, p.Base)})
 		}
@@ -414,6 +465,9 @@ func (s *Server) reopenPull(r *repo, p *pull, actor *user) *failure {
 // editPull changes title, body and base (nil leaves a field alone) and
 // sends one "edited" event listing what changed.
 func (s *Server) editPull(r *repo, p *pull, actor *user, title, body, base *string) *failure {
+	if f := pullTextFailure(title, body, docsUpdatePull); f != nil {
+		return f
+	}
 	changes := map[string]any{}
 	if base != nil && *base != p.Base {
 		if p.State != "open" {
@@ -421,6 +475,12 @@ func (s *Server) editPull(r *repo, p *pull, actor *user, title, body, base *stri
 		}
 		if r.branchHead(*base) == "" {
 			return newValidation(fieldError{Resource: "PullRequest", Field: "base", Code: "invalid"})
+		}
+		for _, o := range r.pulls {
+			if o != p && o.State == "open" && o.headRepo == p.headRepo && o.Head == p.Head && o.Base == *base {
+				return newValidation(fieldError{Resource: "PullRequest", Code: "custom",
+					Message: fmt.Sprintf("A pull request already exists for base branch '%s' and head branch '%s'", *base, p.Head)})
+			}
 		}
 		changes["base"] = map[string]any{"ref": map[string]string{"from": p.Base}, "sha": map[string]string{"from": p.BaseSHA}}
 		p.Base = *base
@@ -483,43 +543,6 @@ func (s *Server) handleEditPull(c *call) {
 	c.writeJSON(http.StatusOK, s.pullJSON(c.repo, p, true))
 }
 
-func (s *Server) handlePullFiles(c *call) {
-	p := c.pull()
-	if p == nil {
-		return
-	}
-	r := c.repo
-	s.refresh(r, p)
-	files, _, _ := s.filesJSON(r, r.flatAt(r.git.mergeBase(p.BaseSHA, p.HeadSHA)), r.flatAt(p.HeadSHA), p.HeadSHA, 3000)
-	c.writeJSON(http.StatusOK, paginate(c, files))
-}
-
-func (s *Server) handlePullCommits(c *call) {
-	p := c.pull()
-	if p == nil {
-		return
-	}
-	r := c.repo
-	s.refresh(r, p)
-	list := []map[string]any{}
-	for _, sha := range paginate(c, r.git.commitsBetween([]string{r.git.mergeBase(p.BaseSHA, p.HeadSHA)}, p.HeadSHA)) {
-		list = append(list, s.repoCommitJSON(r, sha, false))
-	}
-	c.writeJSON(http.StatusOK, list)
-}
-
-func (s *Server) handleIsMerged(c *call) {
-	p := c.pull()
-	if p == nil {
-		return
-	}
-	if !p.Merged {
-		c.fail(http.StatusNotFound, "Not Found")
-		return
-	}
-	c.noContent()
-}
-
 // mergePull merges a pull request with the given method, producing the
 // commits GitHub would, and moves the base branch.
 func (s *Server) mergePull(r *repo, p *pull, actor *user, method, sha string, title, message *string) (string, *failure) {
@@ -563,7 +586,7 @@ func (s *Server) mergePull(r *repo, p *pull, actor *user, method, sha string, ti
 		newHead = r.git.putCommit(&gitCommit{
 			Tree: r.git.buildTree(merged), Parents: []string{baseSHA, p.HeadSHA},
 			Author: actor.signature(now), Committer: githubSig(now),
-			Message: text(fmt.Sprintf("Merge pull request #%d from %s/%s", p.Number, r.Owner.Login, p.Head), p.Title),
+			Message: text(fmt.Sprintf("Merge pull request #%d from %s/%s", p.Number, p.headRepo.Owner.Login, p.Head), p.Title),
 		})
 	case "squash":
 		var lines []string
@@ -607,6 +630,8 @@ func (s *Server) mergePull(r *repo, p *pull, actor *user, method, sha string, ti
 	return newHead, nil
 }
 
+// handleMergePull merges a pull request as a person does with the merge
+// button, through the API (docs.github.com/en/rest/pulls/pulls#merge-a-pull-request).
 func (s *Server) handleMergePull(c *call) {
 	p := c.pull()
 	if p == nil {

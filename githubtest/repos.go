@@ -19,7 +19,10 @@ type repo struct {
 	CreatedAt     time.Time
 	PushedAt      time.Time
 
+	// git is shared by every repository of a fork network, as on GitHub,
+	// so that a pull request from a fork can be compared and merged.
 	git    *objectStore
+	parent *repo             // the repository this one is a fork of
 	refs   map[string]string // full ref name -> commit id
 	pushed map[string]bool   // commits that have been reachable from a ref
 
@@ -34,8 +37,9 @@ func (r *repo) fullName() string { return r.Owner.Login + "/" + r.Name }
 
 // CreateRepo creates owner/name with one initial commit on defaultBranch
 // holding files (path -> content) and returns that commit's id. No webhook
-// is sent: it is setup, not activity. The repository joins owner's
-// installation, present or future.
+// is sent: it is setup, not activity. An installation of all of owner's
+// repositories, present or future, covers it; one of selected
+// repositories does not.
 func (s *Server) CreateRepo(owner, name, defaultBranch string, files map[string]string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -63,6 +67,51 @@ func (s *Server) CreateRepo(owner, name, defaultBranch string, files map[string]
 	r.pushed[sha] = true
 	s.repos[key] = r
 	return sha
+}
+
+// Fork copies repoName's branches into a repository of the same name owned
+// by owner (a user, created if needed), as "Fork" on github.com does, and
+// returns its full name. The fork shares the original's git objects. No
+// webhook is sent: the App is not installed on the fork's owner.
+func (s *Server) Fork(repoName, owner string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	src := s.mustRepo(repoName)
+	key := strings.ToLower(owner + "/" + src.Name)
+	if _, ok := s.repos[key]; ok {
+		panic(fmt.Sprintf("githubtest: repository %s/%s already exists", owner, src.Name))
+	}
+	u, ok := s.users[strings.ToLower(owner)]
+	if !ok {
+		u = s.userFor(owner, "User")
+	}
+	now := s.now()
+	f := &repo{
+		ID: s.newID(), Owner: u, Name: src.Name, DefaultBranch: src.DefaultBranch, CreatedAt: now, PushedAt: now,
+		git: src.git, parent: src, refs: map[string]string{}, pushed: map[string]bool{},
+		pulls: map[int]*pull{}, nextNumber: 1, labels: map[string]*label{}, suites: map[string]*checkSuite{},
+	}
+	for ref, sha := range src.refs {
+		if strings.HasPrefix(ref, "refs/heads/") {
+			f.refs[ref] = sha
+		}
+	}
+	for sha := range src.pushed {
+		f.pushed[sha] = true
+	}
+	s.repos[key] = f
+	return f.fullName()
+}
+
+// networkRepo finds owner's repository in r's fork network: r itself, or a
+// fork of r or of the repository r forks.
+func (s *Server) networkRepo(r *repo, owner string) *repo {
+	for _, o := range s.sortedRepos() {
+		if o.git == r.git && strings.EqualFold(o.Owner.Login, owner) {
+			return o
+		}
+	}
+	return nil
 }
 
 func (s *Server) repoFor(owner, name string) *repo {
@@ -137,7 +186,7 @@ func (s *Server) repoJSON(r *repo) map[string]any {
 		"owner":                  s.userJSON(r.Owner),
 		"html_url":               s.repoHTMLURL(r),
 		"description":            nil,
-		"fork":                   false,
+		"fork":                   r.parent != nil,
 		"url":                    s.repoAPIURL(r),
 		"pulls_url":              s.repoAPIURL(r) + "/pulls{/number}",
 		"git_url":                "git://github.com/" + r.fullName() + ".git",
@@ -218,6 +267,17 @@ func (r *repo) resolveCommit(ref string) string {
 
 func (r *repo) branchHead(branch string) string { return r.refs["refs/heads/"+branch] }
 
+// refsWithPrefix lists the refs under prefix, sorted.
+func (r *repo) refsWithPrefix(prefix string) []string {
+	var out []string
+	for _, ref := range sortedKeys(r.refs) {
+		if strings.HasPrefix(ref, prefix) {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
 func (r *repo) treeOf(commitSHA string) string {
 	if c, ok := r.git.commits[commitSHA]; ok {
 		return c.Tree
@@ -234,30 +294,6 @@ func (r *repo) flatAt(commitSHA string) map[string]fileEntry {
 
 func (s *Server) handleGetRepo(c *call) {
 	c.writeJSON(http.StatusOK, s.repoJSON(c.repo))
-}
-
-func (s *Server) handleGetBranch(c *call) {
-	r := c.repo
-	branch := c.r.PathValue("branch")
-	sha := r.branchHead(branch)
-	if sha == "" {
-		c.fail(http.StatusNotFound, "Branch not found")
-		return
-	}
-	c.writeJSON(http.StatusOK, map[string]any{
-		"name":      branch,
-		"commit":    s.repoCommitJSON(r, sha, false),
-		"protected": false,
-		"protection": map[string]any{
-			"enabled":                false,
-			"required_status_checks": map[string]any{"enforcement_level": "off", "contexts": []string{}, "checks": []string{}},
-		},
-		"protection_url": s.repoAPIURL(r) + "/branches/" + branch + "/protection",
-		"_links": map[string]any{
-			"self": s.repoAPIURL(r) + "/branches/" + branch,
-			"html": s.repoHTMLURL(r) + "/tree/" + branch,
-		},
-	})
 }
 
 // base64Wrapped encodes data the way the contents API does: base64 in lines
@@ -308,7 +344,8 @@ func (s *Server) contentJSON(r *repo, commitSHA, ref, p string, e treeEntry, wit
 	}
 	var download any
 	if typ == "file" || typ == "symlink" {
-		download = s.URL + "raw/" + r.fullName() + "/" + commitSHA + "/" + escaped
+		// GitHub serves raw files from another host; nothing here follows it.
+		download = "https://raw.githubusercontent.com/" + r.fullName() + "/" + commitSHA + "/" + escaped
 	}
 	j := map[string]any{
 		"type":         typ,
@@ -367,21 +404,6 @@ func (s *Server) handleGetContents(c *call) {
 	c.writeJSON(http.StatusOK, list)
 }
 
-func (s *Server) handleRaw(c *call) {
-	r := c.repo
-	sha := r.resolveCommit(c.r.PathValue("ref"))
-	e, ok := r.git.lookupPath(r.treeOf(sha), c.r.PathValue("path"))
-	if sha == "" || !ok || e.Type != "blob" {
-		c.w.header.Set("Content-Type", "text/plain; charset=utf-8")
-		c.w.status = http.StatusNotFound
-		c.w.body.WriteString("404: Not Found")
-		return
-	}
-	c.w.header.Set("Content-Type", "text/plain; charset=utf-8")
-	c.w.status = http.StatusOK
-	c.w.body.Write(r.git.blobs[e.SHA])
-}
-
 // sigJSON is the author/committer object of commit requests.
 type sigJSON struct {
 	Name  string `json:"name"`
@@ -411,17 +433,9 @@ type contentsRequest struct {
 	Committer *sigJSON `json:"committer"`
 }
 
+// handlePutContents creates or updates one file with one commit on the
+// branch, as the contents API does.
 func (s *Server) handlePutContents(c *call) {
-	s.changeContents(c, false)
-}
-
-func (s *Server) handleDeleteContents(c *call) {
-	s.changeContents(c, true)
-}
-
-// changeContents implements PUT and DELETE on the contents API: one commit
-// on the branch that writes or removes one file.
-func (s *Server) changeContents(c *call, remove bool) {
 	r := c.repo
 	var req contentsRequest
 	if !c.decode(&req) {
@@ -441,18 +455,14 @@ func (s *Server) changeContents(c *call, remove bool) {
 		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"message\" wasn't supplied.")
 		return
 	}
-	var content []byte
-	if !remove {
-		if req.Content == nil {
-			c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"content\" wasn't supplied.")
-			return
-		}
-		data, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(*req.Content, "\n", ""))
-		if err != nil {
-			c.fail(http.StatusUnprocessableEntity, "content is not valid Base64")
-			return
-		}
-		content = data
+	if req.Content == nil {
+		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"content\" wasn't supplied.")
+		return
+	}
+	content, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(*req.Content, "\n", ""))
+	if err != nil {
+		c.fail(http.StatusUnprocessableEntity, "content is not valid Base64")
+		return
 	}
 	if !validPath(p) {
 		c.fail(http.StatusUnprocessableEntity, "path contains a malformed path component")
@@ -465,9 +475,6 @@ func (s *Server) changeContents(c *call, remove bool) {
 	flat := r.flatAt(head)
 	existing, exists := flat[p]
 	switch {
-	case remove && !exists:
-		c.fail(http.StatusNotFound, "Not Found")
-		return
 	case exists && req.SHA == nil:
 		c.fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"sha\" wasn't supplied.")
 		return
@@ -481,33 +488,23 @@ func (s *Server) changeContents(c *call, remove bool) {
 	if req.Committer == nil && req.Author == nil {
 		committer = c.actor().signature(now)
 	}
-	var newBlob fileEntry
-	if remove {
-		delete(flat, p)
-	} else {
-		mode := modeFile
-		if exists {
-			mode = existing.Mode
-		}
-		newBlob = fileEntry{Mode: mode, SHA: r.git.putBlob(content)}
-		for fp := range flat {
-			if strings.HasPrefix(fp, p+"/") {
-				delete(flat, fp)
-			}
-		}
-		flat[p] = newBlob
+	mode := modeFile
+	if exists {
+		mode = existing.Mode
 	}
+	newBlob := fileEntry{Mode: mode, SHA: r.git.putBlob(content)}
+	for fp := range flat {
+		if strings.HasPrefix(fp, p+"/") {
+			delete(flat, fp)
+		}
+	}
+	flat[p] = newBlob
 	sha := r.git.putCommit(&gitCommit{
 		Tree: r.git.buildTree(flat), Parents: []string{head},
 		Author: author, Committer: committer, Message: *req.Message,
 	})
 	s.setRef(r, "refs/heads/"+branch, sha, c.actor())
 	resp := map[string]any{"commit": s.gitCommitJSON(r, sha)}
-	if remove {
-		resp["content"] = nil
-		c.writeJSON(http.StatusOK, resp)
-		return
-	}
 	resp["content"] = s.contentJSON(r, sha, branch, p, treeEntry{Name: baseName(p), Mode: newBlob.Mode, Type: "blob", SHA: newBlob.SHA}, false)
 	status := http.StatusCreated
 	if exists {

@@ -1,16 +1,3 @@
-// Package githubtest is an in-process, stateful stand-in for the GitHub REST
-// API and for GitHub's webhook sender.
-//
-// Real clients (go-github, go-githubapp, ghinstallation) talk to it over
-// HTTP: it verifies the App's JWT, mints installation tokens scoped to one
-// installation's repositories, keeps real git objects (blob, tree and commit
-// ids are the ones git computes), pull requests, labels, comments and check
-// runs, answers with GitHub's paths, JSON shapes and status codes, and sends
-// signed webhooks when its state changes. Go methods such as Commit, OpenPR
-// and MergePR act as a human user would, through the same state transitions
-// as the HTTP API, so they fire the same webhooks.
-//
-// A Server is safe for concurrent use.
 package githubtest
 
 import (
@@ -76,16 +63,24 @@ type Options struct {
 	// RateLimit is the primary rate limit per hour for each installation,
 	// the user and the App JWT; 5000 when zero, unlimited when negative.
 	RateLimit int
+	// RateLimitStatus is the status of the answer once RateLimit is used
+	// up: 403 when zero, or 429. GitHub sends either.
+	RateLimitStatus int
 	// DeliveryTimeout bounds one webhook delivery; 10s (GitHub's) when zero.
 	DeliveryTimeout time.Duration
-	// WebURL is the base of html_url fields; "https://github.com/" when empty.
+	// WebURL is the base of html_url fields; "https://github.com/" when
+	// empty, or the web pages' listener with ServeWeb.
 	WebURL string
+	// ServeWeb starts a second listener serving minimal web pages for
+	// repositories, pull requests and commits (see Server.WebURL), so
+	// that links to GitHub's web pages lead somewhere in the demo.
+	ServeWeb bool
 	// APIURL, when set, is the API base named by the url fields of JSON
 	// bodies and webhook payloads ("https://api.github.com/" on GitHub),
 	// instead of the server's own URL, so that payloads do not depend on
 	// the port the server listens on. Set it only where nothing follows
-	// those fields. Link headers and download_url, which clients do
-	// follow, keep the server's URL.
+	// those fields. Link headers, which clients do follow, keep the
+	// server's URL.
 	APIURL string
 	// Permissions are the App's repository permissions, granted to every
 	// installation; when nil: checks, contents and pull_requests write,
@@ -100,9 +95,14 @@ type Options struct {
 type Server struct {
 	// URL is the API base URL, for example "http://127.0.0.1:41234/".
 	URL string
+	// WebURL is the web base, with a trailing slash: Options.WebURL, or
+	// with Options.ServeWeb the listener of the web pages (for example
+	// "http://127.0.0.1:41235/": WebURL + "acme/platform/pull/1").
+	WebURL string
 
 	opts    Options
 	ts      *httptest.Server
+	web     *httptest.Server // nil unless Options.ServeWeb
 	handler http.Handler
 
 	mu            sync.Mutex
@@ -139,14 +139,11 @@ func New(opts Options) *Server {
 	if opts.RateLimit == 0 {
 		opts.RateLimit = 5000
 	}
+	if opts.RateLimitStatus == 0 {
+		opts.RateLimitStatus = http.StatusForbidden
+	}
 	if opts.DeliveryTimeout == 0 {
 		opts.DeliveryTimeout = 10 * time.Second
-	}
-	if opts.WebURL == "" {
-		opts.WebURL = "https://github.com/"
-	}
-	if !strings.HasSuffix(opts.WebURL, "/") {
-		opts.WebURL += "/"
 	}
 	if opts.APIURL != "" && !strings.HasSuffix(opts.APIURL, "/") {
 		opts.APIURL += "/"
@@ -164,6 +161,21 @@ func New(opts Options) *Server {
 		suites:        map[int64]*checkSuite{},
 		runs:          map[int64]*checkRun{},
 	}
+	// The web pages' listener starts before anything can reach it, and
+	// names itself in html_url fields unless told otherwise.
+	if opts.ServeWeb {
+		s.startWeb()
+		if s.opts.WebURL == "" {
+			s.opts.WebURL = s.web.URL
+		}
+	}
+	if s.opts.WebURL == "" {
+		s.opts.WebURL = "https://github.com/"
+	}
+	if !strings.HasSuffix(s.opts.WebURL, "/") {
+		s.opts.WebURL += "/"
+	}
+	s.WebURL = s.opts.WebURL
 	s.bot = s.userFor(opts.AppSlug+"[bot]", "Bot")
 	s.human = s.userFor(opts.UserLogin, "User")
 	s.hooks = newHookSender(s)
@@ -180,6 +192,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Close() {
 	s.hooks.close()
 	s.ts.Close()
+	if s.web != nil {
+		s.web.Close()
+	}
 }
 
 // SetWebhookURL changes where deliveries are sent.
@@ -248,8 +263,8 @@ type Request struct {
 	// "anonymous".
 	Auth   string
 	Status int
-	// Fault names the injected fault, if any: "secondary-rate-limit",
-	// "bad-gateway" or "bad-gateway-after-write".
+	// Fault names the injected fault, if any (a Fault value such as
+	// "secondary-rate-limit" or "bad-gateway").
 	Fault string
 	Body  []byte
 }
@@ -306,7 +321,7 @@ type call struct {
 type handlerFunc func(c *call)
 
 func (s *Server) handle(mux *http.ServeMux, pattern string, acc access, h handlerFunc) {
-	key := strings.ReplaceAll(pattern, "...}", "}")
+	key := routeKey(pattern)
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, key, acc, h)
 	})
@@ -345,7 +360,7 @@ func (s *Server) process(c *call, key string, acc access, h handlerFunc) string 
 	c.w.header.Set("X-GitHub-Request-Id", fmt.Sprintf("%X:%X", s.newID(), len(s.requests)))
 	id, authErr := s.authenticate(c.r)
 	c.id = id
-	if key != "GET /rate_limit" && !s.countRate(c) {
+	if !s.countRate(c) {
 		return ""
 	}
 	if authErr != "" && acc != accessOpen {
@@ -375,14 +390,11 @@ func (s *Server) process(c *call, key string, acc access, h handlerFunc) string 
 		}
 	}
 	fault := s.pickFault(key)
-	switch fault {
-	case faultSecondary:
-		c.w.header.Set("Retry-After", strconv.Itoa(s.retryAfterSeconds()))
-		c.writeJSON(http.StatusForbidden, map[string]string{
-			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID " + c.w.header.Get("X-GitHub-Request-Id") + ".",
-			"documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-		})
+	if shape, ok := rateLimitShapes[fault]; ok {
+		s.writeRateLimit(c, shape, true)
 		return string(fault)
+	}
+	switch fault {
 	case faultBadGateway:
 		c.writeBadGateway()
 		return string(fault)
@@ -561,8 +573,8 @@ type rateWindow struct {
 }
 
 // countRate charges one request to the caller's window and sets the
-// x-ratelimit-* headers. It answers 403 and returns false when the window
-// is used up.
+// x-ratelimit-* headers. It answers Options.RateLimitStatus (403 by
+// default) and returns false when the window is used up.
 func (s *Server) countRate(c *call) bool {
 	w := s.rateFor(c.id)
 	if w == nil {
@@ -574,12 +586,7 @@ func (s *Server) countRate(c *call) bool {
 	}
 	s.setRateHeaders(c, w)
 	if exhausted {
-		msg := "API rate limit exceeded for " + c.id.rateSubject() + "."
-		c.writeJSON(http.StatusForbidden, apiError{
-			Message:          msg,
-			DocumentationURL: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit",
-			Status:           "403",
-		})
+		s.writeRateLimit(c, rateLimitShape{status: s.opts.RateLimitStatus, primary: true}, false)
 		return false
 	}
 	return true
@@ -610,22 +617,6 @@ func (s *Server) setRateHeaders(c *call, w *rateWindow) {
 	h.Set("X-RateLimit-Used", strconv.Itoa(w.used))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(w.reset.Unix(), 10))
 	h.Set("X-RateLimit-Resource", "core")
-}
-
-func (s *Server) handleRateLimit(c *call) {
-	w := s.rateFor(c.id)
-	if w == nil {
-		w = &rateWindow{limit: 1 << 30, reset: s.now().Add(time.Hour)}
-	}
-	s.setRateHeaders(c, w)
-	core := map[string]any{
-		"limit": w.limit, "remaining": w.limit - w.used, "used": w.used,
-		"reset": w.reset.Unix(), "resource": "core",
-	}
-	c.writeJSON(http.StatusOK, map[string]any{
-		"resources": map[string]any{"core": core},
-		"rate":      core,
-	})
 }
 
 // SetRateLimitRemaining sets how many requests the identity named like
@@ -661,89 +652,102 @@ func (s *Server) SetRateLimitRemaining(auth string, remaining int) {
 	}
 }
 
-// routes builds the API's routing table.
+// route is one entry of the API's routing table.
+type route struct {
+	pattern string // "METHOD /path/{name}", a Calls key once "...}" is dropped
+	access  access
+	handler handlerFunc
+}
+
+// repoPath is the path prefix of repository routes.
+const repoPath = "/repos/{owner}/{repo}"
+
+// contract lists the routes the app's GitHub client calls: ghapi through
+// go-github, go-githubapp's installation lookups and ghinstallation's token
+// exchange. They are the contract with the real API: each answers with
+// GitHub's path, JSON shape, status codes and limits, and ghapi's tests
+// check that it calls nothing else. A route is added here when ghapi starts
+// calling it, and removed when nothing calls it any more; ghapi's TestMain
+// fails otherwise.
+func (s *Server) contract() []route {
+	const repo = repoPath
+	return []route{
+		// Apps and installations (App JWT, except the repository listing).
+		{"GET /app", accessApp, s.handleGetApp},
+		{"POST /app/installations/{installation_id}/access_tokens", accessApp, s.handleCreateToken},
+		{"GET " + repo + "/installation", accessApp, s.handleRepoInstallation},
+		{"GET /orgs/{org}/installation", accessApp, s.handleOwnerInstallation},
+		{"GET /users/{username}/installation", accessApp, s.handleOwnerInstallation},
+		{"GET /installation/repositories", accessInstallation, s.handleInstallationRepos},
+		{"GET /app/hook/deliveries", accessApp, s.handleListHookDeliveries},
+		{"POST /app/hook/deliveries/{delivery_id}/attempts", accessApp, s.handleRedeliverHookDelivery},
+
+		// Reading a repository.
+		{"GET " + repo, accessRepo, s.handleGetRepo},
+		{"GET " + repo + "/contents/{path...}", accessRepo, s.handleGetContents},
+		{"GET " + repo + "/git/ref/{ref...}", accessRepo, s.handleGetRef},
+		{"GET " + repo + "/git/commits/{sha}", accessRepo, s.handleGetGitCommit},
+		{"GET " + repo + "/git/trees/{sha...}", accessRepo, s.handleGetTree},
+		{"GET " + repo + "/git/blobs/{sha}", accessRepo, s.handleGetBlob},
+		{"GET " + repo + "/compare/{basehead...}", accessRepo, s.handleCompare},
+
+		// Writing one commit and moving a branch (Git Data API).
+		{"POST " + repo + "/git/trees", accessRepo, s.handleCreateTree},
+		{"POST " + repo + "/git/commits", accessRepo, s.handleCreateGitCommit},
+		{"POST " + repo + "/git/refs", accessRepo, s.handleCreateRef},
+		{"PATCH " + repo + "/git/refs/{ref...}", accessRepo, s.handleUpdateRef},
+
+		// The bot pull request.
+		{"GET " + repo + "/pulls", accessRepo, s.handleListPulls},
+		{"POST " + repo + "/pulls", accessRepo, s.handleCreatePull},
+		{"GET " + repo + "/pulls/{number}", accessRepo, s.handleGetPull},
+		{"PATCH " + repo + "/pulls/{number}", accessRepo, s.handleEditPull},
+		{"POST " + repo + "/issues/{number}/labels", accessRepo, s.handleAddIssueLabels},
+		{"POST " + repo + "/issues/{number}/comments", accessRepo, s.handleCreateComment},
+
+		// Check runs.
+		{"POST " + repo + "/check-runs", accessRepo, s.handleCreateCheckRun},
+		{"PATCH " + repo + "/check-runs/{id}", accessRepo, s.handleUpdateCheckRun},
+	}
+}
+
+// helpers lists routes the app does not call, kept because tests and the
+// demo act through them as a person would. They follow GitHub too; ghapi's
+// tests check that the app does not call them.
+func (s *Server) helpers() []route {
+	return []route{
+		// One commit per file, as a person editing on github.com does.
+		{"PUT " + repoPath + "/contents/{path...}", accessRepo, s.handlePutContents},
+		// The merge button; the demo tells its user to merge this way.
+		{"PUT " + repoPath + "/pulls/{number}/merge", accessRepo, s.handleMergePull},
+		// What Harness's GitHub connector reads besides the contents: the
+		// commit a branch is at (the Harness stand-in fetches manifests
+		// as Harness does, through the App's installation).
+		{"GET " + repoPath + "/commits/{ref}", accessRepo, s.handleGetCommit},
+	}
+}
+
+// routeKey is the Calls key of a route pattern.
+func routeKey(pattern string) string { return strings.ReplaceAll(pattern, "...}", "}") }
+
+// ContractRoutes lists the Calls keys of the routes that are the contract
+// with the real API (see Server.contract), sorted.
+func ContractRoutes() []string {
+	var out []string
+	for _, r := range (&Server{}).contract() {
+		out = append(out, routeKey(r.pattern))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// routes builds the API's routing table. A path no route matches answers
+// 404 "Not Found" as GitHub does, and is still logged and counted.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	h := func(pattern string, acc access, fn handlerFunc) { s.handle(mux, pattern, acc, fn) }
-	const repo = "/repos/{owner}/{repo}"
-
-	// Apps and installations.
-	h("GET /app", accessApp, s.handleGetApp)
-	h("GET /app/installations", accessApp, s.handleListInstallations)
-	h("GET /app/installations/{installation_id}", accessApp, s.handleGetInstallation)
-	h("POST /app/installations/{installation_id}/access_tokens", accessApp, s.handleCreateToken)
-	h("GET "+repo+"/installation", accessApp, s.handleRepoInstallation)
-	h("GET /orgs/{org}/installation", accessApp, s.handleOwnerInstallation)
-	h("GET /users/{username}/installation", accessApp, s.handleOwnerInstallation)
-	h("GET /installation/repositories", accessInstallation, s.handleInstallationRepos)
-	h("GET /app/hook/deliveries", accessApp, s.handleListHookDeliveries)
-	h("GET /app/hook/deliveries/{delivery_id}", accessApp, s.handleGetHookDelivery)
-	h("POST /app/hook/deliveries/{delivery_id}/attempts", accessApp, s.handleRedeliverHookDelivery)
-	h("GET /rate_limit", accessAny, s.handleRateLimit)
-
-	// Repositories and contents.
-	h("GET "+repo, accessRepo, s.handleGetRepo)
-	h("GET "+repo+"/branches/{branch...}", accessRepo, s.handleGetBranch)
-	h("GET "+repo+"/contents/{path...}", accessRepo, s.handleGetContents)
-	h("PUT "+repo+"/contents/{path...}", accessRepo, s.handlePutContents)
-	h("DELETE "+repo+"/contents/{path...}", accessRepo, s.handleDeleteContents)
-	h("GET /raw/{owner}/{repo}/{ref}/{path...}", accessRepo, s.handleRaw)
-
-	// Git data.
-	h("GET "+repo+"/git/blobs/{sha}", accessRepo, s.handleGetBlob)
-	h("POST "+repo+"/git/blobs", accessRepo, s.handleCreateBlob)
-	h("GET "+repo+"/git/trees/{sha...}", accessRepo, s.handleGetTree)
-	h("POST "+repo+"/git/trees", accessRepo, s.handleCreateTree)
-	h("GET "+repo+"/git/commits/{sha}", accessRepo, s.handleGetGitCommit)
-	h("POST "+repo+"/git/commits", accessRepo, s.handleCreateGitCommit)
-	h("GET "+repo+"/git/ref/{ref...}", accessRepo, s.handleGetRef)
-	h("GET "+repo+"/git/matching-refs/{ref...}", accessRepo, s.handleMatchingRefs)
-	h("GET "+repo+"/git/refs/{ref...}", accessRepo, s.handleGetRefsLegacy)
-	h("POST "+repo+"/git/refs", accessRepo, s.handleCreateRef)
-	h("PATCH "+repo+"/git/refs/{ref...}", accessRepo, s.handleUpdateRef)
-	h("DELETE "+repo+"/git/refs/{ref...}", accessRepo, s.handleDeleteRef)
-
-	// Commits.
-	h("GET "+repo+"/commits", accessRepo, s.handleListCommits)
-	h("GET "+repo+"/commits/{ref}", accessRepo, s.handleGetCommit)
-	h("GET "+repo+"/compare/{basehead...}", accessRepo, s.handleCompare)
-
-	// Pull requests.
-	h("GET "+repo+"/pulls", accessRepo, s.handleListPulls)
-	h("POST "+repo+"/pulls", accessRepo, s.handleCreatePull)
-	h("GET "+repo+"/pulls/{number}", accessRepo, s.handleGetPull)
-	h("PATCH "+repo+"/pulls/{number}", accessRepo, s.handleEditPull)
-	h("GET "+repo+"/pulls/{number}/files", accessRepo, s.handlePullFiles)
-	h("GET "+repo+"/pulls/{number}/commits", accessRepo, s.handlePullCommits)
-	h("GET "+repo+"/pulls/{number}/merge", accessRepo, s.handleIsMerged)
-	h("PUT "+repo+"/pulls/{number}/merge", accessRepo, s.handleMergePull)
-
-	// Issues: labels and comments.
-	h("GET "+repo+"/issues/{number}", accessRepo, s.handleGetIssue)
-	h("GET "+repo+"/issues/{number}/labels", accessRepo, s.handleListIssueLabels)
-	h("POST "+repo+"/issues/{number}/labels", accessRepo, s.handleAddIssueLabels)
-	h("PUT "+repo+"/issues/{number}/labels", accessRepo, s.handleReplaceIssueLabels)
-	h("DELETE "+repo+"/issues/{number}/labels", accessRepo, s.handleClearIssueLabels)
-	h("DELETE "+repo+"/issues/{number}/labels/{name}", accessRepo, s.handleRemoveIssueLabel)
-	h("GET "+repo+"/issues/{number}/comments", accessRepo, s.handleListComments)
-	h("POST "+repo+"/issues/{number}/comments", accessRepo, s.handleCreateComment)
-	h("PATCH "+repo+"/issues/comments/{comment_id}", accessRepo, s.handleEditComment)
-	h("GET "+repo+"/labels", accessRepo, s.handleListRepoLabels)
-	h("POST "+repo+"/labels", accessRepo, s.handleCreateRepoLabel)
-	h("GET "+repo+"/labels/{name}", accessRepo, s.handleGetRepoLabel)
-
-	// Checks.
-	h("POST "+repo+"/check-runs", accessRepo, s.handleCreateCheckRun)
-	h("GET "+repo+"/check-runs/{id}", accessRepo, s.handleGetCheckRun)
-	h("PATCH "+repo+"/check-runs/{id}", accessRepo, s.handleUpdateCheckRun)
-	h("GET "+repo+"/check-runs/{id}/annotations", accessRepo, s.handleListAnnotations)
-	h("POST "+repo+"/check-runs/{id}/rerequest", accessRepo, s.handleRerequestCheckRun)
-	h("GET "+repo+"/commits/{ref}/check-runs", accessRepo, s.handleListCheckRunsForRef)
-	h("GET "+repo+"/commits/{ref}/check-suites", accessRepo, s.handleListCheckSuitesForRef)
-	h("GET "+repo+"/check-suites/{id}", accessRepo, s.handleGetCheckSuite)
-	h("GET "+repo+"/check-suites/{id}/check-runs", accessRepo, s.handleListCheckRunsInSuite)
-	h("POST "+repo+"/check-suites/{id}/rerequest", accessRepo, s.handleRerequestCheckSuite)
-
+	for _, r := range append(s.contract(), s.helpers()...) {
+		s.handle(mux, r.pattern, r.access, r.handler)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, r.Method+" "+r.URL.Path, accessOpen, func(c *call) { c.fail(http.StatusNotFound, "Not Found") })
 	})

@@ -8,7 +8,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -30,7 +29,7 @@ type Delivery struct {
 	GUID           string
 	Event          string // X-GitHub-Event
 	Action         string // the payload's "action", if any
-	Repo           string // "owner/name"
+	Repo           string // "owner/name"; "" for installation events
 	InstallationID int64
 	Payload        []byte
 	// Pending is true while the delivery waits in the manual queue.
@@ -61,10 +60,6 @@ type Attempt struct {
 	Status   string
 	Duration time.Duration
 	Error    string
-
-	requestHeaders  http.Header
-	responseHeaders http.Header
-	responseBody    []byte
 }
 
 type delivery struct {
@@ -233,7 +228,6 @@ func (h *hookSender) send(d *delivery, redelivery bool) Attempt {
 		hdr.Set("X-Hub-Signature", "sha1="+sign(secret, d.Payload, sha1.New))
 		hdr.Set("X-Hub-Signature-256", "sha256="+sign(secret, d.Payload, sha256.New))
 	}
-	a.requestHeaders = hdr
 
 	start := time.Now()
 	switch {
@@ -257,11 +251,9 @@ func (h *hookSender) send(d *delivery, redelivery bool) Attempt {
 			}
 			break
 		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		a.StatusCode = resp.StatusCode
-		a.responseHeaders = resp.Header
-		a.responseBody = body
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			a.Status = "OK"
 		} else {
@@ -441,7 +433,8 @@ func (s *Server) Redeliver(guid string) (Attempt, error) {
 	return h.send(d, true), nil
 }
 
-func (s *Server) hookDeliveryJSON(d *delivery, a *Attempt, detail bool) map[string]any {
+// hookDeliveryJSON is one item of the App webhook deliveries list.
+func (s *Server) hookDeliveryJSON(d *delivery, a *Attempt) map[string]any {
 	var action any
 	if d.Action != "" {
 		action = d.Action
@@ -457,24 +450,8 @@ func (s *Server) hookDeliveryJSON(d *delivery, a *Attempt, detail bool) map[stri
 		"event":           d.Event,
 		"action":          action,
 		"installation_id": d.InstallationID,
-		"repository_id":   d.RepoID,
+		"repository_id":   nullableID(d.RepoID),
 		"throttled_at":    nil,
-	}
-	if detail {
-		flat := func(h http.Header) map[string]string {
-			out := map[string]string{}
-			for k := range h {
-				out[k] = h.Get(k)
-			}
-			return out
-		}
-		var respPayload any
-		if len(a.responseBody) > 0 {
-			respPayload = string(a.responseBody)
-		}
-		j["request"] = map[string]any{"headers": flat(a.requestHeaders), "payload": json.RawMessage(d.Payload)}
-		j["response"] = map[string]any{"headers": flat(a.responseHeaders), "payload": respPayload}
-		j["url"] = s.hooks.url
 	}
 	return j
 }
@@ -519,7 +496,7 @@ func (s *Server) handleListHookDeliveries(c *call) {
 	}
 	list := []map[string]any{}
 	for _, a := range page {
-		list = append(list, s.hookDeliveryJSON(h.attempts[a.ID], a, false))
+		list = append(list, s.hookDeliveryJSON(h.attempts[a.ID], a))
 	}
 	c.writeJSON(http.StatusOK, list)
 }
@@ -543,17 +520,6 @@ func (s *Server) findAttempt(c *call) (*delivery, *Attempt) {
 	return nil, nil
 }
 
-func (s *Server) handleGetHookDelivery(c *call) {
-	h := s.hooks
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	d, a := s.findAttempt(c)
-	if d == nil {
-		return
-	}
-	c.writeJSON(http.StatusOK, s.hookDeliveryJSON(d, a, true))
-}
-
 // handleRedeliverHookDelivery answers 202 and redelivers in the background
 // (or queues the redelivery in manual mode).
 func (s *Server) handleRedeliverHookDelivery(c *call) {
@@ -566,4 +532,13 @@ func (s *Server) handleRedeliverHookDelivery(c *call) {
 	}
 	h.schedule(queued{d: d, redelivery: true})
 	c.writeJSON(http.StatusAccepted, map[string]any{})
+}
+
+// nullableID is null for 0, as GitHub reports the repository of a delivery
+// that concerns none (installation events).
+func nullableID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-github/v62/github"
@@ -292,5 +293,24 @@ func TestManualDeliveryRedeliveryAndOrder(t *testing.T) {
 	}
 	if p := s.Pending(); len(p) != 2 || p[1].GUID != pending[0].GUID {
 		t.Errorf("pending after API redelivery = %d", len(p))
+	}
+}
+
+// TestSlowReceiverTimesOut checks GitHub's delivery timeout: an answer
+// that comes too late is a failed delivery, "timed out", never retried.
+func TestSlowReceiverTimesOut(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer slow.Close()
+	defer close(release)
+	s := newServer(t, func(o *githubtest.Options) { o.WebhookURL = slow.URL; o.DeliveryTimeout = 50 * time.Millisecond })
+	s.AddInstallation("acme")
+	s.CreateRepo("acme", "platform", "main", nil)
+	s.Commit("acme/platform", "main", "x", map[string]*string{"x": ptr("x")})
+	s.WaitIdle()
+	for _, d := range s.Deliveries() {
+		if len(d.Attempts) != 1 || d.Attempts[0].Status != "timed out" || d.Delivered() {
+			t.Errorf("%s delivery attempts = %+v, want one that timed out", d.Event, d.Attempts)
+		}
 	}
 }

@@ -16,7 +16,14 @@ var rerunKinds = map[string]work.Kind{
 	gh.CheckDrift:   work.Reconcile,
 }
 
-// CheckSuite turns "Re-run all checks" into a new preview of that commit.
+// CheckSuite turns "Re-run all checks" into the work that produces the
+// app's check runs on that commit: a commit of a pull request is previewed
+// (the plan check run); the default branch's head of the config repo is
+// proposed again (the sync check run), and the pipelines repo's is applied
+// and reconciled again (the harness and drift check runs). GitHub sends
+// check_suite rerequested for "Re-run all checks" and check_run
+// rerequested for one check run's "Re-run"
+// (docs.github.com/en/webhooks/webhook-events-and-payloads#check_suite).
 // The automatic "requested" suite after every push is ignored: push and
 // pull_request events already cover it.
 type CheckSuite struct {
@@ -57,7 +64,21 @@ func (h *CheckSuite) Handle(ctx context.Context, eventType, deliveryID string, p
 	if !laneFor(h.Repos, &w) {
 		return ignore(ctx, "repository not configured")
 	}
-	return record(ctx, h.Recorder, w)
+	if len(suite.PullRequests) > 0 || suite.GetHeadBranch() != ev.GetRepo().GetDefaultBranch() {
+		return record(ctx, h.Recorder, w)
+	}
+	kinds := []work.Kind{work.Propose}
+	if h.Repos.isPipelines(w.Repo) {
+		kinds = []work.Kind{work.Apply, work.Reconcile}
+	}
+	w.Lane = h.Repos.Pipelines // propose, apply and reconcile write there
+	for _, k := range kinds {
+		w.Key = work.Key(k, "")
+		if err := record(ctx, h.Recorder, w); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CheckRun turns "Re-run" on one of the app's check runs into the work that

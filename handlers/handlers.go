@@ -33,7 +33,8 @@ type Work struct {
 }
 
 // Recorder stores work durably. Record must be idempotent on
-// (DeliveryID, Event): GitHub's redeliveries reuse the delivery id.
+// (DeliveryID, Event, Key): GitHub's redeliveries reuse the delivery id,
+// and one delivery may ask for several kinds of work.
 type Recorder interface {
 	Record(ctx context.Context, w Work) error
 }
@@ -68,7 +69,7 @@ func All(repos Repos, rec Recorder, onInstallation func(owner string)) []githuba
 		&PullRequest{Repos: repos, Recorder: rec},
 		&CheckSuite{Repos: repos, Recorder: rec},
 		&CheckRun{Repos: repos, Recorder: rec},
-		&Installation{OnChange: onInstallation},
+		&Installation{Repos: repos, Recorder: rec, OnChange: onInstallation},
 	}
 }
 
@@ -89,6 +90,11 @@ func decode(event string, payload []byte, v any) error {
 	}
 	return nil
 }
+
+// MaxDeliveryIDBytes bounds X-GitHub-Delivery: GitHub sends a GUID (36
+// characters); the bound leaves room without letting an unbounded value
+// into the logs.
+const MaxDeliveryIDBytes = 100
 
 // MaxPayloadBytes is GitHub's cap on webhook payloads: larger events are
 // never delivered by GitHub, so a larger body is not from GitHub.
@@ -145,8 +151,14 @@ func Guard(next http.Handler) http.Handler {
 			http.Error(w, "missing X-Hub-Signature-256", http.StatusUnauthorized)
 			return
 		}
-		if r.Header.Get("X-GitHub-Delivery") == "" {
+		switch id := r.Header.Get("X-GitHub-Delivery"); {
+		case id == "":
 			http.Error(w, "missing X-GitHub-Delivery", http.StatusBadRequest)
+			return
+		case len(id) > MaxDeliveryIDBytes:
+			// GitHub's delivery ids are GUIDs: a longer one is not from
+			// GitHub, and would otherwise reach every log line of its run.
+			http.Error(w, "X-GitHub-Delivery too long", http.StatusBadRequest)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxPayloadBytes)

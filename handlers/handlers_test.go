@@ -43,7 +43,7 @@ func (f *fakeRecorder) Record(_ context.Context, w handlers.Work) error {
 	if f.seen == nil {
 		f.seen = map[string]bool{}
 	}
-	if k := w.DeliveryID + "/" + w.Event; !f.seen[k] {
+	if k := w.DeliveryID + "/" + w.Event + "/" + w.Key; !f.seen[k] {
 		f.seen[k] = true
 		f.work = append(f.work, w)
 	}
@@ -146,6 +146,8 @@ func TestHandlersRouteEveryFixture(t *testing.T) {
 		templateHead  = "28ba0e59a3352b45bbb14bd9b031e3eed6031450" // template PR #1 on the pipelines repo
 		botHead       = "f29d8a5a0f5b685dccac4978f46f58907b2f4665" // bot PR #2 when merged
 		botMerge      = "4b7f654ef878fc1c6665340cd3a9ed5d115c0445" // its merge commit, pipelines main after
+		release       = "50071e638706e479789597de4672c21357d938ba" // the config repo's release branch
+		forkHead      = "5cda8ef343aa74d62644968e8a6d4bf0adbc1047" // a fork's pipeline-orchestrator/sync branch
 		configInst    = 1004
 		pipelinesInst = 1006
 	)
@@ -235,6 +237,34 @@ func TestHandlersRouteEveryFixture(t *testing.T) {
 		want: []handlers.Work{{Event: "check_suite", Action: "rerequested", Lane: configRepo, Key: "preview:" + prHead, Repo: configRepo,
 			Installation: configInst, Ref: "main", SHA: prHead, Before: configMain, PR: 1, Sender: "alice"}},
 	}, {
+		name: "re-run of all checks on the config repo's default branch proposes", event: "check_suite",
+		body: fixture(t, "check_suite.rerequested-default-branch.json"), wantCode: 200,
+		want: []handlers.Work{{Event: "check_suite", Action: "rerequested", Lane: pipelinesRepo, Key: "propose", Repo: configRepo,
+			Installation: configInst, Ref: "main", SHA: configMain, Before: configBefore, Sender: "alice"}},
+	}, {
+		name: "re-run of all checks on the pipelines repo's default branch applies and reconciles", event: "check_suite",
+		body: fixture(t, "check_suite.rerequested-pipelines-default-branch.json"), wantCode: 200,
+		want: []handlers.Work{
+			{Event: "check_suite", Action: "rerequested", Lane: pipelinesRepo, Key: "apply", Repo: pipelinesRepo,
+				Installation: pipelinesInst, Ref: "main", SHA: botMerge, Before: pipelinesMain, Sender: "alice"},
+			{Event: "check_suite", Action: "rerequested", Lane: pipelinesRepo, Key: "reconcile", Repo: pipelinesRepo,
+				Installation: pipelinesInst, Ref: "main", SHA: botMerge, Before: pipelinesMain, Sender: "alice"}},
+	}, {
+		name: "a PR whose base changed is previewed again", event: "pull_request",
+		body: fixture(t, "pull_request.edited-base.json"), wantCode: 200,
+		want: []handlers.Work{{Event: "pull_request", Action: "edited", Lane: configRepo, Key: "preview:" + prHead, Repo: configRepo,
+			Installation: configInst, Ref: "release", SHA: prHead, Before: release, PR: 1, Sender: "alice"}},
+	}, {
+		name: "a PR edited without a new base is ignored", event: "pull_request",
+		body: edit(t, fixture(t, "pull_request.edited-base.json"), func(m map[string]any) {
+			delete(m, "changes")
+		}), wantCode: 200,
+	}, {
+		name: "a fork's PR from a branch named like the sync branch is not the bot PR", event: "pull_request",
+		body: fixture(t, "pull_request.opened-fork-sync.json"), wantCode: 200,
+		want: []handlers.Work{{Event: "pull_request", Action: "opened", Lane: pipelinesRepo, Key: "preview:" + forkHead, Repo: pipelinesRepo,
+			Installation: pipelinesInst, Ref: "main", SHA: forkHead, Before: botMerge, PR: 3, Sender: "mallory"}},
+	}, {
 		name: "re-run of a check run the app does not name is ignored", event: "check_run",
 		body: edit(t, fixture(t, "check_run.rerequested.json"), func(m map[string]any) {
 			obj(m, "check_run")["name"] = "ci/lint"
@@ -267,14 +297,31 @@ func TestHandlersRouteEveryFixture(t *testing.T) {
 		name: "a requested action is ignored (the app offers none)", event: "check_run",
 		body: fixture(t, "check_run.requested_action.json"), wantCode: 200,
 	}, {
-		name: "installation created refreshes the cache", event: "installation",
+		name: "installing the App on the config repo's owner catches up", event: "installation",
 		body: fixture(t, "installation.created.json"), wantCode: 200, wantOwner: "acme",
+		want: []handlers.Work{
+			{Event: "installation", Action: "created", Lane: pipelinesRepo, Key: "propose", Repo: configRepo, Installation: configInst, Sender: "alice"},
+			{Event: "installation", Action: "created", Lane: pipelinesRepo, Key: "apply", Repo: configRepo, Installation: configInst, Sender: "alice"}},
+	}, {
+		name: "installing the App on another owner only refreshes the cache", event: "installation",
+		body: edit(t, fixture(t, "installation.created.json"), func(m map[string]any) {
+			obj(m, "installation", "account")["login"] = "someone-else"
+		}), wantCode: 200, wantOwner: "someone-else",
 	}, {
 		name: "installation deleted refreshes the cache", event: "installation",
 		body: fixture(t, "installation.deleted.json"), wantCode: 200, wantOwner: "acme-harness",
 	}, {
-		name: "repositories added refresh the cache", event: "installation_repositories",
+		name: "a repository the App does not serve added refreshes the cache", event: "installation_repositories",
 		body: fixture(t, "installation_repositories.added.json"), wantCode: 200, wantOwner: "acme",
+	}, {
+		name: "the config repo added to an installation catches up", event: "installation_repositories",
+		body: edit(t, fixture(t, "installation_repositories.added.json"), func(m map[string]any) {
+			added := m["repositories_added"].([]any)
+			added[0].(map[string]any)["full_name"] = configRepo
+		}), wantCode: 200, wantOwner: "acme",
+		want: []handlers.Work{
+			{Event: "installation_repositories", Action: "added", Lane: pipelinesRepo, Key: "propose", Repo: configRepo, Installation: configInst, Sender: "alice"},
+			{Event: "installation_repositories", Action: "added", Lane: pipelinesRepo, Key: "apply", Repo: configRepo, Installation: configInst, Sender: "alice"}},
 	}, {
 		name: "repositories removed refresh the cache", event: "installation_repositories",
 		body: fixture(t, "installation_repositories.removed.json"), wantCode: 200, wantOwner: "acme-harness",
@@ -409,5 +456,22 @@ func TestRecordingFailureIs500(t *testing.T) {
 	rec := &fakeRecorder{err: errors.New("disk full")}
 	if code := send(t, newDispatcher(rec, nil), delivery{event: "push", body: fixture(t, "push.config-default-branch.json")}); code != 500 {
 		t.Errorf("status = %d, want 500 so GitHub marks the delivery failed", code)
+	}
+}
+
+// TestOverlongDeliveryIDIsRefused keeps an unbounded value out of every
+// log line of a run: GitHub's delivery ids are GUIDs.
+func TestOverlongDeliveryIDIsRefused(t *testing.T) {
+	rec := &fakeRecorder{}
+	h := newDispatcher(rec, nil)
+	body := fixture(t, "push.config-default-branch.json")
+	if code := send(t, h, delivery{event: "push", id: strings.Repeat("a", handlers.MaxDeliveryIDBytes+1), body: body}); code != http.StatusBadRequest {
+		t.Errorf("status = %d, want 400", code)
+	}
+	if code := send(t, h, delivery{event: "push", id: "72d3162e-cc78-11e3-81ab-4c9367dc0958", body: body}); code != http.StatusOK {
+		t.Errorf("a GUID delivery id: status = %d, want 200", code)
+	}
+	if len(rec.work) != 1 {
+		t.Errorf("recorded %d work items, want only the GUID one", len(rec.work))
 	}
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"strings"
 
 	"github.com/google/go-github/v62/github"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
@@ -48,7 +49,7 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 		return ignore(ctx, "repository not configured")
 	}
 
-	if h.Repos.isPipelines(repo) && pr.GetHead().GetRef() == gh.SyncBranch {
+	if h.Repos.isPipelines(repo) && isBotPR(pr, repo) {
 		switch ev.GetAction() {
 		case "closed":
 			// Merged or not: the propose run must learn of it (a bot PR
@@ -71,6 +72,25 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 	case "opened", "synchronize", "reopened", "ready_for_review":
 		w.Key = work.Key(work.Preview, w.SHA)
 		return record(ctx, h.Recorder, w)
+	case "edited":
+		// A new base changes what the PR does: preview it again. GitHub
+		// sends changes.base when the base branch changed
+		// (docs.github.com/en/webhooks/webhook-events-and-payloads#pull_request).
+		if ev.GetChanges().GetBase() == nil {
+			return ignore(ctx, "pull_request edited without a new base")
+		}
+		w.Key = work.Key(work.Preview, w.SHA)
+		return record(ctx, h.Recorder, w)
 	}
 	return ignore(ctx, "pull_request action "+ev.GetAction()+" needs no preview")
+}
+
+// isBotPR reports whether pr is the App's bot PR in repo: from repo's own
+// sync branch (not a fork's branch of the same name) and opened by a bot.
+// Anyone can push a branch named like the sync branch to a fork; only the
+// App's token makes a bot the author.
+func isBotPR(pr *github.PullRequest, repo string) bool {
+	head := pr.GetHead()
+	return head.GetRef() == gh.SyncBranch && strings.EqualFold(head.GetRepo().GetFullName(), repo) &&
+		pr.GetUser().GetType() == "Bot"
 }

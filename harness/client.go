@@ -1,7 +1,13 @@
-// Package harness is the client for the Harness NextGen (NG) v0 pipeline
-// APIs that pipeline-orchestrator uses: pipeline CRUD, listing, execution
-// and execution status, the account's YAML schemas, plus the idempotent
-// helpers the durable outbox calls (CreateOrUpdate, DeleteIfExists).
+// Package harness is the client for the Harness NextGen (NG) v0 APIs that
+// pipeline-orchestrator uses: every entity a deploy needs (services,
+// environments, infrastructure definitions, pipelines, triggers and
+// connectors) through one idempotent surface that the durable outbox calls
+// (Apply, Remove, Get, List); runs (Execute, GetExecution, ExecutionStatus),
+// custom webhook triggers (FireTrigger, TriggerEvent) and approvals
+// (ApprovalInstances, GetApproval, Approve, Reject); and the account's YAML
+// schemas. The pipeline-specific calls of earlier
+// versions (CreateOrUpdate, DeleteIfExists, GetPipeline, ListPipelines)
+// remain.
 //
 // Errors are classified once, here: see the Err* sentinels, *APIError,
 // IsRetryable and RetryAfter. The API key is sent only as the x-api-key
@@ -62,7 +68,7 @@ const (
 	logKeyPath     = "path"
 	logKeyStatus   = "status"
 	logKeyAttempt  = "attempt"
-	logKeyDuration = "duration"
+	logKeyDuration = "duration_ms"
 	logKeyOp       = "harness_op"
 )
 
@@ -106,18 +112,43 @@ type Config struct {
 	// ctx.Err() when ctx ends first. Nil means a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Observe, when set, is called after every attempt with the operation
-	// (get_pipeline, create_pipeline, update_pipeline, delete_pipeline,
-	// list_pipelines, execute, execution_status, get_yaml_schema), its result (ok, not_found,
-	// already_exists, invalid_request, unauthorized, forbidden,
+	// (get_<kind>, create_<kind>, update_<kind>, delete_<kind> and
+	// list_<kind>s for every Kind, e.g. get_pipeline or list_services;
+	// execute, execution_status, fire_trigger, get_trigger_event,
+	// list_approvals, get_approval, approval_activity, get_yaml_schema),
+	// its result (ok,
+	// not_found, already_exists, invalid_request, unauthorized, forbidden,
 	// rate_limited, server_error, timeout, transport_error, canceled,
-	// governance_denied, unexpected_response) and its duration. It must be
-	// safe for concurrent use.
+	// governance_denied, not_managed, reference_not_found, referenced,
+	// unexpected_response) and its duration. It must be safe for
+	// concurrent use.
 	Observe func(op, result string, d time.Duration)
+	// ManagedTag, when its Key is set, is the tag (key and value) that
+	// marks the entities this application manages. Apply and Remove then
+	// refuse, with ErrNotManaged, to change or delete an existing entity
+	// that does not carry it, and Apply refuses YAML that does not carry
+	// it (which would leave an entity Apply could not change again). With
+	// an empty Key there is no such guard.
+	ManagedTag Tag
 	// RateLimit, when positive, is a client-side token bucket in requests
 	// per second (burst: the same number, at least 1), shared by every
 	// Client derived with In. Harness documents 1000 requests per minute
 	// per API key (https://developer.harness.io/docs/platform/rate-limits/).
 	RateLimit float64
+}
+
+// Tag is one Harness tag: a key and its value.
+type Tag struct {
+	Key, Value string
+}
+
+// on reports whether tags hold t. The zero Tag is on every entity.
+func (t Tag) on(tags map[string]string) bool {
+	if t.Key == "" {
+		return true
+	}
+	v, ok := tags[t.Key]
+	return ok && v == t.Value
 }
 
 // String formats cfg for logs with the API key redacted.
@@ -126,15 +157,17 @@ func (cfg Config) String() string {
 	if cfg.APIKey != "" {
 		key = "[redacted]"
 	}
-	return fmt.Sprintf("harness.Config{BaseURL:%q AccountID:%q OrgID:%q ProjectID:%q APIKey:%s CallTimeout:%s Retry:%+v RateLimit:%g}",
-		cfg.BaseURL, cfg.AccountID, cfg.OrgID, cfg.ProjectID, key, cfg.CallTimeout, cfg.Retry, cfg.RateLimit)
+	return fmt.Sprintf("harness.Config{BaseURL:%q AccountID:%q OrgID:%q ProjectID:%q APIKey:%s CallTimeout:%s Retry:%+v ManagedTag:%q=%q RateLimit:%g}",
+		cfg.BaseURL, cfg.AccountID, cfg.OrgID, cfg.ProjectID, key, cfg.CallTimeout, cfg.Retry,
+		cfg.ManagedTag.Key, cfg.ManagedTag.Value, cfg.RateLimit)
 }
 
 // GoString is String, so that %#v redacts the API key too.
 func (cfg Config) GoString() string { return cfg.String() }
 
-// Client calls the Harness NG v0 pipeline APIs for one account, org and
-// project. It is safe for concurrent use.
+// Client calls the Harness NG v0 APIs for one account, org and project:
+// the generic entity surface (Apply, Remove, Get, List) for every Kind, and
+// the pipeline-specific calls. It is safe for concurrent use.
 type Client struct {
 	sh      *shared
 	org     string
@@ -153,6 +186,7 @@ type shared struct {
 	observe     func(op, result string, d time.Duration)
 	limiter     *tokenBucket
 	locks       keyedMutex
+	managed     Tag
 }
 
 // New returns a Client for cfg, with defaults applied.
@@ -186,6 +220,7 @@ func New(cfg Config) (*Client, error) {
 		retry:       cfg.Retry,
 		sleep:       cfg.Sleep,
 		observe:     cfg.Observe,
+		managed:     cfg.ManagedTag,
 	}
 	if sh.http == nil {
 		sh.http = &http.Client{}
@@ -212,8 +247,8 @@ func New(cfg Config) (*Client, error) {
 }
 
 // In returns a Client for another org and project of the same account. It
-// shares the HTTP client, the rate limiter and the per-pipeline write
-// serialisation with c.
+// shares the HTTP client, the rate limiter, the managed tag and the
+// per-entity write serialisation with c.
 func (c *Client) In(org, project string) *Client {
 	return &Client{sh: c.sh, org: org, project: project}
 }
@@ -266,6 +301,15 @@ type call struct {
 	// accountScope marks a call about the account as a whole: it needs no
 	// org or project and sends neither.
 	accountScope bool
+	// header holds extra request headers (the v1 API's Harness-Account).
+	header http.Header
+	// bare marks an API that answers without the ResponseDTO envelope
+	// (the v1 API): a 2xx body is decode's input as it is.
+	bare bool
+	// reclassify, when set, may change the classification of an error
+	// answer, for answers whose meaning depends on the call (a 400
+	// INVALID_REQUEST "doesn't exist" to an update means not found).
+	reclassify func(ae *APIError)
 	// settled, when set, is asked after an ambiguous failure of an
 	// idempotent write whether the write is known to have taken effect (by
 	// reading the pipeline back). If so the call succeeds without being
@@ -333,7 +377,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			delay = ra
 		}
 		zerolog.Ctx(ctx).Debug().Str(logKeyOp, cl.op).Str(logKeyMethod, cl.method).Str(logKeyPath, cl.path).
-			Int(logKeyAttempt, attempt).Dur("delay", delay).Str("error", err.Error()).Msg("retrying harness request")
+			Int(logKeyAttempt, attempt).Int64("delay_ms", delay.Milliseconds()).Str("error", err.Error()).Msg("retrying harness request")
 		if serr := c.sh.sleep(ctx, delay); serr != nil {
 			return fmt.Errorf("%w (gave up waiting to retry: %w)", err, serr)
 		}
@@ -381,7 +425,7 @@ func (c *Client) attempt(ctx context.Context, cl call, target string, attempt in
 	defer func() {
 		d := time.Since(start)
 		ev := zerolog.Ctx(ctx).Debug().Str(logKeyOp, cl.op).Str(logKeyMethod, cl.method).Str(logKeyPath, cl.path).
-			Int(logKeyStatus, status).Int(logKeyAttempt, attempt).Dur(logKeyDuration, d)
+			Int(logKeyStatus, status).Int(logKeyAttempt, attempt).Int64(logKeyDuration, d.Milliseconds())
 		if err != nil {
 			ev = ev.Str("error", err.Error())
 		}
@@ -405,6 +449,9 @@ func (c *Client) attempt(ctx context.Context, cl call, target string, attempt in
 	req.Header.Set("Accept", "application/json")
 	if cl.contentType != "" {
 		req.Header.Set("Content-Type", cl.contentType)
+	}
+	for k, vs := range cl.header {
+		req.Header[http.CanonicalHeaderKey(k)] = vs
 	}
 	resp, err := c.sh.http.Do(req)
 	if err != nil {
@@ -467,6 +514,15 @@ func (c *Client) interpret(cl call, resp *http.Response, raw []byte) error {
 	var env envelope
 	isEnv := isJSON(resp.Header.Get("Content-Type"), raw) && json.Unmarshal(raw, &env) == nil && env.Status != ""
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if ok && cl.bare && isJSON(resp.Header.Get("Content-Type"), raw) {
+		if cl.decode == nil {
+			return nil
+		}
+		if err := cl.decode(raw); err != nil {
+			return fmt.Errorf("%s: %w", cl.op, err)
+		}
+		return nil
+	}
 	if ok && isEnv && env.Status == "SUCCESS" {
 		if cl.decode == nil {
 			return nil
@@ -487,7 +543,10 @@ func (c *Client) interpret(cl call, resp *http.Response, raw []byte) error {
 		// that reason (harness/mcp-server:src/client/harness-client.ts).
 		ae.Message = c.redact(describeBody(resp, raw))
 	}
-	ae.kind = classify(resp.StatusCode, ae.Code, isEnv)
+	ae.kind = classify(resp.StatusCode, ae.Code, ae.Message, isEnv)
+	if cl.reclassify != nil {
+		cl.reclassify(ae)
+	}
 	return fmt.Errorf("%s: %w", cl.op, ae)
 }
 
@@ -598,6 +657,12 @@ func resultOf(err error) string {
 		return "transport_error"
 	case errors.Is(err, ErrGovernanceDenied):
 		return "governance_denied"
+	case errors.Is(err, ErrNotManaged):
+		return "not_managed"
+	case errors.Is(err, ErrReferenceNotFound):
+		return "reference_not_found"
+	case errors.Is(err, ErrReferenced):
+		return "referenced"
 	case errors.Is(err, ErrUnexpectedResponse):
 		return "unexpected_response"
 	default:

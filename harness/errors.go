@@ -15,16 +15,35 @@ import (
 // codes.
 var (
 	// ErrNotFound means Harness said the entity does not exist: error code
-	// ENTITY_NOT_FOUND (PipelineCRUDErrorResponse in harness-core), or (for
-	// UpdatePipeline) the 400 INVALID_REQUEST "does not exist" answer Harness
-	// gives for an update of a missing pipeline. Any other 404 (an HTML page
+	// ENTITY_NOT_FOUND (pipelines and triggers, HTTP 404) or
+	// RESOURCE_NOT_FOUND_EXCEPTION (services, environments, infrastructure
+	// definitions and connectors, HTTP 400: NotFoundExceptionMapper in
+	// harness-core's 960-ng-core-beans), or the 400 INVALID_REQUEST
+	// "... doesn't exist" answer Harness gives for an update or delete of a
+	// missing entity (see the Kind constants). Any other 404 (an HTML page
 	// from a proxy, a wrong BaseURL, an unknown route) is
 	// ErrUnexpectedResponse instead, so a misconfigured client never mistakes
 	// "wrong URL" for "already deleted".
 	ErrNotFound = errors.New("harness: not found")
-	// ErrAlreadyExists means a create found the identifier taken
-	// (DUPLICATE_FIELD).
+	// ErrAlreadyExists means a create found the identifier taken:
+	// DUPLICATE_FIELD, or the INVALID_REQUEST "... already exists" with
+	// which Harness wraps a duplicate service, environment, trigger or
+	// connector.
 	ErrAlreadyExists = errors.New("harness: already exists")
+	// ErrNotManaged means Apply or Remove found an existing entity that
+	// does not carry Config.ManagedTag: someone else's entity with the same
+	// identifier. Nothing was written. Not retryable.
+	ErrNotManaged = errors.New("harness: entity not managed by this application")
+	// ErrReferenceNotFound means a create or update names another entity
+	// that does not exist: an infrastructure definition's environment, or
+	// the org or project itself (RESOURCE_NOT_FOUND_EXCEPTION answering a
+	// write). Not retryable as such; it may succeed once the other entity
+	// exists.
+	ErrReferenceNotFound = errors.New("harness: referenced entity not found")
+	// ErrReferenced means a delete was refused because other entities
+	// still reference the entity (ENTITY_REFERENCE_EXCEPTION, HTTP 400:
+	// ReferencedEntityException in harness-core). Not retryable as such.
+	ErrReferenced = errors.New("harness: entity is referenced by other entities")
 	// ErrInvalidRequest means Harness rejected the request as malformed or
 	// invalid (400 and other 4xx not listed separately). Not retryable.
 	ErrInvalidRequest = errors.New("harness: invalid request")
@@ -59,13 +78,15 @@ var (
 // Harness ErrorCode names the client relies on (980-commons ErrorCode.java in
 // the harness-core sources).
 const (
-	codeInvalidRequest = "INVALID_REQUEST"
-	codeDuplicateField = "DUPLICATE_FIELD"
-	codeEntityNotFound = "ENTITY_NOT_FOUND"
-	codeAccessDenied   = "NG_ACCESS_DENIED"
-	codeInvalidToken   = "INVALID_TOKEN"
-	codeExpiredToken   = "EXPIRED_TOKEN"
-	codeInvalidCred    = "INVALID_CREDENTIAL"
+	codeInvalidRequest   = "INVALID_REQUEST"
+	codeDuplicateField   = "DUPLICATE_FIELD"
+	codeEntityNotFound   = "ENTITY_NOT_FOUND"
+	codeResourceNotFound = "RESOURCE_NOT_FOUND_EXCEPTION"
+	codeReferenced       = "ENTITY_REFERENCE_EXCEPTION"
+	codeAccessDenied     = "NG_ACCESS_DENIED"
+	codeInvalidToken     = "INVALID_TOKEN"
+	codeExpiredToken     = "EXPIRED_TOKEN"
+	codeInvalidCred      = "INVALID_CREDENTIAL"
 )
 
 // APIError is an error answer from Harness: an ErrorDTO or FailureDTO
@@ -116,7 +137,7 @@ func (e *APIError) Is(target error) bool {
 // classify picks the sentinel for an error answer. The edge's 429 and 5xx
 // come first because their bodies may be anything; then the Harness code,
 // which is authoritative where present; then the HTTP status.
-func classify(status int, code string, envelope bool) error {
+func classify(status int, code, message string, envelope bool) error {
 	switch {
 	case status == http.StatusTooManyRequests:
 		return ErrRateLimited
@@ -126,6 +147,19 @@ func classify(status int, code string, envelope bool) error {
 	switch code {
 	case codeEntityNotFound:
 		return ErrNotFound
+	case codeResourceNotFound:
+		// NotFoundExceptionMapper writes javax.ws.rs.NotFoundException as a
+		// 400 FailureDTO with this code. The GETs of services,
+		// environments, infrastructure definitions and connectors throw it
+		// for a missing entity; Jersey throws the same exception, with the
+		// message "HTTP 404 Not Found", for a path no resource matches
+		// (inferred from Jersey's behaviour), which must not read as "gone".
+		if message == "HTTP 404 Not Found" {
+			return ErrUnexpectedResponse
+		}
+		return ErrNotFound
+	case codeReferenced:
+		return ErrReferenced
 	case codeDuplicateField:
 		return ErrAlreadyExists
 	case codeInvalidToken, codeExpiredToken, codeInvalidCred:

@@ -27,6 +27,9 @@ var kinds = map[string]error{
 	"ErrTimeout":            harness.ErrTimeout,
 	"ErrGovernanceDenied":   harness.ErrGovernanceDenied,
 	"ErrUnexpectedResponse": harness.ErrUnexpectedResponse,
+	"ErrNotManaged":         harness.ErrNotManaged,
+	"ErrReferenceNotFound":  harness.ErrReferenceNotFound,
+	"ErrReferenced":         harness.ErrReferenced,
 }
 
 func kindsOf(err error) []string {

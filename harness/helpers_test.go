@@ -51,7 +51,13 @@ type fixture struct {
 // attempts per call and an instant Sleep. mods adjust the client config.
 func newFixture(tb testing.TB, mods ...func(*harness.Config)) *fixture {
 	tb.Helper()
-	srv := harnesstest.New(harnesstest.Options{Seed: 1})
+	return newFixtureWith(tb, harnesstest.Options{Seed: 1}, mods...)
+}
+
+// newFixtureWith is newFixture with a stand-in configured by opts.
+func newFixtureWith(tb testing.TB, opts harnesstest.Options, mods ...func(*harness.Config)) *fixture {
+	tb.Helper()
+	srv := harnesstest.New(opts)
 	tb.Cleanup(srv.Close)
 	sl := &sleeper{}
 	cfg := harness.Config{

@@ -360,8 +360,8 @@ func TestDeleteIfExistsReferenced(t *testing.T) {
 	f.srv.FailNext(1, harnesstest.Fault{Kind: harnesstest.FaultStatus, Status: 400, Code: "ENTITY_REFERENCE_EXCEPTION",
 		Message: "Could not delete the pipeline svc_a as it is referenced by other entities", Method: del})
 	got, err := f.client.DeleteIfExists(context.Background(), id)
-	if got || !errors.Is(err, harness.ErrInvalidRequest) || harness.IsRetryable(err) {
-		t.Errorf("DeleteIfExists = %v, %v; want false and a non-retryable ErrInvalidRequest", got, err)
+	if got || !errors.Is(err, harness.ErrReferenced) || harness.IsRetryable(err) {
+		t.Errorf("DeleteIfExists = %v, %v; want false and a non-retryable ErrReferenced", got, err)
 	}
 	if apiErr(t, err).Code != "ENTITY_REFERENCE_EXCEPTION" {
 		t.Errorf("code = %q, want ENTITY_REFERENCE_EXCEPTION", apiErr(t, err).Code)

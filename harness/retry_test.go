@@ -298,8 +298,8 @@ func TestCallTimeoutThroughHang(t *testing.T) {
 func TestExecute(t *testing.T) {
 	const id = "svc_a"
 	inputs := []byte("pipeline:\n  identifier: svc_a\n  variables:\n    - name: imageTag\n      type: String\n      value: \"1.4.2\"\n")
-	t.Run("runs and steps to Success", func(t *testing.T) {
-		f := newFixture(t)
+	t.Run("scripted statuses, one per read", func(t *testing.T) {
+		f := newFixtureWith(t, harnesstest.Options{Seed: 1, ExecutionSteps: []string{"Running", "Success"}})
 		f.srv.PutPipeline(testOrg, testProject, id, pipelineYAML(id, "a", ""))
 		ctx := context.Background()
 		execID, err := f.client.Execute(ctx, id, inputs)

@@ -33,7 +33,7 @@ func (l *Loop) Apply(ctx context.Context, triggers []work.Trigger) (work.Outcome
 	if err != nil {
 		return work.Outcome{}, err
 	}
-	proposed, err := l.Store.ProposedInputs(ctx)
+	proposed, err := l.Store.State.ProposedInputs(ctx)
 	if err != nil {
 		return work.Outcome{}, err
 	}
@@ -56,7 +56,7 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 		err := l.Checks.Post(ctx, l.repos.Pipelines, gh.CheckHarness, head, present.ApplyBlocked(pipes.Diags))
 		return work.Outcome{Result: work.Blocked, Text: "blocked: invalid settings"}, 0, err
 	}
-	states, err := l.Store.ListPipelineStates(ctx)
+	states, err := l.Store.Pipelines.List(ctx)
 	if err != nil {
 		return work.Outcome{}, 0, err
 	}
@@ -74,11 +74,11 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 	}
 	plan := planner.Apply(in)
 	if len(plan.Ops) > 0 {
-		if _, err := l.Store.EnqueueOperations(ctx, plan.Ops); err != nil {
+		if _, err := l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
 			return work.Outcome{}, 0, err
 		}
 		for _, st := range plan.States {
-			if err := l.Store.UpsertPipelineState(ctx, st); err != nil {
+			if err := l.Store.Pipelines.Upsert(ctx, st); err != nil {
 				return work.Outcome{}, 0, err
 			}
 		}
@@ -106,6 +106,7 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 	text := fmt.Sprintf("%d operation(s) queued", len(plan.Ops))
 	if plan.Held {
 		text += fmt.Sprintf(", %d delete(s) held for the mass-delete label", plan.Deletes)
+		l.Metrics.HeldDeletes(plan.Deletes)
 	}
 	if released > 0 {
 		text += fmt.Sprintf(", %d held delete(s) released", released)
@@ -124,7 +125,7 @@ func (l *Loop) massDeleteAllowed(ctx context.Context, triggers []work.Trigger) (
 	case !isNotFound(err):
 		return false, err
 	}
-	if planner.MassDeleteAllowed(last, nil) {
+	if planner.MassDeleteAllowed(l.repos.Pipelines, last, nil) {
 		return true, nil
 	}
 	var labelled []gh.PullRequest
@@ -138,12 +139,12 @@ func (l *Loop) massDeleteAllowed(ctx context.Context, triggers []work.Trigger) (
 		}
 		labelled = append(labelled, merged)
 	}
-	return planner.MassDeleteAllowed(last, labelled), nil
+	return planner.MassDeleteAllowed(l.repos.Pipelines, last, labelled), nil
 }
 
 // releaseHeldIfAllowed releases held deletes once the label is there.
 func (l *Loop) releaseHeldIfAllowed(ctx context.Context, triggers []work.Trigger) (int, error) {
-	held, err := l.Store.ListOperations(ctx, store.OperationFilter{States: []record.OperationState{record.OpHeld}})
+	held, err := l.Store.Operations.List(ctx, store.OperationFilter{States: []record.OperationState{record.OpHeld}})
 	if err != nil || len(held) == 0 {
 		return 0, err
 	}
@@ -157,7 +158,7 @@ func (l *Loop) releaseHeldIfAllowed(ctx context.Context, triggers []work.Trigger
 	}
 	total := 0
 	for c := range commits {
-		n, err := l.Store.ReleaseHeld(ctx, c)
+		n, err := l.Store.Operations.ReleaseHeld(ctx, c)
 		if err != nil {
 			return total, err
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/outbox"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
@@ -23,10 +24,8 @@ const defaultOrg, defaultProject = "default", "platform"
 func (l *Loop) Execute(ctx context.Context, op record.Operation) (string, error) {
 	org, project := l.scopeOf(ctx, op.YAML)
 	h := l.Harness(org, project)
-	log := zerolog.Ctx(ctx).With().Str(LogKeyPipeline, op.Pipeline).Int64(LogKeyOperationID, op.ID).Logger()
-	ctx = log.WithContext(ctx)
 	if op.Kind == record.KindDelete {
-		deleted, err := h.DeleteIfExists(ctx, op.Pipeline)
+		deleted, err := h.DeleteIfExists(ctx, op.Identifier)
 		if err != nil {
 			return "", err
 		}
@@ -35,7 +34,7 @@ func (l *Loop) Execute(ctx context.Context, op record.Operation) (string, error)
 		}
 		return "deleted", nil
 	}
-	action, err := h.CreateOrUpdate(ctx, op.Pipeline, op.YAML)
+	action, err := h.CreateOrUpdate(ctx, op.Identifier, op.YAML)
 	if err != nil {
 		return "", err
 	}
@@ -49,7 +48,7 @@ func (l *Loop) scopeOf(ctx context.Context, yaml []byte) (org, project string) {
 	if err == nil && meta.Org != "" && meta.Project != "" {
 		return meta.Org, meta.Project
 	}
-	org, project, _ = l.Store.HarnessScope(ctx)
+	org, project, _ = l.Store.State.HarnessScope(ctx)
 	if org == "" || project == "" {
 		org, project = defaultOrg, defaultProject
 	}
@@ -69,8 +68,8 @@ func (l *Loop) scopeOf(ctx context.Context, yaml []byte) (org, project string) {
 func (l *Loop) OnResult(ctx context.Context, r outbox.Result) {
 	l.Metrics.Operation(r)
 	log := zerolog.Ctx(ctx)
-	st, err := l.Store.GetPipelineState(ctx, r.Op.Service)
-	if err == nil && st.Pipeline == r.Op.Pipeline {
+	st, err := l.Store.Pipelines.Get(ctx, r.Op.Service)
+	if err == nil && st.Pipeline == r.Op.Identifier {
 		switch r.Outcome {
 		case outbox.OutcomeDone:
 			st.LastError = ""
@@ -84,14 +83,20 @@ func (l *Loop) OnResult(ctx context.Context, r outbox.Result) {
 		case outbox.OutcomeRetry:
 			st.HarnessState, st.LastError = record.HarnessPending, "retrying: "+errText(r.Err)
 		}
-		if err := l.Store.UpsertPipelineState(ctx, st); err != nil {
+		if err := l.Store.Pipelines.Upsert(ctx, st); err != nil {
 			log.Warn().Err(err).Msg("updating pipeline state")
 		}
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		log.Warn().Err(err).Msg("reading pipeline state")
 	}
 	if r.Outcome == outbox.OutcomeDone {
-		l.audit(ctx, string(r.Op.Kind)+"-pipeline", r.Op.Pipeline, r.Result, r.Op.Commit)
+		l.audit(ctx, string(r.Op.Kind)+"-pipeline", r.Op.Identifier, r.Result, r.Op.Commit)
+		if planner.IsRepair(r.Op) {
+			l.Metrics.DriftRepaired(r.Op.Entity)
+			if err := l.Store.Drift.Repaired(ctx, r.Op.ID); err != nil {
+				log.Warn().Err(err).Msg("marking drift repaired")
+			}
+		}
 	}
 	l.Checks.Touch(r.Op.Commit)
 }

@@ -30,10 +30,8 @@ import (
 
 // Log keys the loop adds beside go-githubapp's.
 const (
-	LogKeyService     = "service"
-	LogKeyPipeline    = "pipeline_id"
-	LogKeyOperationID = "operation_id"
-	LogKeySHA         = "github_sha"
+	LogKeyService = "service"
+	LogKeySHA     = "github_sha"
 )
 
 // auditActor names the loop in the audit log.
@@ -113,7 +111,7 @@ func (l *Loop) source(catalogCommit, templatesCommit string) render.Source {
 // audit appends to the audit log; failing to is logged, not fatal: the
 // action it records has already happened.
 func (l *Loop) audit(ctx context.Context, action, subject, detail, commit string) {
-	if err := l.Store.Audit(ctx, store.AuditEntry{Actor: auditActor, Action: action, Subject: subject, Detail: detail, Commit: commit}); err != nil {
+	if err := l.Store.Audit.Append(ctx, store.AuditEntry{Actor: auditActor, Action: action, Subject: subject, Detail: detail, Commit: commit}); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("writing audit log")
 	}
 }

@@ -14,8 +14,9 @@ import (
 type PreviewRequest struct {
 	// Repo is the repository of the PR ("owner/name").
 	Repo string
-	// SHA is the PR's head commit; Before its base commit, "" if unknown.
-	SHA, Before string
+	// SHA is the PR's head commit; Before its base commit, "" if unknown;
+	// BaseRef its base branch, "" if unknown.
+	SHA, Before, BaseRef string
 	// Work names the piece of work, so a retry finds its check run.
 	Work string
 }
@@ -84,10 +85,8 @@ func (l *Loop) previewCatalog(ctx context.Context, req PreviewRequest) (planner.
 		if in.Head, err = l.Reader.Catalog(ctx, req.SHA, pipes); err != nil {
 			return planner.Preview{}, c, err
 		}
-		if req.Before != "" {
-			if in.Base, err = l.Reader.Catalog(ctx, req.Before, pipes); err != nil {
-				return planner.Preview{}, c, err
-			}
+		if err := l.readPreviewBase(ctx, req, pipes, &in); err != nil {
+			return planner.Preview{}, c, err
 		}
 	}
 	if p := planner.SettleCatalogPreview(in); p != nil {
@@ -135,4 +134,42 @@ func (l *Loop) previewTemplates(ctx context.Context, req PreviewRequest) (planne
 		}
 	}
 	return planner.PlanTemplatePreview(in), c, nil
+}
+
+// readPreviewBase reads the catalog a PR's change is planned from: at the
+// merge base of the PR's head and its base branch (GitHub's compare API),
+// so that a branch behind its base is planned for its own change; and,
+// when it is behind, at the base branch's head too. Without a comparison
+// (an adapter without one, a base unknown or gone) it is the catalog at
+// the PR's base commit.
+func (l *Loop) readPreviewBase(ctx context.Context, req PreviewRequest, pipes snapshot.Pipelines, in *planner.CatalogPreviewInput) error {
+	base := req.Before
+	cmp, ok := l.GitHub.(gh.Comparer)
+	if ok && (req.BaseRef != "" || req.Before != "") {
+		against := req.BaseRef
+		if against == "" {
+			against = req.Before
+		}
+		c, err := cmp.Compare(ctx, l.repos.Config, against, req.SHA)
+		switch {
+		case err == nil && c.MergeBase != "":
+			base = c.MergeBase
+			if c.BehindBy > 0 {
+				in.Behind, in.MergeBase = c.BehindBy, c.MergeBase
+			}
+		case err != nil && !isNotFound(err):
+			return err
+		}
+	}
+	if base == "" {
+		return nil
+	}
+	var err error
+	if in.Base, err = l.Reader.Catalog(ctx, base, pipes); err != nil {
+		return err
+	}
+	if in.Behind > 0 && req.Before != "" {
+		in.Tip, err = l.Reader.Catalog(ctx, req.Before, pipes)
+	}
+	return err
 }

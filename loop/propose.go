@@ -45,7 +45,7 @@ func (l *Loop) Propose(ctx context.Context, triggers []work.Trigger) (work.Outco
 	if err != nil {
 		return work.Outcome{}, err
 	}
-	if err := l.Store.SetProposedInputs(ctx, pipes.InputsHash); err != nil {
+	if err := l.Store.State.SetProposedInputs(ctx, pipes.InputsHash); err != nil {
 		return work.Outcome{}, err
 	}
 	targets := planner.SyncTargets(planner.SyncTargetsInput{
@@ -70,7 +70,7 @@ func (l *Loop) proposeAt(ctx context.Context, pipes snapshot.Pipelines, cfgHead 
 		Links: l.Links, CatalogPath: l.repos.CatalogPath, Config: l.repos.Config, ConfigCommit: cfgHead.SHA,
 		Pipelines: l.repos.Pipelines, PipelinesCommit: pipes.Head.SHA,
 	}
-	lastGood, err := l.Store.LastGoodCatalog(ctx)
+	lastGood, err := l.Store.State.LastGoodCatalog(ctx)
 	if err != nil {
 		return proposal{}, err
 	}
@@ -86,7 +86,7 @@ func (l *Loop) proposeAt(ctx context.Context, pipes snapshot.Pipelines, cfgHead 
 	if in.Current, err = l.Reader.PipelineContents(ctx, pipes); err != nil {
 		return proposal{}, err
 	}
-	merged, err := l.Store.MergedCatalog(ctx)
+	merged, err := l.Store.State.MergedCatalog(ctx)
 	if err != nil {
 		return proposal{}, err
 	}
@@ -99,7 +99,7 @@ func (l *Loop) proposeAt(ctx context.Context, pipes snapshot.Pipelines, cfgHead 
 	if prop.Blocked != nil {
 		return l.blocked(*prop.Blocked, pc), nil
 	}
-	if err := l.Store.SetLastGoodCatalog(ctx, prop.LastGood); err != nil {
+	if err := l.Store.State.SetLastGoodCatalog(ctx, prop.LastGood); err != nil {
 		return proposal{}, err
 	}
 
@@ -205,7 +205,7 @@ func (l *Loop) actOnBotPR(ctx context.Context, plan planner.BotPRPlan, in planne
 	if err := l.GitHub.AddLabels(ctx, l.repos.Pipelines, pr.Number, gh.BotLabel); err != nil {
 		return proposal{}, err
 	}
-	if err := l.Store.UpsertBotPR(ctx, record.BotPR{
+	if err := l.Store.BotPRs.Upsert(ctx, record.BotPR{
 		Repo: l.repos.Pipelines.String(), Number: pr.Number, State: record.PROpen, HeadSHA: commit.SHA,
 		DesiredHash: plan.Meta.Identity, SourceCommits: plan.Meta.SourceCommits,
 	}); err != nil {
@@ -231,7 +231,7 @@ func (l *Loop) closeBotPR(ctx context.Context, pr gh.PullRequest, plan render.Pi
 	}
 	l.Metrics.BotPR("closed")
 	l.audit(ctx, "close-bot-pr", fmt.Sprintf("#%d", pr.Number), "superseded: nothing left to change", pc.ConfigCommit)
-	return l.Store.UpsertBotPR(ctx, record.BotPR{Repo: l.repos.Pipelines.String(), Number: pr.Number, State: record.PRClosed, HeadSHA: pr.HeadSHA})
+	return l.Store.BotPRs.Upsert(ctx, record.BotPR{Repo: l.repos.Pipelines.String(), Number: pr.Number, State: record.PRClosed, HeadSHA: pr.HeadSHA})
 }
 
 // recordRendered notes, per service, the config commit its pipeline was
@@ -241,14 +241,14 @@ func (l *Loop) recordRendered(ctx context.Context, plan render.PipelinePlan, cat
 		if c.Action != render.ActionCreate && c.Action != render.ActionUpdate {
 			continue
 		}
-		st, err := l.Store.GetPipelineState(ctx, c.Service)
+		st, err := l.Store.Pipelines.Get(ctx, c.Service)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		svc, _ := cat.Lookup(c.Service)
 		st.Service, st.Pipeline, st.Path = c.Service, c.Identifier, c.Path
 		st.Archetype, st.Team, st.LastRenderedCommit = svc.Archetype, svc.Team, commit
-		if err := l.Store.UpsertPipelineState(ctx, st); err != nil {
+		if err := l.Store.Pipelines.Upsert(ctx, st); err != nil {
 			return err
 		}
 	}
@@ -270,14 +270,14 @@ func (l *Loop) BotPRClosed(ctx context.Context, number int) (work.Outcome, error
 		state = record.PROpen
 	}
 	meta, _ := planner.ParseBotMeta(pr.Body)
-	if err := l.Store.UpsertBotPR(ctx, record.BotPR{
+	if err := l.Store.BotPRs.Upsert(ctx, record.BotPR{
 		Repo: l.repos.Pipelines.String(), Number: pr.Number, State: state, HeadSHA: pr.HeadSHA,
 		DesiredHash: meta.Identity, SourceCommits: meta.SourceCommits,
 	}); err != nil {
 		return work.Outcome{}, err
 	}
 	if state == record.PRMerged && meta.ConfigCommit != "" {
-		if err := l.Store.SetMergedCatalog(ctx, meta.ConfigCommit); err != nil {
+		if err := l.Store.State.SetMergedCatalog(ctx, meta.ConfigCommit); err != nil {
 			return work.Outcome{}, err
 		}
 	}

@@ -32,7 +32,7 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 	if err != nil {
 		return work.Outcome{}, err
 	}
-	if err := l.Store.SetHarnessScope(ctx, pipes.Settings.Org, pipes.Settings.Project); err != nil {
+	if err := l.Store.State.SetHarnessScope(ctx, pipes.Settings.Org, pipes.Settings.Project); err != nil {
 		return work.Outcome{}, err
 	}
 	wanted := planner.WantedPipelines(contents, pipes.PipelineFiles(), planner.Scope{Org: pipes.Settings.Org, Project: pipes.Settings.Project})
@@ -42,23 +42,24 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 			return work.Outcome{}, err
 		}
 	}
-	active, err := l.Store.ListOperations(ctx, store.OperationFilter{
+	active, err := l.Store.Operations.List(ctx, store.OperationFilter{
 		States: []record.OperationState{record.OpPending, record.OpRunning, record.OpHeld}, Limit: 1000000})
 	if err != nil {
 		return work.Outcome{}, err
 	}
 	busy := map[string]bool{}
 	for _, op := range active {
-		busy[op.Pipeline] = true
+		busy[op.Identifier] = true
 	}
 	now := l.Now()
 	plan := planner.Reconcile(planner.ReconcileInput{
 		Head: pipes.Head.SHA, Wanted: wanted, Harness: inHarness, Busy: busy,
-		Same: harness.SameYAML, Run: now.UTC().Format("20060102T150405.000"), Now: now,
+		Same: harness.SameEntity, Run: now.UTC().Format("20060102T150405.000"), Now: now,
 	})
 	rep := plan.Report
+	var ids []int64
 	if len(plan.Ops) > 0 {
-		if _, err := l.Store.EnqueueOperations(ctx, plan.Ops); err != nil {
+		if ids, err = l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
 			return work.Outcome{}, err
 		}
 		l.Notify()
@@ -67,8 +68,17 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 			return work.Outcome{}, err
 		}
 	}
+	for i := range plan.Events {
+		if r := plan.Repair[i]; r >= 0 {
+			plan.Events[i].OperationID = ids[r]
+		}
+		l.Metrics.DriftFound(plan.Events[i].Entity, plan.Events[i].Drift)
+	}
+	if _, err := l.Store.Drift.Record(ctx, plan.Events); err != nil {
+		return work.Outcome{}, err
+	}
 	l.Metrics.Drift(rep)
-	if err := l.Store.SetLastDrift(ctx, rep); err != nil {
+	if err := l.Store.State.SetLastDrift(ctx, rep); err != nil {
 		return work.Outcome{}, err
 	}
 	if err := l.Checks.Post(ctx, l.repos.Pipelines, gh.CheckDrift, rep.Commit, present.DriftCheck(rep)); err != nil {
@@ -115,12 +125,12 @@ func (l *Loop) markDrifted(ctx context.Context, ops []record.Operation) error {
 		if op.Service == "" {
 			continue
 		}
-		st, err := l.Store.GetPipelineState(ctx, op.Service)
+		st, err := l.Store.Pipelines.Get(ctx, op.Service)
 		if err != nil {
 			continue // a service the store does not know: nothing to mark
 		}
 		st.HarnessState, st.LastError = record.HarnessDrifted, op.Reason
-		if err := l.Store.UpsertPipelineState(ctx, st); err != nil {
+		if err := l.Store.Pipelines.Upsert(ctx, st); err != nil {
 			return err
 		}
 	}

@@ -38,7 +38,7 @@ type SyncResult struct {
 // propose run is queued beside it by the caller. The refusals are
 // *planner.Refusal; failures to read GitHub are *UpstreamError.
 func (l *Loop) Sync(ctx context.Context, service string) (SyncResult, error) {
-	st, err := l.Store.GetPipelineState(ctx, service)
+	st, err := l.Store.Pipelines.Get(ctx, service)
 	known := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return SyncResult{}, err
@@ -58,8 +58,8 @@ func (l *Loop) Sync(ctx context.Context, service string) (SyncResult, error) {
 	if in.Path != "" {
 		in.Blob = files[in.Path]
 	} else if known && planner.WasApplied(st) {
-		held, err := l.Store.ListOperations(ctx, store.OperationFilter{
-			States: []record.OperationState{record.OpHeld}, Pipeline: st.Pipeline, Limit: 1})
+		held, err := l.Store.Operations.List(ctx, store.OperationFilter{
+			States: []record.OperationState{record.OpHeld}, Identifier: st.Pipeline, Limit: 1})
 		if err != nil {
 			return SyncResult{}, err
 		}
@@ -84,14 +84,14 @@ func (l *Loop) Sync(ctx context.Context, service string) (SyncResult, error) {
 	// The state goes first: the operation may finish before the caller
 	// returns, and its result must not be overwritten.
 	if plan.State != nil {
-		if err := l.Store.UpsertPipelineState(ctx, *plan.State); err != nil {
+		if err := l.Store.Pipelines.Upsert(ctx, *plan.State); err != nil {
 			return SyncResult{}, err
 		}
 	}
-	if res.Operations, err = l.Store.EnqueueOperations(ctx, []record.Operation{*plan.Op}); err != nil {
+	if res.Operations, err = l.Store.Operations.Enqueue(ctx, []record.Operation{*plan.Op}); err != nil {
 		return SyncResult{}, err
 	}
 	l.Notify()
-	res.Detail = fmt.Sprintf("%s of %s queued as operation %d", plan.Op.Kind, plan.Op.Pipeline, res.Operations[0])
+	res.Detail = fmt.Sprintf("%s of %s queued as operation %d", plan.Op.Kind, plan.Op.Identifier, res.Operations[0])
 	return res, nil
 }

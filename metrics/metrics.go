@@ -38,6 +38,9 @@ type Metrics struct {
 	operations  *prometheus.CounterVec
 	botPRs      *prometheus.CounterVec
 	drifted     *prometheus.GaugeVec
+	driftFound  *prometheus.CounterVec
+	repaired    *prometheus.CounterVec
+	heldDeletes prometheus.Counter
 	invalid     prometheus.Counter
 }
 
@@ -89,14 +92,38 @@ func New(reg *prometheus.Registry) *Metrics {
 			Name: metricPrefix + "drift_pipelines",
 			Help: "Pipelines that differed between Harness and Git at the last reconcile, by kind (missing, different, extra).",
 		}, []string{"kind"}),
+		driftFound: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "drift_found_total",
+			Help: "Entities reconcile found different in Harness from Git, by entity kind and drift (missing, different, extra). Unlike drift_pipelines, it survives the repair.",
+		}, []string{"entity", "drift"}),
+		repaired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "drift_repaired_total",
+			Help: "Drift repairs done in Harness, by entity kind.",
+		}, []string{"entity"}),
+		heldDeletes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricPrefix + "held_deletes_total",
+			Help: "Deletes held for the mass-delete label.",
+		}),
 		invalid: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: metricPrefix + "invalid_catalogs_total",
 			Help: "Catalog versions found invalid (previews and proposals).",
 		}),
 	}
-	reg.MustRegister(m.webhooks, m.work, m.github, m.githubTime, m.harness, m.harnessTime, m.operations, m.botPRs, m.drifted, m.invalid)
+	reg.MustRegister(m.webhooks, m.work, m.github, m.githubTime, m.harness, m.harnessTime, m.operations, m.botPRs,
+		m.drifted, m.driftFound, m.repaired, m.heldDeletes, m.invalid)
+	// Present from the start, so a dashboard or an alert sees zeros rather
+	// than no series before the first event.
 	for _, a := range []string{"opened", "updated", "closed"} {
 		m.botPRs.WithLabelValues(a)
+	}
+	for _, d := range []string{"missing", "different", "extra"} {
+		m.drifted.WithLabelValues(d)
+		for _, e := range entityKinds {
+			m.driftFound.WithLabelValues(e, d)
+		}
+	}
+	for _, e := range entityKinds {
+		m.repaired.WithLabelValues(e)
 	}
 	return m
 }
@@ -144,6 +171,28 @@ func (m *Metrics) Drift(r store.DriftReport) {
 	m.drifted.WithLabelValues("different").Set(float64(len(r.Different)))
 	m.drifted.WithLabelValues("extra").Set(float64(len(r.Extra)))
 }
+
+// entityKinds are the kinds of Harness entities the app manages.
+var entityKinds = []string{"connector", "environment", "infrastructure", "service", "pipeline", "trigger"}
+
+// DriftFound counts one entity reconcile found drifted.
+func (m *Metrics) DriftFound(entity, drift string) {
+	if entity == "" {
+		entity = "pipeline"
+	}
+	m.driftFound.WithLabelValues(entity, drift).Inc()
+}
+
+// DriftRepaired counts one drift repair done.
+func (m *Metrics) DriftRepaired(entity string) {
+	if entity == "" {
+		entity = "pipeline"
+	}
+	m.repaired.WithLabelValues(entity).Inc()
+}
+
+// HeldDeletes counts deletes held for the mass-delete label.
+func (m *Metrics) HeldDeletes(n int) { m.heldDeletes.Add(float64(n)) }
 
 // HarnessObserver is the harness client's Observe hook.
 func (m *Metrics) HarnessObserver(op, result string, d time.Duration) {
@@ -229,14 +278,14 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if s, err := c.db.QueueStats(ctx); err == nil {
+	if s, err := c.db.Operations.Stats(ctx); err == nil {
 		for state, n := range map[string]int{"pending": s.Pending, "running": s.Running, "failed": s.Failed,
 			"done": s.Done, "held": s.Held, "superseded": s.Superseded} {
 			ch <- prometheus.MustNewConstMetric(c.ops, prometheus.GaugeValue, float64(n), state)
 		}
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, ageSeconds(c.now(), s.OldestPending))
 	}
-	if s, err := c.db.DeliveryStats(ctx); err == nil {
+	if s, err := c.db.Deliveries.Stats(ctx); err == nil {
 		for state, n := range map[string]int{"pending": s.Pending, "running": s.Running, "done": s.Done, "failed": s.Failed} {
 			ch <- prometheus.MustNewConstMetric(c.deliveries, prometheus.GaugeValue, float64(n), state)
 		}

@@ -44,7 +44,7 @@ func BenchmarkThroughputHarness20ms(b *testing.B) {
 		id := fmt.Sprintf("bench_%d", i)
 		y := fmt.Appendf(nil, "pipeline:\n  identifier: %s\n  name: %s\n  orgIdentifier: %s\n  projectIdentifier: %s\n  stages: []\n",
 			id, id, crashOrg, crashProject)
-		return store.Operation{Pipeline: id, Kind: store.KindCreate, Commit: "c1", ContentHash: "h1", YAML: y}
+		return store.Operation{Identifier: id, Kind: store.KindCreate, Commit: "c1", ContentHash: "h1", YAML: y}
 	})
 }
 
@@ -58,7 +58,7 @@ func throughput(b *testing.B, exec outbox.Executor, op func(i int) store.Operati
 		ops[i] = op(i)
 	}
 	for start := 0; start < len(ops); start += 500 {
-		if _, err := db.EnqueueOperations(ctx, ops[start:min(start+500, len(ops))]); err != nil {
+		if _, err := db.Operations.Enqueue(ctx, ops[start:min(start+500, len(ops))]); err != nil {
 			b.Fatal(err)
 		}
 	}

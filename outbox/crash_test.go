@@ -72,7 +72,7 @@ func crashHistory() ([]crashCommit, map[string][]byte) {
 			_, exists := current[id]
 			switch {
 			case exists && rng.IntN(4) == 0:
-				c.ops = append(c.ops, store.Operation{Pipeline: id, Kind: store.KindDelete, Commit: c.sha})
+				c.ops = append(c.ops, store.Operation{Identifier: id, Kind: store.KindDelete, Commit: c.sha})
 				delete(current, id)
 			default:
 				kind := store.KindCreate
@@ -81,7 +81,7 @@ func crashHistory() ([]crashCommit, map[string][]byte) {
 				}
 				y := fmt.Appendf(nil, "pipeline:\n  identifier: %s\n  name: %s\n  orgIdentifier: %s\n  projectIdentifier: %s\n  description: from %s\n  stages: []\n",
 					id, id, crashOrg, crashProject, c.sha)
-				c.ops = append(c.ops, store.Operation{Pipeline: id, Kind: kind, Commit: c.sha, ContentHash: c.sha, YAML: y})
+				c.ops = append(c.ops, store.Operation{Identifier: id, Kind: kind, Commit: c.sha, ContentHash: c.sha, YAML: y})
 				current[id] = y
 			}
 		}
@@ -94,7 +94,7 @@ func crashHistory() ([]crashCommit, map[string][]byte) {
 func harnessExecutor(c *harness.Client) outbox.Executor {
 	return outbox.ExecutorFunc(func(ctx context.Context, op store.Operation) (string, error) {
 		if op.Kind == store.KindDelete {
-			existed, err := c.DeleteIfExists(ctx, op.Pipeline)
+			existed, err := c.DeleteIfExists(ctx, op.Identifier)
 			if err != nil {
 				return "", err
 			}
@@ -103,7 +103,7 @@ func harnessExecutor(c *harness.Client) outbox.Executor {
 			}
 			return "deleted", nil
 		}
-		action, err := c.CreateOrUpdate(ctx, op.Pipeline, op.YAML)
+		action, err := c.CreateOrUpdate(ctx, op.Identifier, op.YAML)
 		return action.String(), err
 	})
 }
@@ -144,7 +144,7 @@ func crashChild() int {
 
 	commits, _ := crashHistory()
 	next := 0
-	if v, err := db.GetState(ctx, lastAppliedKey); err == nil {
+	if v, err := db.State.Get(ctx, lastAppliedKey); err == nil {
 		last, err := strconv.Atoi(v)
 		if err != nil {
 			return fail(err)
@@ -156,17 +156,17 @@ func crashChild() int {
 	for i := next; i < len(commits); i++ {
 		// A kill between these two writes makes the next life enqueue
 		// commit i again, which must add nothing.
-		if _, err := db.EnqueueOperations(ctx, commits[i].ops); err != nil {
+		if _, err := db.Operations.Enqueue(ctx, commits[i].ops); err != nil {
 			return fail(err)
 		}
-		if err := db.SetState(ctx, lastAppliedKey, strconv.Itoa(i)); err != nil {
+		if err := db.State.Set(ctx, lastAppliedKey, strconv.Itoa(i)); err != nil {
 			return fail(err)
 		}
 		r.Notify()
 		time.Sleep(crashPace)
 	}
 	for {
-		s, err := db.QueueStats(ctx)
+		s, err := db.Operations.Stats(ctx)
 		if err != nil {
 			return fail(err)
 		}
@@ -268,14 +268,14 @@ func TestCrashRecovery(t *testing.T) {
 	for _, c := range commits {
 		total += len(c.ops)
 	}
-	stats, err := db.QueueStats(context.Background())
+	stats, err := db.Operations.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if stats.Done+stats.Superseded != total || stats.Pending+stats.Running+stats.Held+stats.Failed != 0 {
 		t.Errorf("QueueStats = %+v, want all %d operations done or superseded", stats, total)
 	}
-	ops, err := db.ListOperations(context.Background(), store.OperationFilter{Limit: total + 1})
+	ops, err := db.Operations.List(context.Background(), store.OperationFilter{Limit: total + 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,8 +288,8 @@ func TestCrashRecovery(t *testing.T) {
 			continue
 		}
 		newer := byID[o.SupersededBy]
-		if newer.ID <= o.ID || newer.Pipeline != o.Pipeline {
-			t.Errorf("op %d superseded by %d (%s), want a newer op on %s", o.ID, newer.ID, newer.Pipeline, o.Pipeline)
+		if newer.ID <= o.ID || newer.Identifier != o.Identifier {
+			t.Errorf("op %d superseded by %d (%s), want a newer op on %s", o.ID, newer.ID, newer.Identifier, o.Identifier)
 		}
 	}
 	if diff := cmp.Diff(desired, srv.Pipelines(crashOrg, crashProject)); diff != "" {
@@ -314,7 +314,7 @@ func checkEffectsMoveForward(tb testing.TB, commits []crashCommit, effects []har
 	history := map[string][]step{}
 	for i, c := range commits {
 		for _, o := range c.ops {
-			history[o.Pipeline] = append(history[o.Pipeline], step{o.YAML, i})
+			history[o.Identifier] = append(history[o.Identifier], step{o.YAML, i})
 		}
 	}
 	pos := map[string]int{} // pipeline -> index in its history of the last effect, -1 for none

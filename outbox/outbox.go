@@ -31,11 +31,12 @@ import (
 // storeTimeout bounds one store write made for an operation's outcome.
 const storeTimeout = 30 * time.Second
 
-// Log keys, the same as the app's.
+// Log keys of an operation's lines. The attempt is the operation's, not
+// the HTTP attempt the Harness client logs as "attempt".
 const (
 	logKeyOperationID = "operation_id"
-	logKeyPipeline    = "pipeline_id"
-	logKeyAttempt     = "attempt"
+	logKeyEntity      = "entity"
+	logKeyAttempt     = "operation_attempt"
 )
 
 // Executor makes one operation take effect in Harness.
@@ -218,7 +219,7 @@ func defaultWorker() string {
 func (r *Runner) Worker() string { return r.opts.Worker }
 
 // Notify wakes the runner to look for ready operations now, e.g. right
-// after EnqueueOperations. It never blocks.
+// after Operations.Enqueue. It never blocks.
 func (r *Runner) Notify() {
 	select {
 	case r.notify <- struct{}{}:
@@ -246,7 +247,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		wait := r.opts.PollInterval
 		if free := r.opts.Concurrency - inFlight; free > 0 {
-			ops, err := r.db.ClaimOperations(ctx, r.opts.Worker, free, r.opts.Lease)
+			ops, err := r.db.Operations.Claim(ctx, r.opts.Worker, free, r.opts.Lease)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				log.Error().Err(err).Msg("claiming operations")
@@ -262,7 +263,7 @@ func (r *Runner) Run(ctx context.Context) error {
 					// Keep the slot busy while work is ready, without a
 					// round trip through the loop.
 					for ctx.Err() == nil {
-						next, err := r.db.ClaimOperations(ctx, r.opts.Worker, 1, r.opts.Lease)
+						next, err := r.db.Operations.Claim(ctx, r.opts.Worker, 1, r.opts.Lease)
 						if err != nil || len(next) == 0 {
 							break
 						}
@@ -315,7 +316,7 @@ func (r *Runner) Run(ctx context.Context) error {
 // a running operation of their pipeline; its end wakes the runner (or the
 // poll, when another process runs it).
 func (r *Runner) untilNextReady(ctx context.Context) time.Duration {
-	next, err := r.db.NextReady(ctx)
+	next, err := r.db.Operations.NextReady(ctx)
 	if err != nil || next.IsZero() {
 		return r.opts.PollInterval
 	}
@@ -332,7 +333,7 @@ func (r *Runner) untilNextReady(ctx context.Context) time.Duration {
 // flight are cancelled and their operations released.
 func (r *Runner) Drain(ctx context.Context) error {
 	for ctx.Err() == nil {
-		ops, err := r.db.ClaimOperations(ctx, r.opts.Worker, r.opts.Concurrency, r.opts.Lease)
+		ops, err := r.db.Operations.Claim(ctx, r.opts.Worker, r.opts.Concurrency, r.opts.Lease)
 		if err != nil {
 			return fmt.Errorf("draining operations: %w", err)
 		}
@@ -352,7 +353,7 @@ func (r *Runner) Drain(ctx context.Context) error {
 // context calls derive from; when it is cancelled (shutdown) an interrupted
 // operation is released rather than retried.
 func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
-	log := zerolog.Ctx(ctx).With().Int64(logKeyOperationID, op.ID).Str(logKeyPipeline, op.Pipeline).
+	log := zerolog.Ctx(ctx).With().Int64(logKeyOperationID, op.ID).Str(logKeyEntity, op.EntityKey()).
 		Int(logKeyAttempt, op.Attempts).Logger()
 	ctx = log.WithContext(ctx)
 	res := Result{Op: op}
@@ -370,14 +371,15 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 		// during each. Do not try an operation that may be what kills it.
 		msg := fmt.Sprintf("out of attempts: %d attempts were interrupted", op.Attempts-1)
 		res.Outcome, res.Err = OutcomeFailed, errors.New(msg)
-		if err := withTimeout(bg, func(c context.Context) error { return r.db.FailOperation(c, op, msg) }); err != nil {
+		if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Fail(c, op, msg) }); err != nil {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 		}
 		log.Error().Msg("operation failed: " + msg)
 		return
 	}
 
-	callCtx, cancelCall := context.WithTimeout(callBase, r.opts.CallTimeout)
+	// The call logs with the operation's fields.
+	callCtx, cancelCall := context.WithTimeout(log.WithContext(callBase), r.opts.CallTimeout)
 	defer cancelCall()
 	lost := make(chan struct{})
 	stopRenew := r.renew(bg, op, cancelCall, lost)
@@ -398,48 +400,56 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 	switch {
 	case err == nil:
 		res.Outcome, res.Result = OutcomeDone, result
-		if err := withTimeout(bg, func(c context.Context) error { return r.db.CompleteOperation(c, op, result) }); err != nil {
+		if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Complete(c, op, result) }); err != nil {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 			return
 		}
-		log.Info().Str("result", result).Dur("took", res.Duration).Msg("operation done")
+		log.Info().Str("result", result).Int64("took_ms", res.Duration.Milliseconds()).Msg("operation done")
 
 	case callBase.Err() != nil:
 		res.Outcome, res.Err = OutcomeReleased, err
-		if err := withTimeout(bg, func(c context.Context) error { return r.db.ReleaseOperation(c, op) }); err != nil {
+		if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Release(c, op) }); err != nil {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 			return
 		}
 		log.Info().Msg("operation interrupted by shutdown, released")
 
 	default:
-		res.Err = err
-		retryable, retryAfter := r.opts.Classify(err)
-		if !retryable || op.Attempts >= r.opts.Backoff.MaxAttempts {
-			msg := err.Error()
-			if retryable {
-				msg = fmt.Sprintf("giving up after %d attempts: %v", op.Attempts, err)
-			}
-			res.Outcome = OutcomeFailed
-			if err := withTimeout(bg, func(c context.Context) error { return r.db.FailOperation(c, op, msg) }); err != nil {
-				res.Outcome, res.Err = r.storeFailed(ctx, err)
-				return
-			}
-			log.Error().Err(err).Bool("retryable", retryable).Msg("operation failed")
-			return
+		r.failed(ctx, bg, op, err, &res)
+	}
+}
+
+// failed records a failed attempt at op: retried later with back-off (a
+// wait the server asked for wins), or failed for good when the error is
+// permanent or the attempts are used up.
+func (r *Runner) failed(ctx, bg context.Context, op store.Operation, err error, res *Result) {
+	log := zerolog.Ctx(ctx)
+	res.Err = err
+	retryable, retryAfter := r.opts.Classify(err)
+	if !retryable || op.Attempts >= r.opts.Backoff.MaxAttempts {
+		msg := err.Error()
+		if retryable {
+			msg = fmt.Sprintf("giving up after %d attempts: %v", op.Attempts, err)
 		}
-		delay := r.opts.Backoff.Delay(op.Attempts, r.opts.Rand())
-		if retryAfter > 0 {
-			delay = min(retryAfter, r.opts.Backoff.Max)
-		}
-		res.Outcome, res.NotBefore = OutcomeRetry, r.opts.Now().Add(delay)
-		errMsg := err.Error()
-		if err := withTimeout(bg, func(c context.Context) error { return r.db.RetryOperation(c, op, errMsg, res.NotBefore) }); err != nil {
+		res.Outcome = OutcomeFailed
+		if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Fail(c, op, msg) }); err != nil {
 			res.Outcome, res.Err = r.storeFailed(ctx, err)
 			return
 		}
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("operation will be retried")
+		log.Error().Err(err).Bool("retryable", retryable).Msg("operation failed")
+		return
 	}
+	delay := r.opts.Backoff.Delay(op.Attempts, r.opts.Rand())
+	if retryAfter > 0 {
+		delay = min(retryAfter, r.opts.Backoff.Max)
+	}
+	res.Outcome, res.NotBefore = OutcomeRetry, r.opts.Now().Add(delay)
+	errMsg := err.Error()
+	if err := withTimeout(bg, func(c context.Context) error { return r.db.Operations.Retry(c, op, errMsg, res.NotBefore) }); err != nil {
+		res.Outcome, res.Err = r.storeFailed(ctx, err)
+		return
+	}
+	log.Warn().Err(err).Int64("retry_in_ms", delay.Milliseconds()).Msg("operation will be retried")
 }
 
 // withTimeout runs a store write with its own deadline.
@@ -485,7 +495,7 @@ func (r *Runner) renew(ctx context.Context, op store.Operation, cancelCall conte
 				return
 			case <-t.C:
 			}
-			err := r.db.ExtendOperation(ctx, op, r.opts.Lease)
+			err := r.db.Operations.Extend(ctx, op, r.opts.Lease)
 			if errors.Is(err, store.ErrLeaseLost) {
 				close(lost)
 				cancelCall()

@@ -106,14 +106,14 @@ func newFakeHarness() *fakeHarness {
 
 func (f *fakeHarness) Execute(ctx context.Context, op store.Operation) (string, error) {
 	f.mu.Lock()
-	if f.running[op.Pipeline] {
-		f.violations = append(f.violations, fmt.Sprintf("op %d started while %s was running", op.ID, op.Pipeline))
+	if f.running[op.Identifier] {
+		f.violations = append(f.violations, fmt.Sprintf("op %d started while %s was running", op.ID, op.Identifier))
 	}
-	if op.ID < f.lastID[op.Pipeline] {
-		f.violations = append(f.violations, fmt.Sprintf("op %d on %s ran after op %d", op.ID, op.Pipeline, f.lastID[op.Pipeline]))
+	if op.ID < f.lastID[op.Identifier] {
+		f.violations = append(f.violations, fmt.Sprintf("op %d on %s ran after op %d", op.ID, op.Identifier, f.lastID[op.Identifier]))
 	}
-	f.running[op.Pipeline] = true
-	f.lastID[op.Pipeline] = op.ID
+	f.running[op.Identifier] = true
+	f.lastID[op.Identifier] = op.ID
 	f.calls[op.ID]++
 	var err error
 	var after bool
@@ -123,7 +123,7 @@ func (f *fakeHarness) Execute(ctx context.Context, op store.Operation) (string, 
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
-		f.running[op.Pipeline] = false
+		f.running[op.Identifier] = false
 		f.mu.Unlock()
 	}()
 
@@ -139,12 +139,12 @@ func (f *fakeHarness) Execute(ctx context.Context, op store.Operation) (string, 
 	result := "deleted"
 	switch op.Kind {
 	case store.KindDelete:
-		if _, ok := f.pipelines[op.Pipeline]; !ok {
+		if _, ok := f.pipelines[op.Identifier]; !ok {
 			result = "absent"
 		}
-		delete(f.pipelines, op.Pipeline)
+		delete(f.pipelines, op.Identifier)
 	default:
-		switch old, ok := f.pipelines[op.Pipeline]; {
+		switch old, ok := f.pipelines[op.Identifier]; {
 		case !ok:
 			result = "created"
 		case old == string(op.YAML):
@@ -152,7 +152,7 @@ func (f *fakeHarness) Execute(ctx context.Context, op store.Operation) (string, 
 		default:
 			result = "updated"
 		}
-		f.pipelines[op.Pipeline] = string(op.YAML)
+		f.pipelines[op.Identifier] = string(op.YAML)
 	}
 	f.mu.Unlock()
 	return result, err
@@ -178,17 +178,17 @@ func (f *fakeHarness) checkViolations(tb testing.TB) {
 }
 
 func upsert(pipeline, commit, content string) store.Operation {
-	return store.Operation{Pipeline: pipeline, Kind: store.KindUpdate, Commit: commit, ContentHash: content,
+	return store.Operation{Identifier: pipeline, Kind: store.KindUpdate, Commit: commit, ContentHash: content,
 		YAML: []byte(pipeline + "@" + content)}
 }
 
 func del(pipeline, commit string) store.Operation {
-	return store.Operation{Pipeline: pipeline, Kind: store.KindDelete, Commit: commit}
+	return store.Operation{Identifier: pipeline, Kind: store.KindDelete, Commit: commit}
 }
 
 func enqueue(tb testing.TB, db *store.DB, ops ...store.Operation) []int64 {
 	tb.Helper()
-	ids, err := db.EnqueueOperations(context.Background(), ops)
+	ids, err := db.Operations.Enqueue(context.Background(), ops)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func drainAll(tb testing.TB, db *store.DB, r *outbox.Runner, c *clock) {
 		if err := r.Drain(ctx); err != nil {
 			tb.Fatal(err)
 		}
-		s, err := db.QueueStats(ctx)
+		s, err := db.Operations.Stats(ctx)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -320,7 +320,7 @@ func TestFlakyHarnessConverges(t *testing.T) {
 		drainAll(t, db, r, c)
 	}
 
-	stats, err := db.QueueStats(context.Background())
+	stats, err := db.Operations.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ func TestPermanentErrorFailsAfterOneAttempt(t *testing.T) {
 	db := mustOpen(t, c)
 	h := newFakeHarness()
 	h.fail = func(op store.Operation) (error, bool) {
-		if op.Pipeline == "bad" {
+		if op.Identifier == "bad" {
 			return permanentError{"harness: 400 INVALID_REQUEST: bad yaml"}, false
 		}
 		return nil, false
@@ -353,7 +353,7 @@ func TestPermanentErrorFailsAfterOneAttempt(t *testing.T) {
 	ids := enqueue(t, db, upsert("bad", "p1", "h1"), upsert("good", "p1", "h1"))
 	drainAll(t, db, r, c)
 
-	bad, err := db.GetOperation(context.Background(), ids[0])
+	bad, err := db.Operations.Get(context.Background(), ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func TestPermanentErrorFailsAfterOneAttempt(t *testing.T) {
 	if h.calls[ids[0]] != 1 {
 		t.Errorf("executor called %d times for a permanent error, want 1", h.calls[ids[0]])
 	}
-	good, err := db.GetOperation(context.Background(), ids[1])
+	good, err := db.Operations.Get(context.Background(), ids[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func TestRetryableErrorFailsAfterMaxAttempts(t *testing.T) {
 	ids := enqueue(t, db, upsert("a", "p1", "h1"))
 	drainAll(t, db, r, c)
 
-	op, err := db.GetOperation(context.Background(), ids[0])
+	op, err := db.Operations.Get(context.Background(), ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +402,7 @@ func TestInterruptedTooOftenFailsWithoutRunning(t *testing.T) {
 	db := mustOpen(t, c)
 	ids := enqueue(t, db, upsert("a", "p1", "h1"))
 	for range 2 {
-		if _, err := db.ClaimOperations(context.Background(), "dying", 1, time.Minute); err != nil {
+		if _, err := db.Operations.Claim(context.Background(), "dying", 1, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		c.Advance(time.Minute)
@@ -412,7 +412,7 @@ func TestInterruptedTooOftenFailsWithoutRunning(t *testing.T) {
 	if err := r.Drain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	op, err := db.GetOperation(context.Background(), ids[0])
+	op, err := db.Operations.Get(context.Background(), ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,17 +465,17 @@ func TestRunKeepsPipelineOrderUnderConcurrency(t *testing.T) {
 			for i := range perEnqueuer {
 				op := upsert(fmt.Sprintf("svc_%d", (e+i)%pipelines), fmt.Sprintf("e%d-%d", e, i), "c")
 				if i%10 == 9 {
-					op = del(op.Pipeline, op.Commit)
+					op = del(op.Identifier, op.Commit)
 				}
-				ids, err := db.EnqueueOperations(ctx, []store.Operation{op})
+				ids, err := db.Operations.Enqueue(ctx, []store.Operation{op})
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				r.Notify()
 				mu.Lock()
-				if ids[0] > last[op.Pipeline] {
-					last[op.Pipeline] = ids[0]
+				if ids[0] > last[op.Identifier] {
+					last[op.Identifier] = ids[0]
 				}
 				content[ids[0]] = string(op.YAML)
 				mu.Unlock()
@@ -498,7 +498,7 @@ func TestRunKeepsPipelineOrderUnderConcurrency(t *testing.T) {
 	if diff := cmp.Diff(want, h.state()); diff != "" {
 		t.Errorf("Harness state (-want +got):\n%s", diff)
 	}
-	stats, err := db.QueueStats(context.Background())
+	stats, err := db.Operations.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,7 +512,7 @@ func TestRunKeepsPipelineOrderUnderConcurrency(t *testing.T) {
 func waitIdle(tb testing.TB, db *store.DB) {
 	tb.Helper()
 	for {
-		s, err := db.QueueStats(context.Background())
+		s, err := db.Operations.Stats(context.Background())
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -535,7 +535,7 @@ func TestLostLeaseDoesNotRegressState(t *testing.T) {
 		// takes the operation over.
 		c.Advance(2 * time.Minute)
 		var err error
-		taken, err = db.ClaimOperations(ctx, "other", 1, time.Minute)
+		taken, err = db.Operations.Claim(ctx, "other", 1, time.Minute)
 		return err
 	}
 	var got []outbox.Result
@@ -552,14 +552,14 @@ func TestLostLeaseDoesNotRegressState(t *testing.T) {
 	if len(got) != 1 || got[0].Outcome != outbox.OutcomeLeaseLost || !errors.Is(got[0].Err, store.ErrLeaseLost) {
 		t.Fatalf("results = %+v, want one lease_lost", got)
 	}
-	op, err := db.GetOperation(ctx, ids[0])
+	op, err := db.Operations.Get(ctx, ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if op.State != store.OpRunning || op.Worker != "other" {
 		t.Errorf("op = %s by %q, want still running by the new holder", op.State, op.Worker)
 	}
-	if err := db.CompleteOperation(ctx, taken[0], "unchanged"); err != nil {
+	if err := db.Operations.Complete(ctx, taken[0], "unchanged"); err != nil {
 		t.Errorf("the new holder cannot complete: %v", err)
 	}
 }
@@ -577,7 +577,7 @@ func TestLeaseIsRenewedDuringLongCalls(t *testing.T) {
 		// Run for two leases; another worker keeps trying to claim.
 		end := time.Now().Add(2 * lease)
 		for time.Now().Before(end) {
-			ops, err := db.ClaimOperations(ctx, "thief", 1, lease)
+			ops, err := db.Operations.Claim(ctx, "thief", 1, lease)
 			if err != nil {
 				return err
 			}
@@ -593,7 +593,7 @@ func TestLeaseIsRenewedDuringLongCalls(t *testing.T) {
 	if len(stolen) != 0 {
 		t.Errorf("another worker claimed the operation during the call: %+v", stolen)
 	}
-	op, err := db.GetOperation(ctx, ids[0])
+	op, err := db.Operations.Get(ctx, ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,7 +639,7 @@ func TestRunShutdown(t *testing.T) {
 			if err := <-runDone; err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			op, err := db.GetOperation(context.Background(), ids[0])
+			op, err := db.Operations.Get(context.Background(), ids[0])
 			if err != nil {
 				t.Fatal(err)
 			}

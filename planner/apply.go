@@ -182,13 +182,15 @@ func ServiceOfPath(p string) string {
 // deletes: on the most recent bot PR, or on a merged bot PR that an event
 // behind this run is about (the label may be added after the merge, when
 // the app has already opened the next bot PR). labelled are those merged
-// PRs, read by the caller.
-func MassDeleteAllowed(last *gh.PullRequest, labelled []gh.PullRequest) bool {
+// PRs, read by the caller; only the bot PR's label counts (from repo's
+// own sync branch and opened by a bot: a fork's branch of the same name
+// does not).
+func MassDeleteAllowed(repo gh.Repo, last *gh.PullRequest, labelled []gh.PullRequest) bool {
 	if last != nil && last.HasLabel(gh.MassDeleteLabel) {
 		return true
 	}
 	for _, pr := range labelled {
-		if pr.Merged && pr.HeadRef == gh.SyncBranch && pr.HasLabel(gh.MassDeleteLabel) {
+		if pr.Merged && pr.IsBotPR(repo, "") && pr.HasLabel(gh.MassDeleteLabel) {
 			return true
 		}
 	}

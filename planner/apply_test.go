@@ -48,7 +48,7 @@ type opSummary struct {
 func summarize(ops []record.Operation) []opSummary {
 	var out []opSummary
 	for _, op := range ops {
-		out = append(out, opSummary{op.Kind, op.Pipeline, op.State == record.OpHeld})
+		out = append(out, opSummary{op.Kind, op.Identifier, op.State == record.OpHeld})
 	}
 	return out
 }
@@ -139,21 +139,25 @@ func TestApply(t *testing.T) {
 }
 
 func TestMassDeleteAllowed(t *testing.T) {
-	labelled := gh.PullRequest{Number: 3, Merged: true, HeadRef: gh.SyncBranch, Labels: []string{gh.MassDeleteLabel}}
+	labelled := gh.PullRequest{Number: 3, Merged: true, HeadRef: gh.SyncBranch, HeadRepo: pipelinesRepo.String(), AuthorIsBot: true,
+		Author: "pipeline-orchestrator[bot]", Labels: []string{gh.MassDeleteLabel}}
+	fork := labelled
+	fork.HeadRepo, fork.Author, fork.AuthorIsBot = "mallory/harness-pipelines", "mallory", false
 	for name, tt := range map[string]struct {
 		last     *gh.PullRequest
 		labelled []gh.PullRequest
 		want     bool
 	}{
-		"no bot PR":                             {},
-		"the last bot PR carries the label":     {last: &gh.PullRequest{Labels: []string{gh.MassDeleteLabel}}, want: true},
-		"the last bot PR has other labels":      {last: &gh.PullRequest{Labels: []string{gh.BotLabel}}},
-		"a merged bot PR was labelled later":    {last: &gh.PullRequest{}, labelled: []gh.PullRequest{labelled}, want: true},
-		"a labelled PR from another branch":     {labelled: []gh.PullRequest{{Merged: true, HeadRef: "feature", Labels: labelled.Labels}}},
-		"a labelled bot PR that was not merged": {labelled: []gh.PullRequest{{HeadRef: gh.SyncBranch, Labels: labelled.Labels}}},
+		"no bot PR":                                                   {},
+		"the last bot PR carries the label":                           {last: &gh.PullRequest{Labels: []string{gh.MassDeleteLabel}}, want: true},
+		"the last bot PR has other labels":                            {last: &gh.PullRequest{Labels: []string{gh.BotLabel}}},
+		"a merged bot PR was labelled later":                          {last: &gh.PullRequest{}, labelled: []gh.PullRequest{labelled}, want: true},
+		"a labelled PR from another branch":                           {labelled: []gh.PullRequest{{Merged: true, HeadRef: "feature", Labels: labelled.Labels}}},
+		"a labelled bot PR that was not merged":                       {labelled: []gh.PullRequest{{HeadRef: gh.SyncBranch, Labels: labelled.Labels}}},
+		"a fork's merged PR from a branch named like the sync branch": {labelled: []gh.PullRequest{fork}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := planner.MassDeleteAllowed(tt.last, tt.labelled); got != tt.want {
+			if got := planner.MassDeleteAllowed(pipelinesRepo, tt.last, tt.labelled); got != tt.want {
 				t.Errorf("MassDeleteAllowed = %v, want %v", got, tt.want)
 			}
 		})

@@ -58,7 +58,7 @@ const (
 // scope.
 func NewOperation(o Op) record.Operation {
 	op := record.Operation{
-		Pipeline: o.Pipeline, Service: o.Service, Path: o.Path, Kind: o.Kind,
+		Identifier: o.Pipeline, Service: o.Service, Path: o.Path, Kind: o.Kind,
 		Commit: o.Commit, ConfigCommit: o.ConfigCommit, YAML: o.YAML, Reason: o.Reason,
 	}
 	switch o.Cause {
@@ -91,6 +91,9 @@ func NewOperation(o Op) record.Operation {
 	}
 	return op
 }
+
+// IsRepair reports whether op repairs drift (a reconcile queued it).
+func IsRepair(op record.Operation) bool { return strings.HasPrefix(op.Key, "reconcile|") }
 
 // IsMassDelete applies the settings' threshold: more than maxCount
 // deletes, or more than maxPercent percent of the existing pipelines.

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"bytes"
+	"sort"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
@@ -44,6 +45,13 @@ type Preview struct {
 	// is how many pipeline files exist today.
 	MassDelete bool
 	Existing   int
+	// Behind is how many commits the PR's branch is behind its base
+	// branch; then the plan is the PR's own change, from the merge base
+	// MergeBase. BothSides lists the services changed both by the PR and
+	// on the base branch since: updating the branch may change their plan.
+	Behind    int
+	MergeBase string
+	BothSides []string
 }
 
 // Rejected reports whether the preview fails the PR.
@@ -60,6 +68,14 @@ type CatalogPreviewInput struct {
 	// only when the first stage (Settle) does not conclude.
 	Current map[string][]byte
 	Source  render.Source
+	// Behind is how many commits the PR's branch is behind its base
+	// branch, Base then the catalog at their merge base, and Tip the
+	// catalog at the base branch's head: the plan renders the PR's own
+	// change from the merge base, not from the tip, where later changes of
+	// the base branch would read as the PR undoing them.
+	Behind    int
+	MergeBase string
+	Tip       snapshot.Catalog
 	// Schemas are Harness's schemas; nil skips the schema check.
 	Schemas *render.Schemas
 }
@@ -84,24 +100,59 @@ func SettleCatalogPreview(in CatalogPreviewInput) *Preview {
 	return nil
 }
 
-// PlanCatalogPreview renders what merging the PR does to the pipelines.
+// PlanCatalogPreview renders what merging the PR does to the pipelines. A
+// branch behind its base is planned from the merge base, whose rendering
+// stands for the current files: what the PR itself changes.
 func PlanCatalogPreview(in CatalogPreviewInput) Preview {
 	base := in.Base.Catalog
 	if !in.Base.Valid() {
 		base = in.Head.Catalog // no valid base: fields are unknown, actions still exact
 	}
-	plan, diags := render.Plan(render.PlanInput{
+	stale := in.Behind > 0 && in.Base.Valid()
+	pi := render.PlanInput{
 		Base: base, Head: in.Head.Catalog, Settings: in.Pipelines.Settings, Templates: in.Pipelines.Templates,
 		Source: in.Source, Current: in.Current, Schemas: in.Schemas,
-	})
+	}
+	if stale {
+		pi.Current, pi.BaseSource = nil, in.Source
+	}
+	plan, diags := render.Plan(pi)
 	if len(diags) > 0 {
 		return Preview{Verdict: VerdictRenderFailed, Diags: diags}
 	}
 	s := in.Pipelines.Settings.MassDelete
-	return Preview{
-		Verdict: VerdictPlanned, Plan: plan, Existing: len(in.Current),
-		MassDelete: IsMassDelete(s.MaxCount, s.MaxPercent, plan.Summary.Delete, len(in.Current)),
+	p := Preview{Verdict: VerdictPlanned, Plan: plan, Existing: len(in.Current),
+		MassDelete: IsMassDelete(s.MaxCount, s.MaxPercent, plan.Summary.Delete, len(in.Current))}
+	if stale {
+		p.Behind, p.MergeBase = in.Behind, in.MergeBase
+		if in.Tip.Valid() {
+			p.BothSides = changedOnBothSides(base, in.Head.Catalog, in.Tip.Catalog)
+		}
 	}
+	return p
+}
+
+// changedOnBothSides lists the services that both head and tip changed
+// since base, by name.
+func changedOnBothSides(base, head, tip catalog.Catalog) []string {
+	changed := func(d catalog.CatalogDiff) map[string]bool {
+		m := map[string]bool{}
+		for _, group := range [][]catalog.ServiceChange{d.Added, d.Removed, d.Changed} {
+			for _, c := range group {
+				m[c.Name] = true
+			}
+		}
+		return m
+	}
+	byHead := changed(catalog.Diff(base, head))
+	var both []string
+	for name := range changed(catalog.Diff(base, tip)) {
+		if byHead[name] {
+			both = append(both, name)
+		}
+	}
+	sort.Strings(both)
+	return both
 }
 
 // TemplatePreviewInput is a pipelines-repo PR to preview: its blast

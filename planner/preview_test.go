@@ -98,3 +98,32 @@ func TestTemplatePreview(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleBranchIsPlannedFromTheMergeBase is a PR branched before another
+// service was onboarded on the base branch, changing only a profile: from
+// the merge base it is config-only; planned against the tip it would read
+// as deleting the newer service.
+func TestStaleBranchIsPlannedFromTheMergeBase(t *testing.T) {
+	current := rendered(t, services(2, "small")) // the tip: svc-000 and the newer svc-001
+	pipes := repoWith(t, current, nil)
+	mergeBase := catalogAt(t, configBefore, services(1, "small"), pipes)
+	head := catalogAt(t, configHead, services(1, "large"), pipes)
+	tip := catalogAt(t, configHead, services(2, "small"), pipes)
+	in := planner.CatalogPreviewInput{Pipelines: pipes, Head: head, Base: mergeBase, Current: current, Source: source(configHead)}
+
+	stale := in
+	stale.Behind, stale.MergeBase, stale.Tip = 1, configBefore, tip
+	p := planner.PlanCatalogPreview(stale)
+	if p.Plan.Summary.Delete != 0 || p.Plan.Summary.ConfigOnly != 1 || p.Behind != 1 || len(p.BothSides) != 0 {
+		t.Errorf("from the merge base: %+v behind %d both sides %v; want one config-only change, nothing deleted", p.Plan.Summary, p.Behind, p.BothSides)
+	}
+	// The same branch, had the base changed svc-000 too.
+	stale.Tip = catalogAt(t, configHead, strings.Replace(services(2, "small"), "team: payments", "team: billing", 1), pipes)
+	if p := planner.PlanCatalogPreview(stale); len(p.BothSides) != 1 || p.BothSides[0] != "svc-000" {
+		t.Errorf("changed on both sides: %v, want svc-000", p.BothSides)
+	}
+	// Not behind: planned against the current files, as before.
+	if p := planner.PlanCatalogPreview(in); p.Plan.Summary.Delete != 1 {
+		t.Errorf("against the tip: %+v, want the newer service deleted", p.Plan.Summary)
+	}
+}

@@ -1,8 +1,13 @@
 package planner
 
 import (
+	"fmt"
+	"strings"
+
 	"sort"
 	"time"
+
+	"github.com/aymanbagabas/go-udiff"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
@@ -71,6 +76,24 @@ type ReconcileInput struct {
 type ReconcilePlan struct {
 	Report record.DriftReport
 	Ops    []record.Operation
+	// Events record each drifted entity; Repair is the index in Ops of
+	// its repair, -1 when none was queued (one was on its way).
+	Events []record.DriftEvent
+	Repair []int
+}
+
+// maxDiffLines bounds the diff a drift event keeps.
+const maxDiffLines = 40
+
+// driftDiff shows Git's version of an entity against Harness's, cut to
+// maxDiffLines lines.
+func driftDiff(id string, git, harness []byte) string {
+	d := udiff.Unified("git/"+id, "harness/"+id, string(git), string(harness))
+	lines := strings.SplitAfter(d, "\n")
+	if len(lines) > maxDiffLines {
+		d = strings.Join(lines[:maxDiffLines], "") + fmt.Sprintf("… %d more lines\n", len(lines)-maxDiffLines)
+	}
+	return d
 }
 
 // Reconcile compares Harness with Git: a pipeline Git has that Harness
@@ -80,6 +103,17 @@ type ReconcilePlan struct {
 func Reconcile(in ReconcileInput) ReconcilePlan {
 	rep := record.DriftReport{At: in.Now.UTC(), Commit: in.Head}
 	var ops []record.Operation
+	var events []record.DriftEvent
+	var repair []int
+	event := func(id, drift, diff string, repaired bool) {
+		events = append(events, record.DriftEvent{At: rep.At, Commit: in.Head, Entity: record.EntityPipeline,
+			Identifier: id, Drift: drift, Diff: diff})
+		if repaired {
+			repair = append(repair, len(ops)-1)
+		} else {
+			repair = append(repair, -1)
+		}
+	}
 	for _, sc := range sortedScopes(in.Wanted) {
 		pipelines := in.Wanted[sc]
 		h := in.Harness[sc]
@@ -102,8 +136,13 @@ func Reconcile(in ReconcileInput) ReconcilePlan {
 			} else {
 				rep.Different = append(rep.Different, id)
 			}
+			diff := ""
+			if kind == "different" {
+				diff = driftDiff(id, w.Content, h.YAML[id])
+			}
 			if in.Busy[id] {
 				rep.Skipped = append(rep.Skipped, id)
+				event(id, kind, diff, false)
 				continue
 			}
 			meta, _ := render.ReadMeta(w.Content)
@@ -116,6 +155,7 @@ func Reconcile(in ReconcileInput) ReconcilePlan {
 				ConfigCommit: meta.CatalogCommit, Blob: w.Blob, YAML: w.Content,
 				Reason: "reconcile: " + kind + " in Harness", Cause: FromReconcile, Run: in.Run,
 			}))
+			event(id, kind, diff, true)
 		}
 		for _, id := range sortedKeys(h.Tags) {
 			if _, ok := pipelines[id]; ok || h.Tags[id][render.ManagedByTag] != render.ManagedByValue {
@@ -124,19 +164,21 @@ func Reconcile(in ReconcileInput) ReconcilePlan {
 			rep.Extra = append(rep.Extra, id)
 			if in.Busy[id] {
 				rep.Skipped = append(rep.Skipped, id)
+				event(id, "extra", "", false)
 				continue
 			}
 			ops = append(ops, NewOperation(Op{
 				Kind: record.KindDelete, Pipeline: id, Commit: in.Head, Org: sc.Org, Project: sc.Project,
 				Reason: "reconcile: managed pipeline no longer in Git", Cause: FromExtra, Run: in.Run,
 			}))
+			event(id, "extra", "", true)
 		}
 	}
 	for _, l := range [][]string{rep.Missing, rep.Different, rep.Extra, rep.Skipped} {
 		sort.Strings(l)
 	}
 	rep.Queued = len(ops)
-	return ReconcilePlan{Report: rep, Ops: ops}
+	return ReconcilePlan{Report: rep, Ops: ops, Events: events, Repair: repair}
 }
 
 func sortedScopes(m map[Scope]map[string]Wanted) []Scope {

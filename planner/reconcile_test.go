@@ -35,6 +35,7 @@ func TestReconcile(t *testing.T) {
 		busy    map[string]bool
 		want    record.DriftReport
 		ops     []opSummary
+		events  []string // drift kind, identifier, and whether a repair was queued
 	}{
 		"Harness matches Git": {
 			harness: planner.InHarness{
@@ -48,22 +49,25 @@ func TestReconcile(t *testing.T) {
 				Tags: map[string]map[string]string{"svc_000_cd": managed, "svc_002_cd": managed, "stray_cd": managed, "hand_made": {"team": "x"}},
 				YAML: map[string][]byte{"svc_000_cd": edited, "svc_002_cd": same("svc_002_cd")},
 			},
-			want: record.DriftReport{Checked: 3, Missing: []string{"svc_001_cd"}, Different: []string{"svc_000_cd"}, Extra: []string{"stray_cd"}, Queued: 3},
-			ops:  []opSummary{{"update", "svc_000_cd", false}, {"create", "svc_001_cd", false}, {"delete", "stray_cd", false}},
+			want:   record.DriftReport{Checked: 3, Missing: []string{"svc_001_cd"}, Different: []string{"svc_000_cd"}, Extra: []string{"stray_cd"}, Queued: 3},
+			ops:    []opSummary{{"update", "svc_000_cd", false}, {"create", "svc_001_cd", false}, {"delete", "stray_cd", false}},
+			events: []string{"different svc_000_cd repaired", "missing svc_001_cd repaired", "extra stray_cd repaired"},
 		},
 		"a pipeline that vanished between the list and the read is missing": {
 			harness: planner.InHarness{
 				Tags: map[string]map[string]string{"svc_000_cd": managed, "svc_001_cd": managed, "svc_002_cd": managed},
 				YAML: map[string][]byte{"svc_000_cd": same("svc_000_cd"), "svc_002_cd": same("svc_002_cd")},
 			},
-			want: record.DriftReport{Checked: 3, Missing: []string{"svc_001_cd"}, Queued: 1},
-			ops:  []opSummary{{"create", "svc_001_cd", false}},
+			want:   record.DriftReport{Checked: 3, Missing: []string{"svc_001_cd"}, Queued: 1},
+			ops:    []opSummary{{"create", "svc_001_cd", false}},
+			events: []string{"missing svc_001_cd repaired"},
 		},
 		"drift on a pipeline with an operation on its way is reported, not repaired again": {
 			harness: planner.InHarness{Tags: map[string]map[string]string{"svc_000_cd": managed, "svc_002_cd": managed, "stray_cd": managed},
 				YAML: map[string][]byte{"svc_000_cd": same("svc_000_cd"), "svc_002_cd": same("svc_002_cd")}},
-			busy: map[string]bool{"svc_001_cd": true, "stray_cd": true},
-			want: record.DriftReport{Checked: 3, Missing: []string{"svc_001_cd"}, Extra: []string{"stray_cd"}, Skipped: []string{"stray_cd", "svc_001_cd"}},
+			busy:   map[string]bool{"svc_001_cd": true, "stray_cd": true},
+			want:   record.DriftReport{Checked: 3, Missing: []string{"svc_001_cd"}, Extra: []string{"stray_cd"}, Skipped: []string{"stray_cd", "svc_001_cd"}},
+			events: []string{"missing svc_001_cd on its way", "extra stray_cd on its way"},
 		},
 	}
 	for name, tt := range tests {
@@ -78,12 +82,28 @@ func TestReconcile(t *testing.T) {
 			if d := cmp.Diff(tt.ops, summarize(plan.Ops)); d != "" {
 				t.Errorf("operations (-want +got):\n%s", d)
 			}
+			var events []string
+			for i, e := range plan.Events {
+				how := "repaired"
+				if plan.Repair[i] < 0 {
+					how = "on its way"
+				} else if plan.Ops[plan.Repair[i]].Identifier != e.Identifier {
+					t.Errorf("event %s points at the repair of %s", e.Identifier, plan.Ops[plan.Repair[i]].Identifier)
+				}
+				events = append(events, e.Drift+" "+e.Identifier+" "+how)
+				if e.Drift == "different" && !strings.Contains(e.Diff, "-                  timeout: 10m") {
+					t.Errorf("the diff of %s does not show what changed:\n%s", e.Identifier, e.Diff)
+				}
+			}
+			if d := cmp.Diff(tt.events, events); d != "" {
+				t.Errorf("drift events (-want +got):\n%s", d)
+			}
 			for _, op := range plan.Ops {
-				if !strings.HasPrefix(op.Key, "reconcile|"+op.Pipeline+"|") || !strings.HasSuffix(op.Key, "|run1") {
-					t.Errorf("repair of %s has key %q: a repair must run even if the same change ran before", op.Pipeline, op.Key)
+				if !strings.HasPrefix(op.Key, "reconcile|"+op.Identifier+"|") || !strings.HasSuffix(op.Key, "|run1") {
+					t.Errorf("repair of %s has key %q: a repair must run even if the same change ran before", op.Identifier, op.Key)
 				}
 				if op.Kind == record.KindDelete && !bytes.Contains(op.YAML, []byte("orgIdentifier: default")) {
-					t.Errorf("the delete of %s does not name its scope:\n%s", op.Pipeline, op.YAML)
+					t.Errorf("the delete of %s does not name its scope:\n%s", op.Identifier, op.YAML)
 				}
 			}
 		})

@@ -48,7 +48,7 @@ func TestSync(t *testing.T) {
 				}
 				return
 			}
-			if plan.Op == nil || plan.Op.Kind != tt.kind || plan.Op.Pipeline != "svc_000_cd" {
+			if plan.Op == nil || plan.Op.Kind != tt.kind || plan.Op.Identifier != "svc_000_cd" {
 				t.Fatalf("operation = %+v, want a %s of svc_000_cd", plan.Op, tt.kind)
 			}
 			if plan.Op.Key == "" {

@@ -56,7 +56,7 @@ func HarnessReport(ops []record.Operation, unreadable string) Report {
 			status = "↪️ superseded"
 			detail = fmt.Sprintf("by operation %d (a newer commit)", op.SupersededBy)
 		}
-		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | %s |", op.Pipeline, op.Kind, status, mdCell(detail)))
+		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | %s |", op.Identifier, op.Kind, status, mdCell(detail)))
 	}
 	var b strings.Builder
 	total := len(ops)
@@ -81,7 +81,7 @@ func HarnessReport(ops []record.Operation, unreadable string) Report {
 		rep.Title = fmt.Sprintf("Applying to Harness: %d of %d done", done, total)
 		for _, op := range ops {
 			if (op.State == record.OpPending || op.State == record.OpRunning) && op.LastError != "" {
-				rep.Title = fmt.Sprintf("Retrying %s: %s", op.Pipeline, FirstLine(op.LastError))
+				rep.Title = fmt.Sprintf("Retrying %s: %s", op.Identifier, FirstLine(op.LastError))
 				break
 			}
 		}
@@ -90,7 +90,7 @@ func HarnessReport(ops []record.Operation, unreadable string) Report {
 		rep.Title = fmt.Sprintf("%d Harness operation(s) failed", count[record.OpFailed])
 		for _, op := range ops {
 			if op.State == record.OpFailed {
-				rep.Title = fmt.Sprintf("%s failed: %s", op.Pipeline, FirstLine(op.LastError))
+				rep.Title = fmt.Sprintf("%s failed: %s", op.Identifier, FirstLine(op.LastError))
 				break
 			}
 		}

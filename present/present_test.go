@@ -156,6 +156,8 @@ func TestPreviews(t *testing.T) {
 		{Verdict: planner.VerdictRenderFailed, Diags: diags[:1]},
 		{Verdict: planner.VerdictPlanned, Plan: plan(), MassDelete: true, Existing: 4},
 		{Verdict: planner.VerdictPlanned, Plan: func() render.PipelinePlan { p := plan(); p.SchemaSkipped = true; return p }()},
+		{Verdict: planner.VerdictPlanned, Plan: plan(), Behind: 3, MergeBase: lastGood},
+		{Verdict: planner.VerdictPlanned, Plan: plan(), Behind: 1, MergeBase: lastGood, BothSides: []string{"orders", "payment-service"}},
 	}
 	for _, template := range []bool{false, true} {
 		var b strings.Builder
@@ -173,7 +175,7 @@ func TestPreviews(t *testing.T) {
 
 func TestHarnessReports(t *testing.T) {
 	op := func(id int64, pipeline string, kind record.OperationKind, state record.OperationState, attempts int, lastErr, result string) record.Operation {
-		return record.Operation{ID: id, Pipeline: pipeline, Kind: kind, State: state, Attempts: attempts, LastError: lastErr, Result: result, SupersededBy: 9}
+		return record.Operation{ID: id, Identifier: pipeline, Kind: kind, State: state, Attempts: attempts, LastError: lastErr, Result: result, SupersededBy: 9}
 	}
 	var b strings.Builder
 	for _, c := range []struct {

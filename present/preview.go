@@ -68,10 +68,12 @@ func PreviewReport(p planner.Preview, c PreviewContext) Report {
 		return fail(fmt.Sprintf("%d pipeline(s) cannot be rendered", len(p.Diags)),
 			fmt.Sprintf("Some pipelines cannot be rendered:\n\n%s", DiagnosticList(p.Diags)), anns)
 	}
-	summary := p.Plan.Markdown(render.CheckRunTextLimit - len(schemaSkippedNote))
+	note := behindNote(p)
+	summary := p.Plan.Markdown(render.CheckRunTextLimit - len(schemaSkippedNote) - len(note))
 	if p.MassDelete {
 		summary = MassDeleteNote(c.Settings, p.Plan.Summary.Delete, p.Existing) + "\n\n" + summary
 	}
+	summary = note + summary
 	summary += schemaNote(p.Plan)
 	return Report{Conclusion: gh.ConclusionSuccess, Title: p.Plan.Summary.Headline(), Summary: summary}
 }
@@ -123,4 +125,31 @@ func schemaNote(p render.PipelinePlan) string {
 		return schemaSkippedNote
 	}
 	return ""
+}
+
+// behindNote says that a PR's branch is behind its base, so the plan is
+// its own change from their merge base, and whether updating the branch
+// may change it.
+func behindNote(p planner.Preview) string {
+	if p.Behind == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "> This branch is %d commit(s) behind its base: the plan shows what this PR changes, from their merge base `%s`. ",
+		p.Behind, gh.ShortSHA(p.MergeBase))
+	if len(p.BothSides) == 0 {
+		b.WriteString("Updating the branch would not change it: no service this PR changes was changed on the base since.\n\n")
+	} else {
+		fmt.Fprintf(&b, "Updating the branch may change it: %s changed on the base since too.\n\n", quotedList(p.BothSides))
+	}
+	return b.String()
+}
+
+// quotedList is names as inline code, comma-separated.
+func quotedList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "`" + n + "`"
+	}
+	return strings.Join(q, ", ")
 }

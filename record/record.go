@@ -35,23 +35,36 @@ const (
 	OpHeld       OperationState = "held"       // waits for ReleaseHeld (a delete awaiting the mass-delete label)
 )
 
-// Operation is one durable change to one Harness pipeline.
+// Operation is one durable change to one Harness entity.
 type Operation struct {
 	ID int64
 	// Key makes enqueueing idempotent: an operation whose Key is already in
-	// the store is not enqueued again. Empty means the default key,
-	// "<pipeline>|<kind>|<commit>|<content hash>", which makes replaying an
-	// apply of the same commit a no-op. A caller that wants the same change
-	// run again (a drift repair) gives a Key of its own.
-	Key          string
-	Pipeline     string // Harness pipeline identifier
+	// the store is not enqueued again. Empty means the default key (see
+	// DefaultKey), which makes replaying an apply of the same commit a
+	// no-op. A caller that wants the same change run again (a drift
+	// repair) gives a Key of its own.
+	Key string
+	// Entity is the kind of Harness entity changed ("pipeline",
+	// "service", "environment", "infrastructure", "trigger",
+	// "connector"); empty means a pipeline.
+	Entity string
+	// Identifier is the entity's Harness identifier.
+	Identifier string
+	// Parent scopes the identifier where Harness does: the environment of
+	// an infrastructure definition, the pipeline of a trigger.
+	Parent string
+	// After lists the entities (EntityKey) whose open operations enqueued
+	// earlier must finish before this one runs: a pipeline waits for its
+	// Service, environments and infrastructures; a Service's delete waits
+	// for its pipeline's.
+	After        []string
 	Service      string
 	Path         string // file in the pipelines repository
 	Kind         OperationKind
 	Commit       string // pipelines repository commit the change comes from
 	ConfigCommit string // config repository commit behind it, if known
 	ContentHash  string
-	YAML         []byte // pipeline YAML; empty for deletes
+	YAML         []byte // the entity's YAML; for a delete, what names its scope
 	Reason       string
 	State        OperationState
 	Attempts     int // claims so far, this one included
@@ -151,8 +164,61 @@ type RepoRef struct {
 }
 
 // DefaultKey is the stable key of an operation that has none:
-// "<pipeline>|<kind>|<commit>|<content hash>", which makes replaying an
-// apply of the same commit a no-op.
+// "<entity>|<kind>|<commit>|<content hash>", where a pipeline's entity is
+// its identifier alone (the form keys had before other kinds existed) and
+// any other's is EntityKey. Replaying an apply of the same commit is then
+// a no-op.
 func DefaultKey(o Operation) string {
-	return strings.Join([]string{o.Pipeline, string(o.Kind), o.Commit, o.ContentHash}, "|")
+	entity := o.Identifier
+	if o.Entity != "" && o.Entity != EntityPipeline {
+		entity = EntityKey(o.Entity, o.Identifier)
+	}
+	return strings.Join([]string{entity, string(o.Kind), o.Commit, o.ContentHash}, "|")
+}
+
+// EntityPipeline is the entity kind of pipelines, the default.
+const EntityPipeline = "pipeline"
+
+// EntityKey names an entity in operations' After lists: "kind/identifier".
+func EntityKey(kind, identifier string) string {
+	if kind == "" {
+		kind = EntityPipeline
+	}
+	return kind + "/" + identifier
+}
+
+// EntityKey is the operation's entity as EntityKey names it.
+func (o Operation) EntityKey() string { return EntityKey(o.Entity, o.Identifier) }
+
+// EntityState is an entity file the app applied (or is applying) to
+// Harness: what apply compares the pipelines repo with.
+type EntityState struct {
+	Path       string // file in the pipelines repository
+	Kind       string // as Operation.Entity
+	Identifier string
+	Parent     string // as Operation.Parent
+	Service    string // the catalog service it belongs to; "" for environments and infrastructures
+	// ContentHash is the git blob SHA of the file applied.
+	ContentHash        string
+	LastRenderedCommit string // config commit named by the file's header
+	UpdatedAt          time.Time
+}
+
+// DriftEvent is one entity reconcile found different in Harness from Git.
+type DriftEvent struct {
+	ID         int64
+	At         time.Time
+	Commit     string // the pipelines commit compared with
+	Entity     string // kind, as Operation.Entity
+	Identifier string
+	// Drift is "missing" (in Git, not in Harness), "different" (changed
+	// in Harness) or "extra" (managed by the app, no longer in Git).
+	Drift string
+	// Diff shows Git's version against Harness's, cut to a few lines; ""
+	// when one side is missing.
+	Diff string
+	// OperationID is the repair queued, 0 when none was (one was already
+	// on its way); RepairedAt is when it finished.
+	OperationID int64
+	RepairedAt  time.Time
 }

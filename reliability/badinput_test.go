@@ -257,7 +257,7 @@ func (w *world) post(tb testing.TB, event, id string, body []byte, signature str
 // stored reports whether a delivery with this id is in the store.
 func (w *world) stored(tb testing.TB, id string) bool {
 	tb.Helper()
-	ds, err := w.DB.RecentDeliveries(context.Background(), 100000)
+	ds, err := w.DB.Deliveries.Recent(context.Background(), 100000)
 	if err != nil {
 		tb.Fatal(err)
 	}

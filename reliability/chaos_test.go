@@ -460,7 +460,7 @@ func (c *chaos) labelLater() {
 		debugf(c.t, "labelled merged bot PR #%d %s", n, gh.MassDeleteLabel)
 		return
 	}
-	qs, err := c.w.DB.QueueStats(context.Background())
+	qs, err := c.w.DB.Operations.Stats(context.Background())
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -482,7 +482,7 @@ func (c *chaos) labelLater() {
 }
 
 func (c *chaos) heldCount() int {
-	qs, err := c.w.DB.QueueStats(context.Background())
+	qs, err := c.w.DB.Operations.Stats(context.Background())
 	if err != nil {
 		c.t.Fatal(err)
 	}

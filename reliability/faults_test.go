@@ -78,7 +78,7 @@ func TestFaults(t *testing.T) {
 	conv := w.checkConvergence()
 	figs := w.storeFigures()
 	deliveryRetries := 0
-	ds, err := w.DB.RecentDeliveries(context.Background(), 100000)
+	ds, err := w.DB.Deliveries.Recent(context.Background(), 100000)
 	if err != nil {
 		t.Fatal(err)
 	}

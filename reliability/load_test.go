@@ -142,7 +142,7 @@ func TestLoad(t *testing.T) {
 	p50, p99, maxLat := quantile(0.50), quantile(0.99), quantile(1)
 
 	// Every delivery must be in the store, each once.
-	ds, err := w.DB.RecentDeliveries(context.Background(), 100000)
+	ds, err := w.DB.Deliveries.Recent(context.Background(), 100000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -339,14 +339,14 @@ func (w *world) storeFigures() storeFigures {
 	ctx := context.Background()
 	var f storeFigures
 	var err error
-	if f.Deliveries, err = w.DB.DeliveryStats(ctx); err != nil {
+	if f.Deliveries, err = w.DB.Deliveries.Stats(ctx); err != nil {
 		w.tb.Fatal(err)
 	}
-	if f.Queue, err = w.DB.QueueStats(ctx); err != nil {
+	if f.Queue, err = w.DB.Operations.Stats(ctx); err != nil {
 		w.tb.Fatal(err)
 	}
 	total := f.Queue.Pending + f.Queue.Running + f.Queue.Failed + f.Queue.Done + f.Queue.Held + f.Queue.Superseded
-	ops, err := w.DB.ListOperations(ctx, store.OperationFilter{Limit: total + 1})
+	ops, err := w.DB.Operations.List(ctx, store.OperationFilter{Limit: total + 1})
 	if err != nil {
 		w.tb.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func (w *world) storeFigures() storeFigures {
 			f.Retries += op.Attempts - 1
 		}
 		if op.State == store.OpFailed {
-			f.FailedOperations = append(f.FailedOperations, fmt.Sprintf("%s %s: %s", op.Kind, op.Pipeline, op.LastError))
+			f.FailedOperations = append(f.FailedOperations, fmt.Sprintf("%s %s: %s", op.Kind, op.Identifier, op.LastError))
 		}
 	}
 	return f

@@ -386,7 +386,7 @@ func (d *Demo) harnessOutage(ctx context.Context) error {
 		return err
 	}
 	d.sayCheck(c)
-	ops, err := d.Env.App.DB.ListOperations(ctx, store.OperationFilter{Commit: sha})
+	ops, err := d.Env.App.DB.Operations.List(ctx, store.OperationFilter{Commit: sha})
 	if err != nil {
 		return err
 	}

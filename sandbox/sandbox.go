@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -45,6 +46,10 @@ type StandInOptions struct {
 	Delivery githubtest.DeliveryMode
 	// Logf receives the GitHub stand-in's request log (optional).
 	Logf func(string, ...any)
+	// ServeWeb makes the GitHub stand-in serve minimal web pages for the
+	// links the app shows (repositories, pull requests, commits), and
+	// points the app's github.web_url at them.
+	ServeWeb bool
 	// WithoutSchemas makes the Harness stand-in serve no YAML schema, as
 	// Harness does when it cannot produce one. By default it serves
 	// Harness's schemas from ../shared/schemas when they are there (see
@@ -109,7 +114,7 @@ func StartStandIns(opts StandInOptions) (*StandIns, error) {
 		AppID: AppID, AppPublicKey: &key.PublicKey, AppSlug: AppSlug,
 		WebhookSecret: s.WebhookSecret, UserToken: s.UserToken, Delivery: opts.Delivery, Logf: opts.Logf,
 		Events:    []string{"push", "pull_request", "check_suite", "check_run"},
-		RateLimit: -1,
+		RateLimit: -1, ServeWeb: opts.ServeWeb,
 	})
 	var hopts harnesstest.Options
 	if !opts.WithoutSchemas {
@@ -147,7 +152,7 @@ func (s *StandIns) Config(dir string) app.Config {
 	cfg.Server.Address = "127.0.0.1:0"
 	cfg.Server.AdminToken = app.Secret("admin-" + randomHex(16))
 	cfg.GitHub.APIURL = s.GitHub.URL
-	cfg.GitHub.WebURL = "https://github.com"
+	cfg.GitHub.WebURL = strings.TrimSuffix(s.GitHub.WebURL, "/")
 	cfg.GitHub.AppID = AppID
 	cfg.GitHub.PrivateKey = app.Secret(s.privateKeyPEM)
 	cfg.GitHub.WebhookSecret = app.Secret(s.WebhookSecret)

@@ -26,10 +26,10 @@ import (
 // branchTTL is how long a default branch name is trusted.
 const branchTTL = 5 * time.Minute
 
-// BlobCache keeps file contents by git blob SHA. *store.DB implements it.
+// BlobCache keeps file contents by git blob SHA. *store.Blobs implements it.
 type BlobCache interface {
-	GetBlobs(ctx context.Context, shas []string) (map[string][]byte, error)
-	PutBlobs(ctx context.Context, blobs map[string][]byte) error
+	Get(ctx context.Context, shas []string) (map[string][]byte, error)
+	Put(ctx context.Context, blobs map[string][]byte) error
 }
 
 // Repos names the two repositories and the catalog file.
@@ -260,7 +260,7 @@ func (r *Reader) Blobs(ctx context.Context, repo gh.Repo, shas []string) (map[st
 	if len(shas) == 0 {
 		return map[string][]byte{}, nil
 	}
-	have, err := r.cache.GetBlobs(ctx, shas)
+	have, err := r.cache.Get(ctx, shas)
 	if err != nil {
 		return nil, fmt.Errorf("reading blob cache: %w", err)
 	}
@@ -283,7 +283,7 @@ func (r *Reader) Blobs(ctx context.Context, repo gh.Repo, shas []string) (map[st
 		}
 		have[sha] = b
 	}
-	if err := r.cache.PutBlobs(ctx, got); err != nil {
+	if err := r.cache.Put(ctx, got); err != nil {
 		return nil, fmt.Errorf("writing blob cache: %w", err)
 	}
 	return have, nil
@@ -297,7 +297,7 @@ func (r *Reader) Remember(ctx context.Context, files map[string][]byte) error {
 			blobs[gh.BlobSHA(b)] = b
 		}
 	}
-	if err := r.cache.PutBlobs(ctx, blobs); err != nil {
+	if err := r.cache.Put(ctx, blobs); err != nil {
 		return fmt.Errorf("writing blob cache: %w", err)
 	}
 	return nil

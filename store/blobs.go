@@ -15,12 +15,12 @@ const maxBlobsPerQuery = 500
 // it, so that reads write at most once a day per blob.
 const blobTouchAfter = 24 * time.Hour
 
-// GetBlobs returns the cached contents of the given git blob SHAs; SHAs not
+// Get returns the cached contents of the given git blob SHAs; SHAs not
 // in the cache are absent from the map. It marks the blobs it returns as
 // used (at most once a day each), so PruneBlobs keeps them.
-func (db *DB) GetBlobs(ctx context.Context, shas []string) (map[string][]byte, error) {
+func (b *Blobs) Get(ctx context.Context, shas []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(shas))
-	stale := ms(db.Now().Add(-blobTouchAfter))
+	stale := ms(b.db.Now().Add(-blobTouchAfter))
 	var touch []string
 	for start := 0; start < len(shas); start += maxBlobsPerQuery {
 		chunk := shas[start:min(start+maxBlobsPerQuery, len(shas))]
@@ -28,7 +28,7 @@ func (db *DB) GetBlobs(ctx context.Context, shas []string) (map[string][]byte, e
 		for i, s := range chunk {
 			args[i] = s
 		}
-		rows, err := db.read.QueryContext(ctx, `SELECT sha, content, used_at FROM blobs WHERE sha IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := b.db.read.QueryContext(ctx, `SELECT sha, content, used_at FROM blobs WHERE sha IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("reading blobs: %w", err)
 		}
@@ -49,18 +49,18 @@ func (db *DB) GetBlobs(ctx context.Context, shas []string) (map[string][]byte, e
 			return nil, fmt.Errorf("reading blobs: %w", err)
 		}
 	}
-	if err := db.touchBlobs(ctx, touch); err != nil {
+	if err := b.touch(ctx, touch); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// touchBlobs sets the used_at of the given blobs to now.
-func (db *DB) touchBlobs(ctx context.Context, shas []string) error {
+// touch sets the used_at of the given blobs to now.
+func (b *Blobs) touch(ctx context.Context, shas []string) error {
 	if len(shas) == 0 {
 		return nil
 	}
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := b.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		for start := 0; start < len(shas); start += maxBlobsPerQuery {
 			chunk := shas[start:min(start+maxBlobsPerQuery, len(shas))]
 			args := make([]any, 0, len(chunk)+1)
@@ -80,16 +80,16 @@ func (db *DB) touchBlobs(ctx context.Context, shas []string) error {
 	return nil
 }
 
-// PruneBlobs deletes the cached blobs last used before cutoff and returns
+// Prune deletes the cached blobs last used before cutoff and returns
 // how many it deleted. A pruned blob is downloaded again if it is needed.
-func (db *DB) PruneBlobs(ctx context.Context, cutoff time.Time) (int64, error) {
-	return db.prune(ctx, "blobs", `DELETE FROM blobs WHERE used_at < ?`, ms(cutoff))
+func (b *Blobs) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	return b.db.prune(ctx, "blobs", `DELETE FROM blobs WHERE used_at < ?`, ms(cutoff))
 }
 
-// PutBlobs caches blob contents by SHA and marks them used. The caller
+// Put caches blob contents by SHA and marks them used. The caller
 // vouches that each SHA is the git blob SHA of its content; the content of
 // a SHA already cached is left as is.
-func (db *DB) PutBlobs(ctx context.Context, blobs map[string][]byte) error {
+func (b *Blobs) Put(ctx context.Context, blobs map[string][]byte) error {
 	if len(blobs) == 0 {
 		return nil
 	}
@@ -98,7 +98,7 @@ func (db *DB) PutBlobs(ctx context.Context, blobs map[string][]byte) error {
 		shas = append(shas, s)
 	}
 	sort.Strings(shas)
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := b.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO blobs (sha, content, used_at) VALUES (?, ?, ?) ON CONFLICT (sha) DO UPDATE SET used_at = excluded.used_at`)
 		if err != nil {
 			return err

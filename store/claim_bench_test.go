@@ -46,29 +46,29 @@ func BenchmarkClaim(b *testing.B) {
 		{
 			"deliveries",
 			func(db *DB, n int) error {
-				_, err := db.RecordDelivery(ctx, Delivery{ID: fmt.Sprint(n), Event: "push", Repo: fmt.Sprintf("org/r%d", n%20), Key: fmt.Sprint(n)})
+				_, err := db.Deliveries.Record(ctx, Delivery{ID: fmt.Sprint(n), Event: "push", Repo: fmt.Sprintf("org/r%d", n%20), Key: fmt.Sprint(n)})
 				return err
 			},
 			func(db *DB) error {
-				ds, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+				ds, err := db.Deliveries.Claim(ctx, "w", time.Minute)
 				if err != nil || len(ds) != 1 {
 					return fmt.Errorf("claim = %d, %v", len(ds), err)
 				}
-				return db.CompleteDeliveries(ctx, ds, "ok")
+				return db.Deliveries.Complete(ctx, ds, "ok")
 			},
 		},
 		{
 			"operations",
 			func(db *DB, n int) error {
-				_, err := db.EnqueueOperations(ctx, []Operation{{Pipeline: fmt.Sprintf("svc_%d", n%300), Kind: KindDelete, Commit: fmt.Sprint(n)}})
+				_, err := db.Operations.Enqueue(ctx, []Operation{{Identifier: fmt.Sprintf("svc_%d", n%300), Kind: KindDelete, Commit: fmt.Sprint(n)}})
 				return err
 			},
 			func(db *DB) error {
-				ops, err := db.ClaimOperations(ctx, "w", 1, time.Minute)
+				ops, err := db.Operations.Claim(ctx, "w", 1, time.Minute)
 				if err != nil || len(ops) != 1 {
 					return fmt.Errorf("claim = %d, %v", len(ops), err)
 				}
-				return db.CompleteOperation(ctx, ops[0], "ok")
+				return db.Operations.Complete(ctx, ops[0], "ok")
 			},
 		},
 	}

@@ -95,7 +95,7 @@ func collectDeliveries(rows *sql.Rows) ([]Delivery, error) {
 	return ds, rows.Err()
 }
 
-// RecordDelivery stores d as pending. It is idempotent on (ID, Event, Key):
+// Record stores d as pending. It is idempotent on (ID, Event, Key):
 // recording a redelivery again returns inserted == false and changes
 // nothing. One webhook delivery may be recorded under several Keys when it
 // asks for several kinds of work. A zero ReceivedAt is set to now.
@@ -105,7 +105,7 @@ func collectDeliveries(rows *sql.Rows) ([]Delivery, error) {
 // that arrive queue up, and the next transaction writes them all, so the
 // rate of durable writes is not bound by the rate of disk flushes. A call
 // waits for its transaction even when ctx ends meanwhile.
-func (db *DB) RecordDelivery(ctx context.Context, d Delivery) (inserted bool, err error) {
+func (dl *Deliveries) Record(ctx context.Context, d Delivery) (inserted bool, err error) {
 	if d.ID == "" || d.Event == "" || d.Repo == "" || d.Key == "" {
 		return false, fmt.Errorf("recording delivery %q: id, event, repo and key are required", d.ID)
 	}
@@ -113,13 +113,13 @@ func (db *DB) RecordDelivery(ctx context.Context, d Delivery) (inserted bool, er
 		return false, fmt.Errorf("recording delivery %s: %w", d.ID, err)
 	}
 	req := &recordRequest{d: d, done: make(chan struct{}), lead: make(chan struct{}, 1)}
-	db.recording.mu.Lock()
-	db.recording.queue = append(db.recording.queue, req)
-	if !db.recording.busy {
-		db.recording.busy = true
+	dl.db.recording.mu.Lock()
+	dl.db.recording.queue = append(dl.db.recording.queue, req)
+	if !dl.db.recording.busy {
+		dl.db.recording.busy = true
 		req.lead <- struct{}{}
 	}
-	db.recording.mu.Unlock()
+	dl.db.recording.mu.Unlock()
 	for {
 		select {
 		case <-req.done:
@@ -130,12 +130,12 @@ func (db *DB) RecordDelivery(ctx context.Context, d Delivery) (inserted bool, er
 		case <-req.lead:
 			// A batch must not be left without a writer: it is written
 			// even if ctx ends, as the transaction of a single call was.
-			db.recordBatch(context.WithoutCancel(ctx))
+			dl.recordBatch(context.WithoutCancel(ctx))
 		}
 	}
 }
 
-// recordRequest is one RecordDelivery call waiting for its transaction.
+// recordRequest is one Deliveries.Record call waiting for its transaction.
 type recordRequest struct {
 	d        Delivery
 	inserted bool
@@ -144,7 +144,7 @@ type recordRequest struct {
 	lead     chan struct{} // the request's caller is to write the next batch
 }
 
-// recordQueue holds the RecordDelivery calls waiting for a transaction.
+// recordQueue holds the Deliveries.Record calls waiting for a transaction.
 // One caller at a time writes a batch: the one whose lead channel was
 // signalled. It writes the queued requests (up to maxRecordBatch), its own
 // among them, then hands the lead to the first request still queued, so no
@@ -160,15 +160,15 @@ const maxRecordBatch = 256
 
 // recordBatch writes the queued requests in one transaction and passes the
 // lead on.
-func (db *DB) recordBatch(ctx context.Context) {
-	q := &db.recording
+func (dl *Deliveries) recordBatch(ctx context.Context) {
+	q := &dl.db.recording
 	q.mu.Lock()
 	n := min(len(q.queue), maxRecordBatch)
 	batch := q.queue[:n:n]
 	q.queue = q.queue[n:]
 	q.mu.Unlock()
 
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := dl.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		insert, err := tx.PrepareContext(ctx, `INSERT INTO deliveries
 			(delivery_id, event, action, repo, installation, work_key, ref, sha, before_sha, after_sha,
 			 pr_number, data, received_at, updated_at)
@@ -213,7 +213,7 @@ func (db *DB) recordBatch(ctx context.Context) {
 	q.mu.Unlock()
 }
 
-// ClaimDeliveries leases to worker the next piece of work: the oldest
+// Claim leases to worker the next piece of work: the oldest
 // pending delivery (by arrival) whose repository has no delivery in flight,
 // together with every other pending delivery of the same repository and Key
 // (they are coalesced into one run), ordered by arrival. A delivery whose
@@ -224,12 +224,12 @@ func (db *DB) recordBatch(ctx context.Context) {
 // It returns nil when nothing is claimable. Each claim increments Attempts.
 // The caller finishes the batch with CompleteDeliveries, RetryDeliveries or
 // ReleaseDeliveries, passing back the deliveries it was given.
-func (db *DB) ClaimDeliveries(ctx context.Context, worker string, lease time.Duration) ([]Delivery, error) {
+func (dl *Deliveries) Claim(ctx context.Context, worker string, lease time.Duration) ([]Delivery, error) {
 	if worker == "" || lease <= 0 {
 		return nil, fmt.Errorf("claiming deliveries: worker and a positive lease are required")
 	}
 	var claimed []Delivery
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := dl.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		var repo, key string
 		err := tx.QueryRowContext(ctx, `SELECT d.repo, d.work_key FROM deliveries d
 			WHERE ((d.state = 'pending' AND d.not_before <= ?1) OR (d.state = 'running' AND d.lease_until <= ?1))
@@ -261,13 +261,13 @@ func (db *DB) ClaimDeliveries(ctx context.Context, worker string, lease time.Dur
 	return claimed, nil
 }
 
-// finishDeliveries applies update to every delivery of claimed that is still
+// finish applies update to every delivery of claimed that is still
 // held by the claim that returned it (same worker, same attempt, running).
 // The held ones are updated even when others were lost; ErrLeaseLost is
 // returned if any was not held.
-func (db *DB) finishDeliveries(ctx context.Context, claimed []Delivery, update string, args func(d Delivery, now time.Time) []any) error {
+func (dl *Deliveries) finish(ctx context.Context, claimed []Delivery, update string, args func(d Delivery, now time.Time) []any) error {
 	var lost []int64
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := dl.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		lost = lost[:0]
 		// Prepared once: a coalesced batch can hold hundreds of deliveries,
 		// and parsing the statement for each held the writer for long.
@@ -299,10 +299,10 @@ func (db *DB) finishDeliveries(ctx context.Context, claimed []Delivery, update s
 	return nil
 }
 
-// CompleteDeliveries marks the claimed deliveries done with outcome (a short
+// Complete marks the claimed deliveries done with outcome (a short
 // word or sentence, e.g. "proposed #12" or "no change").
-func (db *DB) CompleteDeliveries(ctx context.Context, claimed []Delivery, outcome string) error {
-	err := db.finishDeliveries(ctx, claimed,
+func (d *Deliveries) Complete(ctx context.Context, claimed []Delivery, outcome string) error {
+	err := d.finish(ctx, claimed,
 		`UPDATE deliveries SET state = 'done', outcome = ?, lease_until = NULL, updated_at = ?, done_at = ?`,
 		func(_ Delivery, now time.Time) []any { return []any{outcome, ms(now), ms(now)} })
 	if err != nil {
@@ -311,12 +311,14 @@ func (db *DB) CompleteDeliveries(ctx context.Context, claimed []Delivery, outcom
 	return nil
 }
 
-// RetryDeliveries records a failed attempt on the claimed deliveries: each
+// Retry records a failed attempt on the claimed deliveries: each
 // goes back to pending, claimable from notBefore on, or to failed once it has
-// been attempted the maximum number of times (WithMaxDeliveryAttempts).
-func (db *DB) RetryDeliveries(ctx context.Context, claimed []Delivery, errMsg string, notBefore time.Time) error {
-	maxAttempts := db.cfg.maxDeliveryAttempts
-	err := db.finishDeliveries(ctx, claimed,
+// been attempted the maximum number of times (WithMaxDeliveryAttempts). A
+// failed delivery is not abandoned: Revive makes it pending again from
+// notBefore on, so the caller gives a failed one a long back-off.
+func (d *Deliveries) Retry(ctx context.Context, claimed []Delivery, errMsg string, notBefore time.Time) error {
+	maxAttempts := d.db.cfg.maxDeliveryAttempts
+	err := d.finish(ctx, claimed,
 		`UPDATE deliveries SET
 			state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END,
 			done_at = CASE WHEN attempts >= ? THEN ? ELSE NULL END,
@@ -330,11 +332,84 @@ func (db *DB) RetryDeliveries(ctx context.Context, claimed []Delivery, errMsg st
 	return nil
 }
 
-// ReleaseDeliveries gives the claimed deliveries back unprocessed, for a
+// Postpone gives the claimed deliveries back to be tried from until on
+// without counting the attempt, saying why (a rate limit to wait out is
+// not a failed attempt).
+func (d *Deliveries) Postpone(ctx context.Context, claimed []Delivery, until time.Time, why string) error {
+	err := d.finish(ctx, claimed,
+		`UPDATE deliveries SET state = 'pending', attempts = attempts - 1, worker = '', last_error = ?, not_before = ?,
+			lease_until = NULL, updated_at = ?`,
+		func(_ Delivery, now time.Time) []any { return []any{why, ms(until), ms(now)} })
+	if err != nil {
+		return fmt.Errorf("postponing deliveries: %w", err)
+	}
+	return nil
+}
+
+// Revive makes pending again the failed deliveries received since
+// receivedSince whose back-off (the notBefore of their last Retry) has
+// passed, and returns how many it revived. Their attempts keep counting.
+func (d *Deliveries) Revive(ctx context.Context, receivedSince time.Time) (int, error) {
+	var n int64
+	err := d.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'pending', done_at = NULL, updated_at = ?1
+			WHERE state = 'failed' AND not_before <= ?1 AND received_at >= ?2`, ms(now), ms(receivedSince))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reviving failed deliveries: %w", err)
+	}
+	return int(n), nil
+}
+
+// Redeliveries returns how often a redelivery of each GUID was requested.
+func (d *Deliveries) Redeliveries(ctx context.Context, guids []string) (map[string]int, error) {
+	out := map[string]int{}
+	if len(guids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(guids))
+	for i, g := range guids {
+		args[i] = g
+	}
+	rows, err := d.db.read.QueryContext(ctx, `SELECT guid, requests FROM redeliveries WHERE guid IN (`+placeholders(len(guids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading redelivery counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g string
+		var n int
+		if err := rows.Scan(&g, &n); err != nil {
+			return nil, fmt.Errorf("reading redelivery counts: %w", err)
+		}
+		out[g] = n
+	}
+	return out, rows.Err()
+}
+
+// CountRedelivery records one more redelivery request of guid.
+func (d *Deliveries) CountRedelivery(ctx context.Context, guid string) error {
+	err := d.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO redeliveries (guid, requests, last_at) VALUES (?1, 1, ?2)
+			ON CONFLICT (guid) DO UPDATE SET requests = requests + 1, last_at = ?2`, guid, ms(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("counting a redelivery of %s: %w", guid, err)
+	}
+	return nil
+}
+
+// Release gives the claimed deliveries back unprocessed, for a
 // graceful shutdown: they become pending at once and the attempt is not
 // counted.
-func (db *DB) ReleaseDeliveries(ctx context.Context, claimed []Delivery) error {
-	err := db.finishDeliveries(ctx, claimed,
+func (d *Deliveries) Release(ctx context.Context, claimed []Delivery) error {
+	err := d.finish(ctx, claimed,
 		`UPDATE deliveries SET state = 'pending', attempts = attempts - 1, worker = '', lease_until = NULL, updated_at = ?`,
 		func(_ Delivery, now time.Time) []any { return []any{ms(now)} })
 	if err != nil {
@@ -343,11 +418,11 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, claimed []Delivery) error {
 	return nil
 }
 
-// ExtendDeliveries renews the lease on the claimed deliveries to now+lease,
+// Extend renews the lease on the claimed deliveries to now+lease,
 // for a run that takes longer than its lease. It returns ErrLeaseLost if the
 // claim is no longer held; the caller should then stop its run.
-func (db *DB) ExtendDeliveries(ctx context.Context, claimed []Delivery, lease time.Duration) error {
-	err := db.finishDeliveries(ctx, claimed,
+func (d *Deliveries) Extend(ctx context.Context, claimed []Delivery, lease time.Duration) error {
+	err := d.finish(ctx, claimed,
 		`UPDATE deliveries SET lease_until = ?, updated_at = ?`,
 		func(_ Delivery, now time.Time) []any { return []any{ms(now.Add(lease)), ms(now)} })
 	if err != nil {
@@ -356,12 +431,12 @@ func (db *DB) ExtendDeliveries(ctx context.Context, claimed []Delivery, lease ti
 	return nil
 }
 
-// RecentDeliveries returns up to limit deliveries, newest first.
-func (db *DB) RecentDeliveries(ctx context.Context, limit int) ([]Delivery, error) {
+// Recent returns up to limit deliveries, newest first.
+func (d *Deliveries) Recent(ctx context.Context, limit int) ([]Delivery, error) {
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries ORDER BY seq DESC LIMIT ?`, limit)
+	rows, err := d.db.read.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries ORDER BY seq DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing deliveries: %w", err)
 	}
@@ -380,24 +455,24 @@ type DeliveryStats struct {
 	OldestPending time.Time
 }
 
-// DeliveryStats counts deliveries by state.
-func (db *DB) DeliveryStats(ctx context.Context) (DeliveryStats, error) {
+// Stats counts deliveries by state.
+func (d *Deliveries) Stats(ctx context.Context) (DeliveryStats, error) {
 	var s DeliveryStats
-	counts, err := countByState(ctx, db.read, "deliveries")
+	counts, err := countByState(ctx, d.db.read, "deliveries")
 	if err != nil {
 		return DeliveryStats{}, fmt.Errorf("counting deliveries: %w", err)
 	}
 	s.Pending, s.Running, s.Done, s.Failed = counts["pending"], counts["running"], counts["done"], counts["failed"]
 	var oldest sql.NullInt64
-	if err := db.read.QueryRowContext(ctx, `SELECT min(received_at) FROM deliveries WHERE state = 'pending'`).Scan(&oldest); err != nil {
+	if err := d.db.read.QueryRowContext(ctx, `SELECT min(received_at) FROM deliveries WHERE state = 'pending'`).Scan(&oldest); err != nil {
 		return DeliveryStats{}, fmt.Errorf("counting deliveries: %w", err)
 	}
 	s.OldestPending = fromMS(oldest)
 	return s, nil
 }
 
-// PruneDeliveries deletes done and failed deliveries received before cutoff
+// Prune deletes done and failed deliveries received before cutoff
 // and returns how many it deleted. Pending and running ones are kept.
-func (db *DB) PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
-	return db.prune(ctx, "deliveries", `DELETE FROM deliveries WHERE state IN ('done', 'failed') AND received_at < ?`, ms(cutoff))
+func (d *Deliveries) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	return d.db.prune(ctx, "deliveries", `DELETE FROM deliveries WHERE state IN ('done', 'failed') AND received_at < ?`, ms(cutoff))
 }

@@ -18,7 +18,7 @@ import (
 func record(tb testing.TB, db *store.DB, ds ...store.Delivery) {
 	tb.Helper()
 	for _, d := range ds {
-		if _, err := db.RecordDelivery(context.Background(), d); err != nil {
+		if _, err := db.Deliveries.Record(context.Background(), d); err != nil {
 			tb.Fatalf("RecordDelivery(%s): %v", d.ID, err)
 		}
 	}
@@ -57,13 +57,13 @@ func TestRecordDeliveryIsIdempotent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.RecordDelivery(ctx, tt.d)
+			got, err := db.Deliveries.Record(ctx, tt.d)
 			if err != nil || got != tt.want {
 				t.Errorf("RecordDelivery = %v, %v; want %v", got, err, tt.want)
 			}
 		})
 	}
-	got, err := db.RecentDeliveries(ctx, 10)
+	got, err := db.Deliveries.Recent(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestRecordDeliveryIsIdempotent(t *testing.T) {
 	if len(got) != 3 {
 		t.Errorf("RecentDeliveries returned %d deliveries, want 3", len(got))
 	}
-	if _, err := db.RecordDelivery(ctx, store.Delivery{ID: "x", Event: "push", Repo: "a/b"}); err == nil {
+	if _, err := db.Deliveries.Record(ctx, store.Delivery{ID: "x", Event: "push", Repo: "a/b"}); err == nil {
 		t.Errorf("RecordDelivery without a key succeeded")
 	}
 }
@@ -92,7 +92,7 @@ func TestClaimDeliveriesSerialisesEachRepo(t *testing.T) {
 
 	claim := func(worker string) []store.Delivery {
 		t.Helper()
-		ds, err := db.ClaimDeliveries(ctx, worker, time.Minute)
+		ds, err := db.Deliveries.Claim(ctx, worker, time.Minute)
 		if err != nil {
 			t.Fatalf("ClaimDeliveries(%s): %v", worker, err)
 		}
@@ -110,7 +110,7 @@ func TestClaimDeliveriesSerialisesEachRepo(t *testing.T) {
 	if got := claim("w3"); got != nil {
 		t.Fatalf("third claim = %v, want nothing while both repos are in flight", ids(got))
 	}
-	if err := db.CompleteDeliveries(ctx, w1, "proposed"); err != nil {
+	if err := db.Deliveries.Complete(ctx, w1, "proposed"); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"a2"}, ids(claim("w3"))); diff != "" {
@@ -131,7 +131,7 @@ func TestClaimDeliveriesCoalescesSameKey(t *testing.T) {
 	)
 	var got [][]string
 	for {
-		ds, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+		ds, err := db.Deliveries.Claim(ctx, "w", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +139,7 @@ func TestClaimDeliveriesCoalescesSameKey(t *testing.T) {
 			break
 		}
 		got = append(got, ids(ds))
-		if err := db.CompleteDeliveries(ctx, ds, "ok"); err != nil {
+		if err := db.Deliveries.Complete(ctx, ds, "ok"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,7 +147,7 @@ func TestClaimDeliveriesCoalescesSameKey(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("claims (-want +got):\n%s", diff)
 	}
-	stats, err := db.DeliveryStats(ctx)
+	stats, err := db.Deliveries.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,16 +162,16 @@ func TestClaimDeliveriesAfterLeaseExpiry(t *testing.T) {
 	ctx := context.Background()
 	record(t, db, delivery("a1", "org/a", "apply"))
 
-	dead, err := db.ClaimDeliveries(ctx, "dead", time.Minute)
+	dead, err := db.Deliveries.Claim(ctx, "dead", time.Minute)
 	if err != nil || len(dead) != 1 {
 		t.Fatalf("claim = %v, %v", ids(dead), err)
 	}
 	c.Advance(59 * time.Second)
-	if got, err := db.ClaimDeliveries(ctx, "live", time.Minute); err != nil || got != nil {
+	if got, err := db.Deliveries.Claim(ctx, "live", time.Minute); err != nil || got != nil {
 		t.Fatalf("claim before the lease expired = %v, %v; want nothing", ids(got), err)
 	}
 	c.Advance(time.Second)
-	live, err := db.ClaimDeliveries(ctx, "live", time.Minute)
+	live, err := db.Deliveries.Claim(ctx, "live", time.Minute)
 	if err != nil || len(live) != 1 {
 		t.Fatalf("claim after the lease expired = %v, %v; want a1", ids(live), err)
 	}
@@ -179,16 +179,16 @@ func TestClaimDeliveriesAfterLeaseExpiry(t *testing.T) {
 		t.Errorf("reclaimed delivery: attempts %d, worker %q; want 2, live", live[0].Attempts, live[0].Worker)
 	}
 	// The first worker comes back late: it must not finish the new claim.
-	if err := db.CompleteDeliveries(ctx, dead, "late"); !errors.Is(err, store.ErrLeaseLost) {
+	if err := db.Deliveries.Complete(ctx, dead, "late"); !errors.Is(err, store.ErrLeaseLost) {
 		t.Errorf("CompleteDeliveries by the old holder: %v, want ErrLeaseLost", err)
 	}
-	if err := db.ExtendDeliveries(ctx, live, time.Minute); err != nil {
+	if err := db.Deliveries.Extend(ctx, live, time.Minute); err != nil {
 		t.Errorf("ExtendDeliveries by the holder: %v", err)
 	}
-	if err := db.CompleteDeliveries(ctx, live, "applied"); err != nil {
+	if err := db.Deliveries.Complete(ctx, live, "applied"); err != nil {
 		t.Fatalf("CompleteDeliveries by the holder: %v", err)
 	}
-	got, err := db.RecentDeliveries(ctx, 1)
+	got, err := db.Deliveries.Recent(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,33 +203,33 @@ func TestRetryDeliveries(t *testing.T) {
 	ctx := context.Background()
 	record(t, db, delivery("a1", "org/a", "apply"), delivery("b1", "org/b", "apply"))
 
-	first, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+	first, err := db.Deliveries.Claim(ctx, "w", time.Minute)
 	if err != nil || len(first) != 1 {
 		t.Fatalf("claim = %v, %v", ids(first), err)
 	}
-	if err := db.RetryDeliveries(ctx, first, "github: 502", c.Now().Add(10*time.Second)); err != nil {
+	if err := db.Deliveries.Retry(ctx, first, "github: 502", c.Now().Add(10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	// a1 waits for its back-off; b1 goes first.
-	next, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+	next, err := db.Deliveries.Claim(ctx, "w", time.Minute)
 	if err != nil || !cmp.Equal(ids(next), []string{"b1"}) {
 		t.Fatalf("claim during back-off = %v, %v; want b1", ids(next), err)
 	}
-	if err := db.ReleaseDeliveries(ctx, next); err != nil {
+	if err := db.Deliveries.Release(ctx, next); err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(10 * time.Second)
-	again, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+	again, err := db.Deliveries.Claim(ctx, "w", time.Minute)
 	if err != nil || !cmp.Equal(ids(again), []string{"a1"}) {
 		t.Fatalf("claim after back-off = %v, %v; want a1", ids(again), err)
 	}
 	if again[0].Attempts != 2 || again[0].LastError != "github: 502" {
 		t.Errorf("retried delivery: attempts %d, last error %q", again[0].Attempts, again[0].LastError)
 	}
-	if err := db.RetryDeliveries(ctx, again, "github: 502 again", c.Now()); err != nil {
+	if err := db.Deliveries.Retry(ctx, again, "github: 502 again", c.Now()); err != nil {
 		t.Fatal(err)
 	}
-	stats, err := db.DeliveryStats(ctx)
+	stats, err := db.Deliveries.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestRetryDeliveries(t *testing.T) {
 	if diff := cmp.Diff(want, stats); diff != "" {
 		t.Errorf("DeliveryStats (-want +got):\n%s", diff)
 	}
-	b, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+	b, err := db.Deliveries.Claim(ctx, "w", time.Minute)
 	if err != nil || len(b) != 1 || b[0].Attempts != 1 {
 		t.Fatalf("claim of the released delivery = %+v, %v; want b1 at attempt 1", b, err)
 	}
@@ -249,16 +249,16 @@ func TestPruneDeliveries(t *testing.T) {
 	db := mustOpen(t, c)
 	ctx := context.Background()
 	record(t, db, delivery("old", "org/a", "apply"))
-	ds, err := db.ClaimDeliveries(ctx, "w", time.Minute)
+	ds, err := db.Deliveries.Claim(ctx, "w", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CompleteDeliveries(ctx, ds, "ok"); err != nil {
+	if err := db.Deliveries.Complete(ctx, ds, "ok"); err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(48 * time.Hour)
 	record(t, db, delivery("new", "org/a", "apply"), delivery("pending-old", "org/b", "apply"))
-	n, err := db.PruneDeliveries(ctx, c.Now().Add(-24*time.Hour))
+	n, err := db.Deliveries.Prune(ctx, c.Now().Add(-24*time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("PruneDeliveries = %d, %v; want 1", n, err)
 	}
@@ -284,7 +284,7 @@ func TestDeliveriesUnderConcurrency(t *testing.T) {
 		worker := fmt.Sprintf("w%d", w)
 		workers.Go(func() {
 			for {
-				ds, err := db.ClaimDeliveries(ctx, worker, time.Minute)
+				ds, err := db.Deliveries.Claim(ctx, worker, time.Minute)
 				if err != nil {
 					t.Errorf("ClaimDeliveries: %v", err)
 					return
@@ -293,7 +293,7 @@ func TestDeliveriesUnderConcurrency(t *testing.T) {
 					select {
 					case <-recordDone:
 						// Check once more: recording may have ended after the claim.
-						if ds, err = db.ClaimDeliveries(ctx, worker, time.Minute); err != nil || ds == nil {
+						if ds, err = db.Deliveries.Claim(ctx, worker, time.Minute); err != nil || ds == nil {
 							return
 						}
 					default:
@@ -315,7 +315,7 @@ func TestDeliveriesUnderConcurrency(t *testing.T) {
 				mu.Lock()
 				delete(inFlight, repo)
 				mu.Unlock()
-				if err := db.CompleteDeliveries(ctx, ds, "ok"); err != nil {
+				if err := db.Deliveries.Complete(ctx, ds, "ok"); err != nil {
 					t.Errorf("CompleteDeliveries: %v", err)
 					return
 				}
@@ -328,11 +328,11 @@ func TestDeliveriesUnderConcurrency(t *testing.T) {
 		recorders.Go(func() {
 			for i := range perWriter {
 				d := delivery(fmt.Sprintf("d-%d-%d", w, i), fmt.Sprintf("org/r%d", i%repos), fmt.Sprintf("k%d", i%3))
-				if _, err := db.RecordDelivery(ctx, d); err != nil {
+				if _, err := db.Deliveries.Record(ctx, d); err != nil {
 					t.Errorf("RecordDelivery: %v", err)
 				}
 				// A redelivery racing with the original.
-				if _, err := db.RecordDelivery(ctx, d); err != nil {
+				if _, err := db.Deliveries.Record(ctx, d); err != nil {
 					t.Errorf("RecordDelivery (again): %v", err)
 				}
 			}
@@ -344,7 +344,7 @@ func TestDeliveriesUnderConcurrency(t *testing.T) {
 
 	// Whatever the workers left (recorded after their last look) is still there.
 	for {
-		ds, err := db.ClaimDeliveries(ctx, "sweeper", time.Minute)
+		ds, err := db.Deliveries.Claim(ctx, "sweeper", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +354,7 @@ func TestDeliveriesUnderConcurrency(t *testing.T) {
 		for _, d := range ds {
 			handled[d.ID]++
 		}
-		if err := db.CompleteDeliveries(ctx, ds, "ok"); err != nil {
+		if err := db.Deliveries.Complete(ctx, ds, "ok"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -388,12 +388,12 @@ func TestRecordDeliveryConcurrently(t *testing.T) {
 			for i := range perCaller {
 				// Callers c and c^1 record the same deliveries.
 				id := fmt.Sprintf("d-%d-%d", c/2, i)
-				ok, err := db.RecordDelivery(ctx, delivery(id, "org/a", "apply"))
+				ok, err := db.Deliveries.Record(ctx, delivery(id, "org/a", "apply"))
 				if err != nil {
 					t.Errorf("RecordDelivery(%s): %v", id, err)
 					return
 				}
-				got, err := db.RecentDeliveries(ctx, callers/2*perCaller)
+				got, err := db.Deliveries.Recent(ctx, callers/2*perCaller)
 				if err != nil {
 					t.Error(err)
 					return
@@ -418,11 +418,99 @@ func TestRecordDeliveryConcurrently(t *testing.T) {
 			t.Errorf("%s reported new %d times", id, n)
 		}
 	}
-	stats, err := db.DeliveryStats(ctx)
+	stats, err := db.Deliveries.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if stats.Pending != callers/2*perCaller {
 		t.Errorf("%d deliveries stored, want %d", stats.Pending, callers/2*perCaller)
+	}
+}
+
+// TestFailedDeliveriesAreRevivedAfterTheirBackOff checks that a delivery
+// that used up its attempts is failed, not abandoned: once the back-off
+// its last failure set has passed, Revive makes it pending again, its
+// attempts still counting; one received too long ago stays failed.
+func TestFailedDeliveriesAreRevivedAfterTheirBackOff(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := mustOpen(t, c, store.WithMaxDeliveryAttempts(1))
+	record(t, db, delivery("old", "company/platform-next", "propose"))
+	c.Advance(48 * time.Hour)
+	record(t, db, delivery("recent", "company-harness/harness-pipelines", "preview:abc"))
+	failing := claimAll(t, db)
+	if len(failing) != 2 {
+		t.Fatalf("claimed %d deliveries, want both", len(failing))
+	}
+	for _, d := range failing {
+		if err := db.Deliveries.Retry(ctx, []store.Delivery{d}, "github: 502", c.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := db.Deliveries.Revive(ctx, c.Now().Add(-24*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("Revive before the back-off = %d, %v; want 0", n, err)
+	}
+	c.Advance(time.Hour)
+	if n, err := db.Deliveries.Revive(ctx, c.Now().Add(-24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("Revive after the back-off = %d, %v; want the recent one", n, err)
+	}
+	again := claimAll(t, db)
+	if len(again) != 1 || again[0].ID != "recent" || again[0].Attempts != 2 {
+		t.Fatalf("claimed after Revive: %+v; want the recent delivery at attempt 2", again)
+	}
+}
+
+// TestPostponedDeliveriesKeepTheirAttempts checks that waiting out a rate
+// limit does not spend an attempt.
+func TestPostponedDeliveriesKeepTheirAttempts(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := mustOpen(t, c, store.WithMaxDeliveryAttempts(1))
+	record(t, db, delivery("d", "company/platform-next", "propose"))
+	for i := 0; i < 3; i++ {
+		got := claimAll(t, db)
+		if len(got) != 1 || got[0].Attempts != 1 {
+			t.Fatalf("claim %d: %+v; want the delivery at attempt 1", i, got)
+		}
+		if err := db.Deliveries.Postpone(ctx, got, c.Now().Add(time.Minute), "rate limited until …"); err != nil {
+			t.Fatal(err)
+		}
+		if early := claimAll(t, db); len(early) != 0 {
+			t.Fatalf("claimed before the wait ended: %+v", early)
+		}
+		c.Advance(time.Minute)
+	}
+}
+
+func TestRedeliveryCountsPersist(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t, newClock())
+	for i := 0; i < 3; i++ {
+		if err := db.Deliveries.CountRedelivery(ctx, "g1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.Deliveries.Redeliveries(ctx, []string{"g1", "g2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"g1": 3}, got); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+}
+
+// claimAll claims every ready delivery, batch after batch.
+func claimAll(tb testing.TB, db *store.DB) []store.Delivery {
+	tb.Helper()
+	var out []store.Delivery
+	for {
+		batch, err := db.Deliveries.Claim(context.Background(), "w", time.Minute)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(batch) == 0 {
+			return out
+		}
+		out = append(out, batch...)
 	}
 }

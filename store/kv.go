@@ -57,73 +57,73 @@ type (
 
 // LastGoodCatalog returns the last valid catalog; the zero value when none
 // was seen yet.
-func (db *DB) LastGoodCatalog(ctx context.Context) (LastGoodCatalog, error) {
+func (st *State) LastGoodCatalog(ctx context.Context) (LastGoodCatalog, error) {
 	var v LastGoodCatalog
-	_, err := db.getJSON(ctx, keyLastGoodCatalog, &v)
+	_, err := st.getJSON(ctx, keyLastGoodCatalog, &v)
 	return v, err
 }
 
 // SetLastGoodCatalog records the last valid catalog.
-func (db *DB) SetLastGoodCatalog(ctx context.Context, v LastGoodCatalog) error {
-	return db.setJSON(ctx, keyLastGoodCatalog, v)
+func (st *State) SetLastGoodCatalog(ctx context.Context, v LastGoodCatalog) error {
+	return st.setJSON(ctx, keyLastGoodCatalog, v)
 }
 
 // MergedCatalog is the config commit rendered in the pipelines repo's
 // default branch; "" when unknown.
-func (db *DB) MergedCatalog(ctx context.Context) (string, error) {
-	return db.getString(ctx, keyMergedCatalog)
+func (st *State) MergedCatalog(ctx context.Context) (string, error) {
+	return st.getString(ctx, keyMergedCatalog)
 }
 
 // SetMergedCatalog records the config commit of the last merged bot PR.
-func (db *DB) SetMergedCatalog(ctx context.Context, commit string) error {
-	return db.SetState(ctx, keyMergedCatalog, commit)
+func (st *State) SetMergedCatalog(ctx context.Context, commit string) error {
+	return st.Set(ctx, keyMergedCatalog, commit)
 }
 
 // ProposedInputs is the settings-and-templates hash of the last propose
 // run; "" when none ran.
-func (db *DB) ProposedInputs(ctx context.Context) (string, error) {
-	return db.getString(ctx, keyProposedInputs)
+func (st *State) ProposedInputs(ctx context.Context) (string, error) {
+	return st.getString(ctx, keyProposedInputs)
 }
 
 // SetProposedInputs records the inputs hash of a propose run.
-func (db *DB) SetProposedInputs(ctx context.Context, hash string) error {
-	return db.SetState(ctx, keyProposedInputs, hash)
+func (st *State) SetProposedInputs(ctx context.Context, hash string) error {
+	return st.Set(ctx, keyProposedInputs, hash)
 }
 
 // LastDrift returns the last reconcile report; false when none ran.
-func (db *DB) LastDrift(ctx context.Context) (DriftReport, bool, error) {
+func (st *State) LastDrift(ctx context.Context) (DriftReport, bool, error) {
 	var rep DriftReport
-	ok, err := db.getJSON(ctx, keyLastReconcile, &rep)
+	ok, err := st.getJSON(ctx, keyLastReconcile, &rep)
 	return rep, ok, err
 }
 
 // SetLastDrift records a reconcile report.
-func (db *DB) SetLastDrift(ctx context.Context, rep DriftReport) error {
-	return db.setJSON(ctx, keyLastReconcile, rep)
+func (st *State) SetLastDrift(ctx context.Context, rep DriftReport) error {
+	return st.setJSON(ctx, keyLastReconcile, rep)
 }
 
 // HarnessScope returns the Harness org and project of the last valid
 // settings; "" when none was seen.
-func (db *DB) HarnessScope(ctx context.Context) (org, project string, err error) {
-	if org, err = db.getString(ctx, keyHarnessOrg); err != nil {
+func (st *State) HarnessScope(ctx context.Context) (org, project string, err error) {
+	if org, err = st.getString(ctx, keyHarnessOrg); err != nil {
 		return "", "", err
 	}
-	project, err = db.getString(ctx, keyHarnessProject)
+	project, err = st.getString(ctx, keyHarnessProject)
 	return org, project, err
 }
 
 // SetHarnessScope records the settings' Harness org and project.
-func (db *DB) SetHarnessScope(ctx context.Context, org, project string) error {
-	if err := db.SetState(ctx, keyHarnessOrg, org); err != nil {
+func (st *State) SetHarnessScope(ctx context.Context, org, project string) error {
+	if err := st.Set(ctx, keyHarnessOrg, org); err != nil {
 		return err
 	}
-	return db.SetState(ctx, keyHarnessProject, project)
+	return st.Set(ctx, keyHarnessProject, project)
 }
 
 // RedeliveryChecked is when the last redelivery sweep started; zero when
 // none did.
-func (db *DB) RedeliveryChecked(ctx context.Context) (time.Time, error) {
-	v, err := db.getString(ctx, keyRedeliveryChecked)
+func (st *State) RedeliveryChecked(ctx context.Context) (time.Time, error) {
+	v, err := st.getString(ctx, keyRedeliveryChecked)
 	if err != nil || v == "" {
 		return time.Time{}, err
 	}
@@ -135,8 +135,8 @@ func (db *DB) RedeliveryChecked(ctx context.Context) (time.Time, error) {
 }
 
 // SetRedeliveryChecked records when a redelivery sweep started.
-func (db *DB) SetRedeliveryChecked(ctx context.Context, t time.Time) error {
-	return db.SetState(ctx, keyRedeliveryChecked, t.UTC().Format(time.RFC3339Nano))
+func (st *State) SetRedeliveryChecked(ctx context.Context, t time.Time) error {
+	return st.Set(ctx, keyRedeliveryChecked, t.UTC().Format(time.RFC3339Nano))
 }
 
 // CheckRunKey names the check run one piece of work creates on a commit.
@@ -149,8 +149,8 @@ func (k CheckRunKey) key() string {
 }
 
 // CheckRunID returns the id of the check run k; 0 when none was created.
-func (db *DB) CheckRunID(ctx context.Context, k CheckRunKey) (int64, error) {
-	v, err := db.getString(ctx, k.key())
+func (st *State) CheckRunID(ctx context.Context, k CheckRunKey) (int64, error) {
+	v, err := st.getString(ctx, k.key())
 	if err != nil || v == "" {
 		return 0, err
 	}
@@ -162,33 +162,33 @@ func (db *DB) CheckRunID(ctx context.Context, k CheckRunKey) (int64, error) {
 }
 
 // SetCheckRunID records the id of the check run k.
-func (db *DB) SetCheckRunID(ctx context.Context, k CheckRunKey, id int64) error {
-	return db.SetState(ctx, k.key(), strconv.FormatInt(id, 10))
+func (st *State) SetCheckRunID(ctx context.Context, k CheckRunKey, id int64) error {
+	return st.Set(ctx, k.key(), strconv.FormatInt(id, 10))
 }
 
 // HarnessChecks returns the harness check runs of a pipelines commit.
-func (db *DB) HarnessChecks(ctx context.Context, commit string) ([]CheckRunRef, error) {
+func (st *State) HarnessChecks(ctx context.Context, commit string) ([]CheckRunRef, error) {
 	var refs []CheckRunRef
-	if _, err := db.getJSON(ctx, prefixHarnessChecks+commit, &refs); err != nil {
+	if _, err := st.getJSON(ctx, prefixHarnessChecks+commit, &refs); err != nil {
 		return nil, err
 	}
 	return refs, nil
 }
 
 // SetHarnessChecks records the harness check runs of a pipelines commit.
-func (db *DB) SetHarnessChecks(ctx context.Context, commit string, refs []CheckRunRef) error {
-	return db.setJSON(ctx, prefixHarnessChecks+commit, refs)
+func (st *State) SetHarnessChecks(ctx context.Context, commit string, refs []CheckRunRef) error {
+	return st.setJSON(ctx, prefixHarnessChecks+commit, refs)
 }
 
 // Unreadable returns the files of a pipelines commit that are not
 // pipelines the app can apply, one per line; "" when there are none.
-func (db *DB) Unreadable(ctx context.Context, commit string) (string, error) {
-	return db.getString(ctx, prefixUnreadable+commit)
+func (st *State) Unreadable(ctx context.Context, commit string) (string, error) {
+	return st.getString(ctx, prefixUnreadable+commit)
 }
 
 // SetUnreadable records the unreadable files of a pipelines commit.
-func (db *DB) SetUnreadable(ctx context.Context, commit, list string) error {
-	return db.SetState(ctx, prefixUnreadable+commit, list)
+func (st *State) SetUnreadable(ctx context.Context, commit, list string) error {
+	return st.Set(ctx, prefixUnreadable+commit, list)
 }
 
 // PruneHistory is the janitor's round: it deletes what only looks back and
@@ -198,11 +198,16 @@ func (db *DB) SetUnreadable(ctx context.Context, commit, list string) error {
 //   - the ids of check runs the app created (CheckRunID);
 //   - the harness check runs and unreadable-file lists of pipelines
 //     commits, except for commits whose operations are still open;
-//   - cached blobs nothing has read since cutoff.
+//   - cached blobs nothing has read since cutoff;
+//   - finished operations (done, failed or superseded), drift repairs and
+//     admin syncs included: the audit log keeps what they did;
+//   - drift events found before cutoff;
+//   - the redelivery counts of GUIDs last redelivered before cutoff
+//     (GitHub keeps a delivery for a few days only).
 //
-// One kind failing does not stop the others. Open deliveries,
-// operations, entity states, the bot PRs, the audit log
-// and the other state entries above are never pruned.
+// One kind failing does not stop the others. Open deliveries, open
+// operations, entity states, the bot PRs, the audit log and the other
+// state entries above are never pruned.
 func (db *DB) PruneHistory(ctx context.Context, cutoff time.Time) (map[string]int64, error) {
 	pruned := map[string]int64{}
 	var errs []error
@@ -210,11 +215,24 @@ func (db *DB) PruneHistory(ctx context.Context, cutoff time.Time) (map[string]in
 		what string
 		run  func() (int64, error)
 	}{
-		{"deliveries", func() (int64, error) { return db.PruneDeliveries(ctx, cutoff) }},
-		{"check run ids", func() (int64, error) { return db.PruneState(ctx, prefixCheckRun, cutoff) }},
-		{"harness check runs", func() (int64, error) { return db.PruneCommitState(ctx, prefixHarnessChecks, cutoff) }},
-		{"unreadable file lists", func() (int64, error) { return db.PruneCommitState(ctx, prefixUnreadable, cutoff) }},
-		{"cached blobs", func() (int64, error) { return db.PruneBlobs(ctx, cutoff) }},
+		{"deliveries", func() (int64, error) { return db.Deliveries.Prune(ctx, cutoff) }},
+		{"check run ids", func() (int64, error) { return db.State.prune(ctx, prefixCheckRun, cutoff) }},
+		{"harness check runs", func() (int64, error) { return db.State.pruneCommit(ctx, prefixHarnessChecks, cutoff) }},
+		{"unreadable file lists", func() (int64, error) { return db.State.pruneCommit(ctx, prefixUnreadable, cutoff) }},
+		{"cached blobs", func() (int64, error) { return db.Blobs.Prune(ctx, cutoff) }},
+		{"finished operations", func() (int64, error) {
+			// A superseded operation points at the one that replaced it
+			// (a foreign key): both finished before the cutoff, and go
+			// in the same statement.
+			return db.prune(ctx, "finished operations", `DELETE FROM operations
+				WHERE state IN ('done', 'failed', 'superseded') AND done_at < ?`, ms(cutoff))
+		}},
+		{"drift events", func() (int64, error) {
+			return db.prune(ctx, "drift events", `DELETE FROM drift_events WHERE at < ?`, ms(cutoff))
+		}},
+		{"redelivery counts", func() (int64, error) {
+			return db.prune(ctx, "redelivery counts", `DELETE FROM redeliveries WHERE last_at < ?`, ms(cutoff))
+		}},
 	} {
 		n, err := p.run()
 		if err != nil {
@@ -229,8 +247,8 @@ func (db *DB) PruneHistory(ctx context.Context, cutoff time.Time) (map[string]in
 }
 
 // getString reads a state entry; "" when absent.
-func (db *DB) getString(ctx context.Context, key string) (string, error) {
-	v, err := db.GetState(ctx, key)
+func (st *State) getString(ctx context.Context, key string) (string, error) {
+	v, err := st.Get(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		return "", nil
 	}
@@ -240,8 +258,8 @@ func (db *DB) getString(ctx context.Context, key string) (string, error) {
 // getJSON decodes a state entry into v; false when absent or unreadable
 // (a value written by an older version that no longer decodes is treated
 // as absent rather than stopping the loop).
-func (db *DB) getJSON(ctx context.Context, key string, v any) (bool, error) {
-	s, err := db.getString(ctx, key)
+func (st *State) getJSON(ctx context.Context, key string, v any) (bool, error) {
+	s, err := st.getString(ctx, key)
 	if err != nil || s == "" {
 		return false, err
 	}
@@ -251,10 +269,10 @@ func (db *DB) getJSON(ctx context.Context, key string, v any) (bool, error) {
 	return true, nil
 }
 
-func (db *DB) setJSON(ctx context.Context, key string, v any) error {
+func (st *State) setJSON(ctx context.Context, key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encoding state %q: %w", key, err)
 	}
-	return db.SetState(ctx, key, string(b))
+	return st.Set(ctx, key, string(b))
 }

@@ -20,11 +20,11 @@ func TestExpireLeasesOfDeadWorkers(t *testing.T) {
 	record(t, db, delivery("d1", "org/a", "apply"), delivery("d2", "org/b", "apply"))
 	enqueue(t, db, upsert("p1", "c1", "h1"), upsert("p2", "c1", "h1"))
 
-	deadDeliveries, err := db.ClaimDeliveries(ctx, "dead", time.Hour)
+	deadDeliveries, err := db.Deliveries.Claim(ctx, "dead", time.Hour)
 	if err != nil || len(deadDeliveries) != 1 {
 		t.Fatalf("claim by dead = %v, %v", ids(deadDeliveries), err)
 	}
-	if live, err := db.ClaimDeliveries(ctx, "live", time.Hour); err != nil || len(live) != 1 {
+	if live, err := db.Deliveries.Claim(ctx, "live", time.Hour); err != nil || len(live) != 1 {
 		t.Fatalf("claim by live = %v, %v", ids(live), err)
 	}
 	deadOps := claimOps(t, db, "dead", 1)
@@ -44,11 +44,11 @@ func TestExpireLeasesOfDeadWorkers(t *testing.T) {
 	}
 	// Without advancing the clock, the dead worker's work is claimable and
 	// the live worker's is not.
-	got, err := db.ClaimDeliveries(ctx, "next", time.Hour)
+	got, err := db.Deliveries.Claim(ctx, "next", time.Hour)
 	if err != nil || len(got) != 1 || got[0].ID != deadDeliveries[0].ID || got[0].Attempts != 2 {
 		t.Fatalf("claim after ExpireLeases = %+v, %v; want %s at attempt 2", got, err, deadDeliveries[0].ID)
 	}
-	if more, err := db.ClaimDeliveries(ctx, "next", time.Hour); err != nil || more != nil {
+	if more, err := db.Deliveries.Claim(ctx, "next", time.Hour); err != nil || more != nil {
 		t.Errorf("second claim = %v, %v; the live worker's delivery must stay claimed", ids(more), err)
 	}
 	ops := claimOps(t, db, "next", 2)
@@ -56,7 +56,7 @@ func TestExpireLeasesOfDeadWorkers(t *testing.T) {
 		t.Fatalf("claim of operations after ExpireLeases = %v; want only op %d at attempt 2", opIDs(ops), deadOps[0].ID)
 	}
 	// The dead worker cannot finish what it no longer holds.
-	if err := db.CompleteDeliveries(ctx, deadDeliveries, "late"); !errors.Is(err, store.ErrLeaseLost) {
+	if err := db.Deliveries.Complete(ctx, deadDeliveries, "late"); !errors.Is(err, store.ErrLeaseLost) {
 		t.Errorf("CompleteDeliveries by the dead worker: %v, want ErrLeaseLost", err)
 	}
 	if n, err := db.ExpireLeases(ctx, nil); err != nil || n != 0 {

@@ -84,14 +84,14 @@ func checkV1Sample(t *testing.T, path string) {
 		indexes = append(indexes, name)
 	}
 	rows.Close()
-	wantIndexes := []string{"deliveries_state", "operations_commit", "operations_pipeline_state", "operations_state"}
+	wantIndexes := []string{"deliveries_state", "operations_commit", "operations_entity_state", "operations_state"}
 	if diff := cmp.Diff(wantIndexes, indexes); diff != "" {
 		t.Errorf("indexes after migration (-want +got):\n%s", diff)
 	}
 
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-	ds, err := db.RecentDeliveries(ctx, 10)
+	ds, err := db.Deliveries.Recent(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,37 +102,37 @@ func checkV1Sample(t *testing.T, path string) {
 	if diff := cmp.Diff(wantD, ds); diff != "" {
 		t.Errorf("RecentDeliveries (-want +got):\n%s", diff)
 	}
-	ops, err := db.ListOperations(ctx, OperationFilter{})
+	ops, err := db.Operations.List(ctx, OperationFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantO := []Operation{{
-		ID: 1, Key: "payment_service_cd|create|p1|h1", Pipeline: "payment_service_cd", Service: "payment-service",
+		ID: 1, Key: "payment_service_cd|create|p1|h1", Entity: "pipeline", Identifier: "payment_service_cd", Service: "payment-service",
 		Path: "pipelines/payment-service-cd.yaml", Kind: KindCreate, Commit: "p1", ContentHash: "h1",
 		YAML: []byte("pipeline: {}"), State: OpPending, CreatedAt: at, UpdatedAt: at,
 	}}
 	if diff := cmp.Diff(wantO, ops); diff != "" {
 		t.Errorf("ListOperations (-want +got):\n%s", diff)
 	}
-	if v, err := db.GetState(ctx, "catalog.last_good"); err != nil || v != "c0ffee" {
+	if v, err := db.State.Get(ctx, "catalog.last_good"); err != nil || v != "c0ffee" {
 		t.Errorf("GetState = %q, %v; want c0ffee", v, err)
 	}
-	if p, err := db.OpenBotPR(ctx, "company-harness/harness-pipelines"); err != nil || p.Number != 3 {
+	if p, err := db.BotPRs.Open(ctx, "company-harness/harness-pipelines"); err != nil || p.Number != 3 {
 		t.Errorf("OpenBotPR = %+v, %v; want #3", p, err)
 	}
-	if p, err := db.GetPipelineState(ctx, "payment-service"); err != nil || p.Pipeline != "payment_service_cd" {
+	if p, err := db.Pipelines.Get(ctx, "payment-service"); err != nil || p.Pipeline != "payment_service_cd" {
 		t.Errorf("GetPipelineState = %+v, %v", p, err)
 	}
-	if es, err := db.ListAudit(ctx, AuditFilter{}); err != nil || len(es) != 1 {
+	if es, err := db.Audit.List(ctx, AuditFilter{}); err != nil || len(es) != 1 {
 		t.Errorf("ListAudit = %+v, %v; want one entry", es, err)
 	}
 
 	// The migrated file works for new work too.
-	claimed, err := db.ClaimOperations(ctx, "w", 10, time.Minute)
+	claimed, err := db.Operations.Claim(ctx, "w", 10, time.Minute)
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("ClaimOperations on the migrated file = %d, %v; want 1", len(claimed), err)
 	}
-	if err := db.CompleteOperation(ctx, claimed[0], "created"); err != nil {
+	if err := db.Operations.Complete(ctx, claimed[0], "created"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -183,12 +183,12 @@ func TestOpenVersion3File(t *testing.T) {
 	if err := db.read.QueryRowContext(ctx, `SELECT used_at FROM blobs WHERE sha = 'abc'`).Scan(&usedAt); err != nil || usedAt != ms(added) {
 		t.Fatalf("used_at of the migrated blob = %d, %v; want its added_at %d", usedAt, err, ms(added))
 	}
-	got, err := db.GetBlobs(ctx, []string{"abc"})
+	got, err := db.Blobs.Get(ctx, []string{"abc"})
 	if err != nil || string(got["abc"]) != "pipeline: {}" {
 		t.Fatalf("GetBlobs on the migrated file = %q, %v", got, err)
 	}
 	// Reading it marked it used now.
-	if n, err := db.PruneBlobs(ctx, added.Add(time.Hour)); err != nil || n != 0 {
+	if n, err := db.Blobs.Prune(ctx, added.Add(time.Hour)); err != nil || n != 0 {
 		t.Errorf("PruneBlobs after a read = %d, %v; want 0", n, err)
 	}
 }
@@ -221,20 +221,20 @@ func TestOpenVersion4File(t *testing.T) {
 		t.Fatalf("opening a version 4 file: %v", err)
 	}
 	defer db.Close()
-	if v, err := db.SchemaVersion(ctx); err != nil || v != 5 {
-		t.Fatalf("SchemaVersion = %d, %v; want 5", v, err)
+	if v, err := db.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestSchemaVersion())
 	}
-	if got, err := db.GetBlobs(ctx, []string{"abc"}); err != nil || string(got["abc"]) != "pipeline: {}" {
+	if got, err := db.Blobs.Get(ctx, []string{"abc"}); err != nil || string(got["abc"]) != "pipeline: {}" {
 		t.Errorf("GetBlobs on the migrated file = %q, %v", got, err)
 	}
-	if _, _, err := db.Schema(ctx, "Pipelines"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := db.State.Schema(ctx, "Pipelines"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Schema on the migrated file: %v, want ErrNotFound", err)
 	}
 	fetched := used.Add(time.Hour)
-	if err := db.PutSchema(ctx, "Pipelines", []byte(`{}`), fetched); err != nil {
+	if err := db.State.PutSchema(ctx, "Pipelines", []byte(`{}`), fetched); err != nil {
 		t.Fatalf("PutSchema on the migrated file: %v", err)
 	}
-	if s, at, err := db.Schema(ctx, "Pipelines"); err != nil || string(s) != "{}" || !at.Equal(fetched) {
+	if s, at, err := db.State.Schema(ctx, "Pipelines"); err != nil || string(s) != "{}" || !at.Equal(fetched) {
 		t.Errorf("Schema after PutSchema = %q, %v, %v", s, at, err)
 	}
 }
@@ -264,7 +264,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Audit(ctx, AuditEntry{Actor: "app", Action: "x"}); err != nil {
+	if err := db.Audit.Append(ctx, AuditEntry{Actor: "app", Action: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{`UPDATE audit_log SET actor = 'mallory'`, `DELETE FROM audit_log`} {
@@ -272,7 +272,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 			t.Errorf("%s succeeded on the audit log", q)
 		}
 	}
-	if es, err := db.ListAudit(ctx, AuditFilter{}); err != nil || len(es) != 1 || es[0].Actor != "app" {
+	if es, err := db.Audit.List(ctx, AuditFilter{}); err != nil || len(es) != 1 || es[0].Actor != "app" {
 		t.Errorf("audit log after tampering = %+v, %v", es, err)
 	}
 }
@@ -310,4 +310,54 @@ func rawSchemaVersion(tb testing.TB, path string) int {
 		tb.Fatal(err)
 	}
 	return v
+}
+
+// TestOpenVersion5File checks that version 6 carries the pipelines applied
+// before other kinds of entities existed into the entities table, so the
+// first apply after the upgrade does not re-create or delete them, and
+// that operations enqueued before it are pipeline operations.
+func TestOpenVersion5File(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v5.db")
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	db := &DB{cfg: defaultConfig()}
+	var err error
+	if db.write, err = openWriter(path, db.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.migrate(ctx, 5); err != nil {
+		t.Fatalf("migrating to version 5: %v", err)
+	}
+	for _, q := range []string{
+		`INSERT INTO pipeline_states (service, pipeline, path, content_hash, last_rendered_commit, harness_state, updated_at)
+			VALUES ('payment-service', 'payment_service_cd', 'pipelines/payment-service-cd.yaml', 'h1', 'c0ffee', 'in_sync', ?1)`,
+		`INSERT INTO pipeline_states (service, pipeline, harness_state, updated_at)
+			VALUES ('rendered-only', 'rendered_only_cd', 'pending', ?1)`,
+		`INSERT INTO operations (dedupe_key, pipeline, kind, yaml, created_at, updated_at)
+			VALUES ('payment_service_cd|update|p1|h1', 'payment_service_cd', 'update', CAST('pipeline: {}' AS BLOB), ?1, ?1)`,
+	} {
+		if _, err := db.write.ExecContext(ctx, q, ms(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.write.Close()
+
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("opening a version 5 file: %v", err)
+	}
+	defer db.Close()
+	ents, err := db.Entities.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []EntityState{{Path: "pipelines/payment-service-cd.yaml", Kind: "pipeline", Identifier: "payment_service_cd",
+		Service: "payment-service", ContentHash: "h1", LastRenderedCommit: "c0ffee", UpdatedAt: at}}
+	if diff := cmp.Diff(want, ents); diff != "" {
+		t.Errorf("entities after migration (-want +got):\n%s", diff)
+	}
+	ops, err := db.Operations.List(ctx, OperationFilter{Identifier: "payment_service_cd"})
+	if err != nil || len(ops) != 1 || ops[0].Entity != "pipeline" || ops[0].After != nil {
+		t.Errorf("the operation enqueued before: %+v, %v; want one pipeline operation without dependencies", ops, err)
+	}
 }

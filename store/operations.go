@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
@@ -34,18 +35,25 @@ const (
 // defaultKey is the stable key of an operation that has none.
 func defaultKey(o Operation) string { return record.DefaultKey(o) }
 
-const operationCols = `id, dedupe_key, pipeline, service, path, kind, commit_sha, config_commit,
-	content_hash, yaml, reason, state, attempts, last_error, result, not_before, lease_until,
-	worker, superseded_by, created_at, updated_at, done_at`
+const operationCols = `id, dedupe_key, entity_kind, pipeline, parent, after_entities, service, path, kind,
+	commit_sha, config_commit, content_hash, yaml, reason, state, attempts, last_error, result, not_before,
+	lease_until, worker, superseded_by, created_at, updated_at, done_at`
 
 func scanOperation(s rowScanner) (Operation, error) {
 	var o Operation
 	var notBefore, leaseUntil, supersededBy, createdAt, updatedAt, doneAt sql.NullInt64
-	err := s.Scan(&o.ID, &o.Key, &o.Pipeline, &o.Service, &o.Path, &o.Kind, &o.Commit, &o.ConfigCommit,
-		&o.ContentHash, &o.YAML, &o.Reason, &o.State, &o.Attempts, &o.LastError, &o.Result, &notBefore, &leaseUntil,
-		&o.Worker, &supersededBy, &createdAt, &updatedAt, &doneAt)
+	var after string
+	err := s.Scan(&o.ID, &o.Key, &o.Entity, &o.Identifier, &o.Parent, &after, &o.Service, &o.Path, &o.Kind,
+		&o.Commit, &o.ConfigCommit, &o.ContentHash, &o.YAML, &o.Reason, &o.State, &o.Attempts, &o.LastError, &o.Result,
+		&notBefore, &leaseUntil, &o.Worker, &supersededBy, &createdAt, &updatedAt, &doneAt)
 	if err != nil {
 		return Operation{}, err
+	}
+	if err := json.Unmarshal([]byte(after), &o.After); err != nil {
+		return Operation{}, fmt.Errorf("operation %d: reading its dependencies: %w", o.ID, err)
+	}
+	if len(o.After) == 0 {
+		o.After = nil
 	}
 	o.NotBefore = fromMS(notBefore)
 	o.LeaseUntil = fromMS(leaseUntil)
@@ -69,31 +77,31 @@ func collectOperations(rows *sql.Rows) ([]Operation, error) {
 	return ops, rows.Err()
 }
 
-// EnqueueOperations writes ops to the outbox in one transaction and returns
+// Enqueue writes ops to the outbox in one transaction and returns
 // their IDs in the order given.
 //
 // An operation whose Key (see Operation.Key) is already stored is not added
 // again; the existing ID is returned, whatever its state. Each newly added
-// operation supersedes the pending and held operations of the same pipeline
+// operation supersedes the pending and held operations of the same entity
 // enqueued before it (they become superseded, pointing at it). A running one
-// is left to finish; the new one waits for it (see ClaimOperations).
+// is left to finish; the new one waits for it (see Claim).
 //
 // State may be empty (pending) or OpHeld; other fields maintained by the
 // store are ignored. Create and update need YAML.
-func (db *DB) EnqueueOperations(ctx context.Context, ops []Operation) ([]int64, error) {
+func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, error) {
 	for _, o := range ops {
 		if err := validateOperation(o); err != nil {
 			return nil, fmt.Errorf("enqueueing operations: %w", err)
 		}
 	}
 	ids := make([]int64, len(ops))
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := ob.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		// Prepared once per batch: parsing the statements would otherwise
 		// be half the cost of an enqueue.
 		insert, err := tx.PrepareContext(ctx, `INSERT INTO operations
-			(dedupe_key, pipeline, service, path, kind, commit_sha, config_commit, content_hash, yaml,
-			 reason, state, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(dedupe_key, entity_kind, pipeline, parent, after_entities, service, path, kind, commit_sha,
+			 config_commit, content_hash, yaml, reason, state, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (dedupe_key) DO NOTHING
 			RETURNING id`)
 		if err != nil {
@@ -107,7 +115,7 @@ func (db *DB) EnqueueOperations(ctx context.Context, ops []Operation) ([]int64, 
 		defer existing.Close()
 		supersede, err := tx.PrepareContext(ctx, `UPDATE operations
 			SET state = 'superseded', superseded_by = ?1, updated_at = ?2, done_at = ?2
-			WHERE pipeline = ?3 AND id < ?1 AND state IN ('pending', 'held')`)
+			WHERE entity_kind = ?3 AND pipeline = ?4 AND id < ?1 AND state IN ('pending', 'held')`)
 		if err != nil {
 			return err
 		}
@@ -122,9 +130,17 @@ func (db *DB) EnqueueOperations(ctx context.Context, ops []Operation) ([]int64, 
 			if state == "" {
 				state = OpPending
 			}
+			entity := o.Entity
+			if entity == "" {
+				entity = record.EntityPipeline
+			}
+			after, err := json.Marshal(append([]string{}, o.After...))
+			if err != nil {
+				return fmt.Errorf("operation %q: %w", key, err)
+			}
 			var id int64
-			err := insert.QueryRowContext(ctx, key, o.Pipeline, o.Service, o.Path, o.Kind, o.Commit, o.ConfigCommit,
-				o.ContentHash, o.YAML, o.Reason, state, ms(now), ms(now)).Scan(&id)
+			err = insert.QueryRowContext(ctx, key, entity, o.Identifier, o.Parent, string(after), o.Service, o.Path, o.Kind,
+				o.Commit, o.ConfigCommit, o.ContentHash, o.YAML, o.Reason, state, ms(now), ms(now)).Scan(&id)
 			if errors.Is(err, sql.ErrNoRows) {
 				if err := existing.QueryRowContext(ctx, key).Scan(&ids[i]); err != nil {
 					return fmt.Errorf("operation %q: %w", key, err)
@@ -135,8 +151,8 @@ func (db *DB) EnqueueOperations(ctx context.Context, ops []Operation) ([]int64, 
 				return fmt.Errorf("operation %q: %w", key, err)
 			}
 			ids[i] = id
-			if _, err := supersede.ExecContext(ctx, id, ms(now), o.Pipeline); err != nil {
-				return fmt.Errorf("superseding operations on %s: %w", o.Pipeline, err)
+			if _, err := supersede.ExecContext(ctx, id, ms(now), entity, o.Identifier); err != nil {
+				return fmt.Errorf("superseding operations on %s: %w", o.Identifier, err)
 			}
 		}
 		return nil
@@ -148,48 +164,61 @@ func (db *DB) EnqueueOperations(ctx context.Context, ops []Operation) ([]int64, 
 }
 
 func validateOperation(o Operation) error {
-	if o.Pipeline == "" {
-		return fmt.Errorf("operation without pipeline")
+	if o.Identifier == "" {
+		return fmt.Errorf("operation without an entity identifier")
+	}
+	for _, a := range o.After {
+		if kind, id, ok := strings.Cut(a, "/"); !ok || kind == "" || id == "" {
+			return fmt.Errorf("operation on %s: dependency %q is not kind/identifier", o.Identifier, a)
+		}
 	}
 	switch o.Kind {
 	case KindCreate, KindUpdate:
 		if len(o.YAML) == 0 {
-			return fmt.Errorf("%s of %s without YAML", o.Kind, o.Pipeline)
+			return fmt.Errorf("%s of %s without YAML", o.Kind, o.Identifier)
 		}
 	case KindDelete:
 	default:
-		return fmt.Errorf("operation on %s: unknown kind %q", o.Pipeline, o.Kind)
+		return fmt.Errorf("operation on %s: unknown kind %q", o.Identifier, o.Kind)
 	}
 	switch o.State {
 	case "", OpPending, OpHeld:
 	default:
-		return fmt.Errorf("operation on %s: cannot enqueue in state %q", o.Pipeline, o.State)
+		return fmt.Errorf("operation on %s: cannot enqueue in state %q", o.Identifier, o.State)
 	}
 	return nil
 }
 
-// ClaimOperations leases up to max ready operations to worker, oldest
+// Claim leases up to max ready operations to worker, oldest
 // first. Ready means pending with NotBefore reached, or running with an
 // expired lease (its worker died). An operation is only claimed when no
-// other operation of its pipeline is running under a live lease and none
-// older than it is still open (pending, running or held), so the operations
-// of one pipeline never run concurrently and run in the order enqueued.
+// other operation of its entity is running under a live lease, none older
+// than it is still open (pending, running or held), and no older operation
+// of an entity it waits for (Operation.After) is still open: the
+// operations of one entity never run concurrently and run in the order
+// enqueued, and an entity is changed after those it depends on.
 // Each claim increments Attempts; the returned values identify the claim
 // and are passed back to CompleteOperation and its siblings.
 //
 // It returns nil when nothing is ready.
-func (db *DB) ClaimOperations(ctx context.Context, worker string, max int, lease time.Duration) ([]Operation, error) {
+func (ops *Operations) Claim(ctx context.Context, worker string, max int, lease time.Duration) ([]Operation, error) {
 	if worker == "" || lease <= 0 || max <= 0 {
 		return nil, fmt.Errorf("claiming operations: worker, a positive lease and a positive max are required")
 	}
 	var claimed []Operation
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := ops.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		rows, err := tx.QueryContext(ctx, `SELECT o.id FROM operations o
 			WHERE ((o.state = 'pending' AND o.not_before <= ?1) OR (o.state = 'running' AND o.lease_until <= ?1))
 			  AND NOT EXISTS (SELECT 1 FROM operations p
-			                  WHERE p.pipeline = o.pipeline AND p.state = 'running' AND p.lease_until > ?1)
+			                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline
+			                    AND p.state = 'running' AND p.lease_until > ?1)
 			  AND NOT EXISTS (SELECT 1 FROM operations p
-			                  WHERE p.pipeline = o.pipeline AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
+			                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline
+			                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
+			  AND NOT EXISTS (SELECT 1 FROM json_each(o.after_entities) d, operations p
+			                  WHERE p.entity_kind = substr(d.value, 1, instr(d.value, '/') - 1)
+			                    AND p.pipeline = substr(d.value, instr(d.value, '/') + 1)
+			                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
 			ORDER BY o.id LIMIT ?2`, ms(now), max)
 		if err != nil {
 			return err
@@ -225,11 +254,11 @@ func (db *DB) ClaimOperations(ctx context.Context, worker string, max int, lease
 	return claimed, nil
 }
 
-// finishOperation applies update (a SET clause) to op if op's claim still
+// finish applies update (a SET clause) to op if op's claim still
 // holds it (same worker and attempt, still running); otherwise it changes
 // nothing and returns ErrLeaseLost.
-func (db *DB) finishOperation(ctx context.Context, op Operation, update func(tx *sql.Tx, now time.Time) (string, []any, error)) error {
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+func (o *Operations) finish(ctx context.Context, op Operation, update func(tx *sql.Tx, now time.Time) (string, []any, error)) error {
+	err := o.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		set, args, err := update(tx, now)
 		if err != nil {
 			return err
@@ -255,12 +284,12 @@ func (db *DB) finishOperation(ctx context.Context, op Operation, update func(tx 
 	return nil
 }
 
-// CompleteOperation marks the claimed op done with result (e.g. "created",
+// Complete marks the claimed op done with result (e.g. "created",
 // "updated", "unchanged", "deleted", "absent"). If the claim was lost it
 // changes nothing and returns ErrLeaseLost: the operation ran twice, which
 // the idempotent executor makes harmless, and the state never goes back.
-func (db *DB) CompleteOperation(ctx context.Context, op Operation, result string) error {
-	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+func (o *Operations) Complete(ctx context.Context, op Operation, result string) error {
+	err := o.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `state = 'done', result = ?, last_error = '', lease_until = NULL, updated_at = ?, done_at = ?`,
 			[]any{result, ms(now), ms(now)}, nil
 	})
@@ -270,15 +299,15 @@ func (db *DB) CompleteOperation(ctx context.Context, op Operation, result string
 	return nil
 }
 
-// RetryOperation records a failed attempt of the claimed op: it becomes
+// Retry records a failed attempt of the claimed op: it becomes
 // pending again from notBefore on, keeping errMsg as LastError. If a newer
 // operation on the same pipeline is waiting, op is marked superseded by it
 // instead, since the newer one will converge the pipeline anyway.
-func (db *DB) RetryOperation(ctx context.Context, op Operation, errMsg string, notBefore time.Time) error {
-	err := db.finishOperation(ctx, op, func(tx *sql.Tx, now time.Time) (string, []any, error) {
+func (o *Operations) Retry(ctx context.Context, op Operation, errMsg string, notBefore time.Time) error {
+	err := o.finish(ctx, op, func(tx *sql.Tx, now time.Time) (string, []any, error) {
 		var newer sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT min(id) FROM operations
-			WHERE pipeline = ? AND id > ? AND state IN ('pending', 'held')`, op.Pipeline, op.ID).Scan(&newer)
+			WHERE pipeline = ? AND id > ? AND state IN ('pending', 'held')`, op.Identifier, op.ID).Scan(&newer)
 		if err != nil {
 			return "", nil, err
 		}
@@ -295,10 +324,10 @@ func (db *DB) RetryOperation(ctx context.Context, op Operation, errMsg string, n
 	return nil
 }
 
-// FailOperation marks the claimed op failed for good (a permanent error, or
+// Fail marks the claimed op failed for good (a permanent error, or
 // out of attempts). It stays visible in ListOperations and QueueStats.
-func (db *DB) FailOperation(ctx context.Context, op Operation, errMsg string) error {
-	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+func (o *Operations) Fail(ctx context.Context, op Operation, errMsg string) error {
+	err := o.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `state = 'failed', last_error = ?, lease_until = NULL, updated_at = ?, done_at = ?`,
 			[]any{errMsg, ms(now), ms(now)}, nil
 	})
@@ -308,10 +337,10 @@ func (db *DB) FailOperation(ctx context.Context, op Operation, errMsg string) er
 	return nil
 }
 
-// ReleaseOperation gives the claimed op back untried (graceful shutdown): it
+// Release gives the claimed op back untried (graceful shutdown): it
 // becomes pending at once and the attempt is not counted.
-func (db *DB) ReleaseOperation(ctx context.Context, op Operation) error {
-	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+func (o *Operations) Release(ctx context.Context, op Operation) error {
+	err := o.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `state = 'pending', attempts = attempts - 1, worker = '', lease_until = NULL, updated_at = ?`,
 			[]any{ms(now)}, nil
 	})
@@ -321,10 +350,10 @@ func (db *DB) ReleaseOperation(ctx context.Context, op Operation) error {
 	return nil
 }
 
-// ExtendOperation renews the lease on the claimed op to now+lease while a
+// Extend renews the lease on the claimed op to now+lease while a
 // long call runs. ErrLeaseLost means another worker has it: stop the call.
-func (db *DB) ExtendOperation(ctx context.Context, op Operation, lease time.Duration) error {
-	err := db.finishOperation(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
+func (o *Operations) Extend(ctx context.Context, op Operation, lease time.Duration) error {
+	err := o.finish(ctx, op, func(_ *sql.Tx, now time.Time) (string, []any, error) {
 		return `lease_until = ?, updated_at = ?`, []any{ms(now.Add(lease)), ms(now)}, nil
 	})
 	if err != nil {
@@ -337,8 +366,8 @@ func (db *DB) ExtendOperation(ctx context.Context, op Operation, lease time.Dura
 // ReleaseHeld) and returns how many it held. Enqueueing them with State
 // OpHeld is preferable, since a runner may claim a pending delete before
 // this call.
-func (db *DB) HoldDeletes(ctx context.Context, commit string) (int, error) {
-	n, err := db.setStateByCommit(ctx, commit, `state = 'held'`, `kind = 'delete' AND state = 'pending'`)
+func (o *Operations) HoldDeletes(ctx context.Context, commit string) (int, error) {
+	n, err := o.setStateByCommit(ctx, commit, `state = 'held'`, `kind = 'delete' AND state = 'pending'`)
 	if err != nil {
 		return 0, fmt.Errorf("holding deletes of %s: %w", commit, err)
 	}
@@ -347,17 +376,17 @@ func (db *DB) HoldDeletes(ctx context.Context, commit string) (int, error) {
 
 // ReleaseHeld makes the held operations of commit pending (ready at once)
 // and returns how many it released.
-func (db *DB) ReleaseHeld(ctx context.Context, commit string) (int, error) {
-	n, err := db.setStateByCommit(ctx, commit, `state = 'pending', not_before = 0`, `state = 'held'`)
+func (o *Operations) ReleaseHeld(ctx context.Context, commit string) (int, error) {
+	n, err := o.setStateByCommit(ctx, commit, `state = 'pending', not_before = 0`, `state = 'held'`)
 	if err != nil {
 		return 0, fmt.Errorf("releasing held operations of %s: %w", commit, err)
 	}
 	return n, nil
 }
 
-func (db *DB) setStateByCommit(ctx context.Context, commit, set, where string) (int, error) {
+func (o *Operations) setStateByCommit(ctx context.Context, commit, set, where string) (int, error) {
 	var n int64
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := o.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE operations SET `+set+`, updated_at = ? WHERE commit_sha = ? AND `+where, ms(now), commit)
 		if err != nil {
 			return err
@@ -368,9 +397,9 @@ func (db *DB) setStateByCommit(ctx context.Context, commit, set, where string) (
 	return int(n), err
 }
 
-// GetOperation returns the operation with the given ID, or ErrNotFound.
-func (db *DB) GetOperation(ctx context.Context, id int64) (Operation, error) {
-	o, err := scanOperation(db.read.QueryRowContext(ctx, `SELECT `+operationCols+` FROM operations WHERE id = ?`, id))
+// Get returns the operation with the given ID, or ErrNotFound.
+func (ops *Operations) Get(ctx context.Context, id int64) (Operation, error) {
+	o, err := scanOperation(ops.db.read.QueryRowContext(ctx, `SELECT `+operationCols+` FROM operations WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Operation{}, fmt.Errorf("operation %d: %w", id, ErrNotFound)
 	}
@@ -383,14 +412,19 @@ func (db *DB) GetOperation(ctx context.Context, id int64) (Operation, error) {
 // OperationFilter selects operations for ListOperations. Zero fields do not
 // filter.
 type OperationFilter struct {
-	States   []OperationState
-	Pipeline string
-	Commit   string
-	Limit    int // default 100
+	States []OperationState
+	// Entity and Identifier select one entity's operations (an empty
+	// Entity with an Identifier means a pipeline).
+	Entity     string
+	Identifier string
+	// Service selects the operations of one catalog service's entities.
+	Service string
+	Commit  string
+	Limit   int // default 100
 }
 
-// ListOperations returns the operations matching f, newest first.
-func (db *DB) ListOperations(ctx context.Context, f OperationFilter) ([]Operation, error) {
+// List returns the operations matching f, newest first.
+func (o *Operations) List(ctx context.Context, f OperationFilter) ([]Operation, error) {
 	var where []string
 	var args []any
 	if len(f.States) > 0 {
@@ -399,9 +433,17 @@ func (db *DB) ListOperations(ctx context.Context, f OperationFilter) ([]Operatio
 			args = append(args, s)
 		}
 	}
-	if f.Pipeline != "" {
-		where = append(where, `pipeline = ?`)
-		args = append(args, f.Pipeline)
+	if f.Identifier != "" {
+		entity := f.Entity
+		if entity == "" {
+			entity = record.EntityPipeline
+		}
+		where = append(where, `entity_kind = ? AND pipeline = ?`)
+		args = append(args, entity, f.Identifier)
+	}
+	if f.Service != "" {
+		where = append(where, `service = ?`)
+		args = append(args, f.Service)
 	}
 	if f.Commit != "" {
 		where = append(where, `commit_sha = ?`)
@@ -417,7 +459,7 @@ func (db *DB) ListOperations(ctx context.Context, f OperationFilter) ([]Operatio
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := o.db.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing operations: %w", err)
 	}
@@ -439,21 +481,21 @@ type QueueStats struct {
 	NextReady time.Time
 }
 
-// QueueStats counts the operations of the outbox by state.
-func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
+// Stats counts the operations of the outbox by state.
+func (o *Operations) Stats(ctx context.Context) (QueueStats, error) {
 	var s QueueStats
-	counts, err := countByState(ctx, db.read, "operations")
+	counts, err := countByState(ctx, o.db.read, "operations")
 	if err != nil {
 		return QueueStats{}, fmt.Errorf("counting operations: %w", err)
 	}
 	s.Pending, s.Running, s.Failed = counts["pending"], counts["running"], counts["failed"]
 	s.Done, s.Held, s.Superseded = counts["done"], counts["held"], counts["superseded"]
 	var oldest sql.NullInt64
-	if err := db.read.QueryRowContext(ctx, `SELECT min(created_at) FROM operations WHERE state = 'pending'`).Scan(&oldest); err != nil {
+	if err := o.db.read.QueryRowContext(ctx, `SELECT min(created_at) FROM operations WHERE state = 'pending'`).Scan(&oldest); err != nil {
 		return QueueStats{}, fmt.Errorf("counting operations: %w", err)
 	}
 	s.OldestPending = fromMS(oldest)
-	if s.NextReady, err = db.NextReady(ctx); err != nil {
+	if s.NextReady, err = o.NextReady(ctx); err != nil {
 		return QueueStats{}, err
 	}
 	return s, nil
@@ -483,9 +525,9 @@ func countByState(ctx context.Context, q *sql.DB, table string) (map[string]int,
 // back-off ends or a running operation's lease expires; zero when no
 // operation is pending or running. A time in the past means an operation is
 // ready but may be waiting behind a running one of its pipeline.
-func (db *DB) NextReady(ctx context.Context) (time.Time, error) {
+func (o *Operations) NextReady(ctx context.Context) (time.Time, error) {
 	var pending, running sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT
+	err := o.db.read.QueryRowContext(ctx, `SELECT
 			(SELECT min(max(not_before, created_at)) FROM operations WHERE state = 'pending'),
 			(SELECT min(lease_until) FROM operations WHERE state = 'running')`).Scan(&pending, &running)
 	if err != nil {

@@ -14,18 +14,18 @@ import (
 
 func upsert(pipeline, commit, content string) store.Operation {
 	return store.Operation{
-		Pipeline: pipeline, Service: pipeline, Kind: store.KindUpdate, Commit: commit,
+		Identifier: pipeline, Service: pipeline, Kind: store.KindUpdate, Commit: commit,
 		ContentHash: content, YAML: []byte("pipeline: {identifier: " + pipeline + ", v: " + content + "}"),
 	}
 }
 
 func del(pipeline, commit string) store.Operation {
-	return store.Operation{Pipeline: pipeline, Service: pipeline, Kind: store.KindDelete, Commit: commit}
+	return store.Operation{Identifier: pipeline, Service: pipeline, Kind: store.KindDelete, Commit: commit}
 }
 
 func enqueue(tb testing.TB, db *store.DB, ops ...store.Operation) []int64 {
 	tb.Helper()
-	ids, err := db.EnqueueOperations(context.Background(), ops)
+	ids, err := db.Operations.Enqueue(context.Background(), ops)
 	if err != nil {
 		tb.Fatalf("EnqueueOperations: %v", err)
 	}
@@ -34,7 +34,7 @@ func enqueue(tb testing.TB, db *store.DB, ops ...store.Operation) []int64 {
 
 func claimOps(tb testing.TB, db *store.DB, worker string, max int) []store.Operation {
 	tb.Helper()
-	ops, err := db.ClaimOperations(context.Background(), worker, max, time.Minute)
+	ops, err := db.Operations.Claim(context.Background(), worker, max, time.Minute)
 	if err != nil {
 		tb.Fatalf("ClaimOperations: %v", err)
 	}
@@ -51,7 +51,7 @@ func opIDs(ops []store.Operation) []int64 {
 
 func getOp(tb testing.TB, db *store.DB, id int64) store.Operation {
 	tb.Helper()
-	o, err := db.GetOperation(context.Background(), id)
+	o, err := db.Operations.Get(context.Background(), id)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestEnqueueOperationsIsIdempotent(t *testing.T) {
 	if diff := cmp.Diff(first, second); diff != "" {
 		t.Errorf("IDs of the replayed batch (-first +second):\n%s", diff)
 	}
-	stats, err := db.QueueStats(ctx)
+	stats, err := db.Operations.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestEnqueueOperationsIsIdempotent(t *testing.T) {
 
 	// Replaying an operation that has since run adds nothing either.
 	for _, o := range claimOps(t, db, "w", 10) {
-		if err := db.CompleteOperation(ctx, o, "updated"); err != nil {
+		if err := db.Operations.Complete(ctx, o, "updated"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -104,13 +104,13 @@ func TestEnqueueOperationsValidates(t *testing.T) {
 	db := mustOpen(t, nil)
 	bad := map[string]store.Operation{
 		"no pipeline":  {Kind: store.KindDelete},
-		"unknown kind": {Pipeline: "a", Kind: "rename"},
-		"no yaml":      {Pipeline: "a", Kind: store.KindCreate},
-		"done state":   {Pipeline: "a", Kind: store.KindDelete, State: store.OpDone},
+		"unknown kind": {Identifier: "a", Kind: "rename"},
+		"no yaml":      {Identifier: "a", Kind: store.KindCreate},
+		"done state":   {Identifier: "a", Kind: store.KindDelete, State: store.OpDone},
 	}
 	for name, op := range bad {
 		t.Run(name, func(t *testing.T) {
-			if _, err := db.EnqueueOperations(context.Background(), []store.Operation{op}); err == nil {
+			if _, err := db.Operations.Enqueue(context.Background(), []store.Operation{op}); err == nil {
 				t.Errorf("EnqueueOperations(%+v) succeeded", op)
 			}
 		})
@@ -148,7 +148,7 @@ func TestNewerOperationWaitsForRunningOne(t *testing.T) {
 	if got := claimOps(t, db, "w2", 10); got != nil {
 		t.Fatalf("claim while a is running = %v, want nothing", opIDs(got))
 	}
-	if err := db.CompleteOperation(ctx, running[0], "updated"); err != nil {
+	if err := db.Operations.Complete(ctx, running[0], "updated"); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(second, opIDs(claimOps(t, db, "w2", 10))); diff != "" {
@@ -162,7 +162,7 @@ func TestRetryWithNewerWaitingSupersedes(t *testing.T) {
 	enqueue(t, db, upsert("a", "p1", "h1"))
 	running := claimOps(t, db, "w", 10)
 	second := enqueue(t, db, upsert("a", "p2", "h2"))
-	if err := db.RetryOperation(ctx, running[0], "harness: 503", time.Time{}); err != nil {
+	if err := db.Operations.Retry(ctx, running[0], "harness: 503", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	got := getOp(t, db, running[0].ID)
@@ -183,7 +183,7 @@ func TestClaimOperationsOnePerPipelineInOrder(t *testing.T) {
 	if diff := cmp.Diff(ids[1:], opIDs(got)); diff != "" {
 		t.Errorf("claimed (-want +got):\n%s", diff)
 	}
-	if err := db.CompleteOperation(ctx, aRunning[0], "ok"); err != nil {
+	if err := db.Operations.Complete(ctx, aRunning[0], "ok"); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(ids[:1], opIDs(claimOps(t, db, "w", 10))); diff != "" {
@@ -209,11 +209,11 @@ func TestOperationLeaseExpiry(t *testing.T) {
 	}
 	// The old holder finishes late: its result must not count.
 	for name, late := range map[string]func() error{
-		"complete": func() error { return db.CompleteOperation(ctx, dead[0], "late") },
-		"retry":    func() error { return db.RetryOperation(ctx, dead[0], "late", c.Now()) },
-		"fail":     func() error { return db.FailOperation(ctx, dead[0], "late") },
-		"extend":   func() error { return db.ExtendOperation(ctx, dead[0], time.Minute) },
-		"release":  func() error { return db.ReleaseOperation(ctx, dead[0]) },
+		"complete": func() error { return db.Operations.Complete(ctx, dead[0], "late") },
+		"retry":    func() error { return db.Operations.Retry(ctx, dead[0], "late", c.Now()) },
+		"fail":     func() error { return db.Operations.Fail(ctx, dead[0], "late") },
+		"extend":   func() error { return db.Operations.Extend(ctx, dead[0], time.Minute) },
+		"release":  func() error { return db.Operations.Release(ctx, dead[0]) },
 	} {
 		if err := late(); !errors.Is(err, store.ErrLeaseLost) {
 			t.Errorf("%s by the old holder: %v, want ErrLeaseLost", name, err)
@@ -222,11 +222,11 @@ func TestOperationLeaseExpiry(t *testing.T) {
 	if got := getOp(t, db, live[0].ID); got.State != store.OpRunning || got.Worker != "live" {
 		t.Fatalf("op after the old holder's calls: %s by %q, want running by live", got.State, got.Worker)
 	}
-	if err := db.CompleteOperation(ctx, live[0], "updated"); err != nil {
+	if err := db.Operations.Complete(ctx, live[0], "updated"); err != nil {
 		t.Fatal(err)
 	}
 	// And once done, nothing moves it back.
-	if err := db.FailOperation(ctx, live[0], "again"); !errors.Is(err, store.ErrLeaseLost) {
+	if err := db.Operations.Fail(ctx, live[0], "again"); !errors.Is(err, store.ErrLeaseLost) {
 		t.Errorf("FailOperation after completion: %v, want ErrLeaseLost", err)
 	}
 	got := getOp(t, db, live[0].ID)
@@ -242,13 +242,13 @@ func TestRetryFailAndRelease(t *testing.T) {
 	ids := enqueue(t, db, upsert("a", "p1", "h1"), upsert("b", "p1", "h1"), upsert("c", "p1", "h1"))
 	ops := claimOps(t, db, "w", 3)
 
-	if err := db.RetryOperation(ctx, ops[0], "harness: 429", c.Now().Add(30*time.Second)); err != nil {
+	if err := db.Operations.Retry(ctx, ops[0], "harness: 429", c.Now().Add(30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.FailOperation(ctx, ops[1], "harness: 400 INVALID_REQUEST"); err != nil {
+	if err := db.Operations.Fail(ctx, ops[1], "harness: 400 INVALID_REQUEST"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.ReleaseOperation(ctx, ops[2]); err != nil {
+	if err := db.Operations.Release(ctx, ops[2]); err != nil {
 		t.Fatal(err)
 	}
 	// c was released: claimable at once, attempt not counted. a waits 30s.
@@ -256,7 +256,7 @@ func TestRetryFailAndRelease(t *testing.T) {
 	if len(got) != 1 || got[0].ID != ids[2] || got[0].Attempts != 1 {
 		t.Fatalf("claim = %+v, want op %d at attempt 1", got, ids[2])
 	}
-	stats, err := db.QueueStats(ctx)
+	stats, err := db.Operations.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestRetryFailAndRelease(t *testing.T) {
 	if len(again) != 1 || again[0].ID != ids[0] || again[0].Attempts != 2 || again[0].LastError != "harness: 429" {
 		t.Fatalf("claim after back-off = %+v", again)
 	}
-	failed, err := db.ListOperations(ctx, store.OperationFilter{States: []store.OperationState{store.OpFailed}})
+	failed, err := db.Operations.List(ctx, store.OperationFilter{States: []store.OperationState{store.OpFailed}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,13 +285,13 @@ func TestHeldDeletes(t *testing.T) {
 	held.State = store.OpHeld
 	ids := enqueue(t, db, held, del("b", "p2"), upsert("c", "p2", "h2"))
 
-	if n, err := db.HoldDeletes(ctx, "p2"); err != nil || n != 1 {
+	if n, err := db.Operations.HoldDeletes(ctx, "p2"); err != nil || n != 1 {
 		t.Fatalf("HoldDeletes = %d, %v; want 1 (the pending delete of b)", n, err)
 	}
 	if diff := cmp.Diff(ids[2:], opIDs(claimOps(t, db, "w", 10))); diff != "" {
 		t.Errorf("claim with deletes held (-want +got):\n%s", diff)
 	}
-	if n, err := db.ReleaseHeld(ctx, "p2"); err != nil || n != 2 {
+	if n, err := db.Operations.ReleaseHeld(ctx, "p2"); err != nil || n != 2 {
 		t.Fatalf("ReleaseHeld = %d, %v; want 2", n, err)
 	}
 	if diff := cmp.Diff(ids[:2], opIDs(claimOps(t, db, "w", 10))); diff != "" {
@@ -318,14 +318,14 @@ func TestListOperationsFilters(t *testing.T) {
 		want []int64
 	}{
 		{"all, newest first", store.OperationFilter{}, []int64{ids[2], ids[1], ids[0]}},
-		{"pipeline", store.OperationFilter{Pipeline: "a"}, []int64{ids[2], ids[0]}},
+		{"pipeline", store.OperationFilter{Identifier: "a"}, []int64{ids[2], ids[0]}},
 		{"commit", store.OperationFilter{Commit: "p1"}, []int64{ids[1], ids[0]}},
 		{"state", store.OperationFilter{States: []store.OperationState{store.OpSuperseded}}, []int64{ids[0]}},
 		{"limit", store.OperationFilter{Limit: 1}, []int64{ids[2]}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.ListOperations(ctx, tt.f)
+			got, err := db.Operations.List(ctx, tt.f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -334,7 +334,7 @@ func TestListOperationsFilters(t *testing.T) {
 			}
 		})
 	}
-	if _, err := db.GetOperation(ctx, 999); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.Operations.Get(ctx, 999); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetOperation(999): %v, want ErrNotFound", err)
 	}
 }
@@ -351,11 +351,85 @@ func BenchmarkEnqueue(b *testing.B) {
 					n++
 					ops[i] = upsert(fmt.Sprintf("svc_%d", n%500), fmt.Sprintf("c%d", n), "h")
 				}
-				if _, err := db.EnqueueOperations(context.Background(), ops); err != nil {
+				if _, err := db.Operations.Enqueue(context.Background(), ops); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/op-enqueued")
 		})
+	}
+}
+
+// entityOp is an upsert of an entity of kind that waits for after.
+func entityOp(kind, id, commit string, after ...string) store.Operation {
+	o := upsert(id, commit, "h-"+id)
+	o.Entity, o.After = kind, after
+	return o
+}
+
+// TestOperationsWaitForTheEntitiesTheyDependOn checks the dependency
+// order of entities: a pipeline is saved only once its Service's earlier
+// operation finished, and deletes in reverse; operations on entities of
+// other kinds with the same identifier do not wait for each other.
+func TestOperationsWaitForTheEntitiesTheyDependOn(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := mustOpen(t, c)
+	ids := enqueue(t, db,
+		entityOp("environment", "prod", "c1"),
+		entityOp("infrastructure", "prod_euw1_k8s", "c1", "environment/prod"),
+		entityOp("service", "pay", "c1"),
+		entityOp("pipeline", "pay", "c1", "service/pay", "environment/prod", "infrastructure/prod_euw1_k8s"),
+		entityOp("trigger", "pay_new_image", "c1", "pipeline/pay"),
+	)
+	step := func(want ...int64) []store.Operation {
+		t.Helper()
+		got := claimOps(t, db, "w", 10)
+		if diff := cmp.Diff(want, opIDs(got)); diff != "" {
+			t.Fatalf("claimed (-want +got):\n%s", diff)
+		}
+		return got
+	}
+	// The environment and the Service (the same identifier as the pipeline,
+	// another kind) go first; the infrastructure waits for its environment.
+	first := step(ids[0], ids[2])
+	if err := db.Operations.Complete(ctx, first[0], "created"); err != nil {
+		t.Fatal(err)
+	}
+	step(ids[1])
+	// The pipeline still waits for its Service, then for the
+	// infrastructure.
+	if err := db.Operations.Fail(ctx, first[1], "permanent"); err != nil {
+		t.Fatal(err)
+	}
+	step() // a failed Service no longer blocks, but the infrastructure is running
+	infra := getOp(t, db, ids[1])
+	if err := db.Operations.Complete(ctx, infra, "created"); err != nil {
+		t.Fatal(err)
+	}
+	pipeline := step(ids[3])
+	if err := db.Operations.Complete(ctx, pipeline[0], "created"); err != nil {
+		t.Fatal(err)
+	}
+	step(ids[4])
+}
+
+func TestOperationsOfOtherKindsWithTheSameIdentifierDoNotSupersede(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	ids := enqueue(t, db, entityOp("service", "pay", "c1"))
+	more := enqueue(t, db, entityOp("pipeline", "pay", "c2"), entityOp("service", "pay", "c2"))
+	if got := getOp(t, db, ids[0]); got.State != store.OpSuperseded || got.SupersededBy != more[1] {
+		t.Errorf("the older Service operation is %s (by %d), want superseded by the newer Service one %d", got.State, got.SupersededBy, more[1])
+	}
+	if got := getOp(t, db, more[0]); got.State != store.OpPending {
+		t.Errorf("the pipeline operation is %s, want pending", got.State)
+	}
+}
+
+func TestEnqueueRefusesAMalformedDependency(t *testing.T) {
+	db := mustOpen(t, newClock())
+	if _, err := db.Operations.Enqueue(context.Background(), []store.Operation{entityOp("pipeline", "p", "c", "service")}); err == nil {
+		t.Error("a dependency that is not kind/identifier was enqueued")
 	}
 }

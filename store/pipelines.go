@@ -43,15 +43,15 @@ func scanPipelineState(s rowScanner) (PipelineState, error) {
 	return p, err
 }
 
-// UpsertPipelineState writes p, replacing the service's previous state.
-func (db *DB) UpsertPipelineState(ctx context.Context, p PipelineState) error {
+// Upsert writes p, replacing the service's previous state.
+func (ps *Pipelines) Upsert(ctx context.Context, p PipelineState) error {
 	if p.Service == "" || p.Pipeline == "" {
 		return fmt.Errorf("saving pipeline state: service and pipeline are required")
 	}
 	if p.HarnessState == "" {
 		p.HarnessState = HarnessPending
 	}
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := ps.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO pipeline_states (`+pipelineStateCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (service) DO UPDATE SET
@@ -70,9 +70,9 @@ func (db *DB) UpsertPipelineState(ctx context.Context, p PipelineState) error {
 	return nil
 }
 
-// GetPipelineState returns the state of service, or ErrNotFound.
-func (db *DB) GetPipelineState(ctx context.Context, service string) (PipelineState, error) {
-	p, err := scanPipelineState(db.read.QueryRowContext(ctx,
+// Get returns the state of service, or ErrNotFound.
+func (ps *Pipelines) Get(ctx context.Context, service string) (PipelineState, error) {
+	p, err := scanPipelineState(ps.db.read.QueryRowContext(ctx,
 		`SELECT `+pipelineStateCols+` FROM pipeline_states WHERE service = ?`, service))
 	if errors.Is(err, sql.ErrNoRows) {
 		return PipelineState{}, fmt.Errorf("pipeline state of %s: %w", service, ErrNotFound)
@@ -83,9 +83,9 @@ func (db *DB) GetPipelineState(ctx context.Context, service string) (PipelineSta
 	return p, nil
 }
 
-// ListPipelineStates returns every service's state, ordered by service.
-func (db *DB) ListPipelineStates(ctx context.Context) ([]PipelineState, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+pipelineStateCols+` FROM pipeline_states ORDER BY service`)
+// List returns every service's state, ordered by service.
+func (q *Pipelines) List(ctx context.Context) ([]PipelineState, error) {
+	rows, err := q.db.read.QueryContext(ctx, `SELECT `+pipelineStateCols+` FROM pipeline_states ORDER BY service`)
 	if err != nil {
 		return nil, fmt.Errorf("listing pipeline states: %w", err)
 	}
@@ -120,8 +120,8 @@ func scanBotPR(s rowScanner) (BotPR, error) {
 	return p, nil
 }
 
-// UpsertBotPR writes p, replacing what was known of the same pull request.
-func (db *DB) UpsertBotPR(ctx context.Context, p BotPR) error {
+// Upsert writes p, replacing what was known of the same pull request.
+func (b *BotPRs) Upsert(ctx context.Context, p BotPR) error {
 	if p.Repo == "" || p.Number <= 0 {
 		return fmt.Errorf("saving bot pull request: repo and number are required")
 	}
@@ -138,7 +138,7 @@ func (db *DB) UpsertBotPR(ctx context.Context, p BotPR) error {
 	if err != nil {
 		return fmt.Errorf("saving bot pull request %s#%d: %w", p.Repo, p.Number, err)
 	}
-	err = db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err = b.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO bot_prs (`+botPRCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (repo, number) DO UPDATE SET
 				state = excluded.state, head_sha = excluded.head_sha, desired_hash = excluded.desired_hash,
@@ -152,10 +152,10 @@ func (db *DB) UpsertBotPR(ctx context.Context, p BotPR) error {
 	return nil
 }
 
-// OpenBotPR returns the open bot pull request of repo (the highest-numbered
+// Open returns the open bot pull request of repo (the highest-numbered
 // one, should there be several), or ErrNotFound.
-func (db *DB) OpenBotPR(ctx context.Context, repo string) (BotPR, error) {
-	p, err := scanBotPR(db.read.QueryRowContext(ctx, `SELECT `+botPRCols+` FROM bot_prs
+func (b *BotPRs) Open(ctx context.Context, repo string) (BotPR, error) {
+	p, err := scanBotPR(b.db.read.QueryRowContext(ctx, `SELECT `+botPRCols+` FROM bot_prs
 		WHERE repo = ? AND state = 'open' ORDER BY number DESC LIMIT 1`, repo))
 	if errors.Is(err, sql.ErrNoRows) {
 		return BotPR{}, fmt.Errorf("open bot pull request of %s: %w", repo, ErrNotFound)
@@ -166,13 +166,13 @@ func (db *DB) OpenBotPR(ctx context.Context, repo string) (BotPR, error) {
 	return p, nil
 }
 
-// ListBotPRs returns up to limit bot pull requests of repo (all repositories
+// List returns up to limit bot pull requests of repo (all repositories
 // when repo is empty), most recently updated first.
-func (db *DB) ListBotPRs(ctx context.Context, repo string, limit int) ([]BotPR, error) {
+func (b *BotPRs) List(ctx context.Context, repo string, limit int) ([]BotPR, error) {
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+botPRCols+` FROM bot_prs
+	rows, err := b.db.read.QueryContext(ctx, `SELECT `+botPRCols+` FROM bot_prs
 		WHERE ?1 = '' OR repo = ?1 ORDER BY updated_at DESC, number DESC LIMIT ?2`, repo, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing bot pull requests: %w", err)

@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// GetState returns the value stored under key, or ErrNotFound. Keys name
+// Get returns the value stored under key, or ErrNotFound. Keys name
 // small facts such as the last good catalog commit.
-func (db *DB) GetState(ctx context.Context, key string) (string, error) {
+func (st *State) Get(ctx context.Context, key string) (string, error) {
 	var v string
-	err := db.read.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = ?`, key).Scan(&v)
+	err := st.db.read.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("state %q: %w", key, ErrNotFound)
 	}
@@ -22,9 +22,9 @@ func (db *DB) GetState(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-// SetState stores value under key, replacing any previous value.
-func (db *DB) SetState(ctx context.Context, key, value string) error {
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+// Set stores value under key, replacing any previous value.
+func (st *State) Set(ctx context.Context, key, value string) error {
+	err := st.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 			key, value, ms(now))
@@ -36,19 +36,19 @@ func (db *DB) SetState(ctx context.Context, key, value string) error {
 	return nil
 }
 
-// PruneState deletes the entries whose key starts with prefix and that
+// prune deletes the entries whose key starts with prefix and that
 // were last set before cutoff, and returns how many it deleted.
-func (db *DB) PruneState(ctx context.Context, prefix string, cutoff time.Time) (int64, error) {
-	return db.prune(ctx, "state "+prefix, `DELETE FROM kv WHERE substr(key, 1, length(?1)) = ?1 AND updated_at < ?2`,
+func (st *State) prune(ctx context.Context, prefix string, cutoff time.Time) (int64, error) {
+	return st.db.prune(ctx, "state "+prefix, `DELETE FROM kv WHERE substr(key, 1, length(?1)) = ?1 AND updated_at < ?2`,
 		prefix, ms(cutoff))
 }
 
-// PruneCommitState is PruneState for entries keyed prefix + a pipelines
+// pruneCommit is prune for entries keyed prefix + a pipelines
 // commit SHA: an entry is kept, however old, while an operation of that
 // commit is still open (pending, running or held), since whoever reports
 // on the commit still needs it.
-func (db *DB) PruneCommitState(ctx context.Context, prefix string, cutoff time.Time) (int64, error) {
-	return db.prune(ctx, "state "+prefix, `DELETE FROM kv WHERE substr(key, 1, length(?1)) = ?1 AND updated_at < ?2
+func (st *State) pruneCommit(ctx context.Context, prefix string, cutoff time.Time) (int64, error) {
+	return st.db.prune(ctx, "state "+prefix, `DELETE FROM kv WHERE substr(key, 1, length(?1)) = ?1 AND updated_at < ?2
 		AND NOT EXISTS (SELECT 1 FROM operations o
 			WHERE o.commit_sha = substr(kv.key, length(?1) + 1) AND o.state IN ('pending', 'running', 'held'))`,
 		prefix, ms(cutoff))
@@ -83,13 +83,13 @@ type AuditEntry struct {
 	Commit  string
 }
 
-// Audit appends e to the audit log. The log cannot be changed or deleted:
+// Append appends e to the audit log. The log cannot be changed or deleted:
 // the schema rejects UPDATE and DELETE on it.
-func (db *DB) Audit(ctx context.Context, e AuditEntry) error {
+func (a *Audit) Append(ctx context.Context, e AuditEntry) error {
 	if e.Actor == "" || e.Action == "" {
 		return fmt.Errorf("auditing: actor and action are required")
 	}
-	err := db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := a.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		at := e.At
 		if at.IsZero() {
 			at = now
@@ -110,13 +110,13 @@ type AuditFilter struct {
 	Limit   int // default 100
 }
 
-// ListAudit returns the audit entries matching f, newest first.
-func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+// List returns the audit entries matching f, newest first.
+func (a *Audit) List(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT id, at, actor, action, subject, detail, commit_sha
+	rows, err := a.db.read.QueryContext(ctx, `SELECT id, at, actor, action, subject, detail, commit_sha
 		FROM audit_log WHERE ?1 = '' OR subject = ?1 ORDER BY id DESC LIMIT ?2`, f.Subject, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing audit log: %w", err)

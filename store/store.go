@@ -41,15 +41,48 @@ var ErrNotFound = errors.New("not found")
 // level-triggered loop and the idempotent Harness calls make harmless.
 var ErrLeaseLost = errors.New("lease lost")
 
-// DB is an open store. Create it with Open and release it with Close.
+// DB is an open store. Create it with Open and release it with Close. Its
+// parts each keep one kind of record in the same database.
 type DB struct {
+	// Deliveries are the recorded webhook deliveries and internal work.
+	Deliveries *Deliveries
+	// Operations are the outbox of Harness operations.
+	Operations *Operations
+	// Pipelines are what the app knows of each service's pipeline.
+	Pipelines *Pipelines
+	// Entities are the entity files applied to Harness, by path.
+	Entities *Entities
+	// BotPRs are the pull requests the app opened.
+	BotPRs *BotPRs
+	// Blobs cache file contents by git blob SHA.
+	Blobs *Blobs
+	// Audit is the append-only audit log.
+	Audit *Audit
+	// State holds the typed key/value facts of the loop.
+	State *State
+	// Drift is the record of drift reconcile found.
+	Drift *Drift
+
 	write *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
 	read  *sql.DB // query_only connections for reads
 	path  string
 	cfg   config
 
-	recording recordQueue // RecordDelivery calls waiting for their transaction
+	recording recordQueue // Deliveries.Record calls waiting for their transaction
 }
+
+// The parts of the store. Each is a view of the same DB.
+type (
+	Deliveries struct{ db *DB }
+	Operations struct{ db *DB }
+	Pipelines  struct{ db *DB }
+	Entities   struct{ db *DB }
+	BotPRs     struct{ db *DB }
+	Blobs      struct{ db *DB }
+	Audit      struct{ db *DB }
+	State      struct{ db *DB }
+	Drift      struct{ db *DB }
+)
 
 type config struct {
 	now                 func() time.Time
@@ -130,6 +163,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	db := &DB{write: write, path: path, cfg: cfg}
+	db.Deliveries, db.Operations, db.Pipelines, db.BotPRs = &Deliveries{db}, &Operations{db}, &Pipelines{db}, &BotPRs{db}
+	db.Blobs, db.Audit, db.State, db.Entities, db.Drift = &Blobs{db}, &Audit{db}, &State{db}, &Entities{db}, &Drift{db}
 	if err := connect(ctx, write, cfg.busyTimeout); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
@@ -315,11 +350,11 @@ type rowScanner interface {
 // "3 deliveries, 1 operations"; "" when there is none. Tests and the demo
 // wait on it.
 func (db *DB) Unfinished(ctx context.Context) (string, error) {
-	ds, err := db.DeliveryStats(ctx)
+	ds, err := db.Deliveries.Stats(ctx)
 	if err != nil {
 		return "", err
 	}
-	qs, err := db.QueueStats(ctx)
+	qs, err := db.Operations.Stats(ctx)
 	if err != nil {
 		return "", err
 	}

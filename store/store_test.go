@@ -69,7 +69,7 @@ func TestOpenNewFileAndReopen(t *testing.T) {
 	if v, err := db.SchemaVersion(ctx); err != nil || v != store.LatestSchemaVersion() {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, store.LatestSchemaVersion())
 	}
-	if err := db.SetState(ctx, "catalog.last_good", "abc123"); err != nil {
+	if err := db.State.Set(ctx, "catalog.last_good", "abc123"); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -85,7 +85,7 @@ func TestOpenNewFileAndReopen(t *testing.T) {
 		if v, err := db.SchemaVersion(ctx); err != nil || v != store.LatestSchemaVersion() {
 			t.Fatalf("SchemaVersion after reopen = %d, %v; want %d", v, err, store.LatestSchemaVersion())
 		}
-		got, err := db.GetState(ctx, "catalog.last_good")
+		got, err := db.State.Get(ctx, "catalog.last_good")
 		if err != nil || got != "abc123" {
 			t.Fatalf("GetState after reopen = %q, %v; want abc123", got, err)
 		}
@@ -150,14 +150,14 @@ func TestPingAndWritable(t *testing.T) {
 func TestState(t *testing.T) {
 	db := mustOpen(t, nil)
 	ctx := context.Background()
-	if _, err := db.GetState(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.State.Get(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetState(missing) error = %v, want ErrNotFound", err)
 	}
 	for _, v := range []string{"one", "two"} {
-		if err := db.SetState(ctx, "k", v); err != nil {
+		if err := db.State.Set(ctx, "k", v); err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.GetState(ctx, "k")
+		got, err := db.State.Get(ctx, "k")
 		if err != nil || got != v {
 			t.Fatalf("GetState = %q, %v; want %q", got, err, v)
 		}
@@ -174,19 +174,20 @@ func TestPruneState(t *testing.T) {
 	set := func(keys ...string) {
 		t.Helper()
 		for _, k := range keys {
-			if err := db.SetState(ctx, k, "v"); err != nil {
+			if err := db.State.Set(ctx, k, "v"); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	set("check:old", "harness-checks:done1", "harness-checks:held1", "harness-checks:pending1", "catalog.last_good")
-	enqueue(t, db, store.Operation{Pipeline: "a_cd", Kind: store.KindDelete, Commit: "held1", State: store.OpHeld},
-		store.Operation{Pipeline: "b_cd", Kind: store.KindDelete, Commit: "pending1"},
-		store.Operation{Pipeline: "c_cd", Kind: store.KindDelete, Commit: "done1"})
+	enqueue(t, db, store.Operation{Identifier: "a_cd", Kind: store.KindDelete, Commit: "held1", State: store.OpHeld},
+		store.Operation{Identifier: "b_cd", Kind: store.KindDelete, Commit: "pending1"},
+		store.Operation{Identifier: "c_cd", Kind: store.KindDelete, Commit: "done1"},
+		upsert("d_cd", "old", "h1"), upsert("d_cd", "done1", "h2")) // the second supersedes the first
 	done := claimOps(t, db, "w", 10)
 	for _, o := range done {
 		if o.Commit == "done1" {
-			if err := db.CompleteOperation(ctx, o, "created"); err != nil {
+			if err := db.Operations.Complete(ctx, o, "created"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -195,16 +196,19 @@ func TestPruneState(t *testing.T) {
 	set("check:new", "harness-checks:new1")
 
 	cutoff := c.Now().Add(-24 * time.Hour)
-	if n, err := db.PruneState(ctx, "check:", cutoff); err != nil || n != 1 {
-		t.Errorf("PruneState(check:) = %d, %v; want 1", n, err)
+	pruned, err := db.PruneHistory(ctx, cutoff)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n, err := db.PruneCommitState(ctx, "harness-checks:", cutoff); err != nil || n != 1 {
-		t.Errorf("PruneCommitState(harness-checks:) = %d, %v; want 1", n, err)
+	// The finished operations: c_cd's delete, and d_cd's update with the
+	// one it superseded (which points at it).
+	if diff := cmp.Diff(map[string]int64{"check run ids": 1, "harness check runs": 1, "finished operations": 3}, pruned); diff != "" {
+		t.Errorf("PruneHistory (-want +got):\n%s", diff)
 	}
 	var left []string
 	for _, k := range []string{"check:old", "check:new", "harness-checks:done1", "harness-checks:held1",
 		"harness-checks:pending1", "harness-checks:new1", "catalog.last_good"} {
-		if _, err := db.GetState(ctx, k); err == nil {
+		if _, err := db.State.Get(ctx, k); err == nil {
 			left = append(left, k)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			t.Fatal(err)
@@ -220,44 +224,44 @@ func TestPipelineStates(t *testing.T) {
 	c := newClock()
 	db := mustOpen(t, c)
 	ctx := context.Background()
-	if _, err := db.GetPipelineState(ctx, "payment-service"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.Pipelines.Get(ctx, "payment-service"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetPipelineState of unknown service: %v, want ErrNotFound", err)
 	}
 	pay := store.PipelineState{
 		Service: "payment-service", Pipeline: "payment_service_cd", Path: "pipelines/payment-service-cd.yaml",
 		Archetype: "api", Team: "payments", LastRenderedCommit: "c1", ContentHash: "h1",
 	}
-	if err := db.UpsertPipelineState(ctx, pay); err != nil {
+	if err := db.Pipelines.Upsert(ctx, pay); err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(time.Minute)
 	pay.HarnessState = store.HarnessInSync
 	pay.LastAppliedCommit = "p1"
-	if err := db.UpsertPipelineState(ctx, pay); err != nil {
+	if err := db.Pipelines.Upsert(ctx, pay); err != nil {
 		t.Fatal(err)
 	}
 	audit := store.PipelineState{Service: "audit-listener", Pipeline: "audit_listener_cd", HarnessState: store.HarnessFailed, LastError: "boom"}
-	if err := db.UpsertPipelineState(ctx, audit); err != nil {
+	if err := db.Pipelines.Upsert(ctx, audit); err != nil {
 		t.Fatal(err)
 	}
 	pay.UpdatedAt = c.Now()
 	audit.UpdatedAt = c.Now()
 
-	got, err := db.GetPipelineState(ctx, "payment-service")
+	got, err := db.Pipelines.Get(ctx, "payment-service")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(pay, got); diff != "" {
 		t.Errorf("GetPipelineState (-want +got):\n%s", diff)
 	}
-	list, err := db.ListPipelineStates(ctx)
+	list, err := db.Pipelines.List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]store.PipelineState{audit, pay}, list); diff != "" {
 		t.Errorf("ListPipelineStates (-want +got):\n%s", diff)
 	}
-	if err := db.UpsertPipelineState(ctx, store.PipelineState{Service: "x", Pipeline: "x", HarnessState: "bogus"}); err == nil {
+	if err := db.Pipelines.Upsert(ctx, store.PipelineState{Service: "x", Pipeline: "x", HarnessState: "bogus"}); err == nil {
 		t.Errorf("UpsertPipelineState with an unknown Harness state succeeded")
 	}
 }
@@ -267,34 +271,34 @@ func TestBotPRs(t *testing.T) {
 	db := mustOpen(t, c)
 	ctx := context.Background()
 	const repo = "company-harness/harness-pipelines"
-	if _, err := db.OpenBotPR(ctx, repo); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.BotPRs.Open(ctx, repo); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("OpenBotPR with none: %v, want ErrNotFound", err)
 	}
 	old := store.BotPR{Repo: repo, Number: 7, State: store.PROpen, HeadSHA: "a", DesiredHash: "d1", SourceCommits: []string{"cfg1"}}
-	if err := db.UpsertBotPR(ctx, old); err != nil {
+	if err := db.BotPRs.Upsert(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(time.Minute)
 	old.State = store.PRMerged
-	if err := db.UpsertBotPR(ctx, old); err != nil {
+	if err := db.BotPRs.Upsert(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(time.Minute)
 	cur := store.BotPR{Repo: repo, Number: 9, State: store.PROpen, HeadSHA: "b", DesiredHash: "d2", SourceCommits: []string{"cfg2", "tpl1"}}
-	if err := db.UpsertBotPR(ctx, cur); err != nil {
+	if err := db.BotPRs.Upsert(ctx, cur); err != nil {
 		t.Fatal(err)
 	}
 	old.UpdatedAt = c.Now().Add(-time.Minute)
 	cur.UpdatedAt = c.Now()
 
-	got, err := db.OpenBotPR(ctx, repo)
+	got, err := db.BotPRs.Open(ctx, repo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(cur, got); diff != "" {
 		t.Errorf("OpenBotPR (-want +got):\n%s", diff)
 	}
-	list, err := db.ListBotPRs(ctx, repo, 10)
+	list, err := db.BotPRs.List(ctx, repo, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,12 +317,12 @@ func TestAuditLog(t *testing.T) {
 		{Actor: "app", Action: "harness.update", Subject: "payment_service_cd", Commit: "p2"},
 	}
 	for _, e := range entries {
-		if err := db.Audit(ctx, e); err != nil {
+		if err := db.Audit.Append(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 		c.Advance(time.Second)
 	}
-	got, err := db.ListAudit(ctx, store.AuditFilter{Subject: "payment_service_cd"})
+	got, err := db.Audit.List(ctx, store.AuditFilter{Subject: "payment_service_cd"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,8 +334,36 @@ func TestAuditLog(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ListAudit (-want +got):\n%s", diff)
 	}
-	all, err := db.ListAudit(ctx, store.AuditFilter{})
+	all, err := db.Audit.List(ctx, store.AuditFilter{})
 	if err != nil || len(all) != 3 {
 		t.Errorf("ListAudit(all) = %d entries, %v; want 3", len(all), err)
+	}
+}
+
+func TestDriftEventsAreRecordedAndMarkedRepaired(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := mustOpen(t, c)
+	ids := enqueue(t, db, upsert("a_cd", "c1", "h1"))
+	events := []store.DriftEvent{
+		{Commit: "c1", Entity: "pipeline", Identifier: "a_cd", Drift: "different", Diff: "-timeout: 10m\n+timeout: 99m", OperationID: ids[0]},
+		{Commit: "c1", Entity: "service", Identifier: "b", Drift: "missing"},
+	}
+	if _, err := db.Drift.Record(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Minute)
+	if err := db.Drift.Repaired(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Drift.List(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].Identifier != "a_cd" || !got[1].RepairedAt.Equal(c.Now()) || !got[0].RepairedAt.IsZero() {
+		t.Errorf("drift events = %+v; want a_cd repaired now, b not", got)
+	}
+	if got[1].Diff != events[0].Diff || got[1].Drift != "different" || got[1].OperationID != ids[0] {
+		t.Errorf("a_cd's event = %+v", got[1])
 	}
 }

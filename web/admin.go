@@ -1,9 +1,12 @@
 package web
 
-// The admin API: JSON under /api/v1, protected by the bearer token
-// server.admin_token. Without a token configured the API is disabled and
-// every route under /api/v1 answers 404 with a message saying how to
-// enable it.
+// The admin API: JSON under /api/v1, protected by the admin tokens
+// (server.admin_token and the named server.admin_tokens), sent as bearer
+// tokens. Without a token configured the API is disabled and every route
+// under /api/v1 answers 404 with a message saying how to enable it. Every
+// request is logged with the client's address and the token's name (info
+// when served, warn when refused), and every action is written to the
+// audit log under the token's name.
 //
 //	GET  /api/v1/pipelines                  {"pipelines": [pipeline...]}
 //	GET  /api/v1/pipelines/{service}        pipeline
@@ -11,14 +14,13 @@ package web
 //	GET  /api/v1/operations?status=&pipeline=&limit=
 //	                                        {"operations": [operation...]}
 //	POST /api/v1/reconcile                  202 {"queued": true}
+//	GET  /api/v1/audit?subject=&limit=      {"entries": [entry...]}
 //
 // Errors are {"error": "message"} with 400, 401 (and WWW-Authenticate:
 // Bearer), 404, 405 (and Allow), 409, 502 or 500.
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"sort"
@@ -64,46 +66,22 @@ func (s *Server) adminAPI() http.Handler {
 	route(adminPrefix+"/pipelines/{service}/sync", map[string]apiHandler{http.MethodPost: s.syncPipeline})
 	route(adminPrefix+"/operations", map[string]apiHandler{http.MethodGet: s.listOperations})
 	route(adminPrefix+"/reconcile", map[string]apiHandler{http.MethodPost: s.queueReconcile})
+	route(adminPrefix+"/audit", map[string]apiHandler{http.MethodGet: s.listAudit})
 	routes.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, "no such route: %s %s", r.Method, r.URL.Path))
 	})
 
+	guarded := s.guarded(routes, s.writeError)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(s.opts.Log.WithContext(r.Context()))
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		want := s.opts.AdminToken
-		if want == "" {
-			s.writeError(w, r, errorf(http.StatusNotFound, "admin API disabled: set server.admin_token"))
+		if len(s.opts.Tokens) == 0 {
+			s.writeError(w, r, errorf(http.StatusNotFound, "admin API disabled: set server.admin_token or server.admin_tokens"))
 			return
 		}
-		if err := checkBearer(r, want); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		routes.ServeHTTP(w, r)
+		guarded.ServeHTTP(w, r)
 	})
-}
-
-// checkBearer checks the request's bearer token against want in constant
-// time. Both sides are hashed first, so that neither the comparison's
-// duration nor its early exit on a length mismatch tells anything about
-// the token's length.
-func checkBearer(r *http.Request, want string) error {
-	header := r.Header.Get("Authorization")
-	if header == "" {
-		return errorf(http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <server.admin_token>")
-	}
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return errorf(http.StatusUnauthorized, "unsupported authorization scheme: send Authorization: Bearer <server.admin_token>")
-	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	expected := sha256.Sum256([]byte(want))
-	if subtle.ConstantTimeCompare(got[:], expected[:]) != 1 {
-		return errorf(http.StatusUnauthorized, "invalid bearer token")
-	}
-	return nil
 }
 
 // methods dispatches on the request method; GET handlers answer HEAD too.
@@ -259,7 +237,7 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
 	}{Operations: make([]operationJSON, 0, len(ops))}
 	for _, op := range ops {
 		out.Operations = append(out.Operations, operationJSON{
-			ID: op.ID, Pipeline: op.Pipeline, Service: op.Service, Kind: string(op.Kind), State: string(op.State),
+			ID: op.ID, Pipeline: op.Identifier, Service: op.Service, Kind: string(op.Kind), State: string(op.State),
 			Attempts: op.Attempts, LastError: op.LastError, Result: op.Result, Commit: op.Commit,
 			ConfigCommit: op.ConfigCommit, Reason: op.Reason, SupersededBy: op.SupersededBy,
 			CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt,
@@ -271,7 +249,7 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
 
 func parseOperationFilter(r *http.Request) (store.OperationFilter, error) {
 	q := r.URL.Query()
-	f := store.OperationFilter{Pipeline: q.Get("pipeline"), Limit: defaultOperationsLimit}
+	f := store.OperationFilter{Identifier: q.Get("pipeline"), Limit: defaultOperationsLimit}
 	for _, s := range strings.Split(q.Get("status"), ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
@@ -315,10 +293,52 @@ func (s *Server) queueReconcile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// adminAudit records an admin action; failing to is logged, not fatal:
-// the action has already been taken.
+// adminAudit records an admin action under the name of the token that
+// asked for it, with the client's address; failing to is logged, not
+// fatal: the action has already been taken.
 func (s *Server) adminAudit(ctx context.Context, action, subject, detail, commit string) {
-	if err := s.opts.Store.Audit(ctx, store.AuditEntry{Actor: adminActor, Action: action, Subject: subject, Detail: detail, Commit: commit}); err != nil {
+	c := clientOf(ctx)
+	e := store.AuditEntry{Actor: adminActor + ":" + c.Token, Action: action, Subject: subject,
+		Detail: detail + " (from " + c.Address + ")", Commit: commit}
+	if err := s.opts.Store.Audit(ctx, e); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("writing audit log")
 	}
+}
+
+// auditJSON is one audit log entry in the admin API.
+type auditJSON struct {
+	ID      int64     `json:"id"`
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Subject string    `json:"subject"`
+	Detail  string    `json:"detail"`
+	Commit  string    `json:"commit"`
+}
+
+// listAudit answers GET /api/v1/audit, newest first: subject selects one
+// subject (a service, a pipeline, a bot PR), limit 1 to 1000 (default 100).
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.AuditFilter{Subject: q.Get("subject"), Limit: defaultOperationsLimit}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxOperationsLimit {
+			return errorf(http.StatusBadRequest, "invalid limit %q: want a number from 1 to %d", v, maxOperationsLimit)
+		}
+		f.Limit = n
+	}
+	entries, err := s.opts.Store.ListAudit(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Entries []auditJSON `json:"entries"`
+	}{Entries: make([]auditJSON, 0, len(entries))}
+	for _, e := range entries {
+		out.Entries = append(out.Entries, auditJSON{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action,
+			Subject: e.Subject, Detail: e.Detail, Commit: e.Commit})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }

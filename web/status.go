@@ -62,14 +62,16 @@ type statusData struct {
 	ConfigRepo    link
 	PipelinesRepo link
 	LastError     string
-	Services      []serviceRow
-	BotPR         *botPRView // the open bot PR, if any
-	LastBotPR     *botPRView // otherwise the most recent one, if any
-	Queue         queueView
-	Deliveries    deliveriesView
-	Attention     []operationRow
-	Recent        []deliveryRow
-	Drift         *driftView
+	// Unreachable are the repositories the App cannot reach: shown first.
+	Unreachable []RepoProblem
+	Services    []serviceRow
+	BotPR       *botPRView // the open bot PR, if any
+	LastBotPR   *botPRView // otherwise the most recent one, if any
+	Queue       queueView
+	Deliveries  deliveriesView
+	Attention   []operationRow
+	Recent      []deliveryRow
+	Drift       *driftView
 }
 
 type link struct{ Text, URL string }
@@ -138,6 +140,7 @@ func (s *Server) statusView(ctx context.Context) (statusData, error) {
 		ConfigRepo:    link{configRepo.String(), s.opts.Links.Repo(configRepo)},
 		PipelinesRepo: link{pipelinesRepo.String(), s.opts.Links.Repo(pipelinesRepo)},
 		LastError:     cutText(s.opts.Loop.LastError()),
+		Unreachable:   s.problems(),
 	}
 	for _, section := range []func(context.Context, *statusData) error{v.services, v.botPR, v.queue, v.deliveries, v.drift} {
 		if err := section(ctx, &d); err != nil {
@@ -233,7 +236,7 @@ func (v viewer) queue(ctx context.Context, d *statusData) error {
 		if op.State != record.OpFailed {
 			state = "retrying"
 		}
-		d.Attention = append(d.Attention, operationRow{ID: op.ID, Pipeline: op.Pipeline, Service: op.Service,
+		d.Attention = append(d.Attention, operationRow{ID: op.ID, Pipeline: op.Identifier, Service: op.Service,
 			Kind: string(op.Kind), State: state, Attempts: op.Attempts, LastError: cutText(op.LastError),
 			Updated: stampOf(v.now, op.UpdatedAt)})
 	}

@@ -92,6 +92,9 @@ func (s *fixedStore) LastDrift(context.Context) (record.DriftReport, bool, error
 }
 
 func (s *fixedStore) Writable(context.Context) error { return s.writable }
+func (s *fixedStore) ListAudit(context.Context, store.AuditFilter) ([]store.AuditEntry, error) {
+	return s.audited, nil
+}
 func (s *fixedStore) Audit(_ context.Context, e store.AuditEntry) error {
 	s.audited = append(s.audited, e)
 	return nil
@@ -104,10 +107,11 @@ func (l fixedLoop) Sync(context.Context, string) (loop.SyncResult, error) {
 	return loop.SyncResult{}, nil
 }
 
-func server(s *fixedStore, l fixedLoop) http.Handler {
+func server(s *fixedStore, l fixedLoop, problems ...web.RepoProblem) http.Handler {
 	mux := http.NewServeMux()
 	web.New(web.Options{
-		Store: s, Loop: l, Enqueue: func(context.Context, work.Kind, string) error { return nil },
+		Reachability: func() []web.RepoProblem { return problems },
+		Store:        s, Loop: l, Enqueue: func(context.Context, work.Kind, string) error { return nil },
 		Metrics:    http.NotFoundHandler(),
 		ConfigRepo: gh.ParseRepo("company/platform-next"), PipelinesRepo: gh.ParseRepo("company-harness/harness-pipelines"),
 		Links: present.Links{Web: "https://github.com"}, Now: func() time.Time { return now },
@@ -128,9 +132,9 @@ func busyStore() *fixedStore {
 				HarnessState: record.HarnessPending, UpdatedAt: ago(10 * time.Second)},
 		},
 		ops: []record.Operation{
-			{ID: 7, Pipeline: "orders_cd", Service: "orders", Kind: record.KindUpdate, State: record.OpFailed, Attempts: 10,
+			{ID: 7, Identifier: "orders_cd", Service: "orders", Kind: record.KindUpdate, State: record.OpFailed, Attempts: 10,
 				LastError: "harness: INVALID_REQUEST", UpdatedAt: ago(time.Hour)},
-			{ID: 9, Pipeline: "reporting_cd", Service: "reporting", Kind: record.KindCreate, State: record.OpPending, Attempts: 2,
+			{ID: 9, Identifier: "reporting_cd", Service: "reporting", Kind: record.KindCreate, State: record.OpPending, Attempts: 2,
 				LastError: "harness: 503", UpdatedAt: ago(time.Minute)},
 		},
 		open:   &record.BotPR{Number: 42, State: record.PROpen, HeadSHA: "beef000000000000000000000000000000000002", UpdatedAt: ago(2 * time.Minute)},
@@ -151,15 +155,18 @@ func busyStore() *fixedStore {
 // one; a change to the page shows up as a diff of testdata/*.html.
 func TestStatusPageGolden(t *testing.T) {
 	for name, c := range map[string]struct {
-		store *fixedStore
-		loop  fixedLoop
+		store    *fixedStore
+		loop     fixedLoop
+		problems []web.RepoProblem
 	}{
 		"status-idle.html": {store: &fixedStore{}},
-		"status-busy.html": {store: busyStore(), loop: fixedLoop{lastError: "2026-12-06T11:59:00Z: propose: reading branch main: 502"}},
+		"status-busy.html": {store: busyStore(), loop: fixedLoop{lastError: "2026-12-06T11:59:00Z: propose: reading branch main: 502"},
+			problems: []web.RepoProblem{{Repo: "company/platform-next", Problem: "company/platform-next is not among the repositories the GitHub App's installation on company can access, or does not exist",
+				Fix: `Add company/platform-next to the installation's repositories under "Repository access" at https://github.com/organizations/company/settings/installations/7, or check the repository's name.`}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			server(c.store, c.loop).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			server(c.store, c.loop, c.problems...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("GET / = %d", rec.Code)
 			}

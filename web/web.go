@@ -24,7 +24,8 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
 
-// Store is what the surfaces read and record. *store.DB implements it.
+// Store is the surfaces' read model: what they read, and the audit log
+// they append to. The app adapts the store to it.
 type Store interface {
 	ListPipelineStates(ctx context.Context) ([]record.PipelineState, error)
 	GetPipelineState(ctx context.Context, service string) (record.PipelineState, error)
@@ -37,6 +38,7 @@ type Store interface {
 	LastDrift(ctx context.Context) (record.DriftReport, bool, error)
 	Writable(ctx context.Context) error
 	Audit(ctx context.Context, e store.AuditEntry) error
+	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 }
 
 // Loop is what the surfaces ask of the loop. *loop.Loop implements it.
@@ -50,6 +52,13 @@ type Loop interface {
 // Enqueue records work for the workers (why names who asked).
 type Enqueue func(ctx context.Context, kind work.Kind, why string) error
 
+// RepoProblem is a repository the App cannot reach, and the fix.
+type RepoProblem struct {
+	Repo    string `json:"repo"`
+	Problem string `json:"problem"`
+	Fix     string `json:"fix"`
+}
+
 // Options configure a Server.
 type Options struct {
 	Store   Store
@@ -60,10 +69,18 @@ type Options struct {
 	// ConfigRepo and PipelinesRepo are the repositories served.
 	ConfigRepo, PipelinesRepo gh.Repo
 	Links                     present.Links
-	// AdminToken protects the admin API; "" disables it.
-	AdminToken string
-	Log        zerolog.Logger
-	Now        func() time.Time
+	// Tokens protect the admin API (and the status page, with
+	// StatusRequiresToken); none disables the admin API.
+	Tokens []Token
+	// StatusRequiresToken makes the status page ask for an admin token
+	// (HTTP Basic authentication, the token as the password), for a
+	// deployment that serves everything on one public address.
+	StatusRequiresToken bool
+	Log                 zerolog.Logger
+	Now                 func() time.Time
+	// Reachability lists the repositories the App cannot reach (nil: none
+	// known).
+	Reachability func() []RepoProblem
 }
 
 // Server is the HTTP surfaces.
@@ -87,22 +104,55 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", s.opts.Metrics)
-	mux.HandleFunc("GET /{$}", s.statusPage)
+	var status http.Handler = http.HandlerFunc(s.statusPage)
+	if s.opts.StatusRequiresToken {
+		status = s.guarded(status, s.askForToken)
+	}
+	mux.Handle("GET /{$}", status)
 	api := s.adminAPI()
 	mux.Handle(adminPrefix+"/", api)
 	mux.Handle(adminPrefix, api)
 }
 
+// readiness is the answer of GET /readyz.
+type readiness struct {
+	Status string `json:"status"` // ready | degraded | unavailable
+	Error  string `json:"error,omitempty"`
+	// Problems are the repositories the App cannot reach, with the fix:
+	// the server is degraded (still ready: it must keep receiving the
+	// installation events that end the problem).
+	Problems []RepoProblem `json:"problems,omitempty"`
+}
+
 // ready answers 200 when the store is writable and the configuration is
-// loaded (it is, or the server would not exist); 503 otherwise.
+// loaded (it is, or the server would not exist), "degraded" when a
+// repository cannot be reached; 503 when the store is not writable.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.opts.Store.Writable(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store not writable: " + err.Error()})
+		writeJSON(w, http.StatusServiceUnavailable, readiness{Status: "unavailable", Error: "store not writable: " + err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	rd := readiness{Status: "ready", Problems: s.problems()}
+	if len(rd.Problems) > 0 {
+		rd.Status = "degraded"
+	}
+	writeJSON(w, http.StatusOK, rd)
+}
+
+func (s *Server) problems() []RepoProblem {
+	if s.opts.Reachability == nil {
+		return nil
+	}
+	return s.opts.Reachability()
+}
+
+// askForToken refuses the status page to a browser without a token, and
+// asks it for one.
+func (s *Server) askForToken(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="pipeline-orchestrator status (an admin token as the password)"`)
+	s.writeError(w, r, err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -160,7 +210,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		log.Debug().Str("error", err.Error()).Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).Msg("request refused")
 	}
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pipeline-orchestrator"`)
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {

@@ -22,6 +22,7 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/loop"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/metrics"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
 
@@ -73,6 +74,9 @@ func Deps(cfg app.Config, db *store.DB, log *zerolog.Logger, m *metrics.Metrics,
 		RateLimit:  cfg.Harness.RateLimit,
 		Observe:    m.HarnessObserver,
 		HTTPClient: &http.Client{Transport: opts.Transport},
+		// Entities without the tag are not the app's: never overwritten,
+		// never deleted.
+		ManagedTag: harness.Tag{Key: render.ManagedByTag, Value: render.ManagedByValue},
 	})
 	if err != nil {
 		return app.Deps{}, fmt.Errorf("creating Harness client: %w", err)
@@ -93,17 +97,22 @@ type Server struct {
 	DB      *store.DB
 	Config  app.Config
 	Metrics *metrics.Metrics
-	// URL is the app's base URL, e.g. http://127.0.0.1:41234.
+	// URL is the app's base URL, e.g. http://127.0.0.1:41234: the public
+	// listener (server.address).
 	URL string
+	// PrivateURL is the base URL of the private listener
+	// (server.private_address): the status page, the admin API and the
+	// metrics. Without one, it is URL.
+	PrivateURL string
 
-	srv    *http.Server
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
+	servers []*http.Server
+	cancel  context.CancelFunc
+	done    chan error
+	once    sync.Once
 }
 
-// Start opens the store, wires the app, listens on cfg.Server.Address and
-// runs the workers until Stop. `serve`, `demo` and the tests all start the
+// Start opens the store, wires the app, listens on cfg.Server.Address (and
+// cfg.Server.PrivateAddress when set) and runs the workers until Stop. `serve`, `demo` and the tests all start the
 // app this way.
 func Start(ctx context.Context, cfg app.Config, log *zerolog.Logger) (*Server, error) {
 	// Deliveries get as many attempts as Harness operations: a run that
@@ -124,30 +133,53 @@ func Start(ctx context.Context, cfg app.Config, log *zerolog.Logger) (*Server, e
 		db.Close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Address)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("listening on %s: %w", cfg.Server.Address, err)
+	// Without a private address everything is served on the public one;
+	// with one, the public address serves only the webhook.
+	listeners := []struct {
+		addr    string
+		handler http.Handler
+	}{{cfg.Server.Address, a.Handler()}}
+	if cfg.Server.PrivateAddress != "" {
+		listeners = []struct {
+			addr    string
+			handler http.Handler
+		}{{cfg.Server.Address, a.PublicHandler()}, {cfg.Server.PrivateAddress, a.Handler()}}
+	}
+	var lns []net.Listener
+	for _, l := range listeners {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, open := range lns {
+				open.Close()
+			}
+			db.Close()
+			return nil, fmt.Errorf("listening on %s: %w", l.addr, err)
+		}
+		lns = append(lns, ln)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &Server{
 		App: a, DB: db, Config: cfg, Metrics: m,
-		URL: "http://" + ln.Addr().String(),
-		srv: &http.Server{
-			Handler:           a.Handler(),
+		URL:    "http://" + lns[0].Addr().String(),
+		cancel: cancel,
+		done:   make(chan error, 1),
+	}
+	r.PrivateURL = "http://" + lns[len(lns)-1].Addr().String()
+	for i, ln := range lns {
+		srv := &http.Server{
+			Handler:           listeners[i].handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,
 			IdleTimeout:       2 * time.Minute,
-		},
-		cancel: cancel,
-		done:   make(chan error, 1),
-	}
-	go func() {
-		if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && log != nil {
-			log.Error().Err(err).Msg("serving")
 		}
-	}()
+		r.servers = append(r.servers, srv)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && log != nil {
+				log.Error().Err(err).Msg("serving")
+			}
+		}()
+	}
 	go func() { r.done <- a.Run(runCtx) }()
 	return r, nil
 }
@@ -159,7 +191,11 @@ func (r *Server) Stop() error {
 	r.once.Do(func() {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err = r.srv.Shutdown(shutdownCtx)
+		for _, srv := range r.servers {
+			if shutErr := srv.Shutdown(shutdownCtx); shutErr != nil && err == nil {
+				err = shutErr
+			}
+		}
 		r.cancel()
 		if runErr := <-r.done; runErr != nil && err == nil {
 			err = runErr

@@ -90,6 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	env, err := sandbox.Start(ctx, sandbox.Options{
 		StandInOptions: sandbox.StandInOptions{
 			ConfigFiles: map[string]string{sandbox.CatalogPath: examples.Catalog},
+			ServeWeb:    true,
 			PipelinesFiles: map[string]string{
 				catalog.SettingsPath: examples.Settings,
 				"README.md":          "# Harness pipelines\n\nRendered by pipeline-orchestrator.\n",
@@ -140,6 +141,7 @@ func printDrive(say func(string, ...any), env *sandbox.Env) {
 	say("  Metrics         %s/metrics", env.App.URL)
 	say("  Admin API       curl -H 'Authorization: Bearer %s' %s/api/v1/pipelines", cfg.Server.AdminToken.Value(), env.App.URL)
 	say("  GitHub API      %s  (token: %s)", gh, env.UserToken)
+	say("  GitHub pages    %s%s", env.GitHub.WebURL, env.PipelinesRepo)
 	say("  Harness API     %s  (x-api-key: %s, accountIdentifier: %s)", env.Harness.URL, env.Harness.APIKey(), env.Harness.AccountID())
 	say("")
 	say("For example, onboard a service by committing to a branch and opening a PR:")

@@ -1,19 +1,140 @@
 // Package harnesstest is an in-process stand-in for the Harness NG v0
-// pipeline APIs. It speaks the same paths, query parameters, status codes and
-// JSON envelopes as Harness, keeps pipelines per account, org and project,
-// rejects what Harness rejects, records every call, and injects faults
-// (5xx, 429, hangs, dropped connections, latency, 5xx after a write took
-// effect) so that the real harness.Client runs unchanged in tests and in the
-// demo.
+// APIs the application uses: services, environments, infrastructure
+// definitions and connectors (NG manager), pipelines, triggers, custom
+// webhooks, approvals and executions (pipeline service). Runs execute:
+// each stage resolves its Service, Environment and infrastructure
+// definition, merges its runtime inputs, resolves the artifact image,
+// fetches the manifests from GitHub through the Service's connector (as
+// the connector's GitHub App, over HTTP to the API Options.GitHubAPIURL
+// names) and renders them, waits in Wait and HarnessApproval steps, and
+// fails with Harness's message where Harness would. It speaks the same paths, query
+// parameters, status codes and JSON envelopes as Harness, keeps every
+// entity per account, org and project, rejects on save what Harness
+// rejects (each rule carries its source where it is enforced), records
+// every call and every change, and injects faults (5xx, 429, hangs,
+// dropped connections, latency, 5xx after a write took effect) so that the
+// real harness.Client runs unchanged in tests and in the demo.
 //
 // It also serves Harness's YAML schemas (GET /pipeline/api/yaml-schema)
-// from the bytes given in Options; it holds no copy of Harness's schemas
-// itself.
+// from the bytes given in Options, and checks saves against them; it holds
+// no copy of Harness's schemas itself.
 //
 // Every method of Server is safe for concurrent use, including while
 // requests are being served.
 //
-// Where the stand-in knowingly departs from Harness:
+// Where the stand-in is knowingly more lenient than Harness, or departs
+// from it:
+//   - Schemas. Without Options.PipelineSchema, pipelines and Services'
+//     serviceDefinitions are saved unchecked; without
+//     Options.TriggerSchema (or without the pipeline schema, which the
+//     compiler needs first), triggers are. Of a Service only the
+//     serviceDefinition is checked (Harness checks the whole Service
+//     against its Service schema, which is not published); environments,
+//     infrastructure definitions and connectors are checked against no
+//     schema. A trigger's schema check stands for Harness reading the
+//     YAML into its trigger classes and may differ from it both ways.
+//   - Orgs and projects are not modelled: every org and project exists
+//     (Harness refuses a save into a missing one with
+//     RESOURCE_NOT_FOUND_EXCEPTION).
+//   - Filter creation checks only that a stage's deploymentType matches its
+//     existing Service's; its other save-time messages ("serviceRef should
+//     be present in stage …" and the like) are not produced. With feature
+//     flag PIE_ASYNC_FILTER_CREATION Harness would run that check after
+//     saving; the stand-in always runs it before.
+//   - Services: manifests are not validated (NGServiceEntityMapper
+//     .validateManifests), a gitOpsEnabled change is not refused, and no
+//     service has active instances (ACTIVE_SERVICE_INSTANCES_PRESENT_EXCEPTION
+//     never comes).
+//   - Infrastructure definitions: required fields are checked for the
+//     KubernetesDirect type only, with the stand-in's own message; a
+//     request without YAML is refused as INVALID_REQUEST, where Harness's
+//     Preconditions check answers as an unmapped exception.
+//   - Environments: a request without a type is refused as a validation
+//     failure (400), where Harness fails on it later (a
+//     NullPointerException, inferred).
+//   - Triggers: only custom webhook triggers are modelled (no cron, Git
+//     webhook or artifact triggers, no webhook registration); inputYaml is
+//     not checked against the pipeline's runtime inputs; the HTTP 200
+//     answer with errorResponse (InvalidTriggerYamlException) is never
+//     produced. The token is fixed at creation as in Harness.
+//   - Connectors: only the GitHub connector's spec is validated, and only
+//     its credential fields' secret references (privateKeyRef, tokenRef, …)
+//     are checked against the secrets store; no connection test runs. The
+//     empty fields a connector read back carries are inferred from its DTOs.
+//   - References that block deletes (ENTITY_REFERENCE_EXCEPTION) are those
+//     of pipelines to Services, environments and infrastructure definitions
+//     and of any entity's connectorRef to a connector. Pipelines referenced
+//     by other pipelines or templates, secrets referenced by connectors,
+//     and references across scopes ("account.x", "org.x") are not modelled.
+//   - Cascades happen at once: the triggers of a deleted pipeline (Harness
+//     deletes them from an event, asynchronously) and the infrastructure
+//     definitions of a deleted environment.
+//   - forceDelete is always refused, as when the account setting is off
+//     (its default); optimistic locking (If-Match) is ignored; the upsert
+//     and batch endpoints, Git Experience (REMOTE entities) and account-
+//     or org-level references are not served.
+//   - Lists are sorted by identifier; Harness's default order differs
+//     (most recently modified first for connectors).
+//   - Runs (exec.go and the files it uses) model Deployment stages of
+//     Kubernetes Services on KubernetesDirect infrastructure, and the steps
+//     of every stage; other stage types run their steps only. Steps other
+//     than Wait, HarnessApproval and the K8s deploy steps (K8sRollingDeploy,
+//     K8sApply, K8sCanaryDeploy, K8sBlueGreenDeploy) succeed doing nothing,
+//     rollback steps never run. Stages, parallel blocks and step groups run
+//     one step after the other. when conditions, failure strategies (the
+//     first stage that does not succeed ends the run), step timeouts
+//     (approvals never expire), looping strategies, templates and delegate
+//     selectors are not modelled.
+//   - A stage's Service is a Service V2; useFromStage, deployToAll and more
+//     than one infrastructure definition per stage fail the stage with the
+//     stand-in's own message. environmentInputs and serviceOverrideInputs
+//     are not merged; environment variables and overrides are not applied.
+//   - Runtime inputs: validators (.allowedValues, .regex) are not checked
+//     and defaults (.default) not applied.
+//   - Artifacts: there is no registry, so a tag is not checked to exist; a
+//     tag left "<+input>", an empty tag (latest, in Harness), tagRegex and
+//     digest fail with the stand-in's own messages. Only Gcr and
+//     DockerRegistry primary artifacts are modelled; sidecars are ignored.
+//   - Manifests: one K8sManifest (and Values manifests) in GitHub stores,
+//     read through GitHub connectors whose url is under
+//     Options.GitHubWebURL, from Options.GitHubAPIURL with the contents API
+//     (as Harness does with OPTIMIZED_GIT_FETCH_FILES on; without it
+//     Harness clones). A folder path reads its .yaml, .yml and .json files.
+//     HelmChart, Kustomize and OpenshiftTemplate manifests, and other Git
+//     providers, fail with the stand-in's own message.
+//   - Templating is Go's text/template with a few Sprig functions (see
+//     templateFuncs); a missing value renders "<no value>". Manifests are
+//     applied nowhere: the stand-in checks that they parse as YAML and that
+//     every container image is a valid reference, the failure a cluster
+//     would report; the message is the stand-in's.
+//   - Expressions: only the names evalCtx.lookup lists resolve; an
+//     unresolved expression is quoted with its delimiters.
+//   - Approvals: any caller with the API key may approve or reject; user
+//     groups, disallowPipelineExecutor, auto-approval and auto-reject are
+//     not checked, and each activity counts as another approver toward
+//     minimumCount. The v1 approvals API answers errors in the v0 ErrorDTO
+//     envelope (its own error body was not read).
+//   - Custom webhooks: payload and header conditions and jexlCondition are
+//     not evaluated (every event matches); authorization is never mandated;
+//     events are processed right after the call (Harness queues them; see
+//     HoldWebhookEvents); triggerExecutionDetails is not served; the
+//     messages of final statuses other than the token checks' are the
+//     stand-in's.
+//   - Execution details: the executionGraph holds the service step, the
+//     infrastructure step and the stage's steps (Harness nests the
+//     artifacts and manifests steps under the service step; their outcomes
+//     sit on it here), with step types of the first two inferred. The K8s
+//     step's outcomes carry a "harnesstest" entry (files fetched, images,
+//     namespace, rendered manifests) that Harness writes to the step's logs
+//     instead.
+//   - Options.ExecutionSteps makes every run scripted: nothing is
+//     resolved, and the statuses are read out in order.
+//   - A missing moduleType is refused with 400 as Harness is reported to
+//     do, although the server code read declares it optional.
+//   - Unknown routes answer a plain-text 404. Under /ng/api and
+//     /pipeline/api Jersey probably answers 400 RESOURCE_NOT_FOUND_EXCEPTION
+//     "HTTP 404 Not Found" instead (inferred), which the client also reads
+//     as a wrong route.
 //   - yaml-schema answers the same schema whatever the org, project, scope
 //     or identifier asked for, and ignores those parameters; Harness
 //     narrows the schema to what is enabled there.
@@ -27,24 +148,20 @@ package harnesstest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 const (
@@ -65,9 +182,22 @@ type Options struct {
 	AccountID string
 	// Seed seeds the random source of FailFraction and execution ids.
 	Seed uint64
-	// ExecutionSteps are the statuses an execution reports, one per status
-	// read, staying on the last. Default ["Running", "Success"].
+	// ExecutionSteps, when set, makes every run scripted: it resolves
+	// nothing and reports these statuses, one per status read, staying on
+	// the last. By default runs execute (see exec.go).
 	ExecutionSteps []string
+	// TimeScale compresses the time Wait steps take: a step of duration d
+	// waits d/TimeScale. Default 1.
+	TimeScale float64
+	// GitHubWebURL is the web base under which GitHub connectors' urls
+	// name repositories; default "https://github.com/". GitHubAPIURL is
+	// the GitHub API base (a githubtest server's URL) runs read those
+	// repositories from, in the place of api.github.com; without it a run
+	// that must fetch manifests fails.
+	GitHubWebURL, GitHubAPIURL string
+	// GitHubHTTPClient sends the requests to GitHubAPIURL. Default: a
+	// client with a 30 s timeout.
+	GitHubHTTPClient *http.Client
 	// PipelineSchema and TriggerSchema are the JSON Schemas that
 	// GET /pipeline/api/yaml-schema serves for entityType Pipelines and
 	// Triggers. Nil answers as Harness does when it cannot produce the
@@ -92,10 +222,23 @@ type Call struct {
 // Effect is a change that took effect in the server's state through the API.
 type Effect struct {
 	Kind                  string // "create", "update", "delete" or "execute"
+	Entity                Kind   // the kind of entity changed; KindPipeline for execute
 	Account, Org, Project string
-	ID                    string // pipeline identifier
-	YAML                  []byte // the pipeline YAML for create and update; runtime inputs for execute
-	ExecutionID           string // for execute
+	ID                    string // the entity's identifier
+	// Parent is the environment of an infrastructure definition and the
+	// pipeline of a trigger; "" for the other kinds.
+	Parent string
+	// YAML is the entity's YAML as stored for create and update (a
+	// connector's JSON object under "connector:"), the runtime inputs for
+	// execute.
+	YAML        []byte
+	ExecutionID string // for execute
+	// Trigger is the trigger whose webhook started the run, for execute.
+	Trigger string
+	// Cascade marks a delete Harness made because of another one: the
+	// infrastructure definitions of a deleted environment, the triggers of
+	// a deleted pipeline.
+	Cascade bool
 }
 
 // FaultKind is how an injected fault answers.
@@ -129,8 +272,9 @@ type Fault struct {
 	// Message is the ErrorDTO message FaultStatus sends; a default fits Code.
 	Message string
 	// AfterEffect applies the fault only to a call that changed the state
-	// (create, update, delete, execute), after the change: the client sees
-	// a failure although the write took effect.
+	// (create, update, delete, execute, a custom webhook, an approval),
+	// after the change: the client sees a failure although the write took
+	// effect.
 	AfterEffect bool
 	// Method and Path restrict the fault to matching calls: an empty Method
 	// matches every method, an empty Path every path, and otherwise the
@@ -147,21 +291,6 @@ type faultRule struct {
 
 type scope struct{ account, org, project string }
 
-type pipelineRec struct {
-	yaml      []byte
-	version   int64
-	createdAt int64
-	updatedAt int64
-}
-
-type execution struct {
-	scope      scope
-	pipelineID string
-	step       int
-	seq        int
-	startTs    int64
-}
-
 // Server is the stand-in. Create it with New.
 type Server struct {
 	// URL is the base URL of the test listener, e.g. "http://127.0.0.1:1234";
@@ -176,12 +305,29 @@ type Server struct {
 	apiKey  string
 	account string
 	steps   []string
-	schemas map[string][]byte // yaml-schema entity type → schema; nil when absent
+
+	// Runs: they go on in goroutines until done or Close.
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	timeScale  float64
+	githubWeb  string
+	githubAPI  string
+	githubHTTP *http.Client
+	schemas    map[string][]byte // yaml-schema entity type → schema; nil when absent
 
 	mu            sync.Mutex
+	schemaSet     *schemaSet // the schemas saves are checked against
 	rng           *rand.Rand
-	pipelines     map[scope]map[string]*pipelineRec
+	entities      map[scope]map[Kind]map[string]*entity
+	secrets       map[string]string // by secretKey
 	executions    map[string]*execution
+	execOrder     []string
+	approvals     map[string]*approval
+	events        map[string]*webhookEvent
+	queuedEvents  []*webhookEvent
+	holdEvents    bool
+	stopped       bool // Close was called: no new runs
 	calls         []Call
 	effects       []Effect
 	rules         []*faultRule
@@ -207,13 +353,21 @@ func New(opts Options) *Server {
 			schemaTriggers:  bytes.Clone(opts.TriggerSchema),
 		},
 		rng:           rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
-		pipelines:     make(map[scope]map[string]*pipelineRec),
+		entities:      make(map[scope]map[Kind]map[string]*entity),
+		secrets:       make(map[string]string),
 		executions:    make(map[string]*execution),
+		approvals:     make(map[string]*approval),
+		events:        make(map[string]*webhookEvent),
+		timeScale:     opts.TimeScale,
+		githubWeb:     opts.GitHubWebURL,
+		githubAPI:     opts.GitHubAPIURL,
+		githubHTTP:    opts.GitHubHTTPClient,
 		runSeq:        make(map[string]int),
 		updateMissing: http.StatusBadRequest,
 		deleteMissing: http.StatusBadRequest,
 		now:           time.Now,
 	}
+	s.schemaSet = schemasFor(opts.PipelineSchema, opts.TriggerSchema)
 	if s.apiKey == "" {
 		s.apiKey = DefaultAPIKey
 	}
@@ -221,8 +375,24 @@ func New(opts Options) *Server {
 		s.account = DefaultAccountID
 	}
 	if len(s.steps) == 0 {
-		s.steps = []string{"Running", "Success"}
+		s.steps = nil
 	}
+	if s.timeScale <= 0 {
+		s.timeScale = 1
+	}
+	if s.githubWeb == "" {
+		s.githubWeb = "https://github.com/"
+	}
+	if !strings.HasSuffix(s.githubWeb, "/") {
+		s.githubWeb += "/"
+	}
+	if s.githubAPI != "" && !strings.HasSuffix(s.githubAPI, "/") {
+		s.githubAPI += "/"
+	}
+	if s.githubHTTP == nil {
+		s.githubHTTP = &http.Client{Timeout: 30 * time.Second}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.handler = http.HandlerFunc(s.serve)
 	s.ts = httptest.NewServer(s.handler)
 	s.URL = s.ts.URL
@@ -233,12 +403,18 @@ func New(opts Options) *Server {
 // listener (the demo does). Paths may carry a /gateway prefix or not.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close releases hanging requests and stops the test listener.
+// Close releases hanging requests, ends the runs still going (they stay
+// as they were, or Aborted) and stops the test listener.
 func (s *Server) Close() {
 	s.once.Do(func() {
+		s.mu.Lock()
+		s.stopped = true
+		s.mu.Unlock()
 		close(s.closing)
+		s.cancel()
 		s.ts.CloseClientConnections()
 		s.ts.Close()
+		s.wg.Wait()
 	})
 }
 
@@ -277,13 +453,15 @@ func (s *Server) SetDeleteMissingStatus(status int) {
 	s.deleteMissing = status
 }
 
-// SetSchemas replaces the schemas GET /pipeline/api/yaml-schema serves,
-// as when the account moves to a new Harness version; nil answers as
-// Harness does when it cannot produce that schema.
+// SetSchemas replaces the schemas GET /pipeline/api/yaml-schema serves and
+// saves are checked against, as when the account moves to a new Harness
+// version; nil answers as Harness does when it cannot produce that schema,
+// and skips that check.
 func (s *Server) SetSchemas(pipeline, trigger []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.schemas = map[string][]byte{schemaPipelines: bytes.Clone(pipeline), schemaTriggers: bytes.Clone(trigger)}
+	s.schemaSet = schemasFor(pipeline, trigger)
 }
 
 // SetLatency delays every call by d before it is handled (0 turns it off).
@@ -361,44 +539,6 @@ func (s *Server) ClearRecords() {
 	defer s.mu.Unlock()
 	s.calls = nil
 	s.effects = nil
-}
-
-// Pipelines returns a copy of the pipelines of org and project in the
-// server's account, by identifier.
-func (s *Server) Pipelines(org, project string) map[string][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string][]byte)
-	for id, p := range s.pipelines[scope{s.account, org, project}] {
-		out[id] = bytes.Clone(p.yaml)
-	}
-	return out
-}
-
-// PutPipeline stores a pipeline directly, as a change made behind the
-// application's back (in the Harness UI, say). It is not an Effect.
-func (s *Server) PutPipeline(org, project, id string, yamlSrc []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc := scope{s.account, org, project}
-	now := s.now().UnixMilli()
-	if p := s.pipelines[sc][id]; p != nil {
-		p.yaml, p.updatedAt = bytes.Clone(yamlSrc), now
-		p.version++
-		return
-	}
-	if s.pipelines[sc] == nil {
-		s.pipelines[sc] = make(map[string]*pipelineRec)
-	}
-	s.pipelines[sc][id] = &pipelineRec{yaml: bytes.Clone(yamlSrc), version: 1, createdAt: now, updatedAt: now}
-}
-
-// DeletePipeline removes a pipeline directly, behind the application's back.
-// It is not an Effect.
-func (s *Server) DeletePipeline(org, project, id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.pipelines[scope{s.account, org, project}], id)
 }
 
 // reply is a buffered answer, so that a fault can replace it after the
@@ -549,13 +689,35 @@ func (s *Server) inject(w http.ResponseWriter, r *http.Request, f Fault, rec *Ca
 
 // route authenticates, validates the scope and dispatches.
 func (s *Server) route(r *http.Request, path string, body []byte) reply {
+	if webhookPath(path) {
+		// The webhook resource authenticates differently (see routeWebhook).
+		return s.routeWebhook(r, path, body)
+	}
+	if org, project, exec, ok := approvalsV1Path(path); ok {
+		// The v1 API takes the account from the Harness-Account header.
+		if rp, ok := s.authenticateKey(r); !ok {
+			return rp
+		}
+		return s.routeApprovalsV1(r, org, project, exec, body)
+	}
 	if rp, ok := s.authenticate(r); !ok {
 		return rp
+	}
+	if rest, ok := strings.CutPrefix(path, "/pipeline/api/approvals/"); ok {
+		// Account-level: ApprovalResource takes accountIdentifier only.
+		return s.routeApprovalsV0(r, rest, body)
 	}
 	if path == pathYAMLSchema && r.Method == http.MethodGet {
 		// Account-level: org and project are optional here.
 		return s.yamlSchema(r)
 	}
+	if rp, ok := s.routeNG(r, path, body); ok {
+		return rp
+	}
+	if strings.HasPrefix(path, "/ng/api/") {
+		return notFoundRoute()
+	}
+	// The pipeline service's resources: org and project are @NotNull.
 	q := r.URL.Query()
 	var missing []string
 	for _, k := range []string{"orgIdentifier", "projectIdentifier"} {
@@ -586,15 +748,39 @@ func (s *Server) route(r *http.Request, path string, body []byte) reply {
 		return s.update(r, sc, seg[4], body)
 	case len(seg) == 5 && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "pipeline" && seg[3] == "execute" &&
 		r.Method == http.MethodPost:
-		return s.execute(r, sc, seg[4], body)
+		return s.executeRun(r, sc, seg[4], body)
 	case len(seg) == 6 && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "pipelines" && seg[3] == "execution" &&
 		seg[4] == "v2" && r.Method == http.MethodGet:
-		return s.executionStatus(sc, seg[5])
+		return s.executionDetails(r.URL.Query(), sc, seg[5])
+	case (len(seg) == 3 || len(seg) == 4) && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "triggers":
+		id := ""
+		if len(seg) == 4 {
+			id = seg[3]
+		}
+		return s.routeTriggers(r, sc, id, body)
 	}
-	// Unknown routes get the plain 404 a router or proxy gives, not an
-	// ErrorDTO.
+	return notFoundRoute()
+}
+
+// notFoundRoute is the answer to a path no resource serves: the plain 404
+// a router or proxy gives, not an ErrorDTO (see the package documentation).
+func notFoundRoute() reply {
 	return reply{status: http.StatusNotFound, header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
 		body: []byte("404 page not found\n")}
+}
+
+// approvalsV1Path matches /v1/orgs/{org}/projects/{project}/approvals/
+// execution/{execution-id}, also under /pipeline/api as the documented
+// gateway URL has it (the ingress routes /v1/orgs/.+/projects/.+/approvals/
+// to the pipeline service).
+func approvalsV1Path(path string) (org, project, exec string, ok bool) {
+	p := strings.TrimPrefix(path, "/pipeline/api")
+	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if len(seg) != 8 || seg[0] != "v1" || seg[1] != "orgs" || seg[3] != "projects" || seg[5] != "approvals" ||
+		seg[6] != "execution" {
+		return "", "", "", false
+	}
+	return seg[2], seg[4], seg[7], true
 }
 
 // authenticate follows NextGenAuthenticationFilter: no key → 401; a key
@@ -602,12 +788,38 @@ func (s *Server) route(r *http.Request, path string, body []byte) reply {
 // 401 INVALID_TOKEN quoting only the token id.
 func (s *Server) authenticate(r *http.Request) (reply, bool) {
 	key := r.Header.Get("X-Api-Key")
+	account := r.URL.Query().Get("accountIdentifier")
+	if key != "" && account == "" {
+		return s.errorDTO(http.StatusBadRequest, "INVALID_REQUEST", "Account detail is not present in the request"), false
+	}
+	if rp, ok := s.authenticateKey(r); !ok {
+		return rp, false
+	}
+	if account != s.account {
+		return s.errorDTO(http.StatusUnauthorized, "INVALID_TOKEN",
+			fmt.Sprintf("Invalid account token access %s", tokenID(key))), false
+	}
+	return reply{}, true
+}
+
+// tokenID is the id part of an API key ("pat.<account>.<id>.<secret>" or
+// "sat.…").
+func tokenID(key string) string {
+	parts := strings.Split(key, ".")
+	switch len(parts) {
+	case 3:
+		return parts[1]
+	case 4:
+		return parts[2]
+	}
+	return ""
+}
+
+// authenticateKey checks the x-api-key alone.
+func (s *Server) authenticateKey(r *http.Request) (reply, bool) {
+	key := r.Header.Get("X-Api-Key")
 	if key == "" {
 		return s.errorDTO(http.StatusUnauthorized, "INVALID_CREDENTIAL", "Invalid credentials"), false
-	}
-	account := r.URL.Query().Get("accountIdentifier")
-	if account == "" {
-		return s.errorDTO(http.StatusBadRequest, "INVALID_REQUEST", "Account detail is not present in the request"), false
 	}
 	parts := strings.Split(key, ".")
 	var tokenID string
@@ -624,338 +836,7 @@ func (s *Server) authenticate(r *http.Request) (reply, bool) {
 		return s.errorDTO(http.StatusUnauthorized, "INVALID_TOKEN",
 			fmt.Sprintf("Invalid API token %s: Token not found", tokenID)), false
 	}
-	if account != s.account {
-		return s.errorDTO(http.StatusUnauthorized, "INVALID_TOKEN",
-			fmt.Sprintf("Invalid account token access %s", tokenID)), false
-	}
 	return reply{}, true
-}
-
-var (
-	identifierRE  = regexp.MustCompile(`^[a-zA-Z_][0-9a-zA-Z_]{0,127}$`)
-	reservedWords = map[string]bool{}
-)
-
-func init() {
-	// EntityIdentifierValidator's reserved words (harness-core 980-commons).
-	for _, w := range strings.Fields(`or and eq ne lt gt le ge div mod not null true false new var return step
-		parallel stepGroup org account class shellScriptProvisioner`) {
-		reservedWords[w] = true
-	}
-}
-
-type basicPipeline struct {
-	Identifier        string            `yaml:"identifier"`
-	Name              string            `yaml:"name"`
-	OrgIdentifier     string            `yaml:"orgIdentifier"`
-	ProjectIdentifier string            `yaml:"projectIdentifier"`
-	Description       string            `yaml:"description"`
-	Tags              map[string]string `yaml:"tags"`
-	Stages            []any             `yaml:"stages"`
-}
-
-// parsePipeline validates a create or update body the way Harness does.
-func (s *Server) parsePipeline(r *http.Request, sc scope, body []byte) (*basicPipeline, *reply) {
-	if rp := s.requireYAML(r); rp != nil {
-		return nil, rp
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		rp := s.failureDTO(nil, fieldError{"yaml", "must not be null"})
-		return nil, &rp
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(body, &root); err != nil {
-		rp := s.errorDTO(http.StatusBadRequest, "INVALID_YAML_ERROR", "Invalid yaml: "+err.Error())
-		return nil, &rp
-	}
-	var doc struct {
-		Pipeline *basicPipeline `yaml:"pipeline"`
-	}
-	if err := root.Decode(&doc); err != nil || doc.Pipeline == nil {
-		rp := s.errorDTO(http.StatusBadRequest, "INVALID_YAML_ERROR",
-			"Invalid yaml: the document must have a pipeline: root with the pipeline's fields")
-		return nil, &rp
-	}
-	p := doc.Pipeline
-	bad := func(msg string) (*basicPipeline, *reply) {
-		rp := s.errorDTO(http.StatusBadRequest, "INVALID_REQUEST", msg)
-		return nil, &rp
-	}
-	switch {
-	case strings.HasPrefix(p.Identifier, "<+input>"):
-		return bad("Pipeline identifier cannot be runtime input")
-	case p.Identifier == "":
-		return bad("Pipeline identifier cannot be empty")
-	case !identifierRE.MatchString(p.Identifier):
-		return bad(fmt.Sprintf("Pipeline identifier [%s] must match regex %s", p.Identifier, identifierRE))
-	case reservedWords[p.Identifier]:
-		return bad(fmt.Sprintf("Pipeline identifier [%s] is a reserved word", p.Identifier))
-	case strings.TrimSpace(p.Name) == "":
-		return bad("Pipeline name cannot be empty")
-	case p.OrgIdentifier != "" && p.OrgIdentifier != sc.org:
-		return bad(fmt.Sprintf("Expected Pipeline Organization identifier in YAML to be [%s], but was [%s]",
-			sc.org, p.OrgIdentifier))
-	case p.ProjectIdentifier != "" && p.ProjectIdentifier != sc.project:
-		return bad(fmt.Sprintf("Expected Pipeline Project identifier in YAML to be [%s], but was [%s]",
-			sc.project, p.ProjectIdentifier))
-	}
-	return p, nil
-}
-
-func (s *Server) requireYAML(r *http.Request) *reply {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt == "application/yaml" || mt == "application/x-yaml" || mt == "text/yaml" {
-		return nil
-	}
-	rp := s.errorDTO(http.StatusUnsupportedMediaType, "INVALID_REQUEST", "HTTP 415 Unsupported Media Type")
-	return &rp
-}
-
-func notFoundMessage(sc scope, id string) string {
-	// PipelineCRUDErrorResponse.errorMessageForPipelineNotFound.
-	return fmt.Sprintf("Pipeline [%s] under Project[%s], Organization [%s] doesn't exist or has been deleted.",
-		id, sc.project, sc.org)
-}
-
-func governanceOK() map[string]any {
-	return map[string]any{"id": "", "deny": false, "details": []any{}, "message": "", "status": "pass"}
-}
-
-func (s *Server) governanceDeny() reply {
-	return s.success(map[string]any{
-		"governanceMetadata": map[string]any{
-			"id": "gov1", "deny": true, "status": "error",
-			"message": "Pipeline does not follow the Policies in these Policy Sets: [deny_all]",
-			"details": []any{map[string]any{"identifier": "deny_all", "deny": true, "status": "error"}},
-		},
-	})
-}
-
-func (s *Server) create(r *http.Request, sc scope, body []byte) reply {
-	p, rp := s.parsePipeline(r, sc, body)
-	if rp != nil {
-		return *rp
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.governance {
-		return s.governanceDeny()
-	}
-	if s.pipelines[sc][p.Identifier] != nil {
-		// PMSPipelineServiceImpl's DUP_KEY_EXP_FORMAT_STRING.
-		return s.errorDTO(http.StatusBadRequest, "DUPLICATE_FIELD",
-			fmt.Sprintf("Pipeline [%s] under Project[%s], Organization [%s] already exists or has been deleted.",
-				p.Identifier, sc.project, sc.org))
-	}
-	if s.pipelines[sc] == nil {
-		s.pipelines[sc] = make(map[string]*pipelineRec)
-	}
-	now := s.now().UnixMilli()
-	s.pipelines[sc][p.Identifier] = &pipelineRec{yaml: bytes.Clone(body), version: 1, createdAt: now, updatedAt: now}
-	s.effects = append(s.effects, Effect{Kind: "create", Account: sc.account, Org: sc.org, Project: sc.project,
-		ID: p.Identifier, YAML: bytes.Clone(body)})
-	rp2 := s.success(map[string]any{"identifier": p.Identifier, "governanceMetadata": governanceOK()})
-	rp2.effect = true
-	return rp2
-}
-
-func (s *Server) update(r *http.Request, sc scope, id string, body []byte) reply {
-	p, rp := s.parsePipeline(r, sc, body)
-	if rp != nil {
-		return *rp
-	}
-	if p.Identifier != id {
-		// PMSPipelineDtoMapper.toPipelineEntityWithVersion.
-		return s.errorDTO(http.StatusBadRequest, "INVALID_REQUEST",
-			fmt.Sprintf("Expected Pipeline identifier in YAML to be [%s], but was [%s]", id, p.Identifier))
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.governance {
-		return s.governanceDeny()
-	}
-	cur := s.pipelines[sc][id]
-	if cur == nil {
-		if s.updateMissing == http.StatusNotFound {
-			return s.errorDTO(http.StatusNotFound, "ENTITY_NOT_FOUND", notFoundMessage(sc, id))
-		}
-		// The repository's EntityNotFoundException, re-wrapped by
-		// PMSPipelineServiceImpl.makePipelineUpdateCall.
-		return s.errorDTO(http.StatusBadRequest, "INVALID_REQUEST",
-			fmt.Sprintf("Error while updating pipeline [%s]: Pipeline with identifier %s does not exist in account %s, org %s, project %s",
-				id, id, sc.account, sc.org, sc.project))
-	}
-	cur.yaml = bytes.Clone(body)
-	cur.version++
-	cur.updatedAt = s.now().UnixMilli()
-	s.effects = append(s.effects, Effect{Kind: "update", Account: sc.account, Org: sc.org, Project: sc.project,
-		ID: id, YAML: bytes.Clone(body)})
-	rp2 := s.success(map[string]any{"identifier": id, "governanceMetadata": governanceOK()})
-	rp2.effect = true
-	return rp2
-}
-
-func (s *Server) get(sc scope, id string) reply {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.pipelines[sc][id]
-	if p == nil {
-		return s.errorDTO(http.StatusNotFound, "ENTITY_NOT_FOUND", notFoundMessage(sc, id))
-	}
-	return s.success(map[string]any{
-		"yamlPipeline":          string(p.yaml),
-		"modules":               []string{"pms"},
-		"entityValidityDetails": map[string]any{"valid": true},
-		"storeType":             "INLINE",
-	})
-}
-
-func (s *Server) del(sc scope, id string) reply {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pipelines[sc][id] == nil {
-		switch s.deleteMissing {
-		case http.StatusNotFound:
-			return s.errorDTO(http.StatusNotFound, "ENTITY_NOT_FOUND", notFoundMessage(sc, id))
-		case http.StatusOK:
-			return s.success(true)
-		}
-		// PMSPipelineServiceImpl.delete: findAndRemove finds nothing and the
-		// generic catch answers this.
-		return s.errorDTO(http.StatusBadRequest, "INVALID_REQUEST",
-			fmt.Sprintf("Pipeline [%s] under Project[%s], Organization [%s] could not be deleted.", id, sc.project, sc.org))
-	}
-	delete(s.pipelines[sc], id)
-	s.effects = append(s.effects, Effect{Kind: "delete", Account: sc.account, Org: sc.org, Project: sc.project, ID: id})
-	rp := s.success(true)
-	rp.effect = true
-	return rp
-}
-
-func (s *Server) list(r *http.Request, sc scope, body []byte) reply {
-	var filter struct {
-		FilterType          string   `json:"filterType"`
-		PipelineIdentifiers []string `json:"pipelineIdentifiers"`
-	}
-	if err := json.Unmarshal(body, &filter); err != nil || filter.FilterType != "PipelineSetup" {
-		return s.errorDTO(http.StatusBadRequest, "INVALID_REQUEST", "Filter type must be PipelineSetup")
-	}
-	q := r.URL.Query()
-	page, size := 0, 25
-	if v := q.Get("page"); v != "" {
-		page, _ = strconv.Atoi(v)
-	}
-	if v := q.Get("size"); v != "" {
-		size, _ = strconv.Atoi(v)
-	}
-	if page < 0 || size <= 0 || size > 200 {
-		return s.errorDTO(http.StatusBadRequest, "INVALID_REQUEST", "page must be >= 0 and size between 1 and 200")
-	}
-	want := map[string]bool{}
-	for _, id := range filter.PipelineIdentifiers {
-		want[id] = true
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ids []string
-	for id := range s.pipelines[sc] {
-		if len(want) == 0 || want[id] {
-			ids = append(ids, id)
-		}
-	}
-	sort.Strings(ids)
-	total := len(ids)
-	from, to := min(page*size, total), min((page+1)*size, total)
-	content := []any{}
-	for _, id := range ids[from:to] {
-		p := s.pipelines[sc][id]
-		var doc struct {
-			Pipeline basicPipeline `yaml:"pipeline"`
-		}
-		_ = yaml.Unmarshal(p.yaml, &doc)
-		tags := doc.Pipeline.Tags
-		if tags == nil {
-			tags = map[string]string{}
-		}
-		content = append(content, map[string]any{
-			"name": doc.Pipeline.Name, "identifier": id, "description": doc.Pipeline.Description, "tags": tags,
-			"version": p.version, "numOfStages": len(doc.Pipeline.Stages), "createdAt": p.createdAt,
-			"lastUpdatedAt": p.updatedAt, "modules": []string{"pms"}, "storeType": "INLINE",
-		})
-	}
-	totalPages := (total + size - 1) / size
-	sortObj := map[string]any{"empty": false, "sorted": true, "unsorted": false}
-	// A Spring Data Page, as Jackson writes PageImpl.
-	return s.success(map[string]any{
-		"content": content,
-		"pageable": map[string]any{"sort": sortObj, "offset": page * size, "pageNumber": page, "pageSize": size,
-			"paged": true, "unpaged": false},
-		"totalElements":    total,
-		"totalPages":       totalPages,
-		"last":             page >= totalPages-1,
-		"size":             size,
-		"number":           page,
-		"sort":             sortObj,
-		"numberOfElements": len(content),
-		"first":            page == 0,
-		"empty":            len(content) == 0,
-	})
-}
-
-func (s *Server) execute(r *http.Request, sc scope, id string, body []byte) reply {
-	if rp := s.requireYAML(r); rp != nil {
-		return *rp
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		var raw any
-		if err := yaml.Unmarshal(body, &raw); err != nil {
-			return s.errorDTO(http.StatusBadRequest, "INVALID_YAML_ERROR", "Invalid yaml: "+err.Error())
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pipelines[sc][id] == nil {
-		return s.errorDTO(http.StatusNotFound, "ENTITY_NOT_FOUND", notFoundMessage(sc, id))
-	}
-	uuid := s.newExecutionID()
-	key := sc.account + "/" + sc.org + "/" + sc.project + "/" + id
-	s.runSeq[key]++
-	now := s.now().UnixMilli()
-	s.executions[uuid] = &execution{scope: sc, pipelineID: id, seq: s.runSeq[key], startTs: now}
-	s.effects = append(s.effects, Effect{Kind: "execute", Account: sc.account, Org: sc.org, Project: sc.project,
-		ID: id, YAML: bytes.Clone(body), ExecutionID: uuid})
-	rp := s.success(map[string]any{
-		"planExecution": map[string]any{
-			"uuid": uuid, "planId": uuid + "_plan", "status": "RUNNING", "startTs": now, "createdAt": now,
-			"metadata": map[string]any{"executionUuid": uuid, "runSequence": s.runSeq[key]},
-		},
-		"gitDetails": map[string]any{},
-	})
-	rp.effect = true
-	return rp
-}
-
-func (s *Server) executionStatus(sc scope, uuid string) reply {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.executions[uuid]
-	if e == nil || e.scope != sc {
-		return s.errorDTO(http.StatusNotFound, "ENTITY_NOT_FOUND",
-			"Plan Execution Summary does not exist or has been deleted for planExecutionId: "+uuid)
-	}
-	status := s.steps[min(e.step, len(s.steps)-1)]
-	if e.step < len(s.steps)-1 {
-		e.step++
-	}
-	summary := map[string]any{
-		"pipelineIdentifier": e.pipelineID, "planExecutionId": uuid, "runSequence": e.seq,
-		"status": status, "startTs": e.startTs,
-	}
-	if e.step == len(s.steps)-1 && status == s.steps[len(s.steps)-1] {
-		summary["endTs"] = s.now().UnixMilli()
-	}
-	return s.success(map[string]any{"pipelineExecutionSummary": summary})
 }
 
 // pathYAMLSchema is PmsYamlSchemaResource's path in the pipeline service
@@ -1046,13 +927,18 @@ func (s *Server) success(data any) reply {
 
 // errorDTO is the envelope WingsExceptionMapperV2 writes for domain errors.
 func (s *Server) errorDTO(status int, code, message string) reply {
+	return s.errorDTOMeta(status, code, message, nil)
+}
+
+// errorDTOMeta is errorDTO with the exception's metadata.
+func (s *Server) errorDTOMeta(status int, code, message string, metadata any) reply {
 	return s.jsonReply(status, map[string]any{
 		"status": "ERROR", "code": code, "message": message, "correlationId": s.correlationID(),
 		"detailedMessage": nil,
 		"responseMessages": []any{map[string]any{
 			"code": code, "level": "ERROR", "message": message, "exception": nil, "failureTypes": []any{},
 		}},
-		"metadata": nil,
+		"metadata": metadata,
 	})
 }
 

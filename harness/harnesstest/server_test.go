@@ -234,6 +234,8 @@ func TestCRUDOverTheWire(t *testing.T) {
 	}
 
 	run := do(t, base, srv, request{method: "POST", path: "/pipeline/api/pipeline/execute/svc_a",
+		query: url.Values{"accountIdentifier": {srv.AccountID()}, "orgIdentifier": {"default"},
+			"projectIdentifier": {"payments"}, "moduleType": {"cd"}},
 		contentType: "application/yaml"})
 	data, _ := run.body["data"].(map[string]any)
 	plan, _ := data["planExecution"].(map[string]any)

@@ -1,0 +1,186 @@
+package ghapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-github/v62/github"
+
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
+)
+
+// fresh returns a go-github client on gc's transport (its token, caching
+// and middleware) without gc's memory of rate limits. go-githubapp keeps
+// one client per installation, and go-github v62 remembers limits on it:
+// after a secondary limit without Retry-After it takes x-ratelimit-reset,
+// the end of the hourly window, as the end of the limit, and refuses every
+// later call until then (parseSecondaryRate, checkSecondaryRateLimitBeforeDo
+// in github.go), where GitHub asks for a minute. Each port call gets its
+// own client, so waits are decided once, by classify, and by the caller.
+func fresh(gc *github.Client) *github.Client {
+	f := github.NewClient(gc.Client())
+	f.BaseURL, f.UploadURL, f.UserAgent = gc.BaseURL, gc.UploadURL, gc.UserAgent
+	return f
+}
+
+// appClient returns a go-github client authenticated as the App (JWT).
+func (c *Client) appClient() (*github.Client, error) {
+	app, err := c.cc.NewAppClient()
+	if err != nil {
+		return nil, fmt.Errorf("creating app client: %w", err)
+	}
+	return fresh(app), nil
+}
+
+// installationClient returns a go-github client authenticated with the
+// installation token of the installation covering repo. When there is
+// none, the error is a *gh.UnreachableError saying why.
+func (c *Client) installationClient(ctx context.Context, repo gh.Repo) (*github.Client, error) {
+	id, err := c.installationID(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	return c.clientFor(repo, id)
+}
+
+func (c *Client) clientFor(repo gh.Repo, installationID int64) (*github.Client, error) {
+	client, err := c.cc.NewInstallationClient(installationID)
+	if err != nil {
+		return nil, fmt.Errorf("creating installation client for %s: %w", repo, err)
+	}
+	return fresh(client), nil
+}
+
+// installationID finds, and caches, the installation covering repo.
+func (c *Client) installationID(ctx context.Context, repo gh.Repo) (int64, error) {
+	key := strings.ToLower(repo.String())
+	c.mu.Lock()
+	ci, ok := c.insts[key]
+	c.mu.Unlock()
+	if ok && !c.now().After(ci.expires) {
+		return ci.id, nil
+	}
+	app, err := c.appClient()
+	if err != nil {
+		return 0, err
+	}
+	inst, _, err := app.Apps.FindRepositoryInstallation(ctx, repo.Owner, repo.Name)
+	if isNotFound(err) {
+		return 0, c.unreachable(ctx, app, repo)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("finding the App's installation for %s: %w", repo, c.classify(err))
+	}
+	c.mu.Lock()
+	c.insts[key] = cachedInstallation{id: inst.GetID(), expires: c.now().Add(c.ttl)}
+	c.mu.Unlock()
+	return inst.GetID(), nil
+}
+
+func isNotFound(err error) bool {
+	var resp *github.ErrorResponse
+	return errors.As(err, &resp) && resp.Response != nil && resp.Response.StatusCode == http.StatusNotFound
+}
+
+// unreachable explains GitHub's 404 for a repository's installation, which
+// has two causes: the App is not installed on the owner, or it is, with
+// selected repositories that do not include this one (observed in
+// fabro-sh/fabro#797). The owner's installation tells them apart.
+func (c *Client) unreachable(ctx context.Context, app *github.Client, repo gh.Repo) error {
+	inst, err := c.ownerInstallation(ctx, app, repo.Owner)
+	if err != nil {
+		return fmt.Errorf("finding the App's installation for %s: %w", repo, err)
+	}
+	if inst == nil {
+		e := &gh.UnreachableError{Repo: repo, Reason: gh.NotInstalled}
+		if a, _, err := app.Apps.Get(ctx, ""); err == nil && a.GetHTMLURL() != "" {
+			e.FixURL = strings.TrimSuffix(a.GetHTMLURL(), "/") + "/installations/new"
+		}
+		return e
+	}
+	return &gh.UnreachableError{Repo: repo, Reason: gh.NotSelected, InstallationID: inst.GetID(), FixURL: inst.GetHTMLURL()}
+}
+
+// ownerInstallation finds the App's installation on an organization or a
+// user, as go-githubapp's GetByOwner does; nil when there is none.
+func (c *Client) ownerInstallation(ctx context.Context, app *github.Client, owner string) (*github.Installation, error) {
+	inst, _, err := app.Apps.FindOrganizationInstallation(ctx, owner)
+	if isNotFound(err) {
+		inst, _, err = app.Apps.FindUserInstallation(ctx, owner)
+	}
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, c.classify(err)
+	}
+	return inst, nil
+}
+
+// Reachable implements gh.Installations.
+func (c *Client) Reachable(ctx context.Context, repo gh.Repo) error {
+	_, err := c.installationID(ctx, repo)
+	return err
+}
+
+// InstallationRepos implements gh.Installations with the installation's
+// token (GET /installation/repositories).
+func (c *Client) InstallationRepos(ctx context.Context, owner string) ([]gh.Repo, error) {
+	app, err := c.appClient()
+	if err != nil {
+		return nil, err
+	}
+	inst, err := c.ownerInstallation(ctx, app, owner)
+	if err != nil {
+		return nil, fmt.Errorf("finding the App's installation on %s: %w", owner, err)
+	}
+	if inst == nil {
+		return nil, c.unreachable(ctx, app, gh.Repo{Owner: owner})
+	}
+	client, err := c.clientFor(gh.Repo{Owner: owner}, inst.GetID())
+	if err != nil {
+		return nil, err
+	}
+	var out []gh.Repo
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		page, resp, err := client.Apps.ListRepos(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("listing the repositories of the App's installation on %s: %w", owner, c.classify(err))
+		}
+		for _, r := range page.Repositories {
+			out = append(out, gh.ParseRepo(r.GetFullName()))
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// BotLogin implements gh.AppIdentity from the App's slug (GET /app), the
+// only way: an installation token cannot call GET /user.
+func (c *Client) BotLogin(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	login := c.botLogin
+	c.mu.Unlock()
+	if login != "" {
+		return login, nil
+	}
+	app, err := c.appClient()
+	if err != nil {
+		return "", err
+	}
+	a, _, err := app.Apps.Get(ctx, "")
+	if err != nil {
+		return "", fmt.Errorf("reading the App: %w", c.classify(err))
+	}
+	login = gh.BotLogin(a.GetSlug())
+	c.mu.Lock()
+	c.botLogin = login
+	c.mu.Unlock()
+	return login, nil
+}
