@@ -56,34 +56,33 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 		err := l.Checks.Post(ctx, l.repos.Pipelines, gh.CheckHarness, head, present.ApplyBlocked(pipes.Diags))
 		return work.Outcome{Result: work.Blocked, Text: "blocked: invalid settings"}, 0, err
 	}
-	states, err := l.Store.Pipelines.List(ctx)
+	applied, err := l.Store.Entities.List(ctx)
 	if err != nil {
 		return work.Outcome{}, 0, err
 	}
-	files := pipes.PipelineFiles()
-	diff := planner.DiffApplied(files, states, pipes.Settings)
+	files := pipes.EntityFiles()
+	diff := planner.DiffApplied(files, applied)
 	contents, err := l.Reader.Blobs(ctx, l.repos.Pipelines, diff.Blobs)
 	if err != nil {
 		return work.Outcome{}, 0, err
 	}
-	in := planner.ApplyInput{Diff: diff, Head: head, Files: files, Contents: contents, ConfigRepo: l.repos.Config}
-	if diff.MassDelete {
-		if in.MassDeleteAllowed, err = l.massDeleteAllowed(ctx, triggers); err != nil {
+	services, err := l.serviceStates(ctx)
+	if err != nil {
+		return work.Outcome{}, 0, err
+	}
+	plan := planner.Apply(planner.ApplyInput{Diff: diff, Head: head, Files: files, Contents: contents,
+		Services: services, Settings: pipes.Settings, ConfigRepo: l.repos.Config})
+	if plan.MassDelete {
+		allowed, err := l.massDeleteAllowed(ctx, triggers)
+		if err != nil {
 			return work.Outcome{}, 0, err
+		}
+		if !allowed {
+			plan.Hold()
 		}
 	}
-	plan := planner.Apply(in)
-	if len(plan.Ops) > 0 {
-		if _, err := l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
-			return work.Outcome{}, 0, err
-		}
-		for _, st := range plan.States {
-			if err := l.Store.Pipelines.Upsert(ctx, st); err != nil {
-				return work.Outcome{}, 0, err
-			}
-		}
-		l.Notify()
-		l.audit(ctx, "enqueue", head, fmt.Sprintf("%d operation(s), %d delete(s)", len(plan.Ops), plan.Deletes), head)
+	if err := l.record(ctx, head, plan); err != nil {
+		return work.Outcome{}, 0, err
 	}
 
 	released, err := l.releaseHeldIfAllowed(ctx, triggers)
@@ -112,6 +111,42 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 		text += fmt.Sprintf(", %d held delete(s) released", released)
 	}
 	return work.Outcome{Result: work.Changed, Text: text}, len(plan.Ops), nil
+}
+
+// record enqueues the plan's operations and then records what is now
+// applied. In that order: should recording fail, the next apply plans the
+// same operations again, and their keys (commit and content) make
+// enqueueing them a no-op; the other order could lose them.
+func (l *Loop) record(ctx context.Context, head string, plan planner.ApplyPlan) error {
+	if len(plan.Ops) > 0 {
+		if _, err := l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
+			return err
+		}
+		for _, st := range plan.States {
+			if err := l.Store.Pipelines.Upsert(ctx, st); err != nil {
+				return err
+			}
+		}
+		l.Notify()
+		l.audit(ctx, "enqueue", head, fmt.Sprintf("%d operation(s), %d delete(s)", len(plan.Ops), plan.Deletes), head)
+	}
+	if len(plan.Entities) > 0 || len(plan.Gone) > 0 {
+		return l.Store.Entities.Record(ctx, plan.Entities, plan.Gone)
+	}
+	return nil
+}
+
+// serviceStates returns the services' pipeline states, by service.
+func (l *Loop) serviceStates(ctx context.Context) (map[string]record.PipelineState, error) {
+	states, err := l.Store.Pipelines.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]record.PipelineState, len(states))
+	for _, st := range states {
+		out[st.Service] = st
+	}
+	return out, nil
 }
 
 // massDeleteAllowed reads the bot PRs the mass-delete label may be on

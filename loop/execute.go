@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/outbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
@@ -18,14 +19,15 @@ import (
 const defaultOrg, defaultProject = "default", "platform"
 
 // Execute runs one outbox operation against Harness. Create and update are
-// both an idempotent create-or-update (a create that finds the pipeline
-// updates it, an update that finds none creates it, an unchanged one is
-// not written); a delete of a missing pipeline is done.
+// both an idempotent create-or-update (harness.Client.Apply: a create that
+// finds the entity updates it, an update that finds none creates it, an
+// unchanged one is not written); a delete of a missing entity is done.
 func (l *Loop) Execute(ctx context.Context, op record.Operation) (string, error) {
 	org, project := l.scopeOf(ctx, op.YAML)
 	h := l.Harness(org, project)
+	ref := RefOf(op)
 	if op.Kind == record.KindDelete {
-		deleted, err := h.DeleteIfExists(ctx, op.Identifier)
+		deleted, err := h.Remove(ctx, ref)
 		if err != nil {
 			return "", err
 		}
@@ -34,31 +36,43 @@ func (l *Loop) Execute(ctx context.Context, op record.Operation) (string, error)
 		}
 		return "deleted", nil
 	}
-	action, err := h.CreateOrUpdate(ctx, op.Identifier, op.YAML)
+	action, err := h.Apply(ctx, ref, op.YAML)
 	if err != nil {
 		return "", err
 	}
 	return action.String(), nil
 }
 
-// scopeOf reads the org and project a pipeline document names, falling
+// RefOf is the Harness entity an operation changes.
+func RefOf(op record.Operation) harness.Ref {
+	ref := harness.Ref{Kind: harness.Kind(op.Entity), Identifier: op.Identifier}
+	switch ref.Kind {
+	case "":
+		ref.Kind = harness.KindPipeline
+	case harness.KindInfrastructure:
+		ref.EnvironmentRef = op.Parent
+	case harness.KindTrigger:
+		ref.PipelineRef = op.Parent
+	}
+	return ref
+}
+
+// scopeOf reads the org and project an entity document names, falling
 // back to those of the last valid settings.
 func (l *Loop) scopeOf(ctx context.Context, yaml []byte) (org, project string) {
-	meta, err := render.ReadMeta(yaml)
-	if err == nil && meta.Org != "" && meta.Project != "" {
-		return meta.Org, meta.Project
+	e, err := render.ReadEntity(yaml)
+	if err == nil && e.Org != "" && e.Project != "" {
+		return e.Org, e.Project
 	}
 	org, project, _ = l.Store.State.HarnessScope(ctx)
 	if org == "" || project == "" {
 		org, project = defaultOrg, defaultProject
 	}
-	if err == nil {
-		if meta.Org != "" {
-			org = meta.Org
-		}
-		if meta.Project != "" {
-			project = meta.Project
-		}
+	if e.Org != "" {
+		org = e.Org
+	}
+	if e.Project != "" {
+		project = e.Project
 	}
 	return org, project
 }
@@ -69,6 +83,9 @@ func (l *Loop) OnResult(ctx context.Context, r outbox.Result) {
 	l.Metrics.Operation(r)
 	log := zerolog.Ctx(ctx)
 	st, err := l.Store.Pipelines.Get(ctx, r.Op.Service)
+	if r.Op.Entity != record.EntityPipeline && r.Op.Entity != "" {
+		err = store.ErrNotFound // only a pipeline has a service state
+	}
 	if err == nil && st.Pipeline == r.Op.Identifier {
 		switch r.Outcome {
 		case outbox.OutcomeDone:
@@ -90,7 +107,8 @@ func (l *Loop) OnResult(ctx context.Context, r outbox.Result) {
 		log.Warn().Err(err).Msg("reading pipeline state")
 	}
 	if r.Outcome == outbox.OutcomeDone {
-		l.audit(ctx, string(r.Op.Kind)+"-pipeline", r.Op.Identifier, r.Result, r.Op.Commit)
+		ref := RefOf(r.Op)
+		l.audit(ctx, string(r.Op.Kind)+"-"+string(ref.Kind), ref.String(), r.Result, r.Op.Commit)
 		if planner.IsRepair(r.Op) {
 			l.Metrics.DriftRepaired(r.Op.Entity)
 			if err := l.Store.Drift.Repaired(ctx, r.Op.ID); err != nil {

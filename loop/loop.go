@@ -40,10 +40,10 @@ const auditActor = "pipeline-orchestrator"
 // Harness is what the loop needs from Harness in one org and project.
 // *harness.Client (scoped with In) implements it.
 type Harness interface {
-	CreateOrUpdate(ctx context.Context, id string, yaml []byte) (harness.Action, error)
-	DeleteIfExists(ctx context.Context, id string) (bool, error)
-	GetPipeline(ctx context.Context, id string) (*harness.Pipeline, error)
-	ListPipelines(ctx context.Context) ([]harness.PipelineSummary, error)
+	Apply(ctx context.Context, ref harness.Ref, yaml []byte) (harness.Action, error)
+	Remove(ctx context.Context, ref harness.Ref) (bool, error)
+	Get(ctx context.Context, ref harness.Ref) (*harness.Entity, error)
+	List(ctx context.Context, kind harness.Kind, parent string) ([]harness.Summary, error)
 }
 
 // HarnessScoper returns the Harness client for an org and project.

@@ -92,7 +92,7 @@ func (l *Loop) previewCatalog(ctx context.Context, req PreviewRequest) (planner.
 	if p := planner.SettleCatalogPreview(in); p != nil {
 		return *p, c, nil
 	}
-	if in.Current, err = l.Reader.PipelineContents(ctx, pipes); err != nil {
+	if in.Current, err = l.Reader.EntityContents(ctx, pipes); err != nil {
 		return planner.Preview{}, c, err
 	}
 	return planner.PlanCatalogPreview(in), c, nil
@@ -129,7 +129,7 @@ func (l *Loop) previewTemplates(ctx context.Context, req PreviewRequest) (planne
 		return planner.Preview{}, c, err
 	}
 	if in.Catalog.Valid() {
-		if in.Current, err = l.Reader.PipelineContents(ctx, base); err != nil {
+		if in.Current, err = l.Reader.EntityContents(ctx, base); err != nil {
 			return planner.Preview{}, c, err
 		}
 	}

@@ -83,7 +83,7 @@ func (l *Loop) proposeAt(ctx context.Context, pipes snapshot.Pipelines, cfgHead 
 	if b := planner.Gate(pipes, in.Head, lastGood); b != nil {
 		return l.blocked(*b, pc), nil
 	}
-	if in.Current, err = l.Reader.PipelineContents(ctx, pipes); err != nil {
+	if in.Current, err = l.Reader.EntityContents(ctx, pipes); err != nil {
 		return proposal{}, err
 	}
 	merged, err := l.Store.State.MergedCatalog(ctx)
@@ -103,7 +103,7 @@ func (l *Loop) proposeAt(ctx context.Context, pipes snapshot.Pipelines, cfgHead 
 		return proposal{}, err
 	}
 
-	bot := planner.BotPRInput{Proposal: prop, PipelineFiles: pipes.PipelineFiles(),
+	bot := planner.BotPRInput{Proposal: prop, EntityFiles: pipes.EntityFiles(),
 		ConfigHead: cfgHead.SHA, PipelinesHead: pipes.Head.SHA, ConfigRepo: l.repos.Config, PipelinesRepo: l.repos.Pipelines}
 	open, err := l.GitHub.OpenPR(ctx, l.repos.Pipelines, gh.SyncBranch, pipes.Branch)
 	switch {

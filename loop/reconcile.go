@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/rs/zerolog"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/present"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
@@ -28,17 +30,17 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 	if pipes.SettingsInvalid() {
 		return work.Outcome{Result: work.Blocked, Text: "blocked: invalid settings"}, nil
 	}
-	contents, err := l.Reader.PipelineContents(ctx, pipes)
+	contents, err := l.Reader.EntityContents(ctx, pipes)
 	if err != nil {
 		return work.Outcome{}, err
 	}
 	if err := l.Store.State.SetHarnessScope(ctx, pipes.Settings.Org, pipes.Settings.Project); err != nil {
 		return work.Outcome{}, err
 	}
-	wanted := planner.WantedPipelines(contents, pipes.PipelineFiles(), planner.Scope{Org: pipes.Settings.Org, Project: pipes.Settings.Project})
+	wanted := planner.WantedEntities(contents, pipes.EntityFiles(), pipes.Settings)
 	inHarness := map[planner.Scope]planner.InHarness{}
-	for sc, pipelines := range wanted {
-		if inHarness[sc], err = l.readHarness(ctx, sc, pipelines); err != nil {
+	for sc, entities := range wanted {
+		if inHarness[sc], err = l.readHarness(ctx, sc, entities); err != nil {
 			return work.Outcome{}, err
 		}
 	}
@@ -47,9 +49,9 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 	if err != nil {
 		return work.Outcome{}, err
 	}
-	busy := map[string]bool{}
+	busy := map[planner.EntityID]bool{}
 	for _, op := range active {
-		busy[op.Identifier] = true
+		busy[planner.IDOf(op)] = true
 	}
 	now := l.Now()
 	plan := planner.Reconcile(planner.ReconcileInput{
@@ -91,39 +93,95 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 	return work.Outcome{Result: result, Text: fmt.Sprintf("checked %d, drifted %d, queued %d", rep.Checked, rep.Drifted(), rep.Queued)}, nil
 }
 
-// readHarness lists the pipelines of one scope and reads those Git has
-// too.
-func (l *Loop) readHarness(ctx context.Context, sc planner.Scope, wanted map[string]planner.Wanted) (planner.InHarness, error) {
+// readHarness lists the entities of one scope and reads those Git has
+// too. Infrastructure definitions are listed in every environment Git has
+// or Harness lists as the app's, triggers under every pipeline Git has
+// that Harness lists, or that Harness lists as the app's.
+func (l *Loop) readHarness(ctx context.Context, sc planner.Scope, wanted map[planner.EntityID]planner.Wanted) (planner.InHarness, error) {
 	h := l.Harness(sc.Org, sc.Project)
-	list, err := h.ListPipelines(ctx)
-	if err != nil {
-		return planner.InHarness{}, err
+	in := planner.InHarness{Tags: map[planner.EntityID]map[string]string{}, YAML: map[planner.EntityID][]byte{}}
+	list := func(kind harness.Kind, parent string) error {
+		got, err := h.List(ctx, kind, parent)
+		for _, s := range got {
+			in.Tags[planner.EntityID{Kind: render.Kind(kind), Identifier: s.Identifier, Parent: parent}] = s.Tags
+		}
+		return err
 	}
-	in := planner.InHarness{Tags: map[string]map[string]string{}, YAML: map[string][]byte{}}
-	for _, p := range list {
-		in.Tags[p.Identifier] = p.Tags
-		if _, ok := wanted[p.Identifier]; !ok {
+	for _, kind := range []harness.Kind{harness.KindEnvironment, harness.KindService, harness.KindPipeline} {
+		if err := list(kind, ""); err != nil {
+			return planner.InHarness{}, err
+		}
+	}
+	for _, parent := range parents(in.Tags, wanted) {
+		if err := list(parent.kind, parent.id); err != nil {
+			return planner.InHarness{}, err
+		}
+	}
+	for id := range wanted {
+		if _, listed := in.Tags[id]; !listed {
 			continue
 		}
-		got, err := h.GetPipeline(ctx, p.Identifier)
+		got, err := h.Get(ctx, harness.Ref{Kind: harness.Kind(id.Kind), Identifier: id.Identifier,
+			EnvironmentRef: parentIf(id, render.KindInfrastructure), PipelineRef: parentIf(id, render.KindTrigger)})
 		switch {
 		case errors.Is(err, harness.ErrNotFound):
 			// vanished since the list: missing
 		case err != nil:
 			return planner.InHarness{}, err
 		default:
-			in.YAML[p.Identifier] = got.YAML
+			in.YAML[id] = got.YAML
 		}
 	}
 	return in, nil
 }
 
+// childList is a list of the entities under one parent.
+type childList struct {
+	kind harness.Kind
+	id   string
+}
+
+// parents returns the lists of children readHarness makes: the
+// infrastructure definitions of each environment, the triggers of each
+// pipeline, for the parents Git has and Harness lists, or Harness lists as
+// the app's. A parent Harness does not list has no children there.
+func parents(listed map[planner.EntityID]map[string]string, wanted map[planner.EntityID]planner.Wanted) []childList {
+	var out []childList
+	for id, tags := range listed {
+		_, inGit := wanted[id]
+		if !inGit && tags[render.ManagedByTag] != render.ManagedByValue {
+			continue
+		}
+		switch id.Kind {
+		case render.KindEnvironment:
+			out = append(out, childList{harness.KindInfrastructure, id.Identifier})
+		case render.KindPipeline:
+			out = append(out, childList{harness.KindTrigger, id.Identifier})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].kind != out[j].kind {
+			return out[i].kind < out[j].kind
+		}
+		return out[i].id < out[j].id
+	})
+	return out
+}
+
+// parentIf returns id's parent when id is of kind k.
+func parentIf(id planner.EntityID, k render.Kind) string {
+	if id.Kind == k {
+		return id.Parent
+	}
+	return ""
+}
+
 // markDrifted records, on each service whose pipeline is repaired, that
-// it drifted and why.
+// it drifted and why (the drift events record every kind).
 func (l *Loop) markDrifted(ctx context.Context, ops []record.Operation) error {
 	for _, op := range ops {
-		if op.Service == "" {
-			continue
+		if op.Service == "" || op.Entity != record.EntityPipeline {
+			continue // only a pipeline has a service state
 		}
 		st, err := l.Store.Pipelines.Get(ctx, op.Service)
 		if err != nil {

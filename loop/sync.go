@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 
@@ -51,47 +52,80 @@ func (l *Loop) Sync(ctx context.Context, service string) (SyncResult, error) {
 		return SyncResult{}, &planner.Refusal{Message: fmt.Sprintf("%s is invalid at %s@%s: nothing can be applied until it is fixed",
 			catalog.SettingsPath, l.repos.Pipelines, gh.ShortSHA(pipes.Head.SHA))}
 	}
-	files := pipes.PipelineFiles()
-	in := planner.SyncInput{Service: service, State: st, Known: known, Head: pipes.Head.SHA,
-		Path: planner.ServicePath(files, service, st.Path), PipelinesRepo: l.repos.Pipelines,
-		Run: fmt.Sprintf("%d-%08x", l.Now().UnixNano(), rand.Uint32())}
-	if in.Path != "" {
-		in.Blob = files[in.Path]
-	} else if known && planner.WasApplied(st) {
-		held, err := l.Store.Operations.List(ctx, store.OperationFilter{
-			States: []record.OperationState{record.OpHeld}, Identifier: st.Pipeline, Limit: 1})
-		if err != nil {
-			return SyncResult{}, err
-		}
-		in.HeldDelete = len(held) > 0
-		in.Blob = st.ContentHash
+	applied, err := l.serviceEntities(ctx, service)
+	if err != nil {
+		return SyncResult{}, err
 	}
-	if in.Blob != "" && !in.HeldDelete {
-		blobs, err := l.Reader.Blobs(ctx, l.repos.Pipelines, []string{in.Blob})
-		if err != nil {
-			return SyncResult{}, &UpstreamError{Message: "reading the service's pipeline file on GitHub failed", Err: err}
-		}
-		in.Content = blobs[in.Blob]
+	in := planner.SyncInput{Service: service, State: st, Known: known, Applied: applied, Head: pipes.Head.SHA,
+		Files: planner.ServiceFiles(pipes.Settings, pipes.EntityFiles(), service), Settings: pipes.Settings,
+		PipelinesRepo: l.repos.Pipelines, Run: fmt.Sprintf("%d-%08x", l.Now().UnixNano(), rand.Uint32())}
+	if in.Held, err = l.heldEntities(ctx, service); err != nil {
+		return SyncResult{}, err
+	}
+	var blobs []string
+	for _, sha := range in.Files {
+		blobs = append(blobs, sha)
+	}
+	for _, e := range applied {
+		blobs = append(blobs, e.ContentHash)
+	}
+	if in.Contents, err = l.Reader.Blobs(ctx, l.repos.Pipelines, blobs); err != nil {
+		return SyncResult{}, &UpstreamError{Message: "reading the service's files on GitHub failed", Err: err}
 	}
 	plan, err := planner.Sync(in)
 	if err != nil {
 		return SyncResult{}, err
 	}
 	res := SyncResult{Operations: []int64{}, Commit: pipes.Head.SHA, Detail: "nothing in the pipelines repo to apply"}
-	if plan.Op == nil {
+	if len(plan.Ops) == 0 {
 		return res, nil
 	}
-	// The state goes first: the operation may finish before the caller
-	// returns, and its result must not be overwritten.
+	// The state goes first: the operations may finish before the caller
+	// returns, and their result must not be overwritten.
 	if plan.State != nil {
 		if err := l.Store.Pipelines.Upsert(ctx, *plan.State); err != nil {
 			return SyncResult{}, err
 		}
 	}
-	if res.Operations, err = l.Store.Operations.Enqueue(ctx, []record.Operation{*plan.Op}); err != nil {
+	if res.Operations, err = l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
 		return SyncResult{}, err
 	}
 	l.Notify()
-	res.Detail = fmt.Sprintf("%s of %s queued as operation %d", plan.Op.Kind, plan.Op.Identifier, res.Operations[0])
+	var what []string
+	for i, op := range plan.Ops {
+		what = append(what, fmt.Sprintf("%s of %s (operation %d)", op.Kind, RefOf(op), res.Operations[i]))
+	}
+	res.Detail = strings.Join(what, ", ") + " queued"
 	return res, nil
+}
+
+// serviceEntities returns the entity files of service the store says are
+// applied.
+func (l *Loop) serviceEntities(ctx context.Context, service string) ([]record.EntityState, error) {
+	all, err := l.Store.Entities.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []record.EntityState
+	for _, e := range all {
+		if e.Service == service {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// heldEntities returns the service's entities whose delete is held.
+func (l *Loop) heldEntities(ctx context.Context, service string) (map[planner.EntityID]bool, error) {
+	held, err := l.Store.Operations.List(ctx, store.OperationFilter{States: []record.OperationState{record.OpHeld}, Limit: 1000000})
+	if err != nil {
+		return nil, err
+	}
+	out := map[planner.EntityID]bool{}
+	for _, op := range held {
+		if op.Service == service {
+			out[planner.IDOf(op)] = true
+		}
+	}
+	return out, nil
 }

@@ -12,29 +12,27 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
-// ApplyDiff is what apply must read before it plans: which pipeline files
+// ApplyDiff is what apply must read before it plans: which entity files
 // differ from what was last applied.
 type ApplyDiff struct {
-	// Applied is the state of what is applied, by path.
-	Applied map[string]record.PipelineState
+	// Applied is what is applied, by path.
+	Applied map[string]record.EntityState
 	// Changed are the files whose content differs from what was applied
 	// there (new files included); Removed the applied files that are gone.
 	Changed, Removed []string
 	// Blobs are the contents apply needs: the changed files, and the
-	// removed ones (they name the org and project their pipeline lives in).
+	// removed ones (they name the org and project their entity lives in).
 	Blobs []string
-	// MassDelete: the removals cross the settings' threshold, so whether
-	// the mass-delete label is there must be known.
-	MassDelete bool
 }
 
-// DiffApplied compares the pipeline files of a pipelines commit (path →
-// blob SHA) with what the store says is applied. It compares with the last
-// applied state, not with a push's before..after, so duplicate, late,
-// reordered or force pushes all converge alike.
-func DiffApplied(files map[string]string, states []record.PipelineState, s catalog.Settings) ApplyDiff {
-	d := ApplyDiff{Applied: map[string]record.PipelineState{}}
-	for _, st := range states {
+// DiffApplied compares the entity files of a pipelines commit (path →
+// blob SHA, snapshot.Pipelines.EntityFiles) with what the store says is
+// applied. It compares with the last applied state, not with a push's
+// before..after, so duplicate, late, reordered or force pushes all
+// converge alike.
+func DiffApplied(files map[string]string, applied []record.EntityState) ApplyDiff {
+	d := ApplyDiff{Applied: make(map[string]record.EntityState, len(applied))}
+	for _, st := range applied {
 		if st.ContentHash != "" && st.Path != "" {
 			d.Applied[st.Path] = st
 		}
@@ -57,115 +55,225 @@ func DiffApplied(files map[string]string, states []record.PipelineState, s catal
 	for _, p := range d.Removed {
 		d.Blobs = append(d.Blobs, d.Applied[p].ContentHash)
 	}
-	d.MassDelete = IsMassDelete(s.MassDelete.MaxCount, s.MassDelete.MaxPercent, len(d.Removed), len(d.Applied))
 	return d
 }
 
 // ApplyInput is everything apply plans from.
 type ApplyInput struct {
 	Diff ApplyDiff
-	// Head is the pipelines commit applied; Files its pipeline files.
+	// Head is the pipelines commit applied; Files its entity files.
 	Head  string
 	Files map[string]string
 	// Contents are the blobs Diff.Blobs named.
 	Contents map[string][]byte
-	// MassDeleteAllowed: the bot PR carries the mass-delete label (only
-	// read when Diff.MassDelete).
-	MassDeleteAllowed bool
-	ConfigRepo        gh.Repo
+	// Services are the services' pipeline states, by service: apply keeps
+	// them up to date for the pipelines it changes.
+	Services   map[string]record.PipelineState
+	Settings   catalog.Settings
+	ConfigRepo gh.Repo
 }
 
 // ApplyPlan is what apply enqueues and records.
 type ApplyPlan struct {
+	// Ops are in the order Harness must receive them: creates and updates
+	// in render.ApplyOrder, then deletes in the reverse order, each
+	// waiting (Operation.After) for the entities it depends on.
 	Ops []record.Operation
-	// States are the pipeline states to record with the operations.
+	// Entities are the entity files now applied; Gone the paths no longer
+	// applied.
+	Entities []record.EntityState
+	Gone     []string
+	// States are the services' pipeline states to record with the
+	// operations.
 	States []record.PipelineState
-	// Unreadable lists the changed files that are not pipelines the app
+	// Unreadable lists the changed files that are not entities the app
 	// can apply, with why.
 	Unreadable []string
 	// ConfigCommits are the config commits behind the changes, sorted: they
 	// get a harness check run too.
 	ConfigCommits []string
-	Deletes       int
-	// Held: the deletes wait for the mass-delete label.
+	// Deletes is the number of delete operations; DeletedUnits and
+	// ExistingUnits count services and environments (see
+	// render.PipelinePlan.ExistingUnits) for the mass-delete threshold.
+	Deletes, DeletedUnits, ExistingUnits int
+	// MassDelete: the deletes cross the settings' threshold; they wait for
+	// the mass-delete label unless Hold is not called.
+	MassDelete bool
+	// Held: the deletes wait for the mass-delete label (Hold).
 	Held bool
 }
 
-// Apply plans one operation per changed pipeline file (create or update,
-// and a delete of the old pipeline when the file now defines another one)
-// and one delete per removed file. Deletes over the mass-delete threshold
-// are held unless the label allows them.
-func Apply(in ApplyInput) ApplyPlan {
-	var plan ApplyPlan
-	commits := map[string]bool{}
+// Hold makes the plan's deletes wait for the mass-delete label.
+func (p *ApplyPlan) Hold() {
+	p.Held = true
+	for i := range p.Ops {
+		if p.Ops[i].Kind == record.KindDelete {
+			p.Ops[i].State = record.OpHeld
+		}
+	}
+}
+
+// EntityID is an entity's identity in Harness: its kind, identifier and
+// parent (the environment of an infrastructure definition, the pipeline
+// of a trigger).
+type EntityID struct {
+	Kind               render.Kind
+	Identifier, Parent string
+}
+
+func (id EntityID) String() string {
+	if id.Parent != "" {
+		return fmt.Sprintf("%s %s/%s", id.Kind, id.Parent, id.Identifier)
+	}
+	return fmt.Sprintf("%s %s", id.Kind, id.Identifier)
+}
+
+// IDOf is the entity an operation changes.
+func IDOf(op record.Operation) EntityID {
+	kind := render.Kind(op.Entity)
+	if kind == "" {
+		kind = render.KindPipeline
+	}
+	return EntityID{kind, op.Identifier, op.Parent}
+}
+
+func stateID(st record.EntityState) EntityID {
+	return EntityID{render.Kind(st.Kind), st.Identifier, st.Parent}
+}
+
+func parentOf(e render.Entity) string {
+	switch e.Kind {
+	case render.KindInfrastructure:
+		return e.EnvironmentRef
+	case render.KindTrigger:
+		return e.PipelineRef
+	}
+	return ""
+}
+
+// readChanged reads the changed files: the entities to create or update,
+// by path, and why the others cannot be applied. A file must hold the kind
+// of its directory, and two files must not define the same entity (then
+// neither is applied: which one Git means is unknown).
+func readChanged(in ApplyInput) (map[string]render.Entity, []string) {
+	read := map[string]render.Entity{}
+	var unreadable []string
 	for _, p := range in.Diff.Changed {
-		blob := in.Files[p]
-		content := in.Contents[blob]
-		meta, err := render.ReadMeta(content)
+		e, err := render.ReadEntity(in.Contents[in.Files[p]])
 		if err != nil {
-			plan.Unreadable = append(plan.Unreadable, fmt.Sprintf("`%s`: %v", p, err))
+			unreadable = append(unreadable, fmt.Sprintf("`%s`: %v", p, err))
 			continue
 		}
-		service := ServiceOfPath(p)
-		prev := in.Diff.Applied[p]
-		kind := record.KindCreate
-		if prev.ContentHash != "" {
-			kind = record.KindUpdate
+		if k, _ := render.KindOfPath(in.Settings, p); k != e.Kind {
+			unreadable = append(unreadable, fmt.Sprintf("`%s`: the file holds a %s (%s:), but files in %s/ are %ss",
+				p, e.Kind, e.Kind.RootKey(), path.Dir(p), k))
+			continue
 		}
-		if prev.Pipeline != "" && prev.Pipeline != meta.Identifier {
-			plan.Ops = append(plan.Ops, NewOperation(Op{
-				Kind: record.KindDelete, Pipeline: prev.Pipeline, Service: service, Path: p,
-				Commit: in.Head, Blob: blob, YAML: in.Contents[prev.ContentHash],
-				Reason: "pipeline identifier changed in " + p, Cause: FromRename,
-			}))
-		}
-		plan.Ops = append(plan.Ops, NewOperation(Op{
-			Kind: kind, Pipeline: meta.Identifier, Service: service, Path: p,
-			Commit: in.Head, ConfigCommit: meta.CatalogCommit, Blob: blob, YAML: content,
-			Reason: "changed in " + p, Cause: FromApply,
-		}))
-		if meta.CatalogCommit != "" && in.ConfigRepo.Is(meta.CatalogRepo) {
-			commits[meta.CatalogCommit] = true
-		}
-		st := prev
-		st.Service, st.Pipeline, st.Path, st.ContentHash = service, meta.Identifier, p, blob
-		st.HarnessState, st.LastError = record.HarnessPending, ""
-		if meta.CatalogCommit != "" {
-			st.LastRenderedCommit = meta.CatalogCommit
-		}
-		if st.Archetype == "" {
-			st.Archetype = meta.Tags["archetype"]
-		}
-		if st.Team == "" {
-			st.Team = meta.Tags["team"]
-		}
-		plan.States = append(plan.States, st)
+		read[p] = e
 	}
-
-	for _, p := range in.Diff.Removed {
-		prev := in.Diff.Applied[p]
-		plan.Ops = append(plan.Ops, NewOperation(Op{
-			Kind: record.KindDelete, Pipeline: prev.Pipeline, Service: prev.Service, Path: p,
-			Commit: in.Head, ConfigCommit: prev.LastRenderedCommit, Blob: prev.ContentHash,
-			YAML: in.Contents[prev.ContentHash], Reason: "removed from " + path.Dir(p), Cause: FromRemoval,
-		}))
-		if prev.LastRenderedCommit != "" {
-			commits[prev.LastRenderedCommit] = true
+	// Every entity Git has: the unchanged files as applied, the changed
+	// ones as read.
+	defined := map[EntityID][]string{}
+	for p, st := range in.Diff.Applied {
+		if _, changed := read[p]; !changed && in.Files[p] == st.ContentHash {
+			defined[stateID(st)] = append(defined[stateID(st)], p)
 		}
-		st := prev
-		st.ContentHash, st.HarnessState, st.LastError = "", record.HarnessPending, ""
-		plan.States = append(plan.States, st)
-		plan.Deletes++
 	}
-
-	if in.Diff.MassDelete && !in.MassDeleteAllowed {
-		plan.Held = true
-		for i := range plan.Ops {
-			if plan.Ops[i].Kind == record.KindDelete {
-				plan.Ops[i].State = record.OpHeld
+	for p, e := range read {
+		id := EntityID{e.Kind, e.Identifier, parentOf(e)}
+		defined[id] = append(defined[id], p)
+	}
+	for id, paths := range defined {
+		if len(paths) < 2 {
+			continue
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			if _, ok := read[p]; ok {
+				delete(read, p)
+				unreadable = append(unreadable, fmt.Sprintf("`%s`: %s is defined by %d files (%s); none of them is applied until one is left",
+					p, id, len(paths), strings.Join(paths, ", ")))
 			}
 		}
 	}
+	sort.Strings(unreadable)
+	return read, unreadable
+}
+
+// Apply plans one operation per changed entity file (create or update,
+// and a delete of the old entity when the file now defines another one)
+// and one delete per removed file whose entity no other file defines.
+// Operations are ordered and linked so that Harness receives each entity
+// after those it refers to, and deletes before those they referred to.
+// MassDelete says whether the deletes cross the settings' threshold: the
+// caller then holds them (Hold) unless the label allows them.
+func Apply(in ApplyInput) ApplyPlan {
+	read, unreadable := readChanged(in)
+	plan := ApplyPlan{Unreadable: unreadable}
+	wanted, appliedIDs := map[EntityID]bool{}, map[EntityID]bool{}
+	for p, st := range in.Diff.Applied {
+		appliedIDs[stateID(st)] = true
+		if _, present := in.Files[p]; present {
+			if _, changed := read[p]; !changed {
+				wanted[stateID(st)] = true
+			}
+		}
+	}
+	for _, e := range read {
+		wanted[EntityID{e.Kind, e.Identifier, parentOf(e)}] = true
+	}
+	commits, removedUnits := map[string]bool{}, map[string]bool{}
+	var ops []Op
+	for _, p := range in.Diff.Changed {
+		e, ok := read[p]
+		if !ok {
+			continue
+		}
+		blob, prev := in.Files[p], in.Diff.Applied[p]
+		id := EntityID{e.Kind, e.Identifier, parentOf(e)}
+		service := e.Service
+		if service == "" {
+			service = render.ServiceOfPath(in.Settings, p)
+		}
+		kind := record.KindCreate
+		if appliedIDs[id] {
+			kind = record.KindUpdate // here or, before a move, at another path
+		}
+		if prev.ContentHash != "" && stateID(prev) != id && !wanted[stateID(prev)] {
+			ops = append(ops, deleteOf(prev, in, "the file "+p+" now defines "+id.String(), FromRename))
+		}
+		ops = append(ops, Op{
+			Kind: kind, Entity: e.Kind, Identifier: e.Identifier, Parent: id.Parent, Service: service, Path: p,
+			Commit: in.Head, ConfigCommit: e.CatalogCommit, Blob: blob, YAML: in.Contents[blob],
+			Reason: "changed in " + p, Cause: FromApply,
+		})
+		if e.CatalogCommit != "" && in.ConfigRepo.Is(e.CatalogRepo) {
+			commits[e.CatalogCommit] = true
+		}
+		plan.Entities = append(plan.Entities, record.EntityState{Path: p, Kind: string(e.Kind), Identifier: e.Identifier,
+			Parent: id.Parent, Service: service, ContentHash: blob, LastRenderedCommit: e.CatalogCommit})
+		if e.Kind == render.KindPipeline {
+			plan.States = append(plan.States, pipelineApplied(in.Services[service], service, p, blob, e))
+		}
+	}
+	for _, p := range in.Diff.Removed {
+		prev := in.Diff.Applied[p]
+		plan.Gone = append(plan.Gone, p)
+		if wanted[stateID(prev)] {
+			continue // another file defines it now: nothing to delete
+		}
+		ops = append(ops, deleteOf(prev, in, "removed from "+path.Dir(p), FromRemoval))
+		removedUnits[unitOf(render.Kind(prev.Kind), prev.Identifier, prev.Parent, prev.Service)] = true
+		if prev.LastRenderedCommit != "" {
+			commits[prev.LastRenderedCommit] = true
+		}
+		if st, ok := in.Services[prev.Service]; ok && prev.Kind == string(render.KindPipeline) && st.Pipeline == prev.Identifier {
+			st.ContentHash, st.HarnessState, st.LastError = "", record.HarnessPending, ""
+			plan.States = append(plan.States, st)
+		}
+	}
+	plan.Ops = orderOps(ops, in.Diff.Applied)
+	plan.countDeletes(in, len(removedUnits))
 	for c := range commits {
 		plan.ConfigCommits = append(plan.ConfigCommits, c)
 	}
@@ -173,9 +281,63 @@ func Apply(in ApplyInput) ApplyPlan {
 	return plan
 }
 
-// ServiceOfPath is the service a pipeline file is named after.
-func ServiceOfPath(p string) string {
-	return strings.TrimSuffix(path.Base(p), "-cd.yaml")
+// deleteOf is the delete of the entity an applied file defined.
+func deleteOf(prev record.EntityState, in ApplyInput, reason string, cause Cause) Op {
+	return Op{
+		Kind: record.KindDelete, Entity: render.Kind(prev.Kind), Identifier: prev.Identifier, Parent: prev.Parent,
+		Service: prev.Service, Path: prev.Path, Commit: in.Head, ConfigCommit: prev.LastRenderedCommit,
+		Blob: prev.ContentHash, YAML: in.Contents[prev.ContentHash], Reason: reason, Cause: cause,
+	}
+}
+
+// pipelineApplied is a service's pipeline state once the pipeline file p
+// (blob) is being applied.
+func pipelineApplied(st record.PipelineState, service, p, blob string, e render.Entity) record.PipelineState {
+	st.Service, st.Pipeline, st.Path, st.ContentHash = service, e.Identifier, p, blob
+	st.HarnessState, st.LastError = record.HarnessPending, ""
+	if e.CatalogCommit != "" {
+		st.LastRenderedCommit = e.CatalogCommit
+	}
+	if st.Archetype == "" {
+		st.Archetype = e.Tags["archetype"]
+	}
+	if st.Team == "" {
+		st.Team = e.Tags["team"]
+	}
+	return st
+}
+
+// unitOf names the unit an entity belongs to: its service, or for an
+// environment and its infrastructure definitions the environment.
+func unitOf(kind render.Kind, identifier, parent, service string) string {
+	switch {
+	case service != "":
+		return "service " + service
+	case kind == render.KindEnvironment:
+		return "environment " + identifier
+	case kind == render.KindInfrastructure:
+		return "environment " + parent
+	}
+	return string(kind) + " " + identifier
+}
+
+// countDeletes counts the plan's deletes and the units that exist, and
+// applies the mass-delete threshold to the units whose files were removed
+// (a file that now defines another entity replaces it: as the bot PR
+// showed, an update).
+func (p *ApplyPlan) countDeletes(in ApplyInput, removedUnits int) {
+	existing := map[string]bool{}
+	for _, st := range in.Diff.Applied {
+		existing[unitOf(render.Kind(st.Kind), st.Identifier, st.Parent, st.Service)] = true
+	}
+	for _, op := range p.Ops {
+		if op.Kind == record.KindDelete {
+			p.Deletes++
+		}
+	}
+	p.DeletedUnits, p.ExistingUnits = removedUnits, len(existing)
+	s := in.Settings.MassDelete
+	p.MassDelete = IsMassDelete(s.MaxCount, s.MaxPercent, p.DeletedUnits, p.ExistingUnits)
 }
 
 // MassDeleteAllowed reports whether the mass-delete label allows the

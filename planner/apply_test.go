@@ -1,6 +1,8 @@
 package planner_test
 
 import (
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -10,21 +12,29 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
 // applied is the store's state after files were applied at commit.
-func applied(files map[string][]byte, commit string) []record.PipelineState {
-	var out []record.PipelineState
+func applied(t *testing.T, files map[string][]byte, commit string) []record.EntityState {
+	t.Helper()
+	var out []record.EntityState
 	for p, content := range files {
-		out = append(out, record.PipelineState{Service: planner.ServiceOfPath(p), Pipeline: strings.ReplaceAll(planner.ServiceOfPath(p), "-", "_") + "_cd",
-			Path: p, ContentHash: gh.BlobSHA(content), LastRenderedCommit: commit, HarnessState: record.HarnessInSync})
+		e, err := render.ReadEntity(content)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		parent := e.EnvironmentRef + e.PipelineRef
+		out = append(out, record.EntityState{Path: p, Kind: string(e.Kind), Identifier: e.Identifier, Parent: parent,
+			Service: e.Service, ContentHash: gh.BlobSHA(content), LastRenderedCommit: commit})
 	}
 	return out
 }
 
 // applyPlan plans applying files over what was applied, with contents
 // from both.
-func applyPlan(files map[string][]byte, before map[string][]byte, allowed bool) (planner.ApplyDiff, planner.ApplyPlan) {
+func applyPlan(t *testing.T, files map[string][]byte, before map[string][]byte) planner.ApplyPlan {
+	t.Helper()
 	shas := map[string]string{}
 	contents := map[string][]byte{}
 	for p, c := range files {
@@ -34,100 +44,165 @@ func applyPlan(files map[string][]byte, before map[string][]byte, allowed bool) 
 	for _, c := range before {
 		contents[gh.BlobSHA(c)] = c
 	}
-	diff := planner.DiffApplied(shas, applied(before, configBefore), catalog.DefaultSettings())
-	return diff, planner.Apply(planner.ApplyInput{Diff: diff, Head: pipelinesHead, Files: shas, Contents: contents,
-		MassDeleteAllowed: allowed, ConfigRepo: configRepo})
+	diff := planner.DiffApplied(shas, applied(t, before, configBefore))
+	return planner.Apply(planner.ApplyInput{Diff: diff, Head: pipelinesHead, Files: shas, Contents: contents,
+		Settings: catalog.DefaultSettings(), ConfigRepo: configRepo})
 }
 
-type opSummary struct {
-	Kind     record.OperationKind
-	Pipeline string
-	Held     bool
-}
-
-func summarize(ops []record.Operation) []opSummary {
-	var out []opSummary
+// op is an operation as the tests compare it: "create pipeline
+// svc_000_cd", with what it waits for.
+func summarize(ops []record.Operation) []string {
+	var out []string
 	for _, op := range ops {
-		out = append(out, opSummary{op.Kind, op.Identifier, op.State == record.OpHeld})
+		line := fmt.Sprintf("%s %s %s", op.Kind, op.Entity, op.Identifier)
+		if op.State == record.OpHeld {
+			line += " (held)"
+		}
+		if len(op.After) > 0 {
+			line += " after " + strings.Join(op.After, " ")
+		}
+		out = append(out, line)
 	}
 	return out
 }
 
+// only keeps the files of files whose path starts with one of prefixes.
+func only(files map[string][]byte, prefixes ...string) map[string][]byte {
+	out := map[string][]byte{}
+	for p, c := range files {
+		for _, pre := range prefixes {
+			if strings.HasPrefix(p, pre) {
+				out[p] = c
+			}
+		}
+	}
+	return out
+}
+
+// without returns files less those whose path starts with one of prefixes.
+func without(files map[string][]byte, prefixes ...string) map[string][]byte {
+	out := maps.Clone(files)
+	for p := range only(files, prefixes...) {
+		delete(out, p)
+	}
+	return out
+}
+
+func edited(files map[string][]byte, p, old, new string) map[string][]byte {
+	out := maps.Clone(files)
+	out[p] = []byte(strings.Replace(string(files[p]), old, new, 1))
+	return out
+}
+
 func TestApply(t *testing.T) {
-	two := rendered(t, services(2, "small"))
-	ten := rendered(t, services(10, "small"))
-	changed := map[string][]byte{}
-	for p, c := range two {
-		changed[p] = c
-	}
-	changed["pipelines/svc-001-cd.yaml"] = []byte(strings.Replace(string(two["pipelines/svc-001-cd.yaml"]), "timeout: 10m", "timeout: 20m", 1))
-	renamed := map[string][]byte{"pipelines/svc-000-cd.yaml": []byte(strings.ReplaceAll(string(two["pipelines/svc-000-cd.yaml"]), "svc_000_cd", "svc_000_deploy"))}
-	fourOfTen, nineOfTen := map[string][]byte{}, map[string][]byte{}
-	for p, c := range ten {
-		if p < "pipelines/svc-004" {
-			fourOfTen[p] = c
-		}
-		if p < "pipelines/svc-009" {
-			nineOfTen[p] = c
-		}
-	}
+	// One environment and its infrastructure definition, to keep the
+	// expected lists short; the settings render the others too.
+	one := only(rendered(t, services(1, "small")), "services/", "pipelines/", "triggers/",
+		"environments/int-stable", "infrastructures/int-stable")
+	two := only(rendered(t, services(2, "small")), "services/", "pipelines/", "triggers/",
+		"environments/int-stable", "infrastructures/int-stable")
+	ten := only(rendered(t, services(10, "small")), "services/", "pipelines/", "triggers/",
+		"environments/int-stable", "infrastructures/int-stable")
+	renamed := edited(one, "pipelines/svc-000-cd.yaml", "identifier: svc_000_cd", "identifier: svc_000_deploy")
+	moved := maps.Clone(one)
+	moved["pipelines/svc-zero-cd.yaml"] = moved["pipelines/svc-000-cd.yaml"]
+	delete(moved, "pipelines/svc-000-cd.yaml")
 	tests := map[string]struct {
 		files, before map[string][]byte
-		allowed       bool
-		want          []opSummary
+		want          []string
 		deletes       int
-		held          bool
-		unreadable    int
+		massDelete    bool
+		unreadable    []string // prefixes of the paths reported
 		commits       []string
 	}{
-		"new pipelines are created": {
-			files: two, before: nil,
-			want:    []opSummary{{"create", "svc_000_cd", false}, {"create", "svc_001_cd", false}},
+		"new entities are created, each after those it refers to": {
+			files: one,
+			want: []string{
+				"create environment int_stable",
+				"create infrastructure int_stable_euw1_k8s after environment/int_stable",
+				"create service svc_000",
+				"create pipeline svc_000_cd after environment/int_stable infrastructure/int_stable_euw1_k8s service/svc_000",
+				"create trigger svc_000_cd_new_image after pipeline/svc_000_cd",
+			},
 			commits: []string{configBefore},
 		},
 		"an applied commit again changes nothing": {files: two, before: two},
-		"a changed file is updated": {
-			files: changed, before: two, want: []opSummary{{"update", "svc_001_cd", false}}, commits: []string{configBefore},
+		"a changed pipeline is updated, after its Service": {
+			files: edited(two, "pipelines/svc-001-cd.yaml", "timeout: 10m", "timeout: 20m"), before: two,
+			want: []string{"update pipeline svc_001_cd after service/svc_001"}, commits: []string{configBefore},
 		},
-		"a removed file is deleted": {
-			files: nineOfTen, before: ten, want: []opSummary{{"delete", "svc_009_cd", false}}, deletes: 1, commits: []string{configBefore},
+		"a removed service loses its trigger, then its pipeline, then its Service": {
+			files: without(ten, "services/svc-009", "pipelines/svc-009", "triggers/svc-009"), before: ten,
+			want: []string{
+				"delete trigger svc_009_cd_new_image",
+				"delete pipeline svc_009_cd after trigger/svc_009_cd_new_image",
+				"delete service svc_009 after pipeline/svc_009_cd",
+			},
+			deletes: 3, commits: []string{configBefore},
 		},
-		"one of two is already a mass delete (50%)": {
-			files: map[string][]byte{"pipelines/svc-000-cd.yaml": two["pipelines/svc-000-cd.yaml"]}, before: two,
-			want: []opSummary{{"delete", "svc_001_cd", true}}, deletes: 1, held: true, commits: []string{configBefore},
+		"one service of two is a mass delete (50%), counted once for its three files": {
+			files: without(two, "services/svc-001", "pipelines/svc-001", "triggers/svc-001"), before: two,
+			want: []string{
+				"delete trigger svc_001_cd_new_image",
+				"delete pipeline svc_001_cd after trigger/svc_001_cd_new_image",
+				"delete service svc_001 after pipeline/svc_001_cd",
+			},
+			deletes: 3, massDelete: true, commits: []string{configBefore},
 		},
-		"a file that now defines another pipeline deletes the old one": {
-			files: renamed, before: map[string][]byte{"pipelines/svc-000-cd.yaml": two["pipelines/svc-000-cd.yaml"]},
-			want: []opSummary{{"delete", "svc_000_cd", false}, {"update", "svc_000_deploy", false}}, commits: []string{configBefore},
+		"a file that now defines another pipeline deletes the old one after the new one is written": {
+			files: renamed, before: one,
+			want: []string{
+				"create pipeline svc_000_deploy after service/svc_000",
+				"delete pipeline svc_000_cd",
+			},
+			deletes: 1, commits: []string{configBefore},
 		},
-		"a mass delete is held": {
-			files: fourOfTen, before: ten, deletes: 6, held: true, commits: []string{configBefore},
-			want: []opSummary{{"delete", "svc_004_cd", true}, {"delete", "svc_005_cd", true}, {"delete", "svc_006_cd", true},
-				{"delete", "svc_007_cd", true}, {"delete", "svc_008_cd", true}, {"delete", "svc_009_cd", true}},
+		"a file moved to another path deletes nothing": {
+			files: moved, before: one,
+			want:  []string{"update pipeline svc_000_cd after service/svc_000"}, commits: []string{configBefore},
 		},
-		"the label lets a mass delete through": {
-			files: fourOfTen, before: ten, allowed: true, deletes: 6, commits: []string{configBefore},
-			want: []opSummary{{"delete", "svc_004_cd", false}, {"delete", "svc_005_cd", false}, {"delete", "svc_006_cd", false},
-				{"delete", "svc_007_cd", false}, {"delete", "svc_008_cd", false}, {"delete", "svc_009_cd", false}},
+		"a removed environment goes after its infrastructure definitions and the pipelines": {
+			files: without(one, "environments/", "infrastructures/"), before: one,
+			want: []string{
+				"delete infrastructure int_stable_euw1_k8s",
+				"delete environment int_stable after infrastructure/int_stable_euw1_k8s",
+			},
+			deletes: 2, massDelete: true, commits: []string{configBefore},
 		},
-		"a file that is not a pipeline is reported, not applied": {
-			files: map[string][]byte{"pipelines/notes-cd.yaml": []byte("just: notes\n")}, unreadable: 1,
+		"a file that is not an entity is reported, not applied": {
+			files: map[string][]byte{"pipelines/notes-cd.yaml": []byte("just: notes\n")}, unreadable: []string{"`pipelines/notes-cd.yaml`: "},
+		},
+		"a file of another kind than its directory's is reported, not applied": {
+			files:      map[string][]byte{"services/svc-000.yaml": one["pipelines/svc-000-cd.yaml"]},
+			unreadable: []string{"`services/svc-000.yaml`: the file holds a pipeline (pipeline:), but files in services/ are services"},
+		},
+		"two files defining one entity are both reported, neither applied": {
+			files: map[string][]byte{"pipelines/a-cd.yaml": one["pipelines/svc-000-cd.yaml"], "pipelines/b-cd.yaml": one["pipelines/svc-000-cd.yaml"]},
+			unreadable: []string{
+				"`pipelines/a-cd.yaml`: pipeline svc_000_cd is defined by 2 files (pipelines/a-cd.yaml, pipelines/b-cd.yaml)",
+				"`pipelines/b-cd.yaml`: pipeline svc_000_cd is defined by 2 files",
+			},
 		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			diff, plan := applyPlan(tt.files, tt.before, tt.allowed)
+			plan := applyPlan(t, tt.files, tt.before)
 			if d := cmp.Diff(tt.want, summarize(plan.Ops)); d != "" {
 				t.Errorf("operations (-want +got):\n%s", d)
 			}
-			if plan.Deletes != tt.deletes || plan.Held != tt.held || len(plan.Unreadable) != tt.unreadable {
-				t.Errorf("deletes %d held %v unreadable %v, want %d %v %d", plan.Deletes, plan.Held, plan.Unreadable, tt.deletes, tt.held, tt.unreadable)
+			if plan.Deletes != tt.deletes || plan.MassDelete != tt.massDelete {
+				t.Errorf("deletes %d, mass delete %v; want %d, %v", plan.Deletes, plan.MassDelete, tt.deletes, tt.massDelete)
+			}
+			if len(plan.Unreadable) != len(tt.unreadable) {
+				t.Fatalf("unreadable = %q, want %d", plan.Unreadable, len(tt.unreadable))
+			}
+			for i, u := range tt.unreadable {
+				if !strings.HasPrefix(plan.Unreadable[i], u) {
+					t.Errorf("unreadable[%d] = %q, want it to start with %q", i, plan.Unreadable[i], u)
+				}
 			}
 			if d := cmp.Diff(tt.commits, plan.ConfigCommits); d != "" {
 				t.Errorf("config commits (-want +got):\n%s", d)
-			}
-			if diff.MassDelete != (tt.held || tt.allowed) {
-				t.Errorf("DiffApplied.MassDelete = %v with %d deletes", diff.MassDelete, tt.deletes)
 			}
 			for _, st := range plan.States {
 				if st.HarnessState != record.HarnessPending {
@@ -135,6 +210,52 @@ func TestApply(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestApplyRecordsWhatIsApplied checks the entity states apply records:
+// what the next apply compares with.
+func TestApplyRecordsWhatIsApplied(t *testing.T) {
+	one := only(rendered(t, services(1, "small")), "services/", "pipelines/", "triggers/")
+	plan := applyPlan(t, one, nil)
+	got := map[string]string{}
+	for _, e := range plan.Entities {
+		got[e.Path] = fmt.Sprintf("%s %s parent=%q service=%q commit=%s", e.Kind, e.Identifier, e.Parent, e.Service, e.LastRenderedCommit)
+	}
+	want := map[string]string{
+		"services/svc-000.yaml":              `service svc_000 parent="" service="svc-000" commit=` + configBefore,
+		"pipelines/svc-000-cd.yaml":          `pipeline svc_000_cd parent="" service="svc-000" commit=` + configBefore,
+		"triggers/svc-000-cd-new-image.yaml": `trigger svc_000_cd_new_image parent="svc_000_cd" service="svc-000" commit=` + configBefore,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("entities recorded (-want +got):\n%s", d)
+	}
+	if len(plan.States) != 1 || plan.States[0].Service != "svc-000" || plan.States[0].Pipeline != "svc_000_cd" {
+		t.Errorf("service states = %+v, want the pipeline state of svc-000", plan.States)
+	}
+	gone := applyPlan(t, nil, one)
+	if d := cmp.Diff([]string{"pipelines/svc-000-cd.yaml", "services/svc-000.yaml", "triggers/svc-000-cd-new-image.yaml"}, gone.Gone); d != "" {
+		t.Errorf("paths no longer applied (-want +got):\n%s", d)
+	}
+}
+
+func TestHoldHoldsOnlyTheDeletes(t *testing.T) {
+	two := only(rendered(t, services(2, "small")), "services/", "pipelines/", "triggers/")
+	next := edited(without(two, "services/svc-001", "pipelines/svc-001", "triggers/svc-001"),
+		"pipelines/svc-000-cd.yaml", "timeout: 10m", "timeout: 20m")
+	plan := applyPlan(t, next, two)
+	if !plan.MassDelete {
+		t.Fatal("removing one service of two is not a mass delete")
+	}
+	plan.Hold()
+	want := []string{
+		"update pipeline svc_000_cd after service/svc_000",
+		"delete trigger svc_001_cd_new_image (held)",
+		"delete pipeline svc_001_cd (held) after trigger/svc_001_cd_new_image",
+		"delete service svc_001 (held) after pipeline/svc_001_cd",
+	}
+	if d := cmp.Diff(want, summarize(plan.Ops)); d != "" {
+		t.Errorf("operations (-want +got):\n%s", d)
 	}
 }
 

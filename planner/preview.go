@@ -120,9 +120,8 @@ func PlanCatalogPreview(in CatalogPreviewInput) Preview {
 	if len(diags) > 0 {
 		return Preview{Verdict: VerdictRenderFailed, Diags: diags}
 	}
-	s := in.Pipelines.Settings.MassDelete
-	p := Preview{Verdict: VerdictPlanned, Plan: plan, Existing: len(in.Current),
-		MassDelete: IsMassDelete(s.MaxCount, s.MaxPercent, plan.Summary.Delete, len(in.Current))}
+	p := Preview{Verdict: VerdictPlanned, Plan: plan, Existing: plan.ExistingUnits,
+		MassDelete: PlanIsMassDelete(in.Pipelines.Settings, plan)}
 	if stale {
 		p.Behind, p.MergeBase = in.Behind, in.MergeBase
 		if in.Tip.Valid() {

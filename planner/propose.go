@@ -94,7 +94,8 @@ type Proposal struct {
 	Writes map[string][]byte
 	// MassDelete flags a proposal whose deletes need the label.
 	MassDelete bool
-	// Existing is how many pipeline files exist today.
+	// Existing is how many units (services and environments) have files
+	// today (render.PipelinePlan.ExistingUnits).
 	Existing int
 	// LastGood records the head catalog as the last valid one.
 	LastGood record.LastGoodCatalog
@@ -113,12 +114,11 @@ func Propose(in ProposeInput) Proposal {
 	if len(diags) > 0 {
 		return Proposal{Blocked: &Blocked{Reason: BlockedRender, Diags: diags}}
 	}
-	s := in.Pipelines.Settings.MassDelete
 	return Proposal{
 		Plan:       plan,
 		Writes:     plan.Writes(),
-		MassDelete: IsMassDelete(s.MaxCount, s.MaxPercent, plan.Summary.Delete, len(in.Current)),
-		Existing:   len(in.Current),
+		MassDelete: PlanIsMassDelete(in.Pipelines.Settings, plan),
+		Existing:   plan.ExistingUnits,
 		LastGood:   record.LastGoodCatalog{Commit: in.Head.Commit, Services: len(in.Head.Catalog.Services)},
 	}
 }
@@ -238,8 +238,8 @@ const (
 // BotPRInput is what decides the bot PR's fate.
 type BotPRInput struct {
 	Proposal Proposal
-	// PipelineFiles are the current pipeline files (path → blob SHA).
-	PipelineFiles map[string]string
+	// EntityFiles are the current entity files (path → blob SHA).
+	EntityFiles map[string]string
 	// Open is the open bot PR, if any; Last the most recent bot PR when
 	// none is open (nil when unknown or none).
 	Open, Last *gh.PullRequest
@@ -266,9 +266,9 @@ func PlanBotPR(in BotPRInput) BotPRPlan {
 		return BotPRPlan{Action: PRNone}
 	}
 	meta := BotMeta{
-		Identity: Identity(in.PipelineFiles, p.Writes), ConfigCommit: in.ConfigHead, PipelinesBase: in.PipelinesHead,
+		Identity: Identity(in.EntityFiles, p.Writes), ConfigCommit: in.ConfigHead, PipelinesBase: in.PipelinesHead,
 		SourceCommits: []string{in.ConfigRepo.String() + "@" + in.ConfigHead, in.PipelinesRepo.String() + "@" + in.PipelinesHead},
-		Deletes:       p.Plan.Summary.Delete, MassDelete: p.MassDelete,
+		Deletes:       p.Plan.DeletedUnits(), MassDelete: p.MassDelete,
 	}
 	if in.Open != nil {
 		if old, ok := ParseBotMeta(in.Open.Body); ok && old.Identity == meta.Identity {

@@ -1,6 +1,7 @@
 package planner_test
 
 import (
+	"fmt"
 	"sort"
 	"testing"
 
@@ -64,31 +65,35 @@ func TestPropose(t *testing.T) {
 		merged     string // catalog of the last merged bot PR ("" unknown)
 		head       string
 		templates  map[string]string
-		want       render.Summary
-		writes     []string // paths written; "-path" deleted
+		want       render.Counts // services
+		writes     []string      // paths written; "-path" deleted
+		existing   int           // services and environments
 		massDelete bool
 		blocked    planner.BlockReason
 	}{
 		"a new service is created": {
 			current: map[string][]byte{}, head: services(1, "small"),
-			want: render.Summary{Create: 1}, writes: []string{"pipelines/svc-000-cd.yaml"},
+			want: render.Counts{Create: 1}, writes: []string{"environments/int-stable.yaml", "environments/pre-stable.yaml", "environments/prod.yaml",
+				"infrastructures/int-stable-euw1.yaml", "infrastructures/pre-stable-euw1.yaml", "infrastructures/prod-euw1.yaml", "infrastructures/prod-euw2.yaml",
+				"pipelines/svc-000-cd.yaml", "services/svc-000.yaml", "triggers/svc-000-cd-new-image.yaml"},
 		},
 		"a config-only change writes nothing": {
 			current: rendered(t, services(2, "small")), merged: services(2, "small"), head: services(2, "medium"),
-			want: render.Summary{ConfigOnly: 2},
+			want: render.Counts{ConfigOnly: 2}, existing: 5,
 		},
 		"an unchanged catalog writes nothing": {
 			current: rendered(t, services(2, "small")), head: services(2, "small"),
-			want: render.Summary{Unchanged: 2},
+			want: render.Counts{Unchanged: 2}, existing: 5,
 		},
 		"a removed service is deleted": {
 			current: rendered(t, services(10, "small")), head: services(9, "small"),
-			want: render.Summary{Delete: 1, Unchanged: 9}, writes: []string{"-pipelines/svc-009-cd.yaml"},
+			want: render.Counts{Delete: 1, Unchanged: 9}, existing: 13,
+			writes: []string{"-pipelines/svc-009-cd.yaml", "-services/svc-009.yaml", "-triggers/svc-009-cd-new-image.yaml"},
 		},
 		"many removals are a mass delete": {
 			current: rendered(t, services(10, "small")), head: services(4, "small"),
-			want:       render.Summary{Delete: 6, Unchanged: 4},
-			writes:     []string{"-pipelines/svc-004-cd.yaml", "-pipelines/svc-005-cd.yaml", "-pipelines/svc-006-cd.yaml", "-pipelines/svc-007-cd.yaml", "-pipelines/svc-008-cd.yaml", "-pipelines/svc-009-cd.yaml"},
+			want:       render.Counts{Delete: 6, Unchanged: 4}, existing: 13,
+			writes:     deletesOf(4, 10),
 			massDelete: true,
 		},
 		"a template that fails for a service blocks the proposal": {
@@ -112,7 +117,9 @@ func TestPropose(t *testing.T) {
 			if p.Blocked != nil {
 				t.Fatalf("blocked: %+v", p.Blocked)
 			}
-			if diff := cmp.Diff(tt.want, p.Plan.Summary); diff != "" {
+			sum := p.Plan.Summary
+			got := render.Counts{Create: sum.Create, Update: sum.Update, Delete: sum.Delete, ConfigOnly: sum.ConfigOnly, Unchanged: sum.Unchanged}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("summary (-want +got):\n%s", diff)
 			}
 			var writes []string
@@ -129,11 +136,22 @@ func TestPropose(t *testing.T) {
 			if p.MassDelete != tt.massDelete {
 				t.Errorf("MassDelete = %v, want %v", p.MassDelete, tt.massDelete)
 			}
-			if p.LastGood.Commit != configHead || p.Existing != len(tt.current) {
+			if p.LastGood.Commit != configHead || p.Existing != tt.existing {
 				t.Errorf("LastGood = %+v, Existing = %d", p.LastGood, p.Existing)
 			}
 		})
 	}
+}
+
+// deletesOf lists the deletes of the files of services from to to-1.
+func deletesOf(from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("-pipelines/svc-%03d-cd.yaml", i), fmt.Sprintf("-services/svc-%03d.yaml", i),
+			fmt.Sprintf("-triggers/svc-%03d-cd-new-image.yaml", i))
+	}
+	sort.Strings(out)
+	return out
 }
 
 func TestPlanBotPR(t *testing.T) {
@@ -143,7 +161,7 @@ func TestPlanBotPR(t *testing.T) {
 		Current: current, Source: source(configHead)})
 	nothing := planner.Propose(planner.ProposeInput{Pipelines: pipes, Head: catalogAt(t, configHead, services(1, "small"), pipes),
 		Current: current, Source: source(configHead)})
-	identity := planner.Identity(pipes.PipelineFiles(), next.Writes)
+	identity := planner.Identity(pipes.EntityFiles(), next.Writes)
 	body := func(id string) string { return "text\n" + planner.BotMeta{Identity: id}.Encode() + "\n" }
 	pr := func(state string, merged bool, id string) *gh.PullRequest {
 		return &gh.PullRequest{Number: 7, State: state, Merged: merged, Body: body(id)}
@@ -164,7 +182,7 @@ func TestPlanBotPR(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := planner.PlanBotPR(planner.BotPRInput{Proposal: tt.proposal, PipelineFiles: pipes.PipelineFiles(), Open: tt.open, Last: tt.last,
+			got := planner.PlanBotPR(planner.BotPRInput{Proposal: tt.proposal, EntityFiles: pipes.EntityFiles(), Open: tt.open, Last: tt.last,
 				ConfigHead: configHead, PipelinesHead: pipelinesHead, ConfigRepo: configRepo, PipelinesRepo: pipelinesRepo})
 			if got.Action != tt.want {
 				t.Fatalf("Action = %s, want %s", got.Action, tt.want)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aymanbagabas/go-udiff"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
@@ -16,55 +17,61 @@ import (
 // Scope is a Harness org and project.
 type Scope struct{ Org, Project string }
 
-// Wanted is a pipeline Git has: where its file is and what it holds.
+// Wanted is an entity Git has: where its file is and what it holds.
 type Wanted struct {
 	Path, Service string
 	Content       []byte
 	Blob          string
+	Entity        render.Entity
 }
 
-// WantedPipelines groups the pipeline files of a pipelines commit by the
+// WantedEntities groups the entity files of a pipelines commit by the
 // Harness scope they name (the settings' scope when a file names none),
-// keyed by pipeline identifier. contents and files are by path; files
-// that are not pipelines are left out (apply reports them). The settings'
-// scope is always present, empty or not, so that managed pipelines left
-// there are found.
-func WantedPipelines(contents map[string][]byte, files map[string]string, settings Scope) map[Scope]map[string]Wanted {
-	want := map[Scope]map[string]Wanted{settings: {}}
+// keyed by entity. contents and files are by path; files that are not
+// entities of their directory's kind are left out (apply reports them).
+// The settings' scope is always present, empty or not, so that managed
+// entities left there are found.
+func WantedEntities(contents map[string][]byte, files map[string]string, s catalog.Settings) map[Scope]map[EntityID]Wanted {
+	settings := Scope{s.Org, s.Project}
+	want := map[Scope]map[EntityID]Wanted{settings: {}}
 	for p, content := range contents {
-		meta, err := render.ReadMeta(content)
-		if err != nil {
+		e, err := render.ReadEntity(content)
+		if k, _ := render.KindOfPath(s, p); err != nil || k != e.Kind {
 			continue
 		}
-		sc := Scope{meta.Org, meta.Project}
+		sc := Scope{e.Org, e.Project}
 		if sc.Org == "" || sc.Project == "" {
 			sc = settings
 		}
 		if want[sc] == nil {
-			want[sc] = map[string]Wanted{}
+			want[sc] = map[EntityID]Wanted{}
 		}
-		want[sc][meta.Identifier] = Wanted{Path: p, Service: ServiceOfPath(p), Content: content, Blob: files[p]}
+		service := e.Service
+		if service == "" {
+			service = render.ServiceOfPath(s, p)
+		}
+		want[sc][EntityID{e.Kind, e.Identifier, parentOf(e)}] = Wanted{Path: p, Service: service, Content: content, Blob: files[p], Entity: e}
 	}
 	return want
 }
 
 // InHarness is what Harness holds in one scope.
 type InHarness struct {
-	// Tags of every pipeline listed, by identifier.
-	Tags map[string]map[string]string
-	// YAML of the listed pipelines Git has too, by identifier; absent when
-	// the pipeline vanished between the list and the read.
-	YAML map[string][]byte
+	// Tags of every entity listed.
+	Tags map[EntityID]map[string]string
+	// YAML of the listed entities Git has too; absent when the entity
+	// vanished between the list and the read.
+	YAML map[EntityID][]byte
 }
 
 // ReconcileInput is everything reconcile plans from.
 type ReconcileInput struct {
 	Head    string // the pipelines commit compared with
-	Wanted  map[Scope]map[string]Wanted
+	Wanted  map[Scope]map[EntityID]Wanted
 	Harness map[Scope]InHarness
-	// Busy pipelines have an operation pending, running or held: drift on
+	// Busy entities have an operation pending, running or held: drift on
 	// them is reported, not repaired again.
-	Busy map[string]bool
+	Busy map[EntityID]bool
 	// Same compares two YAML documents as data.
 	Same func(a, b []byte) (bool, error)
 	// Run names this run in the keys of its repairs; Now is when it ran.
@@ -96,92 +103,112 @@ func driftDiff(id string, git, harness []byte) string {
 	return d
 }
 
-// Reconcile compares Harness with Git: a pipeline Git has that Harness
+// Reconcile compares Harness with Git: an entity Git has that Harness
 // lacks is created, one that differs (as data, not bytes) is updated, and
 // one tagged as managed by the app that Git no longer has is deleted.
-// Pipelines without the tag are never touched.
+// Entities without the tag are never touched. The repairs are ordered and
+// linked like apply's (orderOps).
 func Reconcile(in ReconcileInput) ReconcilePlan {
-	rep := record.DriftReport{At: in.Now.UTC(), Commit: in.Head}
-	var ops []record.Operation
-	var events []record.DriftEvent
-	var repair []int
-	event := func(id, drift, diff string, repaired bool) {
-		events = append(events, record.DriftEvent{At: rep.At, Commit: in.Head, Entity: record.EntityPipeline,
-			Identifier: id, Drift: drift, Diff: diff})
-		if repaired {
-			repair = append(repair, len(ops)-1)
-		} else {
-			repair = append(repair, -1)
-		}
-	}
+	r := reconciler{in: in, rep: record.DriftReport{At: in.Now.UTC(), Commit: in.Head}}
 	for _, sc := range sortedScopes(in.Wanted) {
-		pipelines := in.Wanted[sc]
-		h := in.Harness[sc]
-		for _, id := range sortedKeys(pipelines) {
-			w := pipelines[id]
-			rep.Checked++
-			kind := ""
-			if _, listed := h.Tags[id]; !listed {
-				kind = "missing"
-			} else if got, ok := h.YAML[id]; !ok {
-				kind = "missing"
-			} else if same, err := in.Same(got, w.Content); err != nil || !same {
-				kind = "different"
-			}
-			if kind == "" {
-				continue
-			}
-			if kind == "missing" {
-				rep.Missing = append(rep.Missing, id)
-			} else {
-				rep.Different = append(rep.Different, id)
-			}
-			diff := ""
-			if kind == "different" {
-				diff = driftDiff(id, w.Content, h.YAML[id])
-			}
-			if in.Busy[id] {
-				rep.Skipped = append(rep.Skipped, id)
-				event(id, kind, diff, false)
-				continue
-			}
-			meta, _ := render.ReadMeta(w.Content)
-			opKind := record.KindUpdate
-			if kind == "missing" {
-				opKind = record.KindCreate
-			}
-			ops = append(ops, NewOperation(Op{
-				Kind: opKind, Pipeline: id, Service: w.Service, Path: w.Path, Commit: in.Head,
-				ConfigCommit: meta.CatalogCommit, Blob: w.Blob, YAML: w.Content,
-				Reason: "reconcile: " + kind + " in Harness", Cause: FromReconcile, Run: in.Run,
-			}))
-			event(id, kind, diff, true)
-		}
-		for _, id := range sortedKeys(h.Tags) {
-			if _, ok := pipelines[id]; ok || h.Tags[id][render.ManagedByTag] != render.ManagedByValue {
-				continue // in Git, or not the app's: never touched
-			}
-			rep.Extra = append(rep.Extra, id)
-			if in.Busy[id] {
-				rep.Skipped = append(rep.Skipped, id)
-				event(id, "extra", "", false)
-				continue
-			}
-			ops = append(ops, NewOperation(Op{
-				Kind: record.KindDelete, Pipeline: id, Commit: in.Head, Org: sc.Org, Project: sc.Project,
-				Reason: "reconcile: managed pipeline no longer in Git", Cause: FromExtra, Run: in.Run,
-			}))
-			event(id, "extra", "", true)
-		}
+		r.scope(sc)
 	}
-	for _, l := range [][]string{rep.Missing, rep.Different, rep.Extra, rep.Skipped} {
+	for _, l := range [][]string{r.rep.Missing, r.rep.Different, r.rep.Extra, r.rep.Skipped} {
 		sort.Strings(l)
 	}
-	rep.Queued = len(ops)
-	return ReconcilePlan{Report: rep, Ops: ops, Events: events, Repair: repair}
+	ops := orderOps(r.ops, nil)
+	plan := ReconcilePlan{Report: r.rep, Ops: ops, Events: r.events}
+	// orderOps sorted the repairs: find each event's again.
+	index := map[EntityID]int{}
+	for i, op := range ops {
+		index[IDOf(op)] = i
+	}
+	for i, id := range r.eventIDs {
+		at := -1
+		if r.repaired[i] {
+			at = index[id]
+		}
+		plan.Repair = append(plan.Repair, at)
+	}
+	plan.Report.Queued = len(ops)
+	return plan
 }
 
-func sortedScopes(m map[Scope]map[string]Wanted) []Scope {
+// reconciler gathers what Reconcile finds.
+type reconciler struct {
+	in       ReconcileInput
+	rep      record.DriftReport
+	ops      []Op
+	events   []record.DriftEvent
+	eventIDs []EntityID
+	repaired []bool
+}
+
+// drifted records one drifted entity, and its repair unless it is busy.
+func (r *reconciler) drifted(id EntityID, drift, diff string, repair Op) {
+	name := id.String()
+	switch drift {
+	case "missing":
+		r.rep.Missing = append(r.rep.Missing, name)
+	case "different":
+		r.rep.Different = append(r.rep.Different, name)
+	default:
+		r.rep.Extra = append(r.rep.Extra, name)
+	}
+	busy := r.in.Busy[id]
+	if busy {
+		r.rep.Skipped = append(r.rep.Skipped, name)
+	} else {
+		r.ops = append(r.ops, repair)
+	}
+	r.events = append(r.events, record.DriftEvent{At: r.rep.At, Commit: r.in.Head, Entity: string(id.Kind),
+		Identifier: id.Identifier, Drift: drift, Diff: diff})
+	r.eventIDs = append(r.eventIDs, id)
+	r.repaired = append(r.repaired, !busy)
+}
+
+// scope compares one scope.
+func (r *reconciler) scope(sc Scope) {
+	wanted, h := r.in.Wanted[sc], r.in.Harness[sc]
+	for _, id := range sortedIDs(wanted) {
+		w := wanted[id]
+		r.rep.Checked++
+		drift := ""
+		if _, listed := h.Tags[id]; !listed {
+			drift = "missing"
+		} else if got, ok := h.YAML[id]; !ok {
+			drift = "missing"
+		} else if same, err := r.in.Same(got, w.Content); err != nil || !same {
+			drift = "different"
+		}
+		if drift == "" {
+			continue
+		}
+		kind, diff := record.KindUpdate, ""
+		if drift == "missing" {
+			kind = record.KindCreate
+		} else {
+			diff = driftDiff(id.Identifier, w.Content, h.YAML[id])
+		}
+		r.drifted(id, drift, diff, Op{
+			Kind: kind, Entity: id.Kind, Identifier: id.Identifier, Parent: id.Parent, Service: w.Service, Path: w.Path,
+			Commit: r.in.Head, ConfigCommit: w.Entity.CatalogCommit, Blob: w.Blob, YAML: w.Content,
+			Reason: "reconcile: " + drift + " in Harness", Cause: FromReconcile, Run: r.in.Run,
+		})
+	}
+	for _, id := range sortedIDs(h.Tags) {
+		if _, ok := wanted[id]; ok || h.Tags[id][render.ManagedByTag] != render.ManagedByValue {
+			continue // in Git, or not the app's: never touched
+		}
+		r.drifted(id, "extra", "", Op{
+			Kind: record.KindDelete, Entity: id.Kind, Identifier: id.Identifier, Parent: id.Parent, Service: h.Tags[id]["service"],
+			Commit: r.in.Head, Org: sc.Org, Project: sc.Project,
+			Reason: "reconcile: managed " + string(id.Kind) + " no longer in Git", Cause: FromExtra, Run: r.in.Run,
+		})
+	}
+}
+
+func sortedScopes(m map[Scope]map[EntityID]Wanted) []Scope {
 	out := make([]Scope, 0, len(m))
 	for sc := range m {
 		out = append(out, sc)
@@ -195,11 +222,22 @@ func sortedScopes(m map[Scope]map[string]Wanted) []Scope {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
+// sortedIDs returns m's entities in apply order, then by parent and
+// identifier.
+func sortedIDs[V any](m map[EntityID]V) []EntityID {
+	out := make([]EntityID, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Kind != b.Kind {
+			return rank(a.Kind) < rank(b.Kind)
+		}
+		if a.Parent != b.Parent {
+			return a.Parent < b.Parent
+		}
+		return a.Identifier < b.Identifier
+	})
 	return out
 }

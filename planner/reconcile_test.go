@@ -2,77 +2,99 @@ package planner_test
 
 import (
 	"bytes"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
+// inHarness is what Harness holds: the wanted entities as Git has them,
+// changed by edit (nil: missing), plus extra ones (tags by entity).
+func inHarness(wanted map[planner.EntityID]planner.Wanted, edit map[planner.EntityID][]byte, extra map[planner.EntityID]map[string]string) planner.InHarness {
+	h := planner.InHarness{Tags: map[planner.EntityID]map[string]string{}, YAML: map[planner.EntityID][]byte{}}
+	for id, w := range wanted {
+		content, edited := edit[id]
+		if !edited {
+			content = w.Content
+		}
+		if content == nil {
+			continue
+		}
+		h.Tags[id], h.YAML[id] = w.Entity.Tags, content
+	}
+	for id, tags := range extra {
+		h.Tags[id] = tags
+	}
+	return h
+}
+
 func TestReconcile(t *testing.T) {
-	files := rendered(t, services(3, "small"))
+	files := only(rendered(t, services(2, "small")), "services/", "pipelines/", "triggers/",
+		"environments/int-stable", "infrastructures/int-stable")
 	shas := map[string]string{}
 	for p, c := range files {
 		shas[p] = gh.BlobSHA(c)
 	}
 	scope := planner.Scope{Org: "default", Project: "platform"}
-	wanted := planner.WantedPipelines(files, shas, scope)
+	wanted := planner.WantedEntities(files, shas, catalog.DefaultSettings())[scope]
 	managed := map[string]string{"managed_by": "pipeline-orchestrator"}
-	same := func(id string) []byte {
-		return files["pipelines/"+strings.ReplaceAll(strings.TrimSuffix(id, "_cd"), "_", "-")+"-cd.yaml"]
-	}
-	edited := bytes.Replace(same("svc_000_cd"), []byte("timeout: 10m"), []byte("timeout: 99m"), 1)
-	reordered := []byte("# a comment Harness does not keep\n" + string(same("svc_002_cd")))
+	pipeline0 := planner.EntityID{Kind: render.KindPipeline, Identifier: "svc_000_cd"}
+	service1 := planner.EntityID{Kind: render.KindService, Identifier: "svc_001"}
+	trigger1 := planner.EntityID{Kind: render.KindTrigger, Identifier: "svc_001_cd_new_image", Parent: "svc_001_cd"}
+	infra := planner.EntityID{Kind: render.KindInfrastructure, Identifier: "int_stable_euw1_k8s", Parent: "int_stable"}
+	strayTrigger := planner.EntityID{Kind: render.KindTrigger, Identifier: "old_image", Parent: "svc_000_cd"}
+	stray := planner.EntityID{Kind: render.KindPipeline, Identifier: "stray_cd"}
+	handMade := planner.EntityID{Kind: render.KindPipeline, Identifier: "hand_made"}
+	editedPipeline := bytes.Replace(files["pipelines/svc-000-cd.yaml"], []byte("timeout: 10m"), []byte("timeout: 99m"), 1)
+	commented := []byte("# a comment Harness does not keep\n" + string(files["infrastructures/int-stable-euw1.yaml"]))
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 
 	tests := map[string]struct {
 		harness planner.InHarness
-		busy    map[string]bool
+		busy    map[planner.EntityID]bool
 		want    record.DriftReport
-		ops     []opSummary
-		events  []string // drift kind, identifier, and whether a repair was queued
+		ops     []string
+		events  []string // drift kind, entity, and whether a repair was queued
 	}{
 		"Harness matches Git": {
-			harness: planner.InHarness{
-				Tags: map[string]map[string]string{"svc_000_cd": managed, "svc_001_cd": managed, "svc_002_cd": managed},
-				YAML: map[string][]byte{"svc_000_cd": same("svc_000_cd"), "svc_001_cd": same("svc_001_cd"), "svc_002_cd": reordered},
-			},
-			want: record.DriftReport{Checked: 3},
+			harness: inHarness(wanted, map[planner.EntityID][]byte{infra: commented}, map[planner.EntityID]map[string]string{handMade: {"team": "x"}}),
+			want:    record.DriftReport{Checked: 8},
 		},
-		"missing, different and extra managed pipelines are repaired; others are left alone": {
-			harness: planner.InHarness{
-				Tags: map[string]map[string]string{"svc_000_cd": managed, "svc_002_cd": managed, "stray_cd": managed, "hand_made": {"team": "x"}},
-				YAML: map[string][]byte{"svc_000_cd": edited, "svc_002_cd": same("svc_002_cd")},
+		"missing, different and extra managed entities are repaired in apply order; others are left alone": {
+			harness: inHarness(wanted, map[planner.EntityID][]byte{pipeline0: editedPipeline, service1: nil, trigger1: nil},
+				map[planner.EntityID]map[string]string{stray: managed, strayTrigger: managed, handMade: {"team": "x"}}),
+			want: record.DriftReport{Checked: 8, Missing: []string{"service svc_001", "trigger svc_001_cd/svc_001_cd_new_image"},
+				Different: []string{"pipeline svc_000_cd"}, Extra: []string{"pipeline stray_cd", "trigger svc_000_cd/old_image"}, Queued: 5},
+			ops: []string{
+				"create service svc_001",
+				"update pipeline svc_000_cd",
+				"create trigger svc_001_cd_new_image after pipeline/svc_001_cd",
+				"delete trigger old_image",
+				"delete pipeline stray_cd",
 			},
-			want:   record.DriftReport{Checked: 3, Missing: []string{"svc_001_cd"}, Different: []string{"svc_000_cd"}, Extra: []string{"stray_cd"}, Queued: 3},
-			ops:    []opSummary{{"update", "svc_000_cd", false}, {"create", "svc_001_cd", false}, {"delete", "stray_cd", false}},
-			events: []string{"different svc_000_cd repaired", "missing svc_001_cd repaired", "extra stray_cd repaired"},
+			events: []string{"missing service svc_001 repaired", "different pipeline svc_000_cd repaired",
+				"missing trigger svc_001_cd_new_image repaired", "extra pipeline stray_cd repaired", "extra trigger old_image repaired"},
 		},
-		"a pipeline that vanished between the list and the read is missing": {
-			harness: planner.InHarness{
-				Tags: map[string]map[string]string{"svc_000_cd": managed, "svc_001_cd": managed, "svc_002_cd": managed},
-				YAML: map[string][]byte{"svc_000_cd": same("svc_000_cd"), "svc_002_cd": same("svc_002_cd")},
-			},
-			want:   record.DriftReport{Checked: 3, Missing: []string{"svc_001_cd"}, Queued: 1},
-			ops:    []opSummary{{"create", "svc_001_cd", false}},
-			events: []string{"missing svc_001_cd repaired"},
-		},
-		"drift on a pipeline with an operation on its way is reported, not repaired again": {
-			harness: planner.InHarness{Tags: map[string]map[string]string{"svc_000_cd": managed, "svc_002_cd": managed, "stray_cd": managed},
-				YAML: map[string][]byte{"svc_000_cd": same("svc_000_cd"), "svc_002_cd": same("svc_002_cd")}},
-			busy:   map[string]bool{"svc_001_cd": true, "stray_cd": true},
-			want:   record.DriftReport{Checked: 3, Missing: []string{"svc_001_cd"}, Extra: []string{"stray_cd"}, Skipped: []string{"stray_cd", "svc_001_cd"}},
-			events: []string{"missing svc_001_cd on its way", "extra stray_cd on its way"},
+		"drift on an entity with an operation on its way is reported, not repaired again": {
+			harness: inHarness(wanted, map[planner.EntityID][]byte{service1: nil}, map[planner.EntityID]map[string]string{stray: managed}),
+			busy:    map[planner.EntityID]bool{service1: true, stray: true},
+			want: record.DriftReport{Checked: 8, Missing: []string{"service svc_001"}, Extra: []string{"pipeline stray_cd"},
+				Skipped: []string{"pipeline stray_cd", "service svc_001"}},
+			events: []string{"missing service svc_001 on its way", "extra pipeline stray_cd on its way"},
 		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			plan := planner.Reconcile(planner.ReconcileInput{Head: pipelinesHead, Wanted: wanted,
+			plan := planner.Reconcile(planner.ReconcileInput{Head: pipelinesHead, Wanted: map[planner.Scope]map[planner.EntityID]planner.Wanted{scope: wanted},
 				Harness: map[planner.Scope]planner.InHarness{scope: tt.harness}, Busy: tt.busy,
 				Same: harness.SameYAML, Run: "run1", Now: now})
 			tt.want.At, tt.want.Commit = now, pipelinesHead
@@ -87,10 +109,10 @@ func TestReconcile(t *testing.T) {
 				how := "repaired"
 				if plan.Repair[i] < 0 {
 					how = "on its way"
-				} else if plan.Ops[plan.Repair[i]].Identifier != e.Identifier {
-					t.Errorf("event %s points at the repair of %s", e.Identifier, plan.Ops[plan.Repair[i]].Identifier)
+				} else if op := plan.Ops[plan.Repair[i]]; op.Identifier != e.Identifier || op.Entity != e.Entity {
+					t.Errorf("event %s %s points at the repair of %s %s", e.Entity, e.Identifier, op.Entity, op.Identifier)
 				}
-				events = append(events, e.Drift+" "+e.Identifier+" "+how)
+				events = append(events, e.Drift+" "+e.Entity+" "+e.Identifier+" "+how)
 				if e.Drift == "different" && !strings.Contains(e.Diff, "-                  timeout: 10m") {
 					t.Errorf("the diff of %s does not show what changed:\n%s", e.Identifier, e.Diff)
 				}
@@ -99,7 +121,7 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("drift events (-want +got):\n%s", d)
 			}
 			for _, op := range plan.Ops {
-				if !strings.HasPrefix(op.Key, "reconcile|"+op.Identifier+"|") || !strings.HasSuffix(op.Key, "|run1") {
+				if !strings.HasPrefix(op.Key, "reconcile|"+op.Entity+"/"+op.Identifier) || !strings.HasSuffix(op.Key, "|run1") {
 					t.Errorf("repair of %s has key %q: a repair must run even if the same change ran before", op.Identifier, op.Key)
 				}
 				if op.Kind == record.KindDelete && !bytes.Contains(op.YAML, []byte("orgIdentifier: default")) {
@@ -110,18 +132,23 @@ func TestReconcile(t *testing.T) {
 	}
 }
 
-func TestWantedPipelinesGroupsByScope(t *testing.T) {
+func TestWantedEntitiesGroupsByScope(t *testing.T) {
 	files := rendered(t, services(1, "small"))
 	other := bytes.Replace(files["pipelines/svc-000-cd.yaml"], []byte("projectIdentifier: platform"), []byte("projectIdentifier: other"), 1)
 	other = bytes.Replace(other, []byte("svc_000_cd"), []byte("moved_cd"), 1)
 	contents := map[string][]byte{"pipelines/svc-000-cd.yaml": files["pipelines/svc-000-cd.yaml"], "pipelines/moved-cd.yaml": other,
-		"pipelines/notes-cd.yaml": []byte("notes: true\n")}
-	got := planner.WantedPipelines(contents, map[string]string{}, planner.Scope{Org: "default", Project: "platform"})
+		"pipelines/notes-cd.yaml": []byte("notes: true\n"), "services/svc-000.yaml": files["services/svc-000.yaml"],
+		"services/wrong.yaml": files["pipelines/svc-000-cd.yaml"]}
+	got := planner.WantedEntities(contents, map[string]string{}, catalog.DefaultSettings())
 	ids := map[planner.Scope][]string{}
-	for sc, ps := range got {
-		ids[sc] = keys(ps)
+	for sc, es := range got {
+		for id := range es {
+			ids[sc] = append(ids[sc], id.String())
+		}
+		sort.Strings(ids[sc])
 	}
-	want := map[planner.Scope][]string{{Org: "default", Project: "platform"}: {"svc_000_cd"}, {Org: "default", Project: "other"}: {"moved_cd"}}
+	want := map[planner.Scope][]string{{Org: "default", Project: "platform"}: {"pipeline svc_000_cd", "service svc_000"},
+		{Org: "default", Project: "other"}: {"pipeline moved_cd"}}
 	if d := cmp.Diff(want, ids); d != "" {
 		t.Errorf("wanted by scope (-want +got):\n%s", d)
 	}

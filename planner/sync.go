@@ -3,30 +3,25 @@ package planner
 import (
 	"fmt"
 	"sort"
+	"strings"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
-// ServicePath finds a service's pipeline file among files (path → blob):
-// the path the store knows if it still exists, else the file named after
-// the service; "" when there is none.
-func ServicePath(files map[string]string, service, known string) string {
-	if _, ok := files[known]; ok && known != "" {
-		return known
-	}
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		if ServiceOfPath(p) == service {
-			return p
+// ServiceFiles returns a service's entity files among files (path →
+// blob): its Service, pipeline and trigger, found by the service their
+// path is named after.
+func ServiceFiles(s catalog.Settings, files map[string]string, service string) map[string]string {
+	out := map[string]string{}
+	for p, sha := range files {
+		if render.ServiceOfPath(s, p) == service {
+			out[p] = sha
 		}
 	}
-	return ""
+	return out
 }
 
 // WasApplied reports whether the service's pipeline may be in Harness: a
@@ -49,87 +44,140 @@ func (r *Refusal) Error() string { return r.Message }
 // SyncInput is what an admin sync of one service plans from.
 type SyncInput struct {
 	Service string
-	// State is the service's state; Known says whether the store has one.
+	// State is the service's pipeline state; Known says whether the store
+	// has one.
 	State record.PipelineState
 	Known bool
-	// Head is the pipelines commit read; Path the service's pipeline file
-	// there (ServicePath), "" when it has none; Blob its blob SHA.
-	Head, Path, Blob string
-	// Content is the file at Path, or, when Path is "", the last applied
-	// file (Blob is then State.ContentHash); nil when unknown.
-	Content []byte
-	// HeldDelete: a delete of the service's pipeline waits for the
+	// Applied are the service's entity files the store says are applied.
+	Applied []record.EntityState
+	// Head is the pipelines commit read; Files the service's entity files
+	// there (ServiceFiles, path → blob).
+	Head  string
+	Files map[string]string
+	// Contents are the blobs of Files and of Applied.
+	Contents map[string][]byte
+	// Held are the service's entities whose delete waits for the
 	// mass-delete label.
-	HeldDelete bool
-	// Run makes the operation's key unique.
+	Held map[EntityID]bool
+	// Run makes the operations' keys unique.
 	Run           string
+	Settings      catalog.Settings
 	PipelinesRepo gh.Repo
 }
 
-// SyncPlan is what an admin sync enqueues: Op is nil when there is nothing
-// to apply (the propose run queued beside it takes care of the rest);
-// State, when set, is recorded before the operation is enqueued.
+// SyncPlan is what an admin sync enqueues: Ops are empty when there is
+// nothing to apply (the propose run queued beside it takes care of the
+// rest); State, when set, is recorded before the operations are enqueued.
 type SyncPlan struct {
-	Op    *record.Operation
+	Ops   []record.Operation
 	State *record.PipelineState
 }
 
-// Sync plans the operation that applies the service's pipeline file at the
-// pipelines repo's head to Harness again, even if the same change was
-// applied before (a create or an update, by what the store knows). When
-// the file is gone but the pipeline was applied, the operation is a
-// delete; a held delete is never bypassed. A service known neither to the
-// store nor to the pipelines repo is refused as not found.
+// Sync plans the operations that apply the service's entity files at the
+// pipelines repo's head to Harness again (its Service, pipeline and
+// trigger), even if the same change was applied before, and delete the
+// applied entities whose files are gone; a held delete is never bypassed.
+// A service known neither to the store nor to the pipelines repo is
+// refused as not found; a file that is not an entity of its directory's
+// kind is refused.
 func Sync(in SyncInput) (SyncPlan, error) {
-	st := in.State
-	if in.Path == "" {
-		if !in.Known {
-			return SyncPlan{}, &Refusal{NotFound: true, Message: fmt.Sprintf("unknown service %q: not in the store and no pipeline file for it in %s", in.Service, in.PipelinesRepo)}
+	if len(in.Files) == 0 && len(in.Applied) == 0 && !in.Known {
+		return SyncPlan{}, &Refusal{NotFound: true, Message: fmt.Sprintf(
+			"unknown service %q: not in the store and no file of it in %s", in.Service, in.PipelinesRepo)}
+	}
+	applied := map[EntityID]record.EntityState{}
+	for _, st := range in.Applied {
+		applied[stateID(st)] = st
+	}
+	var ops []Op
+	wanted := map[EntityID]bool{}
+	var pipeline *render.Entity
+	for _, p := range sortedPaths(in.Files) {
+		e, err := render.ReadEntity(in.Contents[in.Files[p]])
+		if k, _ := render.KindOfPath(in.Settings, p); err == nil && k != e.Kind {
+			err = fmt.Errorf("the file holds a %s, but files in this directory are %ss", e.Kind, k)
 		}
-		if !WasApplied(st) {
-			return SyncPlan{}, nil // rendered, never merged: the propose run takes care of it
+		if err != nil {
+			return SyncPlan{}, &Refusal{Message: fmt.Sprintf("%s at %s@%s is not an entity the app can apply: %v",
+				p, in.PipelinesRepo, gh.ShortSHA(in.Head), err)}
 		}
-		if in.HeldDelete {
-			return SyncPlan{}, &Refusal{Message: fmt.Sprintf("the delete of %s is held until the bot PR carries the label %s; an admin sync does not bypass it",
-				st.Pipeline, gh.MassDeleteLabel)}
+		id := EntityID{e.Kind, e.Identifier, parentOf(e)}
+		wanted[id] = true
+		kind := record.KindCreate
+		if _, ok := applied[id]; ok {
+			kind = record.KindUpdate
 		}
-		op := NewOperation(Op{
-			Kind: record.KindDelete, Pipeline: st.Pipeline, Service: in.Service, Path: st.Path,
-			Commit: in.Head, ConfigCommit: st.LastRenderedCommit, Blob: st.ContentHash, YAML: in.Content,
-			Reason: "admin sync: " + st.Path + " is no longer in the pipelines repo", Cause: FromAdminSync, Run: in.Run,
+		ops = append(ops, Op{
+			Kind: kind, Entity: e.Kind, Identifier: e.Identifier, Parent: id.Parent, Service: in.Service, Path: p,
+			Commit: in.Head, ConfigCommit: e.CatalogCommit, Blob: in.Files[p], YAML: in.Contents[in.Files[p]],
+			Reason: "admin sync of " + p, Cause: FromAdminSync, Run: in.Run,
 		})
-		st.HarnessState, st.LastError = record.HarnessPending, ""
-		return SyncPlan{Op: &op, State: &st}, nil
-	}
-
-	meta, err := render.ReadMeta(in.Content)
-	if err != nil {
-		return SyncPlan{}, &Refusal{Message: fmt.Sprintf("%s at %s@%s is not a pipeline the app can apply: %v",
-			in.Path, in.PipelinesRepo, gh.ShortSHA(in.Head), err)}
-	}
-	kind := record.KindCreate
-	if in.Known && st.ContentHash != "" && st.HarnessState != record.HarnessDeleted {
-		kind = record.KindUpdate
-	}
-	op := NewOperation(Op{
-		Kind: kind, Pipeline: meta.Identifier, Service: in.Service, Path: in.Path,
-		Commit: in.Head, ConfigCommit: meta.CatalogCommit, Blob: in.Blob, YAML: in.Content,
-		Reason: "admin sync of " + in.Path, Cause: FromAdminSync, Run: in.Run,
-	})
-	plan := SyncPlan{Op: &op}
-	switch {
-	case !in.Known:
-		// A file the store never saw: record it as apply would.
-		plan.State = &record.PipelineState{
-			Service: in.Service, Pipeline: meta.Identifier, Path: in.Path, ContentHash: in.Blob,
-			Archetype: meta.Tags["archetype"], Team: meta.Tags["team"], LastRenderedCommit: meta.CatalogCommit,
-			HarnessState: record.HarnessPending,
+		if e.Kind == render.KindPipeline {
+			pipeline = &e
 		}
-	case st.Pipeline == meta.Identifier:
-		// The rest of the state (what was applied from which file) is
-		// apply's: a rename or a newer file is still its to handle.
-		st.HarnessState, st.LastError = record.HarnessPending, ""
-		plan.State = &st
 	}
-	return plan, nil
+	var held []string
+	for _, id := range sortedIDs(applied) {
+		st := applied[id]
+		if wanted[id] {
+			continue
+		}
+		if in.Held[id] {
+			held = append(held, id.String())
+			continue
+		}
+		ops = append(ops, Op{
+			Kind: record.KindDelete, Entity: id.Kind, Identifier: id.Identifier, Parent: id.Parent, Service: in.Service,
+			Path: st.Path, Commit: in.Head, ConfigCommit: st.LastRenderedCommit, Blob: st.ContentHash,
+			YAML: in.Contents[st.ContentHash], Reason: "admin sync: " + st.Path + " is no longer in the pipelines repo",
+			Cause: FromAdminSync, Run: in.Run,
+		})
+	}
+	if len(held) > 0 {
+		return SyncPlan{}, &Refusal{Message: fmt.Sprintf("the delete of %s is held until the bot PR carries the label %s; an admin sync does not bypass it",
+			strings.Join(held, ", "), gh.MassDeleteLabel)}
+	}
+	if len(ops) == 0 {
+		return SyncPlan{}, nil // rendered, never merged: the propose run takes care of it
+	}
+	appliedByPath := map[string]record.EntityState{}
+	for _, st := range in.Applied {
+		appliedByPath[st.Path] = st
+	}
+	return SyncPlan{Ops: orderOps(ops, appliedByPath), State: syncState(in, pipeline)}, nil
+}
+
+// syncState is the service's pipeline state to record before a sync's
+// operations: pending again when the sync applies the pipeline the state
+// is about or deletes it, and a new state for a pipeline file the store
+// never saw. A rename stays apply's to record.
+func syncState(in SyncInput, pipeline *render.Entity) *record.PipelineState {
+	st := in.State
+	switch {
+	case pipeline == nil && WasApplied(st):
+		st.HarnessState, st.LastError = record.HarnessPending, ""
+		return &st
+	case pipeline == nil:
+		return nil
+	case !in.Known:
+		for p, sha := range in.Files {
+			if k, _ := render.KindOfPath(in.Settings, p); k == render.KindPipeline {
+				st = pipelineApplied(record.PipelineState{}, in.Service, p, sha, *pipeline)
+			}
+		}
+		return &st
+	case st.Pipeline == pipeline.Identifier:
+		st.HarnessState, st.LastError = record.HarnessPending, ""
+		return &st
+	}
+	return nil
+}
+
+func sortedPaths(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -71,7 +71,7 @@ func PreviewReport(p planner.Preview, c PreviewContext) Report {
 	note := behindNote(p)
 	summary := p.Plan.Markdown(render.CheckRunTextLimit - len(schemaSkippedNote) - len(note))
 	if p.MassDelete {
-		summary = MassDeleteNote(c.Settings, p.Plan.Summary.Delete, p.Existing) + "\n\n" + summary
+		summary = MassDeleteNote(c.Settings, p.Plan.DeletedUnits(), p.Existing) + "\n\n" + summary
 	}
 	summary = note + summary
 	summary += schemaNote(p.Plan)
@@ -112,7 +112,7 @@ func templatePreview(p planner.Preview, c PreviewContext) Report {
 
 // MassDeleteNote warns, in a preview, that merging flags the bot PR.
 func MassDeleteNote(s catalog.Settings, deletes, existing int) string {
-	return fmt.Sprintf("> ⚠️ **Mass delete:** %d of %d pipelines would be deleted (threshold: more than %d, or more than %d%%). "+
+	return fmt.Sprintf("> ⚠️ **Mass delete:** %d of %d services and environments would lose entities in Harness (threshold: more than %d, or more than %d%%). "+
 		"The bot PR will be flagged, and its deletes wait for the label `%s` before they reach Harness.",
 		deletes, existing, s.MassDelete.MaxCount, s.MassDelete.MaxPercent, gh.MassDeleteLabel)
 }

@@ -124,7 +124,7 @@ func BotPRBody(p BotPR, c ProposeContext) string {
 	fmt.Fprintf(&b, "**Source:** catalog %s · templates and settings %s\n\n",
 		c.Links.CommitLink(c.Config, c.ConfigCommit), c.Links.CommitLink(c.Pipelines, c.PipelinesCommit))
 	if p.Meta.MassDelete {
-		fmt.Fprintf(&b, "> ⚠️ **Mass delete:** this PR deletes %d of %d pipelines (threshold: more than %d, or more than %d%%). "+
+		fmt.Fprintf(&b, "> ⚠️ **Mass delete:** this PR deletes entities of %d of %d services and environments (threshold: more than %d, or more than %d%%). "+
 			"After merge, creates and updates reach Harness at once; **the deletes wait for the label `%s`** on this PR.\n\n",
 			p.Meta.Deletes, p.Existing, s.MassDelete.MaxCount, s.MassDelete.MaxPercent, gh.MassDeleteLabel)
 	}

@@ -163,3 +163,15 @@ func IsPipelinePath(s catalog.Settings, p string) bool {
 func serviceOfPath(k Kind, p string) string {
 	return strings.TrimSuffix(path.Base(p), k.suffix())
 }
+
+// ServiceOfPath returns the catalog service a Service, pipeline or trigger
+// file of the settings' directories is named after, and "" for any other
+// path (an environment's or infrastructure definition's file, or a file
+// KindOfPath does not accept).
+func ServiceOfPath(s catalog.Settings, p string) string {
+	k, ok := KindOfPath(s, p)
+	if !ok || k == KindEnvironment || k == KindInfrastructure {
+		return ""
+	}
+	return serviceOfPath(k, p)
+}

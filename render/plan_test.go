@@ -713,6 +713,18 @@ func TestKindOfPath(t *testing.T) {
 			t.Errorf("IsPipelinePath(%q) = %t", tc.path, got)
 		}
 	}
+	for p, want := range map[string]string{
+		"services/payment-service.yaml":              "payment-service",
+		"pipelines/payment-service-cd.yaml":          "payment-service",
+		"triggers/payment-service-cd-new-image.yaml": "payment-service",
+		"environments/prod.yaml":                     "",
+		"infrastructures/prod-euw1.yaml":             "",
+		"pipelines/x.yaml":                           "",
+	} {
+		if got := ServiceOfPath(def, p); got != want {
+			t.Errorf("ServiceOfPath(%q) = %q, want %q", p, got, want)
+		}
+	}
 	// Every path a path function gives is of its kind.
 	for _, name := range []string{"payment-service", "a", "x.y", "UPPER_case"} {
 		for _, s := range []catalog.Settings{def, custom} {

@@ -106,11 +106,14 @@ type Pipelines struct {
 	InputsHash string
 }
 
-// PipelineFiles returns the pipeline files of the snapshot (path → blob SHA).
-func (p Pipelines) PipelineFiles() map[string]string {
+// EntityFiles returns the entity files of the snapshot (path → blob SHA):
+// every file in a directory of the settings that render.KindOfPath
+// accepts, whatever its kind (Services, environments, infrastructure
+// definitions, pipelines, triggers).
+func (p Pipelines) EntityFiles() map[string]string {
 	out := map[string]string{}
 	for f, sha := range p.Files {
-		if render.IsPipelinePath(p.Settings, f) {
+		if _, ok := render.KindOfPath(p.Settings, f); ok {
 			out[f] = sha
 		}
 	}
@@ -233,10 +236,10 @@ func (r *Reader) Catalog(ctx context.Context, sha string, p Pipelines) (Catalog,
 	return c, nil
 }
 
-// PipelineContents returns the content of every pipeline file of p, from
-// the blob cache, downloading only blobs never seen.
-func (r *Reader) PipelineContents(ctx context.Context, p Pipelines) (map[string][]byte, error) {
-	files := p.PipelineFiles()
+// EntityContents returns the content of every entity file of p
+// (EntityFiles), from the blob cache, downloading only blobs never seen.
+func (r *Reader) EntityContents(ctx context.Context, p Pipelines) (map[string][]byte, error) {
+	files := p.EntityFiles()
 	shas := make([]string, 0, len(files))
 	for _, sha := range files {
 		shas = append(shas, sha)

@@ -115,7 +115,7 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 		defer existing.Close()
 		supersede, err := tx.PrepareContext(ctx, `UPDATE operations
 			SET state = 'superseded', superseded_by = ?1, updated_at = ?2, done_at = ?2
-			WHERE entity_kind = ?3 AND pipeline = ?4 AND id < ?1 AND state IN ('pending', 'held')`)
+			WHERE entity_kind = ?3 AND pipeline = ?4 AND parent = ?5 AND id < ?1 AND state IN ('pending', 'held')`)
 		if err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 				return fmt.Errorf("operation %q: %w", key, err)
 			}
 			ids[i] = id
-			if _, err := supersede.ExecContext(ctx, id, ms(now), entity, o.Identifier); err != nil {
+			if _, err := supersede.ExecContext(ctx, id, ms(now), entity, o.Identifier, o.Parent); err != nil {
 				return fmt.Errorf("superseding operations on %s: %w", o.Identifier, err)
 			}
 		}
@@ -195,7 +195,8 @@ func validateOperation(o Operation) error {
 // other operation of its entity is running under a live lease, none older
 // than it is still open (pending, running or held), and no older operation
 // of an entity it waits for (Operation.After) is still open: the
-// operations of one entity never run concurrently and run in the order
+// operations of one entity (its kind, identifier and parent: a trigger of
+// another pipeline is another entity) never run concurrently and run in the order
 // enqueued, and an entity is changed after those it depends on.
 // Each claim increments Attempts; the returned values identify the claim
 // and are passed back to CompleteOperation and its siblings.
@@ -210,10 +211,10 @@ func (ops *Operations) Claim(ctx context.Context, worker string, max int, lease 
 		rows, err := tx.QueryContext(ctx, `SELECT o.id FROM operations o
 			WHERE ((o.state = 'pending' AND o.not_before <= ?1) OR (o.state = 'running' AND o.lease_until <= ?1))
 			  AND NOT EXISTS (SELECT 1 FROM operations p
-			                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline
+			                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline AND p.parent = o.parent
 			                    AND p.state = 'running' AND p.lease_until > ?1)
 			  AND NOT EXISTS (SELECT 1 FROM operations p
-			                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline
+			                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline AND p.parent = o.parent
 			                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
 			  AND NOT EXISTS (SELECT 1 FROM json_each(o.after_entities) d, operations p
 			                  WHERE p.entity_kind = substr(d.value, 1, instr(d.value, '/') - 1)

@@ -427,6 +427,30 @@ func TestOperationsOfOtherKindsWithTheSameIdentifierDoNotSupersede(t *testing.T)
 	}
 }
 
+// Harness scopes a trigger's identifier by its pipeline: the same
+// identifier under another pipeline is another trigger, whose operations
+// neither supersede nor wait for each other.
+func TestTriggersOfOtherPipelinesAreOtherEntities(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c)
+	a, b := entityOp("trigger", "on_image", "c1"), entityOp("trigger", "on_image", "c1")
+	a.Parent, b.Parent = "pay_cd", "cart_cd"
+	b.ContentHash = "other"
+	ids := enqueue(t, db, a, b)
+	for _, id := range ids {
+		if got := getOp(t, db, id); got.State != store.OpPending {
+			t.Errorf("operation %d on trigger %s/%s is %s, want pending", id, got.Parent, got.Identifier, got.State)
+		}
+	}
+	claimed, err := db.Operations.Claim(context.Background(), "w", 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claimed) != 2 {
+		t.Errorf("claimed %d operations, want both triggers at once", len(claimed))
+	}
+}
+
 func TestEnqueueRefusesAMalformedDependency(t *testing.T) {
 	db := mustOpen(t, newClock())
 	if _, err := db.Operations.Enqueue(context.Background(), []store.Operation{entityOp("pipeline", "p", "c", "service")}); err == nil {
