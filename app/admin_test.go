@@ -39,7 +39,9 @@ type (
 	}
 	apiOperation struct {
 		ID           int64     `json:"id"`
-		Pipeline     string    `json:"pipeline"`
+		Entity       string    `json:"entity"`
+		Identifier   string    `json:"identifier"`
+		Parent       string    `json:"parent"`
 		Service      string    `json:"service"`
 		Kind         string    `json:"kind"`
 		State        string    `json:"state"`
@@ -256,7 +258,7 @@ func TestAdminAPIRoutingErrors(t *testing.T) {
 		{http.MethodGet, "/api/v1/pipelines/a/b", 404, "", "no such route: GET /api/v1/pipelines/a/b"},
 		{http.MethodGet, "/api/v1/pipelines/unknown-service", 404, "", `unknown service "unknown-service"`},
 		{http.MethodPost, "/api/v1/pipelines/unknown-service/sync", 404, "",
-			`unknown service "unknown-service": not in the store and no pipeline file for it in company-harness/harness-pipelines`},
+			`unknown service "unknown-service": not in the store and no file of it in company-harness/harness-pipelines`},
 		{http.MethodDelete, "/api/v1/pipelines", 405, "GET, HEAD", "method DELETE not allowed on /api/v1/pipelines: use GET, HEAD"},
 		{http.MethodPost, "/api/v1/pipelines/payment-service", 405, "GET, HEAD", "method POST not allowed on /api/v1/pipelines/payment-service: use GET, HEAD"},
 		{http.MethodGet, "/api/v1/pipelines/payment-service/sync", 405, "POST", "method GET not allowed on /api/v1/pipelines/payment-service/sync: use POST"},
@@ -305,21 +307,29 @@ func TestAdminAPIListsPipelinesAndOperations(t *testing.T) {
 	}
 	c.do(http.MethodHead, "/api/v1/pipelines/payment-service", http.StatusOK)
 
-	created := apiOperation{
-		Pipeline: "payment_service_cd", Service: "payment-service", Kind: "create", State: "done", Attempts: 1,
-		Result: "created", Commit: o.pipelinesMerge, ConfigCommit: o.configMerge, Reason: "changed in " + paymentPath,
+	// Onboarding the service created its Service, pipeline and trigger,
+	// in that order; the listing is newest first.
+	created := func(entity, id, parent, path string) apiOperation {
+		return apiOperation{Entity: entity, Identifier: id, Parent: parent, Service: "payment-service", Kind: "create", State: "done",
+			Attempts: 1, Result: "created", Commit: o.pipelinesMerge, ConfigCommit: o.configMerge, Reason: "changed in " + path}
 	}
+	service := created("service", "payment_service", "", "services/payment-service.yaml")
+	pipeline := created("pipeline", "payment_service_cd", "", paymentPath)
+	trigger := created("trigger", "payment_service_cd_new_image", "payment_service_cd", "triggers/payment-service-cd-new-image.yaml")
+	all := []apiOperation{trigger, pipeline, service}
 	tests := []struct {
 		query string
 		want  []apiOperation
 	}{
-		{"", []apiOperation{created}},
-		{"?status=done", []apiOperation{created}},
+		{"?service=payment-service", all},
+		{"?service=payment-service&status=done", all},
 		{"?status=pending,failed", []apiOperation{}},
-		{"?status=running,+done+", []apiOperation{created}},
-		{"?pipeline=payment_service_cd&limit=1", []apiOperation{created}},
+		{"?service=payment-service&status=running,+done+", all},
+		{"?pipeline=payment_service_cd&limit=1", []apiOperation{pipeline}},
+		{"?entity=trigger&identifier=payment_service_cd_new_image", []apiOperation{trigger}},
+		{"?entity=service&limit=1", []apiOperation{service}},
 		{"?pipeline=other_cd", []apiOperation{}},
-		{"?status=&limit=1000", []apiOperation{created}},
+		{"?service=payment-service&status=&limit=1000", all},
 	}
 	for _, tt := range tests {
 		rec := c.do(http.MethodGet, "/api/v1/operations"+tt.query, http.StatusOK)
@@ -332,8 +342,8 @@ func TestAdminAPIListsPipelinesAndOperations(t *testing.T) {
 				t.Errorf("GET /api/v1/operations%s: id %d, created %v, updated %v", tt.query, op.ID, op.CreatedAt, op.UpdatedAt)
 			}
 		}
-		if strings.Contains(rec.Body.String(), "identifier") {
-			t.Errorf("GET /api/v1/operations%s shows pipeline YAML:\n%s", tt.query, rec.Body)
+		if strings.Contains(rec.Body.String(), "orgIdentifier") {
+			t.Errorf("GET /api/v1/operations%s shows entity YAML:\n%s", tt.query, rec.Body)
 		}
 	}
 
@@ -365,16 +375,20 @@ func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
 	commented := file + "# edited in the Harness UI\n"
 	changed := strings.Replace(file, "int-stable", "int-edited", 1)
 
+	// Deleting a pipeline in Harness deletes its triggers too: the sync
+	// creates both again.
 	tests := []struct {
-		name       string
-		behindBack func()
-		wantEffect string // "" when Harness already holds the file
-		wantResult string
+		name        string
+		behindBack  func()
+		wantEffects []string // none when Harness already holds the files
+		wantResult  string
 	}{
-		{"deleted in Harness", func() { o.Harness.DeletePipeline("default", "platform", id) }, "create", "created"},
-		{"changed in Harness", func() { o.Harness.PutPipeline("default", "platform", id, []byte(changed)) }, "update", "updated"},
-		{"only comments differ", func() { o.Harness.PutPipeline("default", "platform", id, []byte(commented)) }, "", "unchanged"},
-		{"already in step", func() {}, "", "unchanged"},
+		{"deleted in Harness", func() { o.Harness.DeletePipeline("default", "platform", id) },
+			[]string{"create pipeline " + id, "create trigger payment_service_cd_new_image"}, "created"},
+		{"changed in Harness", func() { o.Harness.PutPipeline("default", "platform", id, []byte(changed)) },
+			[]string{"update pipeline " + id}, "updated"},
+		{"only comments differ", func() { o.Harness.PutPipeline("default", "platform", id, []byte(commented)) }, nil, "unchanged"},
+		{"already in step", func() {}, nil, "unchanged"},
 	}
 	seen := map[int64]bool{}
 	for _, tt := range tests {
@@ -384,10 +398,10 @@ func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
 			c := c
 			c.tb = t
 			got := decodeStrict[apiSync](t, c.do(http.MethodPost, "/api/v1/pipelines/payment-service/sync", http.StatusAccepted))
-			if len(got.Operations) != 1 || !got.ProposeQueued {
-				t.Fatalf("sync answered %+v, want one operation and proposeQueued", got)
+			if len(got.Operations) != 3 || !got.ProposeQueued {
+				t.Fatalf("sync answered %+v, want three operations (Service, pipeline, trigger) and proposeQueued", got)
 			}
-			opID := got.Operations[0]
+			opID := got.Operations[1]
 			if seen[opID] {
 				t.Fatalf("sync reused operation %d: a repeated sync must run again", opID)
 			}
@@ -396,13 +410,12 @@ func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
 
 			var effects []string
 			for _, e := range o.Harness.Effects() {
-				effects = append(effects, e.Kind+" "+e.Org+"/"+e.Project+"/"+e.ID)
+				if e.Org != "default" || e.Project != "platform" {
+					t.Errorf("effect in %s/%s, want default/platform", e.Org, e.Project)
+				}
+				effects = append(effects, e.Kind+" "+string(e.Entity)+" "+e.ID)
 			}
-			var want []string
-			if tt.wantEffect != "" {
-				want = []string{tt.wantEffect + " default/platform/" + id}
-			}
-			if diff := cmp.Diff(want, effects); diff != "" {
+			if diff := cmp.Diff(tt.wantEffects, effects); diff != "" {
 				t.Errorf("Harness effects (-want +got):\n%s", diff)
 			}
 			if same, err := harness.SameYAML(o.harnessPipelines()[id], []byte(file)); err != nil || !same {
@@ -410,7 +423,7 @@ func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
 			}
 
 			ops := decodeStrict[apiOperations](t, c.do(http.MethodGet, "/api/v1/operations?pipeline="+id+"&limit=1", http.StatusOK))
-			wantOp := apiOperation{Pipeline: id, Service: "payment-service", Kind: "update", State: "done", Attempts: 1,
+			wantOp := apiOperation{Entity: "pipeline", Identifier: id, Service: "payment-service", Kind: "update", State: "done", Attempts: 1,
 				Result: tt.wantResult, Commit: o.pipelinesMerge, ConfigCommit: o.configMerge, Reason: "admin sync of " + paymentPath}
 			if diff := cmp.Diff(apiOperations{Operations: []apiOperation{wantOp}}, ops, ignoreVolatile); diff != "" {
 				t.Errorf("the sync's operation (-want +got):\n%s", diff)
@@ -480,9 +493,13 @@ func TestAdminAPISyncDeletesWhatGitNoLongerHas(t *testing.T) {
 		t.Fatalf("Harness holds %d pipelines, want 6", n)
 	}
 
-	// Someone removes the file by hand and Harness refuses the delete.
-	w.Harness.FailNext(1, harnesstest.Fault{Kind: harnesstest.FaultStatus, Status: http.StatusBadRequest, Code: "INVALID_REQUEST", Method: http.MethodDelete})
-	removal := w.GitHub.Commit(w.PipelinesRepo, "main", "Remove payment-service by hand", map[string]*string{paymentPath: nil})
+	// Someone removes the service's files by hand, and Harness refuses
+	// the pipeline's delete (then the Service's: the pipeline still
+	// refers to it).
+	w.Harness.FailNext(1, harnesstest.Fault{Kind: harnesstest.FaultStatus, Status: http.StatusBadRequest, Code: "INVALID_REQUEST",
+		Method: http.MethodDelete, Path: "/pipeline/api/pipelines/"})
+	removal := w.GitHub.Commit(w.PipelinesRepo, "main", "Remove payment-service by hand", map[string]*string{paymentPath: nil,
+		"services/payment-service.yaml": nil, "triggers/payment-service-cd-new-image.yaml": nil})
 	w.settle()
 	c := adminOf(w)
 	st := decodeStrict[apiPipeline](t, c.do(http.MethodGet, "/api/v1/pipelines/payment-service", http.StatusOK))
@@ -495,23 +512,23 @@ func TestAdminAPISyncDeletesWhatGitNoLongerHas(t *testing.T) {
 	for _, row := range page.All(func(n *pageNode) bool { return n.Tag == "tr" && n.Attr["data-operation"] != "" }) {
 		attention = append(attention, row.Attr["data-state"]+" "+row.First(byClass("td", "kind")).Text()+" "+row.First(byClass("td", "pipeline")).Text())
 	}
-	if diff := cmp.Diff([]string{"failed delete payment_service_cd"}, attention); diff != "" || textOf(page, "queue-failed") != "1" {
+	if diff := cmp.Diff([]string{"failed delete payment_service", "failed delete payment_service_cd"}, attention); diff != "" || textOf(page, "queue-failed") != "2" {
 		t.Errorf("status page: operations needing attention (-want +got):\n%s\n#queue-failed = %q", diff, textOf(page, "queue-failed"))
 	}
 
 	w.Harness.ClearRecords()
 	got := decodeStrict[apiSync](t, c.do(http.MethodPost, "/api/v1/pipelines/payment-service/sync", http.StatusAccepted))
-	if len(got.Operations) != 1 {
-		t.Fatalf("sync answered %+v, want one operation", got)
+	if len(got.Operations) != 2 {
+		t.Fatalf("sync answered %+v, want two operations: the pipeline's delete, then the Service's", got)
 	}
 	w.settle()
 	var deletes []string
 	for _, e := range w.Harness.Effects() {
 		if e.Kind == "delete" {
-			deletes = append(deletes, e.ID)
+			deletes = append(deletes, string(e.Entity)+" "+e.ID)
 		}
 	}
-	if diff := cmp.Diff([]string{"payment_service_cd"}, deletes); diff != "" {
+	if diff := cmp.Diff([]string{"pipeline payment_service_cd", "service payment_service"}, deletes); diff != "" {
 		t.Errorf("Harness deletes after the sync (-want +got):\n%s", diff)
 	}
 	if _, ok := w.harnessPipelines()["payment_service_cd"]; ok {
@@ -536,7 +553,7 @@ func TestAdminAPISyncDoesNotBypassAHeldMassDelete(t *testing.T) {
 		t.Fatalf("held operations: %+v, want the delete", held.Operations)
 	}
 	got := decodeStrict[apiErr](t, c.do(http.MethodPost, "/api/v1/pipelines/payment-service/sync", http.StatusConflict))
-	want := apiErr{"the delete of payment_service_cd is held until the bot PR carries the label " + gh.MassDeleteLabel + "; an admin sync does not bypass it"}
+	want := apiErr{"the delete of pipeline payment_service_cd is held until the bot PR carries the label " + gh.MassDeleteLabel + "; an admin sync does not bypass it"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sync of a held delete (-want +got):\n%s", diff)
 	}
@@ -567,8 +584,10 @@ func TestAdminAPIReconcileRepairsDrift(t *testing.T) {
 	if !ok {
 		t.Fatal("no reconcile report after POST /api/v1/reconcile")
 	}
-	if diff := cmp.Diff([]string{"payment_service_cd"}, rep.Missing); diff != "" || rep.Queued != 1 {
-		t.Errorf("reconcile report: missing (-want +got):\n%s\nqueued %d, want 1", diff, rep.Queued)
+	// The pipeline's trigger went with it.
+	want := []string{"pipeline payment_service_cd", "trigger payment_service_cd/payment_service_cd_new_image"}
+	if diff := cmp.Diff(want, rep.Missing); diff != "" || rep.Queued != 2 {
+		t.Errorf("reconcile report: missing (-want +got):\n%s\nqueued %d, want 2", diff, rep.Queued)
 	}
 	if _, ok := o.harnessPipelines()["payment_service_cd"]; !ok {
 		t.Error("reconcile did not re-create payment_service_cd")

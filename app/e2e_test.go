@@ -50,7 +50,26 @@ func newWorld(t *testing.T, catalog string, tune func(*app.Config)) *world {
 	})
 	w := &world{t: t, Env: env}
 	w.settle()
+	if strings.TrimSpace(catalog) == "services: []" {
+		w.onboardEnvironments()
+	}
 	return w
+}
+
+// onboardEnvironments merges the first bot PR of a world without
+// services: the environments and infrastructure definitions the settings
+// render, as a platform team does once before its first service.
+func (w *world) onboardEnvironments() {
+	w.t.Helper()
+	pr, ok := w.botPR()
+	if !ok {
+		w.t.Fatal("no bot PR for the settings' environments")
+	}
+	w.merge(w.PipelinesRepo, pr.Number)
+	if _, ok := w.botPR(); ok {
+		w.t.Fatal("a bot PR is open after the environments were merged")
+	}
+	w.Harness.ClearRecords()
 }
 
 func (w *world) settle() {

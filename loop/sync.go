@@ -59,7 +59,7 @@ func (l *Loop) Sync(ctx context.Context, service string) (SyncResult, error) {
 	in := planner.SyncInput{Service: service, State: st, Known: known, Applied: applied, Head: pipes.Head.SHA,
 		Files: planner.ServiceFiles(pipes.Settings, pipes.EntityFiles(), service), Settings: pipes.Settings,
 		PipelinesRepo: l.repos.Pipelines, Run: fmt.Sprintf("%d-%08x", l.Now().UnixNano(), rand.Uint32())}
-	if in.Held, err = l.heldEntities(ctx, service); err != nil {
+	if in.Held, in.FailedDeletes, err = l.unfinished(ctx, service); err != nil {
 		return SyncResult{}, err
 	}
 	var blobs []string
@@ -115,17 +115,27 @@ func (l *Loop) serviceEntities(ctx context.Context, service string) ([]record.En
 	return out, nil
 }
 
-// heldEntities returns the service's entities whose delete is held.
-func (l *Loop) heldEntities(ctx context.Context, service string) (map[planner.EntityID]bool, error) {
-	held, err := l.Store.Operations.List(ctx, store.OperationFilter{States: []record.OperationState{record.OpHeld}, Limit: 1000000})
+// unfinished returns the service's entities whose delete is held, and the
+// deletes that failed with no operation on their entity since.
+func (l *Loop) unfinished(ctx context.Context, service string) (map[planner.EntityID]bool, []record.Operation, error) {
+	ops, err := l.Store.Operations.List(ctx, store.OperationFilter{Service: service, Limit: 1000000})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[planner.EntityID]bool{}
-	for _, op := range held {
-		if op.Service == service {
-			out[planner.IDOf(op)] = true
+	held, latest := map[planner.EntityID]bool{}, map[planner.EntityID]bool{}
+	var failed []record.Operation
+	for _, op := range ops { // newest first
+		id := planner.IDOf(op)
+		if op.State == record.OpHeld {
+			held[id] = true
+		}
+		if latest[id] || op.State == record.OpSuperseded {
+			continue
+		}
+		latest[id] = true
+		if op.Kind == record.KindDelete && op.State == record.OpFailed {
+			failed = append(failed, op)
 		}
 	}
-	return out, nil
+	return held, failed, nil
 }

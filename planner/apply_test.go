@@ -159,7 +159,7 @@ func TestApply(t *testing.T) {
 		},
 		"a file moved to another path deletes nothing": {
 			files: moved, before: one,
-			want:  []string{"update pipeline svc_000_cd after service/svc_000"}, commits: []string{configBefore},
+			want: []string{"update pipeline svc_000_cd after service/svc_000"}, commits: []string{configBefore},
 		},
 		"a removed environment goes after its infrastructure definitions and the pipelines": {
 			files: without(one, "environments/", "infrastructures/"), before: one,

@@ -92,7 +92,7 @@ func TestPropose(t *testing.T) {
 		},
 		"many removals are a mass delete": {
 			current: rendered(t, services(10, "small")), head: services(4, "small"),
-			want:       render.Counts{Delete: 6, Unchanged: 4}, existing: 13,
+			want: render.Counts{Delete: 6, Unchanged: 4}, existing: 13,
 			writes:     deletesOf(4, 10),
 			massDelete: true,
 		},

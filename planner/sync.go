@@ -59,6 +59,10 @@ type SyncInput struct {
 	// Held are the service's entities whose delete waits for the
 	// mass-delete label.
 	Held map[EntityID]bool
+	// FailedDeletes are the service's deletes that failed and were not
+	// followed by another operation on their entity: the entity may still
+	// be in Harness.
+	FailedDeletes []record.Operation
 	// Run makes the operations' keys unique.
 	Run           string
 	Settings      catalog.Settings
@@ -76,7 +80,9 @@ type SyncPlan struct {
 // Sync plans the operations that apply the service's entity files at the
 // pipelines repo's head to Harness again (its Service, pipeline and
 // trigger), even if the same change was applied before, and delete the
-// applied entities whose files are gone; a held delete is never bypassed.
+// entities whose files are gone but which may still be in Harness
+// (applied, or their delete failed). A service with a held delete is
+// refused: the hold is never bypassed.
 // A service known neither to the store nor to the pipelines repo is
 // refused as not found; a file that is not an entity of its directory's
 // kind is refused.
@@ -116,26 +122,35 @@ func Sync(in SyncInput) (SyncPlan, error) {
 			pipeline = &e
 		}
 	}
-	var held []string
-	for _, id := range sortedIDs(applied) {
-		st := applied[id]
-		if wanted[id] {
-			continue
-		}
-		if in.Held[id] {
+	if len(in.Held) > 0 {
+		var held []string
+		for _, id := range sortedIDs(in.Held) {
 			held = append(held, id.String())
-			continue
 		}
-		ops = append(ops, Op{
-			Kind: record.KindDelete, Entity: id.Kind, Identifier: id.Identifier, Parent: id.Parent, Service: in.Service,
-			Path: st.Path, Commit: in.Head, ConfigCommit: st.LastRenderedCommit, Blob: st.ContentHash,
-			YAML: in.Contents[st.ContentHash], Reason: "admin sync: " + st.Path + " is no longer in the pipelines repo",
-			Cause: FromAdminSync, Run: in.Run,
-		})
-	}
-	if len(held) > 0 {
 		return SyncPlan{}, &Refusal{Message: fmt.Sprintf("the delete of %s is held until the bot PR carries the label %s; an admin sync does not bypass it",
 			strings.Join(held, ", "), gh.MassDeleteLabel)}
+	}
+	for _, id := range sortedIDs(applied) {
+		if st := applied[id]; !wanted[id] {
+			ops = append(ops, Op{
+				Kind: record.KindDelete, Entity: id.Kind, Identifier: id.Identifier, Parent: id.Parent, Service: in.Service,
+				Path: st.Path, Commit: in.Head, ConfigCommit: st.LastRenderedCommit, Blob: st.ContentHash,
+				YAML: in.Contents[st.ContentHash], Reason: "admin sync: " + st.Path + " is no longer in the pipelines repo",
+				Cause: FromAdminSync, Run: in.Run,
+			})
+			wanted[id] = true // deleted once
+		}
+	}
+	for _, f := range in.FailedDeletes {
+		if id := IDOf(f); !wanted[id] {
+			ops = append(ops, Op{
+				Kind: record.KindDelete, Entity: id.Kind, Identifier: id.Identifier, Parent: id.Parent, Service: in.Service,
+				Path: f.Path, Commit: in.Head, ConfigCommit: f.ConfigCommit, Blob: strings.TrimPrefix(f.ContentHash, string(FromRemoval)+":"),
+				YAML: f.YAML, Reason: "admin sync: the delete of " + id.String() + " failed, and " + f.Path + " is no longer in the pipelines repo",
+				Cause: FromAdminSync, Run: in.Run,
+			})
+			wanted[id] = true
+		}
 	}
 	if len(ops) == 0 {
 		return SyncPlan{}, nil // rendered, never merged: the propose run takes care of it

@@ -415,7 +415,8 @@ func (ops *Operations) Get(ctx context.Context, id int64) (Operation, error) {
 type OperationFilter struct {
 	States []OperationState
 	// Entity and Identifier select one entity's operations (an empty
-	// Entity with an Identifier means a pipeline).
+	// Entity with an Identifier means a pipeline); Entity alone those of
+	// every entity of its kind.
 	Entity     string
 	Identifier string
 	// Service selects the operations of one catalog service's entities.
@@ -434,13 +435,17 @@ func (o *Operations) List(ctx context.Context, f OperationFilter) ([]Operation, 
 			args = append(args, s)
 		}
 	}
-	if f.Identifier != "" {
+	switch {
+	case f.Identifier != "":
 		entity := f.Entity
 		if entity == "" {
 			entity = record.EntityPipeline
 		}
 		where = append(where, `entity_kind = ? AND pipeline = ?`)
 		args = append(args, entity, f.Identifier)
+	case f.Entity != "":
+		where = append(where, `entity_kind = ?`)
+		args = append(args, f.Entity)
 	}
 	if f.Service != "" {
 		where = append(where, `service = ?`)

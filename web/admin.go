@@ -200,8 +200,13 @@ func (s *Server) syncPipeline(w http.ResponseWriter, r *http.Request) error {
 
 // operationJSON is one outbox operation in the admin API (never its YAML).
 type operationJSON struct {
-	ID           int64     `json:"id"`
-	Pipeline     string    `json:"pipeline"`
+	ID int64 `json:"id"`
+	// Entity is the kind of Harness entity: service, environment,
+	// infrastructure, pipeline or trigger; Parent the environment of an
+	// infrastructure definition or the pipeline of a trigger.
+	Entity       string    `json:"entity"`
+	Identifier   string    `json:"identifier"`
+	Parent       string    `json:"parent,omitempty"`
 	Service      string    `json:"service"`
 	Kind         string    `json:"kind"`  // create | update | delete
 	State        string    `json:"state"` // pending | running | failed | done | held | superseded
@@ -216,13 +221,23 @@ type operationJSON struct {
 	UpdatedAt    time.Time `json:"updatedAt"`
 }
 
+// entityOf is the kind of entity op changes.
+func entityOf(op record.Operation) string {
+	if op.Entity == "" {
+		return record.EntityPipeline
+	}
+	return op.Entity
+}
+
 var operationStates = []record.OperationState{
 	record.OpPending, record.OpRunning, record.OpFailed, record.OpDone, record.OpHeld, record.OpSuperseded,
 }
 
 // listOperations answers GET /api/v1/operations, newest first.
-// status is a comma-separated list of states, pipeline a Harness pipeline
-// identifier, limit 1 to 1000 (default 100).
+// status is a comma-separated list of states; entity and identifier
+// select one entity's operations (pipeline=ID is entity=pipeline and
+// identifier=ID), service those of a catalog service's entities; limit is
+// 1 to 1000 (default 100).
 func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseOperationFilter(r)
 	if err != nil {
@@ -237,7 +252,7 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
 	}{Operations: make([]operationJSON, 0, len(ops))}
 	for _, op := range ops {
 		out.Operations = append(out.Operations, operationJSON{
-			ID: op.ID, Pipeline: op.Identifier, Service: op.Service, Kind: string(op.Kind), State: string(op.State),
+			ID: op.ID, Entity: entityOf(op), Identifier: op.Identifier, Parent: op.Parent, Service: op.Service, Kind: string(op.Kind), State: string(op.State),
 			Attempts: op.Attempts, LastError: op.LastError, Result: op.Result, Commit: op.Commit,
 			ConfigCommit: op.ConfigCommit, Reason: op.Reason, SupersededBy: op.SupersededBy,
 			CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt,
@@ -249,7 +264,11 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
 
 func parseOperationFilter(r *http.Request) (store.OperationFilter, error) {
 	q := r.URL.Query()
-	f := store.OperationFilter{Identifier: q.Get("pipeline"), Limit: defaultOperationsLimit}
+	f := store.OperationFilter{Entity: q.Get("entity"), Identifier: q.Get("identifier"), Service: q.Get("service"),
+		Limit: defaultOperationsLimit}
+	if p := q.Get("pipeline"); p != "" {
+		f.Entity, f.Identifier = record.EntityPipeline, p
+	}
 	for _, s := range strings.Split(q.Get("status"), ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {

@@ -623,6 +623,7 @@ func TestCascades(t *testing.T) {
 	}
 
 	w.must("pipeline again", w.savePipeline("POST", deployPipelineYAML))
+	w.must("trigger again", w.saveTrigger("POST", triggerYAML)) // DeletePipeline took it
 	w.must("delete pipeline", w.call("DELETE", "/pipeline/api/pipelines/payments_api_cd", nil, "", ""))
 	if got := w.srv.Entities(harnesstest.KindTrigger, "default", "payments"); len(got) != 0 {
 		t.Errorf("triggers left after their pipeline was deleted: %v", keys(got))

@@ -238,9 +238,20 @@ func (s *Server) PutPipeline(org, project, id string, yamlSrc []byte) {
 }
 
 // DeletePipeline removes a pipeline directly, behind the application's back.
-// It is not an Effect, and the pipeline's triggers stay.
+// It is not an Effect.
+//
+// Its triggers go with it, as with a delete through the API (see
+// deletePipeline); nothing is recorded in Effects.
 func (s *Server) DeletePipeline(org, project, id string) {
-	s.DeleteEntity(KindPipeline, org, project, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc := scope{s.account, org, project}
+	delete(s.entities[sc][KindPipeline], id)
+	for k, t := range s.all(sc, KindTrigger) {
+		if t.parent == id {
+			delete(s.entities[sc][KindTrigger], k)
+		}
+	}
 }
 
 // TriggerWebhookToken returns the custom webhook token Harness gave the
