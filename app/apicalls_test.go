@@ -21,8 +21,10 @@ func TestProposeAPICallsDoNotGrowWithPipelines(t *testing.T) {
 		if !ok {
 			t.Fatalf("%d services: no bot PR", n)
 		}
-		if files := len(w.GitHub.Tree(w.PipelinesRepo, bot.HeadSHA)); files != n+1 { // + README.md
-			t.Fatalf("%d services: bot PR holds %d files", n, files)
+		// README.md, the 7 environment files merged at the start, and a
+		// Service, a pipeline and a trigger per service.
+		if files := len(w.GitHub.Tree(w.PipelinesRepo, bot.HeadSHA)); files != 1+7+3*n {
+			t.Fatalf("%d services: bot PR holds %d files, want %d", n, files, 1+7+3*n)
 		}
 		// Only repository endpoints: the App-level calls (the token
 		// exchange, the periodic webhook redelivery sweep) are not the

@@ -201,8 +201,8 @@ func TestTwoMergesBeforeTheBotPRMergesShareOnePR(t *testing.T) {
 			t.Errorf("bot PR lacks %s", p)
 		}
 	}
-	if n := len(w.GitHub.PRs(w.PipelinesRepo)); n != 2 { // the onboarding PR and this one
-		t.Errorf("%d PRs on the pipelines repo, want 2", n)
+	if n := len(w.GitHub.PRs(w.PipelinesRepo)); n != 3 { // the environments', the onboarding PR and this one
+		t.Errorf("%d PRs on the pipelines repo, want 3", n)
 	}
 }
 
@@ -518,13 +518,13 @@ func TestHarnessFailureIsReportedThenRecovered(t *testing.T) {
 		w.App.App.Flush(context.Background())
 		if runs := w.GitHub.CheckRuns(w.PipelinesRepo, merge); len(runs) > 0 {
 			c = runs[len(runs)-1]
-			if strings.Contains(c.Title, "svc_000_cd") {
+			if strings.Contains(c.Title, "svc_000") { // the Service goes first; the pipeline waits for it
 				break
 			}
 		}
 		sleep(50)
 	}
-	if c.Conclusion == "success" || !strings.Contains(c.Title, "svc_000_cd") || !strings.Contains(c.Summary, "503") {
+	if c.Conclusion == "success" || !strings.Contains(c.Title, "svc_000") || !strings.Contains(c.Summary, "503") {
 		t.Fatalf("while Harness fails, harness check = %s %q\n%s", c.Conclusion, c.Title, c.Summary)
 	}
 	w.Harness.ClearFaults()

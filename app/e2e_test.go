@@ -12,6 +12,7 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
@@ -154,7 +155,7 @@ func TestOnboardServiceEndToEnd(t *testing.T) {
 
 	pr, head := w.catalogPR("onboard-payment", oneService)
 	plan := w.check(w.ConfigRepo, head, gh.CheckPlan)
-	if plan.Conclusion != "success" || !strings.Contains(plan.Summary, "payment-service") || !strings.Contains(plan.Title, "1 to create") {
+	if plan.Conclusion != "success" || !strings.Contains(plan.Summary, "payment-service") || !strings.Contains(plan.Title, "1 service to create") {
 		t.Fatalf("plan check run = %s %q\n%s", plan.Conclusion, plan.Title, plan.Summary)
 	}
 
@@ -163,8 +164,10 @@ func TestOnboardServiceEndToEnd(t *testing.T) {
 	if !ok {
 		t.Fatal("no bot PR after the catalog merge")
 	}
-	if _, ok := w.GitHub.File(w.PipelinesRepo, bot.HeadSHA, "pipelines/payment-service-cd.yaml"); !ok {
-		t.Fatalf("bot PR #%d lacks pipelines/payment-service-cd.yaml", bot.Number)
+	for _, p := range []string{"services/payment-service.yaml", "pipelines/payment-service-cd.yaml", "triggers/payment-service-cd-new-image.yaml"} {
+		if _, ok := w.GitHub.File(w.PipelinesRepo, bot.HeadSHA, p); !ok {
+			t.Fatalf("bot PR #%d lacks %s", bot.Number, p)
+		}
 	}
 	if sync := w.check(w.ConfigRepo, merge, gh.CheckSync); sync.Conclusion != "success" || !strings.Contains(sync.Summary, "#") {
 		t.Errorf("sync check run on the config merge = %s %q", sync.Conclusion, sync.Title)
@@ -174,9 +177,12 @@ func TestOnboardServiceEndToEnd(t *testing.T) {
 	}
 
 	pipelinesMerge := w.merge(w.PipelinesRepo, bot.Number)
-	got := w.harnessPipelines()
-	if _, ok := got["payment_service_cd"]; !ok || len(got) != 1 {
-		t.Fatalf("Harness holds %v, want payment_service_cd", keys(got))
+	for kind, want := range map[harnesstest.Kind]string{harnesstest.KindService: "payment_service",
+		harnesstest.KindPipeline: "payment_service_cd", harnesstest.KindTrigger: "payment_service_cd/payment_service_cd_new_image"} {
+		got := w.Harness.Entities(kind, "default", "platform")
+		if _, ok := got[want]; !ok || len(got) != 1 {
+			t.Errorf("Harness holds the %ss %v, want %s", kind, keys(got), want)
+		}
 	}
 	if c := w.check(w.PipelinesRepo, pipelinesMerge, gh.CheckHarness); c.Conclusion != "success" {
 		t.Errorf("harness check run on the pipelines merge = %s %q\n%s", c.Conclusion, c.Title, c.Summary)

@@ -77,7 +77,7 @@ func TestRepositoryOutsideTheInstallationIsReportedThenCaughtUp(t *testing.T) {
 	w.GitHub.AddInstallationRepos(inst, name)
 	eventually(t, "the bot PR opens", func() bool { _, ok := w.botPR(); return ok })
 	eventually(t, "/readyz is clean", func() bool { return w.readyz().Status == "ready" })
-	if bot, _ := w.botPR(); !strings.Contains(bot.Title, "1 to create") {
+	if bot, _ := w.botPR(); !strings.Contains(bot.Title, "1 service to create") {
 		t.Errorf("bot PR %q, want the service pushed while the repo was out of reach", bot.Title)
 	}
 	if c := w.check(w.ConfigRepo, w.GitHub.Head(w.ConfigRepo, sandbox.DefaultBranch), gh.CheckSync); c.Conclusion != "success" {

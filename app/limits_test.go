@@ -41,7 +41,7 @@ func TestHugePlanIsCutToGitHubsLimit(t *testing.T) {
 	w := newWorld(t, "services: []\n", nil)
 	_, head := w.catalogPR("many-services", catalogOf(genServices(400)))
 	plan := w.check(w.ConfigRepo, head, gh.CheckPlan)
-	if plan.Conclusion != "success" || !strings.Contains(plan.Title, "400 to create") {
+	if plan.Conclusion != "success" || !strings.Contains(plan.Title, "400 services to create") {
 		t.Fatalf("plan = %s %q", plan.Conclusion, plan.Title)
 	}
 	if n := len(plan.Summary); n > 65535 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
@@ -54,8 +55,19 @@ func TestReconcileRepairsDrift(t *testing.T) {
 	unmanaged := "pipeline:\n  name: hand made\n  identifier: hand_made\n  orgIdentifier: default\n  projectIdentifier: platform\n  stages: []\n"
 	w.Harness.PutPipeline("default", "platform", "hand_made", []byte(unmanaged))
 
+	// And an environment edited in the Harness UI.
+	env, _ := w.GitHub.File(w.PipelinesRepo, sandbox.DefaultBranch, "environments/int-stable.yaml")
+	editedEnv := strings.Replace(env, "type: PreProduction", "type: Production", 1)
+	if err := w.Harness.PutEntity(harnesstest.KindEnvironment, "default", "platform", []byte(editedEnv)); err != nil {
+		t.Fatal(err)
+	}
+
 	rep := w.reconcile()
-	want := store.DriftReport{Missing: []string{"svc_001_cd"}, Different: []string{"svc_000_cd"}, Extra: []string{"stray_one_cd"}, Queued: 3, Checked: 3}
+	// Deleting a pipeline deleted its trigger too. Checked: 3 Services,
+	// pipelines and triggers, 3 environments and 4 infrastructure
+	// definitions.
+	want := store.DriftReport{Missing: []string{"pipeline svc_001_cd", "trigger svc_001_cd/svc_001_cd_new_image"},
+		Different: []string{"environment int_stable", "pipeline svc_000_cd"}, Extra: []string{"pipeline stray_one_cd"}, Queued: 5, Checked: 16}
 	if diff := cmp.Diff(want, rep, cmpDrift); diff != "" {
 		t.Errorf("drift report (-want +got):\n%s", diff)
 	}
@@ -93,13 +105,15 @@ func TestReconcileRepairsDrift(t *testing.T) {
 	}
 	var record []string
 	for _, e := range events {
-		record = append(record, fmt.Sprintf("%s %s repaired=%v", e.Drift, e.Identifier, !e.RepairedAt.IsZero()))
-		if e.Drift == "different" && !strings.Contains(e.Diff, "timeout: 99m") {
+		record = append(record, fmt.Sprintf("%s %s %s repaired=%v", e.Drift, e.Entity, e.Identifier, !e.RepairedAt.IsZero()))
+		if e.Drift == "different" && e.Entity == "pipeline" && !strings.Contains(e.Diff, "timeout: 99m") {
 			t.Errorf("the record of %s does not show the hand edit:\n%s", e.Identifier, e.Diff)
 		}
 	}
 	sort.Strings(record)
-	wantRecord := []string{"different svc_000_cd repaired=true", "extra stray_one_cd repaired=true", "missing svc_001_cd repaired=true"}
+	wantRecord := []string{"different environment int_stable repaired=true", "different pipeline svc_000_cd repaired=true",
+		"extra pipeline stray_one_cd repaired=true", "missing pipeline svc_001_cd repaired=true",
+		"missing trigger svc_001_cd_new_image repaired=true"}
 	if diff := cmp.Diff(wantRecord, record); diff != "" {
 		t.Errorf("drift record (-want +got):\n%s", diff)
 	}
@@ -107,7 +121,11 @@ func TestReconcileRepairsDrift(t *testing.T) {
 	for _, want := range []string{
 		`pipeline_orchestrator_drift_found_total{drift="different",entity="pipeline"} 1`,
 		`pipeline_orchestrator_drift_found_total{drift="missing",entity="pipeline"} 1`,
+		`pipeline_orchestrator_drift_found_total{drift="different",entity="environment"} 1`,
+		`pipeline_orchestrator_drift_found_total{drift="missing",entity="trigger"} 1`,
 		`pipeline_orchestrator_drift_repaired_total{entity="pipeline"} 3`,
+		`pipeline_orchestrator_drift_repaired_total{entity="environment"} 1`,
+		`pipeline_orchestrator_drift_repaired_total{entity="trigger"} 1`,
 		`pipeline_orchestrator_drift_pipelines{kind="different"} 0`,
 	} {
 		if !strings.Contains(metrics, want+"\n") {

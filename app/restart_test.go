@@ -66,11 +66,11 @@ func TestRestartTakesOverTheClaimsOfAKilledRun(t *testing.T) {
 			t.Errorf("delivery is %s after %d attempts, want done after 2", d.State, d.Attempts)
 		}
 	}
-	ops, err := w.App.DB.Operations.List(ctx, store.OperationFilter{})
+	ops, err := w.App.DB.Operations.List(ctx, store.OperationFilter{Identifier: "ghost_cd"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ops) != 1 || ops[0].State != store.OpDone || ops[0].Attempts != 2 {
-		t.Errorf("operations = %+v, want the delete done at attempt 2", ops)
+		t.Errorf("operations on ghost_cd = %+v, want the delete done at attempt 2", ops)
 	}
 }

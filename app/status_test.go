@@ -359,7 +359,9 @@ func TestStatusPageFollowsTheLoop(t *testing.T) {
 		t.Errorf("#no-bot-pr = %q, want it to name the merged #%d", textOf(page, "no-bot-pr"), bot.Number)
 	}
 	counts := countsOn(page, "queue-pending", "queue-running", "queue-failed", "queue-done", "deliveries-pending", "deliveries-failed")
-	wantCounts := map[string]string{"queue-pending": "0", "queue-running": "0", "queue-failed": "0", "queue-done": "1",
+	// Done: the 7 environment entities onboarded first, then the
+	// service's Service, pipeline and trigger.
+	wantCounts := map[string]string{"queue-pending": "0", "queue-running": "0", "queue-failed": "0", "queue-done": "10",
 		"deliveries-pending": "0", "deliveries-failed": "0"}
 	if diff := cmp.Diff(wantCounts, counts); diff != "" {
 		t.Errorf("counts after apply (-want +got):\n%s", diff)
@@ -371,7 +373,9 @@ func TestStatusPageFollowsTheLoop(t *testing.T) {
 	adminOf(w).do(http.MethodPost, "/api/v1/reconcile", http.StatusAccepted)
 	w.settle()
 	page, _ = statusPage(t, w.App.App.Handler())
-	if got := textOf(page, "drift-summary"); !strings.Contains(got, "checked 1, drifted 1, repairs queued 1") ||
+	// Checked: the service's 3 entities and the settings' 7; the trigger
+	// went with its pipeline.
+	if got := textOf(page, "drift-summary"); !strings.Contains(got, "checked 10, drifted 2, repairs queued 2") ||
 		!strings.Contains(got, pipelinesMerge[:7]) {
 		t.Errorf("#drift-summary = %q", got)
 	}
@@ -380,7 +384,7 @@ func TestStatusPageFollowsTheLoop(t *testing.T) {
 	for _, li := range items {
 		gotItems = append(gotItems, li.Attr["data-drift"]+" "+li.Attr["data-pipeline"])
 	}
-	if diff := cmp.Diff([]string{"missing payment_service_cd"}, gotItems); diff != "" {
+	if diff := cmp.Diff([]string{"missing pipeline payment_service_cd", "missing trigger payment_service_cd/payment_service_cd_new_image"}, gotItems); diff != "" {
 		t.Errorf("drift items (-want +got):\n%s", diff)
 	}
 }

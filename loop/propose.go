@@ -238,7 +238,7 @@ func (l *Loop) closeBotPR(ctx context.Context, pr gh.PullRequest, plan render.Pi
 // last rendered from, for the status page.
 func (l *Loop) recordRendered(ctx context.Context, plan render.PipelinePlan, cat catalog.Catalog, commit string) error {
 	for _, c := range plan.Changes {
-		if c.Action != render.ActionCreate && c.Action != render.ActionUpdate {
+		if c.Kind != render.KindPipeline || c.Action != render.ActionCreate && c.Action != render.ActionUpdate {
 			continue
 		}
 		st, err := l.Store.Pipelines.Get(ctx, c.Service)
