@@ -78,12 +78,14 @@ func (d *Demo) harness() map[string][]byte {
 }
 
 func (d *Demo) sayHarness() {
-	ids := make([]string, 0)
-	for id := range d.harness() {
-		ids = append(ids, id)
+	for _, kind := range []harnesstest.Kind{harnesstest.KindService, harnesstest.KindPipeline, harnesstest.KindTrigger} {
+		ids := make([]string, 0)
+		for id := range d.Env.Harness.Entities(kind, "default", "platform") {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		d.Say("  • Harness now holds %d %ss: %s", len(ids), kind, strings.Join(ids, ", "))
 	}
-	sort.Strings(ids)
-	d.Say("  • Harness now holds %d pipelines: %s", len(ids), strings.Join(ids, ", "))
 }
 
 // checkRun waits for the latest check run named name on sha to complete.
@@ -241,8 +243,8 @@ func (d *Demo) onboard(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if plan.Conclusion != "success" || !strings.Contains(plan.Title, "1 to create") {
-		return fmt.Errorf("the plan should create one pipeline, got %s %q", plan.Conclusion, plan.Title)
+	if plan.Conclusion != "success" || !strings.Contains(plan.Title, "1 service to create") {
+		return fmt.Errorf("the plan should create one service, got %s %q", plan.Conclusion, plan.Title)
 	}
 	if _, err := d.mergeConfigPR(ctx, n, catalog); err != nil {
 		return err

@@ -37,11 +37,12 @@ func TestDemoScenariosMoveTheMetrics(t *testing.T) {
 		// Bootstrap, onboard, retire and the outage each opened a bot PR.
 		`pipeline_orchestrator_bot_prs_total{action="opened"}`: 4,
 		// 12 + 1 + 1 + 1 operations, and the outage made some retry.
-		`pipeline_orchestrator_operation_attempts_total{kind="create",outcome="done"}`:                 14,
-		`pipeline_orchestrator_operation_attempts_total{kind="delete",outcome="done"}`:                 1,
-		`pipeline_orchestrator_operation_attempts_total{kind="create",outcome="retry"}`:                1,
-		`pipeline_orchestrator_harness_requests_total{operation="create_pipeline",result="ok"}`:        14,
-		`pipeline_orchestrator_harness_requests_total{operation="get_pipeline",result="server_error"}`: 1,
+		`pipeline_orchestrator_operation_attempts_total{kind="create",outcome="done"}`:          14,
+		`pipeline_orchestrator_operation_attempts_total{kind="delete",outcome="done"}`:          1,
+		`pipeline_orchestrator_operation_attempts_total{kind="create",outcome="retry"}`:         1,
+		`pipeline_orchestrator_harness_requests_total{operation="create_pipeline",result="ok"}`: 14,
+		// The outage hits the first entity applied: the new service's Service.
+		`pipeline_orchestrator_harness_requests_total{operation="get_service",result="server_error"}`: 1,
 		// The invalid PR.
 		`pipeline_orchestrator_invalid_catalogs_total`:                                                      1,
 		`pipeline_orchestrator_work_duration_seconds_count{kind="preview",result="ok"}`:                     4,
