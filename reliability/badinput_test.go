@@ -212,7 +212,7 @@ func TestBadInput(t *testing.T) {
 		if !conv.ok() {
 			t.Errorf("not converged: lost %v, extra %v, stale %v, repo %v", conv.Lost, conv.Extra, conv.Stale, conv.RepoDiff)
 		}
-		outcomes = append(outcomes, fmt.Sprintf("a normal change afterwards: converged=%v, %d pipelines", conv.ok(), conv.Desired))
+		outcomes = append(outcomes, fmt.Sprintf("a normal change afterwards: converged=%v, %d entities", conv.ok(), conv.Desired))
 	})
 	for _, o := range outcomes {
 		t.Log(o)

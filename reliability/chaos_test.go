@@ -184,9 +184,9 @@ func runChaos(t *testing.T, opts chaosOptions) {
 		figs.Queue.Failed, figs.Queue.Held, figs.Retries)
 	t.Logf("bot PRs merged: %d %v, mass-delete labels: %d on flagged PRs, %d for held deletes; found with conflicts (for now) and left: %d",
 		c.botMerges, c.methods, c.botLabels, c.heldLabels, c.conflicted)
-	t.Logf("Harness: %d pipelines desired, %d effects, lost %d, extra %d, stale %d, duplicated effects %d, redundant updates %d",
+	t.Logf("Harness: %d entities desired, %d effects, lost %d, extra %d, stale %d, duplicated effects %d, redundant updates %d",
 		conv.Desired, effects.Effects, len(conv.Lost), len(conv.Extra), len(conv.Stale), len(effects.Duplicates), len(effects.Redundant))
-	t.Logf("RESULT %s: seed=%d changes=%d kills=%d deliveries_processed=%d operations_done=%d lost=%d duplicated_effects=%d redundant_updates=%d pipelines=%d converged=%v took=%s",
+	t.Logf("RESULT %s: seed=%d changes=%d kills=%d deliveries_processed=%d operations_done=%d lost=%d duplicated_effects=%d redundant_updates=%d entities=%d converged=%v took=%s",
 		t.Name(), seed, c.merged, c.kills, figs.Deliveries.Done, figs.Queue.Done, len(conv.Lost), len(effects.Duplicates),
 		len(effects.Redundant), conv.Desired, conv.ok(), took.Round(time.Second))
 

@@ -185,10 +185,10 @@ func (w *world) latestCheck(repo, sha, name string) (githubtest.CheckRun, bool) 
 // convergence is how the final state compares with the rendering of the
 // final catalog and templates.
 type convergence struct {
-	Desired  int      // pipelines the final catalog renders
-	Lost     []string // desired pipelines missing in Harness
-	Extra    []string // pipelines in Harness the catalog does not render
-	Stale    []string // pipelines in Harness whose YAML differs as data
+	Desired  int      // entities the final catalog and settings render
+	Lost     []string // desired entities missing in Harness
+	Extra    []string // entities in Harness the catalog does not render
+	Stale    []string // entities in Harness whose YAML differs as data
 	RepoDiff []string // differences between the pipelines repo and the rendering
 }
 
@@ -236,25 +236,39 @@ func (w *world) checkConvergence() convergence {
 	}
 
 	var c convergence
-	byID := map[string][]byte{}
-	for _, b := range desired {
-		byID[render.PipelineIdentifierOf(b)] = b
+	byKey := map[string][]byte{}
+	for p, b := range desired {
+		e, err := render.ReadEntity(b)
+		if err != nil {
+			w.tb.Fatalf("%s: %v", p, err)
+		}
+		byKey[entityKey(string(e.Kind), e.EnvironmentRef+e.PipelineRef, e.Identifier)] = b
 	}
-	c.Desired = len(byID)
-	inHarness := w.Harness.Pipelines(settings.Org, settings.Project)
-	for id, want := range byID {
-		got, ok := inHarness[id]
+	c.Desired = len(byKey)
+	inHarness := map[string][]byte{}
+	for _, kind := range []harnesstest.Kind{harnesstest.KindEnvironment, harnesstest.KindInfrastructure,
+		harnesstest.KindService, harnesstest.KindPipeline, harnesstest.KindTrigger} {
+		for k, y := range w.Harness.Entities(kind, settings.Org, settings.Project) {
+			parent, id, ok := strings.Cut(k, "/")
+			if !ok {
+				parent, id = "", k
+			}
+			inHarness[entityKey(string(kind), parent, id)] = y
+		}
+	}
+	for key, want := range byKey {
+		got, ok := inHarness[key]
 		if !ok {
-			c.Lost = append(c.Lost, id)
+			c.Lost = append(c.Lost, key)
 			continue
 		}
 		if same, err := harness.SameYAML(want, got); err != nil || !same {
-			c.Stale = append(c.Stale, id)
+			c.Stale = append(c.Stale, key)
 		}
 	}
-	for id := range inHarness {
-		if _, ok := byID[id]; !ok {
-			c.Extra = append(c.Extra, id)
+	for key := range inHarness {
+		if _, ok := byKey[key]; !ok {
+			c.Extra = append(c.Extra, key)
 		}
 	}
 	for p, want := range desired {
@@ -268,7 +282,7 @@ func (w *world) checkConvergence() convergence {
 		}
 	}
 	for p := range tree {
-		if strings.HasPrefix(p, settings.PipelinesDir+"/") {
+		if _, entity := render.KindOfPath(settings, p); entity {
 			if _, ok := desired[p]; !ok {
 				c.RepoDiff = append(c.RepoDiff, "extra "+p)
 			}
@@ -278,6 +292,15 @@ func (w *world) checkConvergence() convergence {
 		sort.Strings(l)
 	}
 	return c
+}
+
+// entityKey names an entity in convergence and effect reports: "pipeline
+// svc_cd", "trigger svc_cd/svc_cd_new_image".
+func entityKey(kind, parent, id string) string {
+	if parent != "" {
+		return kind + " " + parent + "/" + id
+	}
+	return kind + " " + id
 }
 
 // effectAudit is what replaying Harness's effect log finds.
@@ -300,7 +323,7 @@ func auditEffects(effects []harnesstest.Effect) effectAudit {
 			continue
 		}
 		a.Effects++
-		key := e.Org + "/" + e.Project + "/" + e.ID
+		key := e.Org + "/" + e.Project + " " + entityKey(string(e.Entity), e.Parent, e.ID)
 		cur, exists := state[key]
 		switch e.Kind {
 		case "create":
