@@ -36,6 +36,7 @@ func TestRateLimitsAreWaitedOutNotCountedAsAttempts(t *testing.T) {
 	if took := time.Since(start); took < 3*time.Second {
 		t.Errorf("the bot PR opened after %s: three Retry-After of 1s were not waited out", took)
 	}
+	w.settle() // the propose may still be recording its outcome
 	recent, err := w.App.DB.Deliveries.Recent(context.Background(), 100)
 	if err != nil {
 		t.Fatal(err)

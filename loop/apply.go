@@ -113,19 +113,21 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 	return work.Outcome{Result: work.Changed, Text: text}, len(plan.Ops), nil
 }
 
-// record enqueues the plan's operations and then records what is now
-// applied. In that order: should recording fail, the next apply plans the
-// same operations again, and their keys (commit and content) make
-// enqueueing them a no-op; the other order could lose them.
+// record enqueues the plan's operations and records what is now applied:
+// first the services' pipeline states (pending), so that an operation
+// finishing at once is not overwritten; then the operations; then the
+// entity files applied. Should recording fail midway, the next apply plans
+// the same operations again, and their keys (commit and content) make
+// enqueueing them a no-op; recording the entities first could lose them.
 func (l *Loop) record(ctx context.Context, head string, plan planner.ApplyPlan) error {
 	if len(plan.Ops) > 0 {
-		if _, err := l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
-			return err
-		}
 		for _, st := range plan.States {
 			if err := l.Store.Pipelines.Upsert(ctx, st); err != nil {
 				return err
 			}
+		}
+		if _, err := l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
+			return err
 		}
 		l.Notify()
 		l.audit(ctx, "enqueue", head, fmt.Sprintf("%d operation(s), %d delete(s)", len(plan.Ops), plan.Deletes), head)
