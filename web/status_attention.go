@@ -75,9 +75,10 @@ func (v viewer) held(ctx context.Context, d *statusData) error {
 	}
 	h := &heldView{Count: max(d.Queue.Held, len(ops)), Label: gh.MassDeleteLabel,
 		Commit: v.commit(v.s.opts.PipelinesRepo, ops[0].Commit)}
-	kinds := map[string]int{}
+	kinds, services := map[string]int{}, map[string]bool{}
 	for _, op := range ops {
 		kinds[entityKind(op.Entity)]++
+		services[op.Service] = true
 		if len(h.Items) < statusHeldListed {
 			h.Items = append(h.Items, heldItem{ID: op.ID, Entity: entityKind(op.Entity), Identifier: op.Identifier, Service: op.Service})
 		}
@@ -87,6 +88,12 @@ func (v viewer) held(ctx context.Context, d *statusData) error {
 		h.Kinds += fmt.Sprintf(" (counted over the first %d)", len(ops))
 	}
 	h.More = h.Count - len(h.Items)
+	for i, row := range d.Services {
+		if services[row.Service] {
+			d.Services[i].StateLabel = "delete held"
+			d.Services[i].StateNote = "waits for the label " + gh.MassDeleteLabel + ": see Needs a person"
+		}
+	}
 	number, err := v.s.opts.Store.MergedBotPR(ctx, ops[0].Commit)
 	switch {
 	case err == nil:

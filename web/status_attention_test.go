@@ -149,6 +149,15 @@ func TestHeldDeletesSayWhichPRNeedsTheLabel(t *testing.T) {
 			if !strings.Contains(held, "revert the catalog change") {
 				t.Errorf("does not say how to keep the pipelines instead: %s", held)
 			}
+			var states []string
+			for _, td := range find(page, "tag", "td") {
+				if strings.HasPrefix(td.Attr["class"], "harness-state ") {
+					states = append(states, td.Text)
+				}
+			}
+			if diff := cmp.Diff([]string{"delete held", "in sync"}, states); diff != "" {
+				t.Errorf("services' Harness states (-want +got):\n%s", diff)
+			}
 		})
 	}
 }

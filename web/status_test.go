@@ -206,6 +206,12 @@ func heldStore() *fixedStore {
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	const merge = "feed000000000000000000000000000000000041"
 	s := &fixedStore{
+		states: []record.PipelineState{
+			{Service: "legacy-01", Pipeline: "legacy_01_cd", Path: "pipelines/legacy-01-cd.yaml", Archetype: "job", Team: "data",
+				LastAppliedCommit: "beef000000000000000000000000000000000001", HarnessState: record.HarnessPending, UpdatedAt: ago(3 * time.Minute)},
+			{Service: "payment-service", Pipeline: "payment_service_cd", Path: "pipelines/payment-service-cd.yaml", Archetype: "api", Team: "payments",
+				LastAppliedCommit: "beef000000000000000000000000000000000001", ContentHash: "b10b", HarnessState: record.HarnessInSync, UpdatedAt: ago(time.Hour)},
+		},
 		last:    []record.BotPR{{Number: 41, State: record.PRMerged, HeadSHA: "beef000000000000000000000000000000000041", UpdatedAt: ago(3 * time.Minute)}},
 		merged:  map[string]int{merge: 41},
 		queue:   store.QueueStats{Held: 13, Done: 40},
