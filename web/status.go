@@ -452,7 +452,7 @@ func countKinds(counts map[string]int) string {
 //	    #held-deletes (#held-count, #held-kinds, code#mass-delete-label,
 //	        a#held-pr (or #held-no-pr), #held-commit,
 //	        ul#held-list > li[data-operation][data-entity][data-identifier]);
-//	    table#failed > tr[data-operation][data-entity][data-identifier] >
+//	    table#failed > tr[data-operation][data-state=failed][data-entity][data-identifier] >
 //	        td.entity .kind .attempts .last-error .updated .action;
 //	    ul#unreachable > li[data-repo] (.fix)
 //	section#runs: #last-propose (a#last-propose-pr) or #no-propose;
