@@ -40,8 +40,9 @@ func chromium(t *testing.T) string {
 // Their selectors are CSS selectors: a plain string would be a DOM search,
 // which also matches the page's text, its style sheet included.
 type tab struct {
-	t   *testing.T
-	ctx context.Context
+	t     *testing.T
+	ctx   context.Context
+	shots string // where screenshots go
 }
 
 // openTab starts headless chromium at execPath (see chromium) with a
@@ -62,7 +63,11 @@ func openTab(t *testing.T, execPath string) tab {
 	t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, time.Minute)
 	t.Cleanup(cancelTimeout)
-	return tab{t: t, ctx: ctx}
+	shots := os.Getenv(screenshotsDir)
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	return tab{t: t, ctx: ctx, shots: shots}
 }
 
 // open loads url and waits until sel is visible.
@@ -121,21 +126,18 @@ func (b tab) click(sel string) {
 }
 
 // screenshot saves the whole page as name (a .png) in the screenshots
-// directory, and returns its size in bytes.
+// directory ($PIPELINE_ORCHESTRATOR_SCREENSHOTS, or the test's temporary
+// directory), logs where, and returns its size in bytes.
 func (b tab) screenshot(name string) int {
 	b.t.Helper()
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Fatalf("taking the screenshot %s: %v", name, err)
 	}
-	dir := os.Getenv(screenshotsDir)
-	if dir == "" {
-		dir = b.t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(b.shots, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
-	path := filepath.Join(dir, name)
+	path := filepath.Join(b.shots, name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
