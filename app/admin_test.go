@@ -510,10 +510,14 @@ func TestAdminAPISyncDeletesWhatGitNoLongerHas(t *testing.T) {
 	page, _ := statusPage(t, w.App.App.Handler())
 	var attention []string
 	for _, row := range page.All(func(n *pageNode) bool { return n.Tag == "tr" && n.Attr["data-operation"] != "" }) {
-		attention = append(attention, row.Attr["data-state"]+" "+row.First(byClass("td", "kind")).Text()+" "+row.First(byClass("td", "pipeline")).Text())
+		attention = append(attention, row.Attr["data-state"]+" "+row.First(byClass("td", "kind")).Text()+" "+row.Attr["data-identifier"])
 	}
 	if diff := cmp.Diff([]string{"failed delete payment_service", "failed delete payment_service_cd"}, attention); diff != "" || textOf(page, "queue-failed") != "2" {
 		t.Errorf("status page: operations needing attention (-want +got):\n%s\n#queue-failed = %q", diff, textOf(page, "queue-failed"))
+	}
+	// What the page says to do is what follows.
+	if action := textOf(page, "failed"); !strings.Contains(action, "POST /api/v1/pipelines/payment-service/sync") {
+		t.Errorf("the failed delete does not name the admin sync: %s", action)
 	}
 
 	w.Harness.ClearRecords()

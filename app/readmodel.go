@@ -2,6 +2,9 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
@@ -47,6 +50,39 @@ func (m readModel) ListBotPRs(ctx context.Context, repo string, limit int) ([]re
 
 func (m readModel) LastDrift(ctx context.Context) (record.DriftReport, bool, error) {
 	return m.db.State.LastDrift(ctx)
+}
+
+func (m readModel) LastPropose(ctx context.Context) (record.ProposeReport, bool, error) {
+	return m.db.State.LastPropose(ctx)
+}
+
+func (m readModel) ListDrift(ctx context.Context, limit int) ([]record.DriftEvent, error) {
+	return m.db.Drift.List(ctx, limit)
+}
+
+// auditBotPRMerged is the audit action the loop writes when a bot PR
+// merges, with the PR ("#12") as the subject and its merge commit
+// (loop.BotPRClosed).
+const auditBotPRMerged = "bot-pr-" + string(record.PRMerged)
+
+// MergedBotPR reads the bot PR a merge commit came from in the audit log:
+// the bot PR records keep the PR's head, not its merge commit.
+func (m readModel) MergedBotPR(ctx context.Context, commit string) (int, error) {
+	if commit == "" {
+		return 0, fmt.Errorf("bot PR merged as an unknown commit: %w", store.ErrNotFound)
+	}
+	es, err := m.db.Audit.List(ctx, store.AuditFilter{Action: auditBotPRMerged, Commit: commit, Limit: 1})
+	if err != nil {
+		return 0, err
+	}
+	if len(es) == 0 {
+		return 0, fmt.Errorf("bot PR merged as %s: %w", commit, store.ErrNotFound)
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(es[0].Subject, "#"))
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bot PR merged as %s: audit subject %q is not a PR: %w", commit, es[0].Subject, store.ErrNotFound)
+	}
+	return n, nil
 }
 
 func (m readModel) Writable(ctx context.Context) error { return m.db.Writable(ctx) }

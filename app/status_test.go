@@ -254,8 +254,12 @@ func TestStatusPageEmptyStates(t *testing.T) {
 		"no-services":       "No services yet. They appear once a catalog change is proposed to the pipelines repo.",
 		"services":          "<absent>",
 		"queue-oldest":      "No operation waiting.",
-		"no-attention":      "No failed or retrying operation.",
-		"attention":         "<absent>",
+		"nothing-needed":    "Nothing needs a person: no delete is held, no operation failed, and no repository is reported unreachable.",
+		"held-deletes":      "<absent>",
+		"failed":            "<absent>",
+		"no-retrying":       "No operation is being retried.",
+		"retrying":          "<absent>",
+		"no-propose":        "No propose run recorded yet.",
 		"deliveries-oldest": "No delivery waiting.",
 		"no-deliveries":     "No deliveries yet.",
 		"recent-deliveries": "<absent>",
@@ -382,9 +386,9 @@ func TestStatusPageFollowsTheLoop(t *testing.T) {
 	items := page.All(func(n *pageNode) bool { return n.Tag == "li" && n.Attr["data-drift"] != "" })
 	var gotItems []string
 	for _, li := range items {
-		gotItems = append(gotItems, li.Attr["data-drift"]+" "+li.Attr["data-pipeline"])
+		gotItems = append(gotItems, li.Attr["data-drift"]+" "+li.Attr["data-entity"]+" "+li.Attr["data-identifier"]+" "+li.Attr["data-repair"])
 	}
-	if diff := cmp.Diff([]string{"missing pipeline payment_service_cd", "missing trigger payment_service_cd/payment_service_cd_new_image"}, gotItems); diff != "" {
+	if diff := cmp.Diff([]string{"missing trigger payment_service_cd_new_image repaired", "missing pipeline payment_service_cd repaired"}, gotItems); diff != "" { // newest first
 		t.Errorf("drift items (-want +got):\n%s", diff)
 	}
 }

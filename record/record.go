@@ -149,6 +149,21 @@ type DriftReport struct {
 // Drifted is the number of pipelines that differ.
 func (r DriftReport) Drifted() int { return len(r.Missing) + len(r.Different) + len(r.Extra) }
 
+// ProposeReport is what the last propose run did, for the status page.
+type ProposeReport struct {
+	At time.Time `json:"at"`
+	// Result is the run's work.Result: "changed", "unchanged", "invalid"
+	// or "blocked".
+	Result string `json:"result"`
+	// Text is the run's outcome for people, e.g. "bot PR #42 opened".
+	Text string `json:"text"`
+	// BotPR is the bot PR the run opened, updated or closed; 0 when it
+	// touched none.
+	BotPR int `json:"botPR,omitempty"`
+	// ConfigCommit is the config repository commit rendered.
+	ConfigCommit string `json:"configCommit,omitempty"`
+}
+
 // CheckRunRef is a check run the app keeps up to date.
 type CheckRunRef struct {
 	Repo RepoRef

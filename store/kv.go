@@ -26,6 +26,8 @@ const (
 	// keyProposedInputs is the settings-and-templates hash of the last
 	// propose run, so a push that changes them proposes again.
 	keyProposedInputs = "propose.inputs"
+	// keyLastPropose holds what the last propose run did.
+	keyLastPropose = "propose.last"
 	// keyLastReconcile holds the last reconcile report.
 	keyLastReconcile = "reconcile.last"
 	// keyHarnessOrg and keyHarnessProject are the settings' Harness scope,
@@ -51,6 +53,7 @@ const (
 type (
 	LastGoodCatalog = record.LastGoodCatalog
 	DriftReport     = record.DriftReport
+	ProposeReport   = record.ProposeReport
 	CheckRunRef     = record.CheckRunRef
 	RepoRef         = record.RepoRef
 )
@@ -88,6 +91,19 @@ func (st *State) ProposedInputs(ctx context.Context) (string, error) {
 // SetProposedInputs records the inputs hash of a propose run.
 func (st *State) SetProposedInputs(ctx context.Context, hash string) error {
 	return st.Set(ctx, keyProposedInputs, hash)
+}
+
+// LastPropose returns what the last propose run did; false when none was
+// recorded.
+func (st *State) LastPropose(ctx context.Context) (ProposeReport, bool, error) {
+	var rep ProposeReport
+	ok, err := st.getJSON(ctx, keyLastPropose, &rep)
+	return rep, ok, err
+}
+
+// SetLastPropose records what a propose run did.
+func (st *State) SetLastPropose(ctx context.Context, rep ProposeReport) error {
+	return st.setJSON(ctx, keyLastPropose, rep)
 }
 
 // LastDrift returns the last reconcile report; false when none ran.

@@ -422,7 +422,10 @@ type OperationFilter struct {
 	// Service selects the operations of one catalog service's entities.
 	Service string
 	Commit  string
-	Limit   int // default 100
+	// Latest leaves out every operation that a newer operation of the
+	// same entity follows: what is left is where each entity stands.
+	Latest bool
+	Limit  int // default 100
 }
 
 // List returns the operations matching f, newest first.
@@ -454,6 +457,10 @@ func (o *Operations) List(ctx context.Context, f OperationFilter) ([]Operation, 
 	if f.Commit != "" {
 		where = append(where, `commit_sha = ?`)
 		args = append(args, f.Commit)
+	}
+	if f.Latest {
+		where = append(where, `NOT EXISTS (SELECT 1 FROM operations n
+			WHERE n.entity_kind = operations.entity_kind AND n.pipeline = operations.pipeline AND n.id > operations.id)`)
 	}
 	q := `SELECT ` + operationCols + ` FROM operations`
 	if len(where) > 0 {

@@ -339,6 +339,32 @@ func TestListOperationsFilters(t *testing.T) {
 	}
 }
 
+// TestListLatestOperations checks that Latest keeps each entity's newest
+// operation only, and that entities of other kinds with the same
+// identifier are entities of their own.
+func TestListLatestOperations(t *testing.T) {
+	db := mustOpen(t, newClock())
+	ctx := context.Background()
+	ids := enqueue(t, db, upsert("a", "p1", "h1"), upsert("b", "p1", "h1"), entityOp("service", "a", "p1"), upsert("a", "p2", "h2"))
+	for name, tt := range map[string]struct {
+		f    store.OperationFilter
+		want []int64
+	}{
+		"every entity":            {store.OperationFilter{Latest: true}, []int64{ids[3], ids[2], ids[1]}},
+		"with a state":            {store.OperationFilter{Latest: true, States: []store.OperationState{store.OpSuperseded}}, nil},
+		"of one pipeline":         {store.OperationFilter{Latest: true, Identifier: "a"}, []int64{ids[3]}},
+		"of one entity of a kind": {store.OperationFilter{Latest: true, Entity: "service", Identifier: "a"}, []int64{ids[2]}},
+	} {
+		got, err := db.Operations.List(ctx, tt.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, opIDs(got)); diff != "" {
+			t.Errorf("%s: ListOperations(%+v) (-want +got):\n%s", name, tt.f, diff)
+		}
+	}
+}
+
 func BenchmarkEnqueue(b *testing.B) {
 	for _, batch := range []int{1, 100} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {

@@ -107,6 +107,8 @@ func (a *Audit) Append(ctx context.Context, e AuditEntry) error {
 // AuditFilter selects entries for ListAudit. Zero fields do not filter.
 type AuditFilter struct {
 	Subject string
+	Action  string
+	Commit  string
 	Limit   int // default 100
 }
 
@@ -117,7 +119,8 @@ func (a *Audit) List(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 		limit = 100
 	}
 	rows, err := a.db.read.QueryContext(ctx, `SELECT id, at, actor, action, subject, detail, commit_sha
-		FROM audit_log WHERE ?1 = '' OR subject = ?1 ORDER BY id DESC LIMIT ?2`, f.Subject, limit)
+		FROM audit_log WHERE (?1 = '' OR subject = ?1) AND (?2 = '' OR action = ?2) AND (?3 = '' OR commit_sha = ?3)
+		ORDER BY id DESC LIMIT ?4`, f.Subject, f.Action, f.Commit, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing audit log: %w", err)
 	}

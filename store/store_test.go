@@ -338,6 +338,51 @@ func TestAuditLog(t *testing.T) {
 	if err != nil || len(all) != 3 {
 		t.Errorf("ListAudit(all) = %d entries, %v; want 3", len(all), err)
 	}
+	for name, tt := range map[string]struct {
+		f    store.AuditFilter
+		want []int64
+	}{
+		"by action":             {store.AuditFilter{Action: "harness.create"}, []int64{1}},
+		"by commit":             {store.AuditFilter{Commit: "p2"}, []int64{3}},
+		"by action and commit":  {store.AuditFilter{Action: "harness.create", Commit: "p2"}, nil},
+		"by subject and action": {store.AuditFilter{Subject: "payment_service_cd", Action: "harness.update"}, []int64{3}},
+	} {
+		got, err := db.Audit.List(ctx, tt.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, e := range got {
+			ids = append(ids, e.ID)
+		}
+		if diff := cmp.Diff(tt.want, ids); diff != "" {
+			t.Errorf("ListAudit %s (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+func TestLastPropose(t *testing.T) {
+	db := mustOpen(t, nil)
+	ctx := context.Background()
+	if _, ok, err := db.State.LastPropose(ctx); ok || err != nil {
+		t.Fatalf("LastPropose on a new store = %v, %v; want none", ok, err)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, rep := range []store.ProposeReport{
+		{At: at, Result: "changed", Text: "bot PR #42 opened", BotPR: 42, ConfigCommit: "c0ffee"},
+		{At: at.Add(time.Minute), Result: "unchanged", Text: "no pipeline change"},
+	} {
+		if err := db.State.SetLastPropose(ctx, rep); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := db.State.LastPropose(ctx)
+		if err != nil || !ok {
+			t.Fatalf("LastPropose = %v, %v", ok, err)
+		}
+		if diff := cmp.Diff(rep, got); diff != "" {
+			t.Errorf("LastPropose (-want +got):\n%s", diff)
+		}
+	}
 }
 
 func TestDriftEventsAreRecordedAndMarkedRepaired(t *testing.T) {

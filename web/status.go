@@ -26,8 +26,12 @@ const statusRefresh = 10 * time.Second
 const (
 	statusRecentDeliveries = 25
 	statusAttention        = 20   // failed and retrying operations shown
-	statusActiveScan       = 1000 // pending and running operations read to count the retrying ones
+	statusActiveScan       = 1000 // operations read to count the retrying, held and failed ones
+	statusHeldListed       = 50   // held deletes named
+	statusDriftEvents      = 25
 	statusTextLimit        = 1000 // bytes of an error message shown
+	statusDiffLimit        = 4000 // bytes of a drift diff shown
+	statusIDLimit          = 36   // bytes of a delivery id shown: a GUID's length
 )
 
 // statusCSP forbids scripts, frames and every external resource: the page
@@ -55,23 +59,26 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes()) // the client went away: nothing more to do
 }
 
-// statusData is everything the status page shows, as display strings.
+// statusData is everything the status page shows, as display strings, in
+// the order the page shows it.
 type statusData struct {
 	Refresh       int // seconds
 	Generated     stamp
 	ConfigRepo    link
 	PipelinesRepo link
-	LastError     string
-	// Unreachable are the repositories the App cannot reach: shown first.
-	Unreachable []RepoProblem
-	Services    []serviceRow
+	// Attention is what needs a person: shown first.
+	Attention   attentionView
+	LastPropose *proposeView
+	Reconcile   *reconcileView
+	LastError   string
 	BotPR       *botPRView // the open bot PR, if any
 	LastBotPR   *botPRView // otherwise the most recent one, if any
+	Services    []serviceRow
+	Drift       []driftRow
 	Queue       queueView
+	Retrying    []operationRow
 	Deliveries  deliveriesView
-	Attention   []operationRow
 	Recent      []deliveryRow
-	Drift       *driftView
 }
 
 type link struct{ Text, URL string }
@@ -96,6 +103,19 @@ type botPRView struct {
 	Updated stamp
 }
 
+type proposeView struct {
+	At           stamp
+	Result, Text string
+	PR           link // the bot PR it touched, if any
+	Config       link // the config commit rendered
+}
+
+type reconcileView struct {
+	At                       stamp
+	Commit                   link
+	Checked, Drifted, Queued int
+}
+
 type queueView struct {
 	Pending, Running, Retrying, Failed, Held, Done, Superseded int
 	OldestPending                                              stamp
@@ -115,22 +135,28 @@ type operationRow struct {
 }
 
 type deliveryRow struct {
-	ID, Event, Key, Repo, State string
-	Outcome, LastError          string
-	Received                    stamp
+	ID, ShortID             string // ShortID is ID cut to statusIDLimit
+	Event, Key, Repo, State string
+	PR                      link
+	Outcome, LastError      string
+	Received                stamp
 }
 
-type driftView struct {
-	At                       stamp
-	Commit                   link
-	Checked, Drifted, Queued int
-	Items                    []driftItem
+// driftRow is one drift event. Repair is "repaired", "queued", "failed"
+// or "none" (an operation was already on its way when it was found).
+type driftRow struct {
+	At                 stamp
+	Entity, Identifier string
+	Drift, DriftLabel  string
+	Commit             link
+	Diff               string
+	Repair             string
+	OperationID        int64
+	RepairedAt         stamp
 }
-
-type driftItem struct{ Kind, Pipeline, Label string }
 
 // statusView reads what the page shows from the store and the app, one
-// section at a time.
+// section at a time; later sections read what earlier ones found.
 func (s *Server) statusView(ctx context.Context) (statusData, error) {
 	v := viewer{s: s, now: s.opts.Now()}
 	configRepo, pipelinesRepo := s.opts.ConfigRepo, s.opts.PipelinesRepo
@@ -140,9 +166,11 @@ func (s *Server) statusView(ctx context.Context) (statusData, error) {
 		ConfigRepo:    link{configRepo.String(), s.opts.Links.Repo(configRepo)},
 		PipelinesRepo: link{pipelinesRepo.String(), s.opts.Links.Repo(pipelinesRepo)},
 		LastError:     cutText(s.opts.Loop.LastError()),
-		Unreachable:   s.problems(),
+		Attention:     attentionView{Unreachable: s.problems()},
 	}
-	for _, section := range []func(context.Context, *statusData) error{v.services, v.botPR, v.queue, v.deliveries, v.drift} {
+	for _, section := range []func(context.Context, *statusData) error{
+		v.services, v.botPR, v.queue, v.held, v.failed, v.runs, v.drift, v.deliveries,
+	} {
 		if err := section(ctx, &d); err != nil {
 			return d, err
 		}
@@ -161,6 +189,13 @@ func (v viewer) commit(repo gh.Repo, sha string) link {
 		return link{}
 	}
 	return link{gh.ShortSHA(sha), v.s.opts.Links.Commit(repo, sha)}
+}
+
+func (v viewer) pull(repo gh.Repo, number int) link {
+	if number <= 0 {
+		return link{}
+	}
+	return link{fmt.Sprintf("#%d", number), v.s.opts.Links.Pull(repo, number)}
 }
 
 func (v viewer) services(ctx context.Context, d *statusData) error {
@@ -207,6 +242,8 @@ func (v viewer) botPR(ctx context.Context, d *statusData) error {
 	return nil
 }
 
+// queue counts the operations and lists those being retried; failed and
+// held ones are the attention section's.
 func (v viewer) queue(ctx context.Context, d *statusData) error {
 	qs, err := v.s.opts.Store.QueueStats(ctx)
 	if err != nil {
@@ -219,26 +256,74 @@ func (v viewer) queue(ctx context.Context, d *statusData) error {
 	if err != nil {
 		return err
 	}
-	failed, err := v.s.opts.Store.ListOperations(ctx, store.OperationFilter{States: []record.OperationState{record.OpFailed}, Limit: statusAttention})
+	for _, op := range active {
+		if op.LastError == "" {
+			continue
+		}
+		d.Queue.Retrying++
+		if len(d.Retrying) < statusAttention {
+			d.Retrying = append(d.Retrying, operationRow{ID: op.ID, Pipeline: op.Identifier, Service: op.Service,
+				Kind: string(op.Kind), State: "retrying", Attempts: op.Attempts, LastError: cutText(op.LastError),
+				Updated: stampOf(v.now, op.UpdatedAt)})
+		}
+	}
+	return nil
+}
+
+// runs reads the last propose and reconcile runs.
+func (v viewer) runs(ctx context.Context, d *statusData) error {
+	prop, ok, err := v.s.opts.Store.LastPropose(ctx)
 	if err != nil {
 		return err
 	}
-	attention := failed
-	for _, op := range active {
-		if op.LastError != "" {
-			d.Queue.Retrying++
-			attention = append(attention, op)
-		}
+	if ok {
+		d.LastPropose = &proposeView{At: stampOf(v.now, prop.At), Result: prop.Result, Text: cutText(prop.Text),
+			PR: v.pull(v.s.opts.PipelinesRepo, prop.BotPR), Config: v.commit(v.s.opts.ConfigRepo, prop.ConfigCommit)}
 	}
-	sort.Slice(attention, func(i, j int) bool { return attention[i].ID > attention[j].ID })
-	for _, op := range attention[:min(len(attention), statusAttention)] {
-		state := string(op.State)
-		if op.State != record.OpFailed {
-			state = "retrying"
+	rep, ok, err := v.s.opts.Store.LastDrift(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	d.Reconcile = &reconcileView{At: stampOf(v.now, rep.At), Checked: rep.Checked, Drifted: rep.Drifted(), Queued: rep.Queued,
+		Commit: v.commit(v.s.opts.PipelinesRepo, rep.Commit)}
+	return nil
+}
+
+// driftLabels say what each kind of drift means.
+var driftLabels = map[string]string{
+	"missing":   "missing in Harness",
+	"different": "changed in Harness",
+	"extra":     "in Harness, no longer in Git",
+}
+
+// drift lists the recent drift events and what became of their repairs.
+func (v viewer) drift(ctx context.Context, d *statusData) error {
+	events, err := v.s.opts.Store.ListDrift(ctx, statusDriftEvents)
+	if err != nil {
+		return err
+	}
+	failed := map[int64]bool{}
+	for _, f := range d.Attention.Failed {
+		failed[f.ID] = true
+	}
+	for _, e := range events {
+		row := driftRow{At: stampOf(v.now, e.At), Entity: entityKind(e.Entity), Identifier: e.Identifier,
+			Drift: e.Drift, DriftLabel: driftLabels[e.Drift], Commit: v.commit(v.s.opts.PipelinesRepo, e.Commit),
+			Diff: cutTo(e.Diff, statusDiffLimit), OperationID: e.OperationID, RepairedAt: stampOf(v.now, e.RepairedAt)}
+		if row.DriftLabel == "" {
+			row.DriftLabel = e.Drift
 		}
-		d.Attention = append(d.Attention, operationRow{ID: op.ID, Pipeline: op.Identifier, Service: op.Service,
-			Kind: string(op.Kind), State: state, Attempts: op.Attempts, LastError: cutText(op.LastError),
-			Updated: stampOf(v.now, op.UpdatedAt)})
+		switch {
+		case e.OperationID == 0:
+			row.Repair = "none"
+		case !e.RepairedAt.IsZero():
+			row.Repair = "repaired"
+		case failed[e.OperationID]:
+			row.Repair = "failed"
+		default:
+			row.Repair = "queued"
+		}
+		d.Drift = append(d.Drift, row)
 	}
 	return nil
 }
@@ -263,33 +348,11 @@ func (v viewer) deliveries(ctx context.Context, d *statusData) error {
 		if repo == "" {
 			repo = dl.Repo
 		}
-		d.Recent = append(d.Recent, deliveryRow{ID: dl.ID, Event: event, Key: dl.Key, Repo: repo, State: string(dl.State),
+		id := cutText(dl.ID)
+		d.Recent = append(d.Recent, deliveryRow{ID: id, ShortID: cutTo(id, statusIDLimit), Event: event, Key: dl.Key,
+			Repo: repo, State: string(dl.State), PR: v.pull(gh.ParseRepo(repo), dl.PRNumber),
 			Outcome: cutText(dl.Outcome), LastError: cutText(dl.LastError), Received: stampOf(v.now, dl.ReceivedAt)})
 	}
-	return nil
-}
-
-func (v viewer) drift(ctx context.Context, d *statusData) error {
-	rep, ok, err := v.s.opts.Store.LastDrift(ctx)
-	if err != nil || !ok {
-		return err
-	}
-	dv := &driftView{At: stampOf(v.now, rep.At), Checked: rep.Checked, Drifted: rep.Drifted(), Queued: rep.Queued,
-		Commit: v.commit(v.s.opts.PipelinesRepo, rep.Commit)}
-	for _, l := range []struct {
-		kind, label string
-		ids         []string
-	}{
-		{"missing", "missing in Harness: re-created", rep.Missing},
-		{"different", "different in Harness: updated", rep.Different},
-		{"extra", "managed by the app but no longer in Git: deleted", rep.Extra},
-		{"skipped", "drifted, already being repaired", rep.Skipped},
-	} {
-		for _, id := range l.ids {
-			dv.Items = append(dv.Items, driftItem{Kind: l.kind, Pipeline: id, Label: l.label})
-		}
-	}
-	d.Drift = dv
 	return nil
 }
 
@@ -302,6 +365,15 @@ func harnessStateLabel(s record.HarnessState) string {
 		return string(record.HarnessPending)
 	}
 	return string(s)
+}
+
+// entityKind is the kind of an operation's or a drift event's entity;
+// an empty kind is a pipeline.
+func entityKind(kind string) string {
+	if kind == "" {
+		return record.EntityPipeline
+	}
+	return kind
 }
 
 func stampOf(now, t time.Time) stamp {
@@ -327,30 +399,79 @@ func ago(d time.Duration) string {
 	}
 }
 
-func cutText(s string) string {
-	if len(s) <= statusTextLimit {
+func cutText(s string) string { return cutTo(s, statusTextLimit) }
+
+// cutTo cuts s to at most n bytes, on a character boundary, and marks
+// the cut with an ellipsis.
+func cutTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	return present.CutUTF8(s, statusTextLimit) + "…"
+	return present.CutUTF8(s, n) + "…"
+}
+
+// plural names n things of one kind: "1 pipeline", "13 pipelines".
+func plural(n int, kind string) string {
+	if kind == "infrastructure" {
+		kind = "infrastructure definition"
+	}
+	if n == 1 {
+		return "1 " + kind
+	}
+	return fmt.Sprintf("%d %ss", n, kind)
+}
+
+// countKinds says how many of each kind, most first: "12 pipelines and 1
+// service".
+func countKinds(counts map[string]int) string {
+	kinds := make([]string, 0, len(counts))
+	for k := range counts {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool {
+		if counts[kinds[i]] != counts[kinds[j]] {
+			return counts[kinds[i]] > counts[kinds[j]]
+		}
+		return kinds[i] < kinds[j]
+	})
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = plural(counts[k], k)
+	}
+	if len(parts) <= 1 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
 // statusTemplate is the page. It is well-formed XML as well as HTML, so
 // tests can read it with encoding/xml. Stable hooks:
 //
-//	#last-error (.empty when there is none)
+//	section#attention-needed: #nothing-needed when nothing needs a person;
+//	    otherwise, in this order:
+//	    #held-deletes (#held-count, #held-kinds, code#mass-delete-label,
+//	        a#held-pr (or #held-no-pr), #held-commit,
+//	        ul#held-list > li[data-operation][data-entity][data-identifier]);
+//	    table#failed > tr[data-operation][data-state=failed][data-entity][data-identifier] >
+//	        td.entity .kind .attempts .last-error .updated .action;
+//	    ul#unreachable > li[data-repo] (.fix)
+//	section#runs: #last-propose (a#last-propose-pr) or #no-propose;
+//	    #drift-summary or #no-drift; #last-error (.empty when there is none)
 //	#bot-pr (link to the open bot PR) or #no-bot-pr (with #last-bot-pr)
 //	table#services > tr[data-service][data-harness-state] >
 //	    td.service .archetype .team .pipeline .rendered-commit .applied-commit
 //	    .harness-state ("in sync", "pending", "failed", "drifted", "deleted") .last-error
 //	    .updated; or #no-services
+//	section#drift: ul#drift-history > li[data-drift][data-entity][data-identifier][data-repair]
+//	    (data-repair: repaired, queued, failed or none) > .repair, details > pre.diff;
+//	    or #no-drift-history
 //	section#queue: #queue-pending #queue-running #queue-retrying #queue-failed
 //	    #queue-held #queue-done #queue-superseded #queue-oldest;
-//	    table#attention > tr[data-operation][data-state] or #no-attention
+//	    table#retrying > tr[data-operation] or #no-retrying
 //	section#deliveries: #deliveries-pending #deliveries-running #deliveries-done
 //	    #deliveries-failed #deliveries-oldest;
 //	    table#recent-deliveries > tr[data-delivery][data-state] >
-//	    td.event .key .repo .state .outcome .received; or #no-deliveries
-//	section#drift: #drift-summary, ul#drift-items > li[data-drift][data-pipeline]; or #no-drift
+//	    td.event .key .repo .pr .delivery-id .state .outcome .received; or #no-deliveries
 //
 //go:embed status.html
 var statusHTML string

@@ -36,6 +36,15 @@ type Store interface {
 	OpenBotPR(ctx context.Context, repo string) (record.BotPR, error)
 	ListBotPRs(ctx context.Context, repo string, limit int) ([]record.BotPR, error)
 	LastDrift(ctx context.Context) (record.DriftReport, bool, error)
+	// LastPropose is what the last propose run did; false when none was
+	// recorded.
+	LastPropose(ctx context.Context) (record.ProposeReport, bool, error)
+	// ListDrift returns up to limit drift events, newest first.
+	ListDrift(ctx context.Context, limit int) ([]record.DriftEvent, error)
+	// MergedBotPR returns the number of the bot PR whose merge made the
+	// pipelines repo commit, or an error wrapping store.ErrNotFound when
+	// no merged bot PR is known to have made it.
+	MergedBotPR(ctx context.Context, commit string) (int, error)
 	Writable(ctx context.Context) error
 	Audit(ctx context.Context, e store.AuditEntry) error
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
