@@ -447,7 +447,7 @@ func TestAdminAPISyncReappliesThePipeline(t *testing.T) {
 	for _, d := range ds {
 		if d.Event == "internal" && d.Action == "admin sync" && d.Key == "propose" {
 			proposes++
-			if d.State != store.DeliveryDone || d.Outcome != "no pipeline change" {
+			if d.State != store.DeliveryDone || d.Outcome != "nothing to propose" {
 				t.Errorf("admin sync's propose run %s: %s %q %q", d.ID, d.State, d.Outcome, d.LastError)
 			}
 		}

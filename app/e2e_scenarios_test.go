@@ -226,8 +226,8 @@ func TestIdenticalProposalChangesNothing(t *testing.T) {
 	}
 	for _, d := range recent {
 		if d.Key == "propose" && d.Event == "push" {
-			if d.Outcome != "proposal unchanged" {
-				t.Errorf("the identical proposal's delivery outcome = %q, want %q", d.Outcome, "proposal unchanged")
+			if want := fmt.Sprintf("bot PR #%d already proposes this", after.Number); d.Outcome != want {
+				t.Errorf("the identical proposal's delivery outcome = %q, want %q", d.Outcome, want)
 			}
 			return
 		}

@@ -348,6 +348,13 @@ func TestStatusPageFollowsTheLoop(t *testing.T) {
 	}
 
 	// Applied: the bot PR is merged, Harness holds the pipeline.
+	if got := textOf(page, "last-propose"); !strings.Contains(got, "bot PR #"+strconv.Itoa(bot.Number)+" opened") {
+		t.Errorf("#last-propose = %q, want the bot PR it opened", got)
+	}
+	if pr := page.First(byID("last-propose-pr")); pr == nil || pr.Attr["href"] != wantLink["href"] {
+		t.Errorf("#last-propose-pr does not link the bot PR")
+	}
+
 	pipelinesMerge := w.merge(w.PipelinesRepo, bot.Number)
 	page, _ = statusPage(t, w.App.App.Handler())
 	want.Applied, want.AppliedURL = pipelinesMerge[:7], "https://github.com/company-harness/harness-pipelines/commit/"+pipelinesMerge

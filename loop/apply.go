@@ -102,7 +102,7 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 		}
 	}
 	l.Checks.Touch(head)
-	text := fmt.Sprintf("%d operation(s) queued", len(plan.Ops))
+	text := fmt.Sprintf("%d Harness operation(s) queued", len(plan.Ops))
 	if plan.Held {
 		text += fmt.Sprintf(", %d delete(s) held for the mass-delete label", plan.Deletes)
 		l.Metrics.HeldDeletes(plan.Deletes)

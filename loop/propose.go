@@ -23,6 +23,9 @@ import (
 type proposal struct {
 	outcome work.Outcome
 	report  present.Report
+	// botPR is the bot PR the run opened, updated, closed or found up to
+	// date; 0 for none.
+	botPR int
 	// notable: worth a check run on the config head even when no catalog
 	// push asked for the run.
 	notable bool
@@ -46,6 +49,10 @@ func (l *Loop) Propose(ctx context.Context, triggers []work.Trigger) (work.Outco
 		return work.Outcome{}, err
 	}
 	if err := l.Store.State.SetProposedInputs(ctx, pipes.InputsHash); err != nil {
+		return work.Outcome{}, err
+	}
+	if err := l.Store.State.SetLastPropose(ctx, record.ProposeReport{At: l.Now(), Result: string(p.outcome.Result),
+		Text: p.outcome.Text, BotPR: p.botPR, ConfigCommit: cfgHead.SHA}); err != nil {
 		return work.Outcome{}, err
 	}
 	targets := planner.SyncTargets(planner.SyncTargetsInput{
@@ -126,6 +133,10 @@ func (l *Loop) proposeAt(ctx context.Context, pipes snapshot.Pipelines, cfgHead 
 	return l.actOnBotPR(ctx, planner.PlanBotPR(bot), bot, pipes, in.Head.Catalog, pc)
 }
 
+// nothingToPropose is the outcome of a propose run that finds the
+// pipelines repo as the catalog renders it.
+const nothingToPropose = "nothing to propose"
+
 // blocked records why propose stopped and reports it.
 func (l *Loop) blocked(b planner.Blocked, pc present.ProposeContext) proposal {
 	rep := present.Blocked(b, pc)
@@ -163,14 +174,18 @@ func (l *Loop) actOnBotPR(ctx context.Context, plan planner.BotPRPlan, in planne
 	}
 	switch plan.Action {
 	case planner.PRNone:
-		return unchanged("no pipeline change", present.NoChange(rendered, pc, 0))
+		return unchanged(nothingToPropose, present.NoChange(rendered, pc, 0))
 	case planner.PRClose:
 		if err := l.closeBotPR(ctx, *in.Open, rendered, pc); err != nil {
 			return proposal{}, err
 		}
-		return unchanged("no pipeline change", present.NoChange(rendered, pc, in.Open.Number))
+		p, _ := unchanged(nothingToPropose+fmt.Sprintf(": bot PR #%d closed", in.Open.Number), present.NoChange(rendered, pc, in.Open.Number))
+		p.botPR = in.Open.Number
+		return p, nil
 	case planner.PRUnchanged:
-		return unchanged("proposal unchanged", present.Proposed(*in.Open, rendered, "is up to date"))
+		p, _ := unchanged(fmt.Sprintf("bot PR #%d already proposes this", in.Open.Number), present.Proposed(*in.Open, rendered, "is up to date"))
+		p.botPR = in.Open.Number
+		return p, nil
 	case planner.PRNotReopened:
 		p, _ := unchanged("closed proposal not reopened", present.NotReopened(*in.Last))
 		p.notable = true
@@ -217,7 +232,7 @@ func (l *Loop) actOnBotPR(ctx context.Context, plan planner.BotPRPlan, in planne
 	l.audit(ctx, verb+"-bot-pr", fmt.Sprintf("#%d", pr.Number), rendered.Summary.Headline(), pc.ConfigCommit)
 	return proposal{
 		outcome: work.Outcome{Result: work.Changed, Text: fmt.Sprintf("bot PR #%d %s", pr.Number, verb)},
-		report:  present.Proposed(pr, rendered, verb), notable: true,
+		report:  present.Proposed(pr, rendered, verb), notable: true, botPR: pr.Number,
 	}, nil
 }
 
