@@ -126,7 +126,7 @@ func TestReconcileRepairsDrift(t *testing.T) {
 		`pipeline_orchestrator_drift_repaired_total{entity="pipeline"} 3`,
 		`pipeline_orchestrator_drift_repaired_total{entity="environment"} 1`,
 		`pipeline_orchestrator_drift_repaired_total{entity="trigger"} 1`,
-		`pipeline_orchestrator_drift_pipelines{kind="different"} 0`,
+		`pipeline_orchestrator_drift_entities{kind="different"} 0`,
 	} {
 		if !strings.Contains(metrics, want+"\n") {
 			t.Errorf("/metrics lacks %s", want)

@@ -89,12 +89,12 @@ func New(reg *prometheus.Registry) *Metrics {
 			Help: "Bot pull requests opened, updated and closed.",
 		}, []string{"action"}),
 		drifted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: metricPrefix + "drift_pipelines",
-			Help: "Pipelines that differed between Harness and Git at the last reconcile, by kind (missing, different, extra).",
+			Name: metricPrefix + "drift_entities",
+			Help: "Entities that differed between Harness and Git at the last reconcile, by kind of drift (missing, different, extra).",
 		}, []string{"kind"}),
 		driftFound: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricPrefix + "drift_found_total",
-			Help: "Entities reconcile found different in Harness from Git, by entity kind and drift (missing, different, extra). Unlike drift_pipelines, it survives the repair.",
+			Help: "Entities reconcile found different in Harness from Git, by entity kind and drift (missing, different, extra). Unlike drift_entities, it survives the repair.",
 		}, []string{"entity", "drift"}),
 		repaired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricPrefix + "drift_repaired_total",
@@ -111,8 +111,14 @@ func New(reg *prometheus.Registry) *Metrics {
 	}
 	reg.MustRegister(m.webhooks, m.work, m.github, m.githubTime, m.harness, m.harnessTime, m.operations, m.botPRs,
 		m.drifted, m.driftFound, m.repaired, m.heldDeletes, m.invalid)
-	// Present from the start, so a dashboard or an alert sees zeros rather
-	// than no series before the first event.
+	m.initSeries()
+	return m
+}
+
+// initSeries creates the labelled series that are known in advance, so
+// that a dashboard or an alert sees zeros rather than no series before
+// the first event.
+func (m *Metrics) initSeries() {
 	for _, a := range []string{"opened", "updated", "closed"} {
 		m.botPRs.WithLabelValues(a)
 	}
@@ -125,7 +131,6 @@ func New(reg *prometheus.Registry) *Metrics {
 	for _, e := range entityKinds {
 		m.repaired.WithLabelValues(e)
 	}
-	return m
 }
 
 // Handler serves the metrics in Prometheus text format.
