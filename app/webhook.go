@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/handlers"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/web"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
 
@@ -18,9 +19,9 @@ import (
 func (a *App) guard(next http.Handler) http.Handler {
 	guarded := handlers.Guard(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &web.StatusRecorder{ResponseWriter: w}
 		guarded.ServeHTTP(rec, r)
-		if rec.status >= 400 && getWebhookOutcome(r.Context()) == "ignored" {
+		if rec.Code() >= 400 && getWebhookOutcome(r.Context()) == "ignored" {
 			// Refused by the guard itself (size, signature header);
 			// webhookError marks and counts what the dispatcher refuses.
 			a.metrics.Webhook(r.Header.Get("X-GitHub-Event"), "rejected")
@@ -113,31 +114,12 @@ func (a *App) webhookResponse(w http.ResponseWriter, r *http.Request, event stri
 // webhookError answers a delivery that failed validation or recording.
 func (a *App) webhookError(w http.ResponseWriter, r *http.Request, err error) {
 	event := r.Header.Get("X-GitHub-Event")
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &web.StatusRecorder{ResponseWriter: w}
 	handlers.ErrorCallback(rec, r, err)
 	outcome := "rejected"
-	if rec.status >= 500 {
+	if rec.Code() >= 500 {
 		outcome = "error"
 	}
 	setWebhookOutcome(r.Context(), outcome)
 	a.metrics.Webhook(event, outcome)
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
 }

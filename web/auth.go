@@ -82,9 +82,9 @@ func (s *Server) guarded(next http.Handler, refuse func(w http.ResponseWriter, r
 		}
 		log = log.With().Str("token", name).Logger()
 		ctx := context.WithValue(log.WithContext(r.Context()), clientKey{}, client{Token: name, Address: r.RemoteAddr})
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(ctx))
-		log.Info().Int("status", rec.code()).Int64("took_ms", time.Since(start).Milliseconds()).Msg("admin request")
+		log.Info().Int("status", rec.Code()).Int64("took_ms", time.Since(start).Milliseconds()).Msg("admin request")
 	})
 }
 
@@ -98,27 +98,29 @@ func bounded(s string) string {
 	return s[:max] + "…"
 }
 
-// statusRecorder remembers the status a handler answered.
-type statusRecorder struct {
+// StatusRecorder remembers the status a handler answered (Code).
+type StatusRecorder struct {
 	http.ResponseWriter
 	status int
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
+func (s *StatusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
+func (s *StatusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
 }
 
-func (s *statusRecorder) code() int {
+// Code is the status answered; 200 when the handler set none, as
+// net/http then answers.
+func (s *StatusRecorder) Code() int {
 	if s.status == 0 {
 		return http.StatusOK
 	}
