@@ -717,6 +717,12 @@ func (s *Server) route(r *http.Request, path string, body []byte) reply {
 	if strings.HasPrefix(path, "/ng/api/") {
 		return notFoundRoute()
 	}
+	return s.routePipelineService(r, path, body)
+}
+
+// routePipelineService dispatches the pipeline service's project-level
+// resources: pipelines, executions and triggers.
+func (s *Server) routePipelineService(r *http.Request, path string, body []byte) reply {
 	// The pipeline service's resources: org and project are @NotNull.
 	q := r.URL.Query()
 	var missing []string
@@ -731,35 +737,42 @@ func (s *Server) route(r *http.Request, path string, body []byte) reply {
 	sc := scope{q.Get("accountIdentifier"), q.Get("orgIdentifier"), q.Get("projectIdentifier")}
 
 	seg := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	get, post := r.Method == http.MethodGet, r.Method == http.MethodPost
 	switch {
-	case len(seg) == 4 && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "pipelines":
-		switch {
-		case seg[3] == "v2" && r.Method == http.MethodPost:
-			return s.create(r, sc, body)
-		case seg[3] == "list" && r.Method == http.MethodPost:
-			return s.list(r, sc, body)
-		case r.Method == http.MethodGet:
-			return s.get(sc, seg[3])
-		case r.Method == http.MethodDelete:
-			return s.del(sc, seg[3])
-		}
-	case len(seg) == 5 && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "pipelines" && seg[3] == "v2" &&
-		r.Method == http.MethodPut:
+	case segments(seg, "pipeline", "api", "pipelines", "v2") && post:
+		return s.create(r, sc, body)
+	case segments(seg, "pipeline", "api", "pipelines", "list") && post:
+		return s.list(r, sc, body)
+	case segments(seg, "pipeline", "api", "pipelines", "*") && get:
+		return s.get(sc, seg[3])
+	case segments(seg, "pipeline", "api", "pipelines", "*") && r.Method == http.MethodDelete:
+		return s.del(sc, seg[3])
+	case segments(seg, "pipeline", "api", "pipelines", "v2", "*") && r.Method == http.MethodPut:
 		return s.update(r, sc, seg[4], body)
-	case len(seg) == 5 && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "pipeline" && seg[3] == "execute" &&
-		r.Method == http.MethodPost:
+	case segments(seg, "pipeline", "api", "pipeline", "execute", "*") && post:
 		return s.executeRun(r, sc, seg[4], body)
-	case len(seg) == 6 && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "pipelines" && seg[3] == "execution" &&
-		seg[4] == "v2" && r.Method == http.MethodGet:
+	case segments(seg, "pipeline", "api", "pipelines", "execution", "v2", "*") && get:
 		return s.executionDetails(r.URL.Query(), sc, seg[5])
-	case (len(seg) == 3 || len(seg) == 4) && seg[0] == "pipeline" && seg[1] == "api" && seg[2] == "triggers":
-		id := ""
-		if len(seg) == 4 {
-			id = seg[3]
-		}
-		return s.routeTriggers(r, sc, id, body)
+	case segments(seg, "pipeline", "api", "triggers"):
+		return s.routeTriggers(r, sc, "", body)
+	case segments(seg, "pipeline", "api", "triggers", "*"):
+		return s.routeTriggers(r, sc, seg[3], body)
 	}
 	return notFoundRoute()
+}
+
+// segments reports whether the path segments seg are pattern, where "*"
+// matches any one segment.
+func segments(seg []string, pattern ...string) bool {
+	if len(seg) != len(pattern) {
+		return false
+	}
+	for i, p := range pattern {
+		if p != "*" && p != seg[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // notFoundRoute is the answer to a path no resource serves: the plain 404
