@@ -71,22 +71,24 @@ type annotationRequest struct {
 }
 
 type checkRunRequest struct {
-	Name        *string `json:"name"`
-	HeadSHA     *string `json:"head_sha"`
-	DetailsURL  *string `json:"details_url"`
-	ExternalID  *string `json:"external_id"`
-	Status      *string `json:"status"`
-	Conclusion  *string `json:"conclusion"`
-	StartedAt   *string `json:"started_at"`
-	CompletedAt *string `json:"completed_at"`
-	Output      *struct {
-		Title       *string              `json:"title"`
-		Summary     *string              `json:"summary"`
-		Text        *string              `json:"text"`
-		Annotations []annotationRequest  `json:"annotations"`
-		Images      []map[string]*string `json:"images"`
-	} `json:"output"`
-	Actions []map[string]*string `json:"actions"`
+	Name        *string              `json:"name"`
+	HeadSHA     *string              `json:"head_sha"`
+	DetailsURL  *string              `json:"details_url"`
+	ExternalID  *string              `json:"external_id"`
+	Status      *string              `json:"status"`
+	Conclusion  *string              `json:"conclusion"`
+	StartedAt   *string              `json:"started_at"`
+	CompletedAt *string              `json:"completed_at"`
+	Output      *checkRunOutput      `json:"output"`
+	Actions     []map[string]*string `json:"actions"`
+}
+
+type checkRunOutput struct {
+	Title       *string              `json:"title"`
+	Summary     *string              `json:"summary"`
+	Text        *string              `json:"text"`
+	Annotations []annotationRequest  `json:"annotations"`
+	Images      []map[string]*string `json:"images"`
 }
 
 func invalidRequest(msg string) *failure {
@@ -166,7 +168,12 @@ func validateCheckRun(req *checkRunRequest, create bool) *failure {
 	if req.Output == nil {
 		return nil
 	}
-	o := req.Output
+	return validateOutput(req.Output)
+}
+
+// validateOutput checks a check run's output: its texts, annotations and
+// images.
+func validateOutput(o *checkRunOutput) *failure {
 	if o.Title == nil {
 		return missing("title")
 	}
@@ -185,36 +192,8 @@ func validateCheckRun(req *checkRunRequest, create bool) *failure {
 		return invalidRequest(fmt.Sprintf("No more than %d annotations are allowed per request; %d were supplied.", maxAnnotations, len(o.Annotations)))
 	}
 	for _, a := range o.Annotations {
-		switch {
-		case a.Path == nil:
-			return missing("path")
-		case a.StartLine == nil:
-			return missing("start_line")
-		case a.EndLine == nil:
-			return missing("end_line")
-		case a.AnnotationLevel == nil:
-			return missing("annotation_level")
-		case a.Message == nil:
-			return missing("message")
-		}
-		if !levels[*a.AnnotationLevel] {
-			return invalidRequest(fmt.Sprintf("For 'properties/annotation_level', %q is not a member of enum.", *a.AnnotationLevel))
-		}
-		if *a.StartLine < 1 || *a.EndLine < *a.StartLine {
-			return newValidation(fieldError{Resource: "CheckRun", Field: "annotations", Code: "custom",
-				Message: "start_line must be at least 1 and end_line must not be before start_line"})
-		}
-		if (a.StartColumn != nil || a.EndColumn != nil) && *a.StartLine != *a.EndLine {
-			return newValidation(fieldError{Resource: "CheckRun", Field: "annotations", Code: "custom",
-				Message: "start_column and end_column may only be used when start_line and end_line are the same"})
-		}
-		if len(*a.Message) > maxAnnotationText || (a.RawDetails != nil && len(*a.RawDetails) > maxAnnotationText) {
-			return newValidation(fieldError{Resource: "CheckRun", Field: "annotations", Code: "custom",
-				Message: fmt.Sprintf("message and raw_details may be at most %d bytes", maxAnnotationText)})
-		}
-		if a.Title != nil && utf8.RuneCountInString(*a.Title) > maxAnnotationName {
-			return newValidation(fieldError{Resource: "CheckRun", Field: "annotations", Code: "custom",
-				Message: fmt.Sprintf("title is too long (maximum is %d characters)", maxAnnotationName)})
+		if f := validateAnnotation(a); f != nil {
+			return f
 		}
 	}
 	for _, img := range o.Images {
@@ -224,6 +203,42 @@ func validateCheckRun(req *checkRunRequest, create bool) *failure {
 		if img["image_url"] == nil {
 			return missing("image_url")
 		}
+	}
+	return nil
+}
+
+// validateAnnotation checks one annotation of a check run's output.
+func validateAnnotation(a annotationRequest) *failure {
+	switch {
+	case a.Path == nil:
+		return missing("path")
+	case a.StartLine == nil:
+		return missing("start_line")
+	case a.EndLine == nil:
+		return missing("end_line")
+	case a.AnnotationLevel == nil:
+		return missing("annotation_level")
+	case a.Message == nil:
+		return missing("message")
+	}
+	if !levels[*a.AnnotationLevel] {
+		return invalidRequest(fmt.Sprintf("For 'properties/annotation_level', %q is not a member of enum.", *a.AnnotationLevel))
+	}
+	if *a.StartLine < 1 || *a.EndLine < *a.StartLine {
+		return newValidation(fieldError{Resource: "CheckRun", Field: "annotations", Code: "custom",
+			Message: "start_line must be at least 1 and end_line must not be before start_line"})
+	}
+	if (a.StartColumn != nil || a.EndColumn != nil) && *a.StartLine != *a.EndLine {
+		return newValidation(fieldError{Resource: "CheckRun", Field: "annotations", Code: "custom",
+			Message: "start_column and end_column may only be used when start_line and end_line are the same"})
+	}
+	if len(*a.Message) > maxAnnotationText || (a.RawDetails != nil && len(*a.RawDetails) > maxAnnotationText) {
+		return newValidation(fieldError{Resource: "CheckRun", Field: "annotations", Code: "custom",
+			Message: fmt.Sprintf("message and raw_details may be at most %d bytes", maxAnnotationText)})
+	}
+	if a.Title != nil && utf8.RuneCountInString(*a.Title) > maxAnnotationName {
+		return newValidation(fieldError{Resource: "CheckRun", Field: "annotations", Code: "custom",
+			Message: fmt.Sprintf("title is too long (maximum is %d characters)", maxAnnotationName)})
 	}
 	return nil
 }
