@@ -70,6 +70,10 @@ const (
 	logKeyAttempt  = "attempt"
 	logKeyDuration = "duration_ms"
 	logKeyOp       = "harness_op"
+	// logKeyEntity is not "entity": the outbox puts its own "entity" on
+	// the logger it hands down, and a key twice on one line is invalid
+	// JSON for strict parsers.
+	logKeyEntity = "harness_entity"
 )
 
 // RetryPolicy bounds the retries the client makes inside one call.

@@ -292,7 +292,7 @@ func (c *Client) Apply(ctx context.Context, ref Ref, yaml []byte) (Action, error
 		return 0, err
 	}
 	if sameContent(cur.YAML, d.yaml) {
-		zerolog.Ctx(ctx).Debug().Str("entity", ref.String()).Msg("harness entity unchanged")
+		zerolog.Ctx(ctx).Debug().Str(logKeyEntity, ref.String()).Msg("harness entity unchanged")
 		return Unchanged, nil
 	}
 	return c.updateElseCreate(ctx, d)
@@ -314,7 +314,7 @@ func (c *Client) createElseUpdate(ctx context.Context, d *desired) (Action, erro
 	if !errors.Is(err, ErrAlreadyExists) {
 		return 0, err
 	}
-	zerolog.Ctx(ctx).Debug().Str("entity", d.ref.String()).Msg("create found the entity: updating")
+	zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("create found the entity: updating")
 	if c.sh.managed.Key != "" {
 		// Someone else may have created it: look before replacing it.
 		cur, gerr := c.getEntity(ctx, d.ref)
@@ -342,7 +342,7 @@ func (c *Client) updateElseCreate(ctx context.Context, d *desired) (Action, erro
 	if !errors.Is(err, ErrNotFound) {
 		return 0, err
 	}
-	zerolog.Ctx(ctx).Debug().Str("entity", d.ref.String()).Msg("update found no entity: creating")
+	zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("update found no entity: creating")
 	if err := c.createConfirmed(ctx, d); err != nil {
 		return 0, err
 	}
@@ -362,7 +362,7 @@ func (c *Client) createConfirmed(ctx context.Context, d *desired) error {
 	switch {
 	case gerr == nil:
 		if sameContent(cur.YAML, d.yaml) {
-			zerolog.Ctx(ctx).Debug().Str("entity", d.ref.String()).Str("error", err.Error()).
+			zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Str("error", err.Error()).
 				Msg("create answered with a failure but took effect")
 			return nil
 		}
@@ -414,7 +414,7 @@ func (c *Client) Remove(ctx context.Context, ref Ref) (bool, error) {
 		return false, err
 	}
 	if _, gerr := c.getEntity(ctx, ref); errors.Is(gerr, ErrNotFound) {
-		zerolog.Ctx(ctx).Debug().Str("entity", ref.String()).Str("error", err.Error()).
+		zerolog.Ctx(ctx).Debug().Str(logKeyEntity, ref.String()).Str("error", err.Error()).
 			Msg("delete answered with a failure but the entity is gone")
 		return true, nil
 	}
