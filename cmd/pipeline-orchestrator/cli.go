@@ -14,8 +14,12 @@ import (
 // Exit codes. Other tools depend on them.
 const (
 	exitOK      = 0
-	exitInvalid = 1 // the input is invalid (validate, render, plan) or the run failed
+	exitInvalid = 1 // the input is invalid or refused (an emptied catalog), or the run failed
 	exitUsage   = 2 // bad flags, missing files
+	// exitMassDelete: the plan crosses the settings' mass-delete threshold
+	// (plan printed it, render wrote nothing); --allow-mass-delete accepts
+	// it.
+	exitMassDelete = 3
 )
 
 // usageError is a problem with how the command was called: exit 2.
@@ -25,17 +29,26 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// invalidError means the input was read and found invalid: exit 1. Its
-// details were already printed.
+// invalidError means the input was read and found invalid, or refused:
+// exit 1. Its details were already printed; msg, when set, is the exit
+// summary.
 type invalidError struct{ msg string }
 
 func (e invalidError) Error() string { return e.msg }
+
+// massDeleteError means the plan crosses the mass-delete threshold: exit
+// 3, with msg as the exit summary.
+type massDeleteError struct{ msg string }
+
+func (e massDeleteError) Error() string { return e.msg }
 
 // command is one subcommand.
 type command struct {
 	name    string
 	summary string
 	usage   string // argument synopsis after the name
+	// help, when set, is what --help says after the synopsis.
+	help string
 	// flags declares the command's flags on fs and returns the function
 	// that runs it with the remaining arguments.
 	flags func(fs *flag.FlagSet) func(ctx context.Context, args []string) error
@@ -90,6 +103,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	err := runFn(ctx, fs.Args())
 	var usage usageError
 	var invalid invalidError
+	var massDelete massDeleteError
 	switch {
 	case err == nil:
 		return exitOK
@@ -101,6 +115,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 			fmt.Fprintf(c.stderr, "pipeline-orchestrator %s: %s\n", cmd.name, invalid.msg)
 		}
 		return exitInvalid
+	case errors.As(err, &massDelete):
+		fmt.Fprintf(c.stderr, "pipeline-orchestrator %s: %s\n", cmd.name, massDelete.msg)
+		return exitMassDelete
 	default:
 		fmt.Fprintf(c.stderr, "pipeline-orchestrator %s: %v\n", cmd.name, err)
 		return exitInvalid
@@ -122,6 +139,9 @@ func (c *cli) printUsage(w io.Writer) {
 
 func (c *cli) printCommandUsage(w io.Writer, cmd command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "%s\n\nUsage:\n  pipeline-orchestrator %s %s\n", cmd.summary, cmd.name, cmd.usage)
+	if cmd.help != "" {
+		fmt.Fprintf(w, "\n%s\n", cmd.help)
+	}
 	var b strings.Builder
 	fs.SetOutput(&b)
 	fs.PrintDefaults()

@@ -14,25 +14,31 @@ import (
 	"strings"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/snapshot"
 )
 
 // renderCommand writes the file of every entity the catalog and the
 // settings render, all or nothing, and removes the generated files it no
-// longer renders.
+// longer renders: what the app's bot PR would hold.
 func (c *cli) renderCommand() command {
 	return command{
 		name:    "render",
 		summary: "Render every Harness entity of the catalog and the settings into a directory",
-		usage:   "--catalog FILE --out DIR [--settings FILE] [--templates DIR] [--schema FILE [--trigger-schema FILE]]",
+		help: "As the app refuses to propose it, render refuses a catalog emptied of the services whose files the directory holds (exit 1),\n" +
+			"and writes nothing when its deletes cross the settings' mass-delete threshold (exit 3).\n" + handWrittenHelp,
+		usage: "--catalog FILE --out DIR [--settings FILE] [--templates DIR] [--schema FILE [--trigger-schema FILE]] [--allow-empty-catalog] [--allow-mass-delete]",
 		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			var (
 				in               inputFlags
+				safety           safetyFlags
 				catalogPath, out string
 			)
 			fs.StringVar(&catalogPath, "catalog", "", "service catalog `FILE` (catalog/services.yaml); required")
 			fs.StringVar(&out, "out", "", "`DIR` to write the services, pipelines, triggers, environments and infrastructures directories into, e.g. a pipelines repo checkout; required")
 			in.register(fs)
+			safety.register(fs, "write")
 			return func(_ context.Context, args []string) error {
 				switch {
 				case len(args) > 0:
@@ -50,54 +56,74 @@ func (c *cli) renderCommand() command {
 				if err != nil {
 					return err
 				}
-				if len(diags) > 0 {
-					return c.invalid(diags)
-				}
-				return c.renderInto(out, loaded, cat, catalogPath)
+				return c.renderInto(out, loaded, snapshot.Catalog{Catalog: cat, Diags: diags}, catalogPath, safety)
 			}
 		},
 	}
 }
 
-// renderInto renders cat into out as a plan against the files out holds:
+// renderInto renders head into out as the app's propose step would
+// (planner.Gate, then planner.Propose) against the files out holds:
 // everything is rendered and checked before anything is written, so an
-// invalid service leaves the directory as it was; files written by hand
-// are never replaced or removed.
-func (c *cli) renderInto(out string, loaded inputs, cat catalog.Catalog, catalogPath string) error {
+// invalid service, an emptied catalog or a refused mass delete leaves the
+// directory as it was; files written by hand are never replaced or
+// removed.
+func (c *cli) renderInto(out string, loaded inputs, head snapshot.Catalog, catalogPath string, safety safetyFlags) error {
 	current, err := readManaged(out, loaded.settings)
 	if err != nil {
 		return err
 	}
-	plan, diags := render.Plan(render.PlanInput{
-		Base: cat, Head: cat, Settings: loaded.settings, Templates: loaded.templates,
-		Source: render.Source{CatalogPath: catalogPath}, Current: current, Schemas: loaded.schemas,
+	if err := c.gate(safety, loaded, head, catalogPath, servicesWithFiles(loaded.settings, current)); err != nil {
+		return err
+	}
+	prop := planner.Propose(planner.ProposeInput{
+		Pipelines: snapshot.Pipelines{Settings: loaded.settings, Templates: loaded.templates}, Head: head,
+		Current: current, Source: render.Source{CatalogPath: catalogPath}, Schemas: loaded.schemas,
 	})
-	if plan.SchemaSkipped {
+	if loaded.schemas == nil {
 		c.noteSchemaSkipped("render")
 	}
-	if len(diags) > 0 {
-		return c.invalid(sortedDiagnostics(diags))
+	if prop.Blocked != nil {
+		diags := sortedDiagnostics(prop.Blocked.Diags)
+		return c.invalid(renderFailed(catalogPath, diags), diags)
 	}
-	writes := plan.Writes()
+	note, err := massDelete(safety, prop.MassDelete, loaded.settings, prop.Plan, "; nothing was written")
+	if err != nil {
+		fmt.Fprintln(c.stderr, note)
+		return err
+	}
+	removed, err := writePlan(out, prop.Writes)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "rendered %s into %s\n", renderedCounts(prop.Plan), out)
+	for _, name := range removed {
+		fmt.Fprintf(c.stdout, "removed %s: nothing renders it any more\n", name)
+	}
+	if note != "" {
+		fmt.Fprintln(c.stdout, note)
+	}
+	return nil
+}
+
+// writePlan writes a plan's files into out (a nil content removes the
+// file) and returns the files it removed.
+func writePlan(out string, writes map[string][]byte) ([]string, error) {
 	var removed []string
 	for _, p := range slices.Sorted(maps.Keys(writes)) {
 		name := filepath.Join(out, filepath.FromSlash(p))
 		if writes[p] == nil {
 			if err := os.Remove(name); err != nil {
-				return fmt.Errorf("removing %s: %w", name, err)
+				return removed, fmt.Errorf("removing %s: %w", name, err)
 			}
 			removed = append(removed, name)
 			continue
 		}
 		if err := writeFileAtomic(name, writes[p]); err != nil {
-			return err
+			return removed, err
 		}
 	}
-	fmt.Fprintf(c.stdout, "rendered %s into %s\n", renderedCounts(plan), out)
-	for _, name := range removed {
-		fmt.Fprintf(c.stdout, "removed %s: nothing renders it any more\n", name)
-	}
-	return nil
+	return removed, nil
 }
 
 // renderedCounts says how many files of each kind a rendering holds.

@@ -162,7 +162,7 @@ func TestRenderWritesNothingOnInvalidInput(t *testing.T) {
 				if r.code != 1 || r.stdout != "" {
 					t.Errorf("exit code %d, stdout %q; want 1 and nothing", r.code, r.stdout)
 				}
-				lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+				lines, _ := splitSummary(t, r.stderr)
 				if len(lines) != len(tc.wantErrAt) {
 					t.Errorf("%d error lines, want %d:\n%s", len(lines), len(tc.wantErrAt), r.stderr)
 				}
@@ -213,7 +213,8 @@ func TestRenderRefusesToReplaceHandWrittenFiles(t *testing.T) {
 	writeFile(t, out, "services/cart-service.yaml", "service:\n  identifier: cart_service\n")
 	before := readTree(t, out)
 	r := runCLI(t, "render", "--catalog", examplesBase, "--out", out)
-	want := "services/cart-service.yaml: services/cart-service.yaml was written by hand (it has no generated header), and the application renders the Service cart_service at this path: rename or remove the file, and the next plan writes it\n"
+	want := "services/cart-service.yaml: services/cart-service.yaml was written by hand (it has no generated header), and the application renders the Service cart_service at this path: rename or remove the file, and the next plan writes it\n" +
+		"pipeline-orchestrator render: 1 pipeline(s) cannot be rendered\n"
 	if r.code != 1 || r.stdout != "" || !strings.HasSuffix(r.stderr, want) {
 		t.Errorf("exit code %d, stdout %q, stderr:\n%s\nwant 1, nothing, and:\n%s", r.code, r.stdout, r.stderr, want)
 	}

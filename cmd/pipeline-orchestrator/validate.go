@@ -122,7 +122,7 @@ func (f *inputFlags) load(c *cli) (inputs, error) {
 	diags = append(diags, ds...)
 	in.templates = t
 	if len(diags) > 0 {
-		return inputs{}, c.invalid(diags)
+		return inputs{}, c.invalid(settingsInvalid(diags), diags)
 	}
 	schemas, err := f.loadSchemas(c)
 	if err != nil {
@@ -203,16 +203,6 @@ func (in inputs) parseCatalog(path string) (catalog.Catalog, catalog.Diagnostics
 	return cat, diags, nil
 }
 
-// invalid prints diags on stderr, one per line in the compiler form
-// PATH:LINE:COL: message, and returns the error that makes the command
-// exit 1 without printing more.
-func (c *cli) invalid(diags catalog.Diagnostics) error {
-	for _, d := range diags {
-		fmt.Fprintln(c.stderr, d.String())
-	}
-	return invalidError{}
-}
-
 // validateCommand checks a catalog: it parses with the settings and the
 // templates' archetypes, and every entity renders and passes its checks.
 func (c *cli) validateCommand() command {
@@ -235,18 +225,20 @@ func (c *cli) validateCommand() command {
 				if err != nil {
 					return err
 				}
-				if len(diags) == 0 {
-					// A catalog is only as valid as its entities: render
-					// them too, as the preview check does.
-					if loaded.schemas == nil {
-						c.noteSchemaSkipped("validate")
-					}
-					_, diags = render.All(loaded.templates, cat, render.Options{
-						Settings: loaded.settings, Source: render.Source{CatalogPath: args[0]}, Schemas: loaded.schemas,
-					})
-				}
 				if len(diags) > 0 {
-					return c.invalid(sortedDiagnostics(diags))
+					return c.invalid(catalogInvalid(args[0], diags), sortedDiagnostics(diags))
+				}
+				// A catalog is only as valid as its entities: render them
+				// too, as the preview check does.
+				if loaded.schemas == nil {
+					c.noteSchemaSkipped("validate")
+				}
+				_, diags = render.All(loaded.templates, cat, render.Options{
+					Settings: loaded.settings, Source: render.Source{CatalogPath: args[0]}, Schemas: loaded.schemas,
+				})
+				if len(diags) > 0 {
+					diags = sortedDiagnostics(diags)
+					return c.invalid(renderFailed(args[0], diags), diags)
 				}
 				fmt.Fprintf(c.stdout, "ok: %d services\n", len(cat.Services))
 				return nil

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -145,10 +146,11 @@ func brokenAPITemplates(tb testing.TB) string {
 var diagnosticLine = regexp.MustCompile(`^(.+?):(\d+):(\d+): (.+)$`)
 
 // checkDiagnostics checks that stderr is exactly one compiler-form line per
-// wanted "PATH:LINE:COL" prefix, in order.
+// wanted "PATH:LINE:COL" prefix, in order, then the exit summary counting
+// them.
 func checkDiagnostics(tb testing.TB, stderr string, want ...string) {
 	tb.Helper()
-	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	lines, summary := splitSummary(tb, stderr)
 	var got []string
 	for _, l := range lines {
 		m := diagnosticLine.FindStringSubmatch(l)
@@ -161,7 +163,25 @@ func checkDiagnostics(tb testing.TB, stderr string, want ...string) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		tb.Errorf("error positions (-want +got):\n%s\nstderr:\n%s", diff, stderr)
 	}
+	if !strings.Contains(summary, ": "+strconv.Itoa(len(want))+" problem(s)") {
+		tb.Errorf("exit summary %q does not count %d problem(s)", summary, len(want))
+	}
 }
+
+// splitSummary splits stderr into its lines before the last, and the last
+// one, which must be an exit summary ("pipeline-orchestrator CMD: …").
+func splitSummary(tb testing.TB, stderr string) (lines []string, summary string) {
+	tb.Helper()
+	lines = strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	summary = lines[len(lines)-1]
+	if !exitSummary.MatchString(summary) {
+		tb.Errorf("the last stderr line %q is not an exit summary\nstderr:\n%s", summary, stderr)
+	}
+	return lines[:len(lines)-1], summary
+}
+
+// exitSummary is the form of the last line of a failed command.
+var exitSummary = regexp.MustCompile(`^pipeline-orchestrator [a-z]+: `)
 
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
@@ -240,13 +260,17 @@ func TestValidateRendersToo(t *testing.T) {
 		t.Fatalf("exit code %d, stdout %q; want 1 and nothing", r.code, r.stdout)
 	}
 	path := filepath.ToSlash(filepath.Join(tmpl, "api-pipeline-template.yaml"))
-	for _, l := range strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n") {
+	lines, summary := splitSummary(t, r.stderr)
+	for _, l := range lines {
 		if !strings.HasPrefix(l, path+":3: service ") {
 			t.Errorf("stderr line %q does not name %s:3 and a service", l, path)
 		}
 	}
-	if n := strings.Count(r.stderr, "\n"); n != 4 {
-		t.Errorf("%d error lines, want one per api service (4):\n%s", n, r.stderr)
+	if len(lines) != 4 {
+		t.Errorf("%d error lines, want one per api service (4):\n%s", len(lines), r.stderr)
+	}
+	if want := "pipeline-orchestrator validate: 4 pipeline(s) cannot be rendered"; summary != want {
+		t.Errorf("exit summary %q, want %q", summary, want)
 	}
 }
 
