@@ -586,3 +586,28 @@ func (c *call) checkRun() *checkRun {
 	}
 	return run
 }
+
+// handleListCheckRuns answers GET /repos/{owner}/{repo}/commits/{ref}/
+// check-runs ("List check runs for a Git reference",
+// docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference):
+// the runs on the commit ref names, optionally only those named
+// check_name. More lenient than GitHub: every run is listed, not only the
+// latest of each name (filter=latest, GitHub's default), in the order
+// they were created, on one page.
+func (s *Server) handleListCheckRuns(c *call) {
+	r := c.repo
+	ref := c.r.PathValue("ref")
+	sha := r.resolveCommit(ref)
+	if sha == "" {
+		c.invalid(fieldError{Resource: "Commit", Code: "custom", Message: "No commit found for SHA: " + ref})
+		return
+	}
+	name := c.r.URL.Query().Get("check_name")
+	runs := []map[string]any{}
+	for _, run := range r.runsFor(sha) {
+		if name == "" || run.Name == name {
+			runs = append(runs, s.checkRunJSON(r, run, false))
+		}
+	}
+	c.writeJSON(http.StatusOK, map[string]any{"total_count": len(runs), "check_runs": runs})
+}

@@ -724,6 +724,9 @@ func (s *Server) helpers() []route {
 		// commit a branch is at (the Harness stand-in fetches manifests
 		// as Harness does, through the App's installation).
 		{"GET " + repoPath + "/commits/{ref}", accessRepo, s.handleGetCommit},
+		// What a person reads a commit's checks with; the demo's
+		// walkthrough shows the plan check run this way.
+		{"GET " + repoPath + "/commits/{ref}/check-runs", accessRepo, s.handleListCheckRuns},
 	}
 }
 
