@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/examples"
@@ -41,7 +43,7 @@ func main() {
 
 // options are the demo's flags.
 type options struct {
-	once             bool
+	once, keep       bool
 	dataDir, addr    string
 	logLevel, logFmt string
 }
@@ -50,11 +52,18 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 	var o options
 	fs := flag.NewFlagSet("pipeline-orchestrator-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "pipeline-orchestrator-demo plays the whole loop on this machine: GitHub and Harness stand-ins, the real server,\n"+
+			"and the seed's scenarios. Then it keeps everything up and prints a walkthrough to follow with curl, until Ctrl-C.\n\n"+
+			"Usage:\n  pipeline-orchestrator-demo [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	fs.BoolVar(&o.once, "once", false, "play the scenarios and exit: 0 only if every scenario ended as expected")
-	fs.StringVar(&o.dataDir, "data", "", "directory for the SQLite file (default: a new temporary directory)")
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "address of the app (status page, webhooks, admin API)")
-	fs.StringVar(&o.logLevel, "log-level", "error", "log level of the server: debug, info, warn or error")
-	fs.StringVar(&o.logFmt, "log-format", "console", "log format of the server: json or console")
+	fs.StringVar(&o.dataDir, "data", "", "directory for the SQLite file and the walkthrough's files, kept on exit (default: a new temporary directory, removed on exit)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory on exit")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "address of the app (status page, webhook, admin API, metrics)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level of the server, on stderr: debug, info, warn or error")
+	fs.StringVar(&o.logFmt, "log-format", "console", "log format of the server: console (for people) or json (one object per line)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, exitOK, false
@@ -68,6 +77,23 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 	return o, exitOK, true
 }
 
+// dataDir returns the directory the demo keeps its files in, and what to
+// do with it on exit: a directory given with --data stays, a temporary one
+// is removed unless --keep.
+func dataDir(o options) (dir string, cleanup func() error, err error) {
+	if o.dataDir != "" {
+		return o.dataDir, func() error { return nil }, nil
+	}
+	dir, err = os.MkdirTemp("", "pipeline-orchestrator-demo-")
+	if err != nil {
+		return "", nil, err
+	}
+	if o.keep {
+		return dir, func() error { return nil }, nil
+	}
+	return dir, func() error { return os.RemoveAll(dir) }, nil
+}
+
 // run plays the demo and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, code, ok := parseFlags(args, stderr)
@@ -79,30 +105,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pipeline-orchestrator-demo: %v\n", err)
 		return exitUsage
 	}
-	if o.dataDir == "" {
-		if o.dataDir, err = os.MkdirTemp("", "pipeline-orchestrator-demo-"); err != nil {
-			fmt.Fprintf(stderr, "pipeline-orchestrator-demo: %v\n", err)
-			return exitFailed
-		}
+	dir, cleanup, err := dataDir(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "pipeline-orchestrator-demo: %v\n", err)
+		return exitFailed
 	}
+	defer func() {
+		if err := cleanup(); err != nil {
+			fmt.Fprintf(stderr, "pipeline-orchestrator-demo: removing %s: %v\n", dir, err)
+		}
+	}()
 	say := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
-	say("pipeline-orchestrator demo: GitHub and Harness stand-ins on loopback, the real server, SQLite in %s", o.dataDir)
-	env, err := sandbox.Start(ctx, sandbox.Options{
-		StandInOptions: sandbox.StandInOptions{
-			ConfigFiles: map[string]string{sandbox.CatalogPath: examples.Catalog},
-			ServeWeb:    true,
-			PipelinesFiles: map[string]string{
-				catalog.SettingsPath: examples.Settings,
-				"README.md":          "# Harness pipelines\n\nRendered by pipeline-orchestrator.\n",
-			},
-		},
-		Dir:    o.dataDir,
-		Logger: &log,
-		Tune: func(cfg *app.Config) {
-			cfg.Server.Address = o.addr
-			cfg.Reconcile.Interval = time.Minute
-		},
-	})
+	kept := "kept on exit"
+	if o.dataDir == "" && !o.keep {
+		kept = "removed on exit unless --keep"
+	}
+	say("pipeline-orchestrator demo: GitHub and Harness stand-ins on loopback, the real server, its files in %s (%s)", dir, kept)
+	env, err := start(ctx, o, dir, &log)
 	if err != nil {
 		fmt.Fprintf(stderr, "pipeline-orchestrator-demo: %v\n", err)
 		return exitFailed
@@ -125,37 +144,53 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	printDrive(say, env)
+	w, err := newWalkthrough(env, dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "pipeline-orchestrator-demo: preparing the walkthrough: %v\n", err)
+		return exitFailed
+	}
+	printDrive(say, env, dir)
+	w.print(say)
+	say("")
+	say("Press Ctrl-C to stop.")
 	<-ctx.Done()
 	say("Stopping.")
 	return exitOK
 }
 
-// printDrive tells the user how to drive the stand-ins themselves.
-func printDrive(say func(string, ...any), env *sandbox.Env) {
+// start starts the stand-ins and the app, its SQLite file in dir.
+func start(ctx context.Context, o options, dir string, log *zerolog.Logger) (*sandbox.Env, error) {
+	return sandbox.Start(ctx, sandbox.Options{
+		StandInOptions: sandbox.StandInOptions{
+			ConfigFiles: map[string]string{sandbox.CatalogPath: examples.Catalog},
+			ServeWeb:    true,
+			PipelinesFiles: map[string]string{
+				catalog.SettingsPath: examples.Settings,
+				"README.md":          "# Harness pipelines\n\nRendered by pipeline-orchestrator.\n",
+			},
+		},
+		Dir:    dir,
+		Logger: log,
+		Tune: func(cfg *app.Config) {
+			cfg.Server.Address = o.addr
+			cfg.Reconcile.Interval = time.Minute
+		},
+	})
+}
+
+// printDrive says where everything is.
+func printDrive(say func(string, ...any), env *sandbox.Env, dir string) {
 	cfg := env.App.Config
-	gh := strings.TrimSuffix(env.GitHub.URL, "/")
+	private := env.App.PrivateURL
 	say("")
 	say("The app keeps running. Watch it and drive it as you would GitHub and Harness:")
-	say("  Status page     %s/", env.App.URL)
-	say("  Metrics         %s/metrics", env.App.URL)
-	say("  Admin API       curl -H 'Authorization: Bearer %s' %s/api/v1/pipelines", cfg.Server.AdminToken.Value(), env.App.URL)
-	say("  GitHub API      %s  (token: %s)", gh, env.UserToken)
-	say("  GitHub pages    %s%s", env.GitHub.WebURL, env.PipelinesRepo)
+	say("  Status page     %s/", private)
+	say("  Webhook         POST %s (where the GitHub stand-in delivers)", env.App.HookURL())
+	say("  Metrics         %s/metrics", private)
+	say("  Admin API       curl -sS -H 'Authorization: Bearer %s' %s/api/v1/pipelines", cfg.Server.AdminToken.Value(), private)
+	say("  GitHub API      %s  (token: %s)", env.GitHub.URL, env.UserToken)
+	say("  GitHub pages    %s%s and %s%s", env.GitHub.WebURL, env.ConfigRepo, env.GitHub.WebURL, env.PipelinesRepo)
 	say("  Harness API     %s  (x-api-key: %s, accountIdentifier: %s)", env.Harness.URL, env.Harness.APIKey(), env.Harness.AccountID())
+	say("  Files           %s", dir)
 	say("")
-	say("For example, onboard a service by committing to a branch and opening a PR:")
-	say(`  C=$(curl -s -H 'Authorization: token %s' %s/repos/%s/contents/%s | python3 -c 'import json,sys;d=json.load(sys.stdin);print(d["sha"])')`,
-		env.UserToken, gh, env.ConfigRepo, sandbox.CatalogPath)
-	say(`  curl -s -X POST -H 'Authorization: token %s' %s/repos/%s/git/refs -d "{\"ref\":\"refs/heads/try\",\"sha\":\"$(curl -s -H 'Authorization: token %s' %s/repos/%s/git/ref/heads/main | python3 -c 'import json,sys;print(json.load(sys.stdin)["object"]["sha"])')\"}"`,
-		env.UserToken, gh, env.ConfigRepo, env.UserToken, gh, env.ConfigRepo)
-	say(`  curl -s -X PUT -H 'Authorization: token %s' %s/repos/%s/contents/%s -d "{\"message\":\"try\",\"branch\":\"try\",\"sha\":\"$C\",\"content\":\"$(base64 -w0 my-services.yaml)\"}"`,
-		env.UserToken, gh, env.ConfigRepo, sandbox.CatalogPath)
-	say(`  curl -s -X POST -H 'Authorization: token %s' %s/repos/%s/pulls -d '{"title":"Try","head":"try","base":"main"}'`,
-		env.UserToken, gh, env.ConfigRepo)
-	say(`  curl -s -X PUT -H 'Authorization: token %s' %s/repos/%s/pulls/NUMBER/merge`, env.UserToken, gh, env.ConfigRepo)
-	say(`  curl -s -H 'x-api-key: %s' -X POST '%s/pipeline/api/pipelines/list?accountIdentifier=%s&orgIdentifier=default&projectIdentifier=platform' -d '{"filterType":"PipelineSetup"}'`,
-		env.Harness.APIKey(), env.Harness.URL, env.Harness.AccountID())
-	say("")
-	say("Press Ctrl-C to stop.")
 }

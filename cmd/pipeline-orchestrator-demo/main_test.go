@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -40,5 +44,62 @@ func TestDemoRejectsArguments(t *testing.T) {
 	}
 	if got := strings.Count(strings.TrimSpace(stderr.String()), "\n"); got != 0 {
 		t.Errorf("want one line on stderr, got:\n%s", stderr.String())
+	}
+}
+
+// TestHelpSaysTheDefaults checks that --help names the flags with the
+// defaults the demo runs with.
+func TestHelpSaysTheDefaults(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	o, _, _ := parseFlags(nil, io.Discard)
+	for _, want := range []string{
+		"-log-level string", fmt.Sprintf("(default %q)", o.logLevel), "-log-format string", fmt.Sprintf("(default %q)", o.logFmt),
+		"-keep", "-once", "-data string", "removed on exit",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if o.logLevel != "info" || o.logFmt != "console" {
+		t.Errorf("logs default to %s %s, want info console", o.logLevel, o.logFmt)
+	}
+}
+
+// TestDataDir checks what becomes of the demo's directory on exit: a
+// temporary one is removed unless --keep; one given with --data stays.
+func TestDataDir(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	given := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		o    options
+		kept bool
+	}{
+		{"temporary", options{}, false},
+		{"temporary with --keep", options{keep: true}, true},
+		{"--data", options{dataDir: given}, true},
+		{"--data with --keep", options{dataDir: given, keep: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, cleanup, err := dataDir(tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.o.dataDir != "" && dir != tc.o.dataDir {
+				t.Errorf("dir %s, want %s", dir, tc.o.dataDir)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "pipeline-orchestrator.db"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := cleanup(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(dir); (err == nil) != tc.kept {
+				t.Errorf("after cleanup: %v, want kept %v", err, tc.kept)
+			}
+		})
 	}
 }
