@@ -119,7 +119,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, "pipeline-orchestrator %s: %s\n", cmd.name, massDelete.msg)
 		return exitMassDelete
 	default:
-		fmt.Fprintf(c.stderr, "pipeline-orchestrator %s: %v\n", cmd.name, err)
+		fmt.Fprintf(c.stderr, "pipeline-orchestrator %s: %s\n", cmd.name, capLines(err.Error()))
 		return exitInvalid
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
@@ -33,6 +34,18 @@ func (c *cli) printDiagnostics(diags catalog.Diagnostics) {
 		}
 		fmt.Fprintln(c.stderr, d.String())
 	}
+}
+
+// capLines caps an error that lists problems one per line after a first
+// line ("invalid configuration:"): the first maxListed of them, then how
+// many more there are and the total.
+func capLines(msg string) string {
+	lines := strings.Split(msg, "\n")
+	if len(lines) <= maxListed+1 {
+		return msg
+	}
+	n := len(lines) - 1
+	return strings.Join(lines[:maxListed+1], "\n") + fmt.Sprintf("\n… and %d more (%d in all)", n-maxListed, n)
 }
 
 // invalid prints diags (see printDiagnostics) and returns the error that

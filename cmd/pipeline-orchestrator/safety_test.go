@@ -236,3 +236,24 @@ func TestPlanHelpStatesTheRules(t *testing.T) {
 		t.Errorf("the command list carries a command's help:\n%s", r.stdout)
 	}
 }
+
+// TestServeCapsConfigurationProblems checks that serve's list of
+// configuration problems is capped like the diagnostics: a file with
+// thousands of unknown keys prints the first 50, then the count.
+func TestServeCapsConfigurationProblems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("server:\n")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "  nosuch%d: 1\n", i)
+	}
+	config := writeFile(t, t.TempDir(), "config.yml", b.String())
+	r := runCLI(t, "serve", "--config", config)
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if r.code != exitInvalid || len(lines) != maxListed+2 || lines[0] != "pipeline-orchestrator serve: invalid configuration:" {
+		t.Fatalf("exit code %d, %d lines; want %d and %d lines:\n%.3000s", r.code, len(lines), exitInvalid, maxListed+2, r.stderr)
+	}
+	var more, all int
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "… and %d more (%d in all)", &more, &all); err != nil || all < 3000 || more != all-maxListed {
+		t.Errorf("last line %q, want the count of the others and of all (3000 or more)", lines[len(lines)-1])
+	}
+}
