@@ -19,6 +19,11 @@ const (
 	KindInfrastructure Kind = "infrastructure"
 	KindPipeline       Kind = "pipeline"
 	KindTrigger        Kind = "trigger"
+	// KindConnector is the cross-org GitHub connector the Services read
+	// their manifests through. It is not rendered and has no directory:
+	// the application builds it (GitHubConnector) and applies it before
+	// every other kind.
+	KindConnector Kind = "connector"
 )
 
 // ApplyOrder is the order in which Harness must receive the kinds: each
