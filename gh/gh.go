@@ -266,7 +266,7 @@ type Checks interface {
 
 // GitHub is every GitHub capability the loop uses. The production
 // implementation is ghapi.Client, which also implements Comparer,
-// Installations, AppIdentity and Redeliverer.
+// Installations, InstallationFinder, AppIdentity and Redeliverer.
 type GitHub interface {
 	RepoReader
 	BranchWriter
@@ -373,6 +373,20 @@ type Installations interface {
 	// owner covers; an *UnreachableError (NotInstalled) when the App is
 	// not installed there.
 	InstallationRepos(ctx context.Context, owner string) ([]Repo, error)
+}
+
+// InstallationFinder finds the App's installation that covers a
+// repository: what a Harness GitHub connector authenticated as the App
+// names as its installationId.
+type InstallationFinder interface {
+	// RepoInstallation returns the id of the App's installation that
+	// covers repo, as GitHub answers GET /repos/{owner}/{repo}/installation
+	// to the App's JWT
+	// (docs.github.com/en/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app).
+	// It returns an *UnreachableError when the App is not installed on the
+	// owner or its installation does not cover repo, and another error
+	// when GitHub could not be asked.
+	RepoInstallation(ctx context.Context, repo Repo) (int64, error)
 }
 
 // AppIdentity names the App as GitHub shows it.

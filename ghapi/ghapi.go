@@ -22,11 +22,12 @@ import (
 )
 
 var (
-	_ gh.GitHub        = (*Client)(nil)
-	_ gh.Comparer      = (*Client)(nil)
-	_ gh.Installations = (*Client)(nil)
-	_ gh.AppIdentity   = (*Client)(nil)
-	_ gh.Redeliverer   = (*Client)(nil)
+	_ gh.GitHub             = (*Client)(nil)
+	_ gh.Comparer           = (*Client)(nil)
+	_ gh.Installations      = (*Client)(nil)
+	_ gh.InstallationFinder = (*Client)(nil)
+	_ gh.AppIdentity        = (*Client)(nil)
+	_ gh.Redeliverer        = (*Client)(nil)
 )
 
 // maxAnnotationsPerRequest is GitHub's limit on annotations in one check run

@@ -126,6 +126,13 @@ func (c *Client) Reachable(ctx context.Context, repo gh.Repo) error {
 	return err
 }
 
+// RepoInstallation implements gh.InstallationFinder. The answer is
+// cached as the installation clients' are (see New); an unreachable
+// repository is asked about again every time.
+func (c *Client) RepoInstallation(ctx context.Context, repo gh.Repo) (int64, error) {
+	return c.installationID(ctx, repo)
+}
+
 // InstallationRepos implements gh.Installations with the installation's
 // token (GET /installation/repositories).
 func (c *Client) InstallationRepos(ctx context.Context, owner string) ([]gh.Repo, error) {
