@@ -219,6 +219,18 @@ type EntityState struct {
 	UpdatedAt          time.Time
 }
 
+// ConnectorState is the cross-org GitHub connector as apply last enqueued
+// it: what the next apply compares the desired connector with.
+type ConnectorState struct {
+	Org        string `json:"org"`
+	Project    string `json:"project"`
+	Identifier string `json:"identifier"`
+	// Hash is the content hash of the connector's document.
+	Hash string `json:"hash"`
+	// InstallationID is the GitHub App installation it authenticates as.
+	InstallationID int64 `json:"installationId"`
+}
+
 // DriftEvent is one entity reconcile found different in Harness from Git.
 type DriftEvent struct {
 	ID         int64

@@ -34,6 +34,9 @@ const (
 	// kept for deletes whose file is gone.
 	keyHarnessOrg     = "harness.org"
 	keyHarnessProject = "harness.project"
+	// keyConnector holds the cross-org GitHub connector as apply last
+	// enqueued it.
+	keyConnector = "harness.connector"
 	// keyRedeliveryChecked is when the last redelivery sweep started.
 	keyRedeliveryChecked = "redelivery.checked"
 
@@ -47,6 +50,10 @@ const (
 	// prefixUnreadable + pipelines commit lists the files of that commit
 	// that are not pipelines the app can apply.
 	prefixUnreadable = "unreadable:"
+	// prefixHarnessNote + pipelines commit holds what a person must fix
+	// for that commit's changes to work in Harness, beyond its operations
+	// (the connector the app could not manage).
+	prefixHarnessNote = "harness-note:"
 )
 
 // The values of the key/value state are defined in package record.
@@ -54,6 +61,7 @@ type (
 	LastGoodCatalog = record.LastGoodCatalog
 	DriftReport     = record.DriftReport
 	ProposeReport   = record.ProposeReport
+	ConnectorState  = record.ConnectorState
 	CheckRunRef     = record.CheckRunRef
 	RepoRef         = record.RepoRef
 )
@@ -136,6 +144,19 @@ func (st *State) SetHarnessScope(ctx context.Context, org, project string) error
 	return st.Set(ctx, keyHarnessProject, project)
 }
 
+// Connector returns the cross-org GitHub connector as apply last enqueued
+// it; the zero value when it never did.
+func (st *State) Connector(ctx context.Context) (ConnectorState, error) {
+	var v ConnectorState
+	_, err := st.getJSON(ctx, keyConnector, &v)
+	return v, err
+}
+
+// SetConnector records the connector apply enqueued.
+func (st *State) SetConnector(ctx context.Context, v ConnectorState) error {
+	return st.setJSON(ctx, keyConnector, v)
+}
+
 // RedeliveryChecked is when the last redelivery sweep started; zero when
 // none did.
 func (st *State) RedeliveryChecked(ctx context.Context) (time.Time, error) {
@@ -207,13 +228,25 @@ func (st *State) SetUnreadable(ctx context.Context, commit, list string) error {
 	return st.Set(ctx, prefixUnreadable+commit, list)
 }
 
+// HarnessNote returns what a person must fix for a pipelines commit's
+// changes to work in Harness beyond its operations; "" when nothing.
+func (st *State) HarnessNote(ctx context.Context, commit string) (string, error) {
+	return st.getString(ctx, prefixHarnessNote+commit)
+}
+
+// SetHarnessNote records a pipelines commit's note ("" clears it).
+func (st *State) SetHarnessNote(ctx context.Context, commit, note string) error {
+	return st.Set(ctx, prefixHarnessNote+commit, note)
+}
+
 // PruneHistory is the janitor's round: it deletes what only looks back and
 // is older than cutoff, and returns how many rows of each kind it deleted:
 //
 //   - processed deliveries (done or failed);
 //   - the ids of check runs the app created (CheckRunID);
-//   - the harness check runs and unreadable-file lists of pipelines
-//     commits, except for commits whose operations are still open;
+//   - the harness check runs, unreadable-file lists and notes of
+//     pipelines commits, except for commits whose operations are still
+//     open;
 //   - cached blobs nothing has read since cutoff;
 //   - finished operations (done, failed or superseded), drift repairs and
 //     admin syncs included: the audit log keeps what they did;
@@ -235,6 +268,7 @@ func (db *DB) PruneHistory(ctx context.Context, cutoff time.Time) (map[string]in
 		{"check run ids", func() (int64, error) { return db.State.prune(ctx, prefixCheckRun, cutoff) }},
 		{"harness check runs", func() (int64, error) { return db.State.pruneCommit(ctx, prefixHarnessChecks, cutoff) }},
 		{"unreadable file lists", func() (int64, error) { return db.State.pruneCommit(ctx, prefixUnreadable, cutoff) }},
+		{"harness notes", func() (int64, error) { return db.State.pruneCommit(ctx, prefixHarnessNote, cutoff) }},
 		{"cached blobs", func() (int64, error) { return db.Blobs.Prune(ctx, cutoff) }},
 		{"finished operations", func() (int64, error) {
 			// A superseded operation points at the one that replaced it

@@ -385,6 +385,30 @@ func TestLastPropose(t *testing.T) {
 	}
 }
 
+func TestConnectorState(t *testing.T) {
+	db := mustOpen(t, nil)
+	ctx := context.Background()
+	if got, err := db.State.Connector(ctx); err != nil || got != (store.ConnectorState{}) {
+		t.Fatalf("Connector on a new store = %+v, %v; want none", got, err)
+	}
+	want := store.ConnectorState{Org: "default", Project: "platform", Identifier: "github_platform_next_cross_org", Hash: "ab12", InstallationID: 7}
+	if err := db.State.SetConnector(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.State.Connector(ctx); err != nil || got != want {
+		t.Errorf("Connector = %+v, %v; want %+v", got, err, want)
+	}
+	if err := db.State.SetHarnessNote(ctx, "c1", "install the App"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.State.HarnessNote(ctx, "c1"); err != nil || got != "install the App" {
+		t.Errorf("HarnessNote(c1) = %q, %v", got, err)
+	}
+	if got, err := db.State.HarnessNote(ctx, "c2"); err != nil || got != "" {
+		t.Errorf("HarnessNote(c2) = %q, %v; want none", got, err)
+	}
+}
+
 func TestDriftEventsAreRecordedAndMarkedRepaired(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
