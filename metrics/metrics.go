@@ -94,7 +94,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		}, []string{"kind"}),
 		driftFound: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricPrefix + "drift_found_total",
-			Help: "Entities reconcile found different in Harness from Git, by entity kind and drift (missing, different, extra). Unlike drift_entities, it survives the repair.",
+			Help: "Entities reconcile found different in Harness from Git, by entity kind and drift (missing, different, extra, unmanaged). Unlike drift_entities, it survives the repair.",
 		}, []string{"entity", "drift"}),
 		repaired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricPrefix + "drift_repaired_total",

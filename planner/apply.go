@@ -71,6 +71,12 @@ type ApplyInput struct {
 	Services   map[string]record.PipelineState
 	Settings   catalog.Settings
 	ConfigRepo gh.Repo
+	// Connector is the cross-org GitHub connector the settings and the
+	// App's installation call for; nil when it is unknown (the App is not
+	// installed where the manifests are) or not the application's to
+	// manage. ConnectorApplied is the connector as apply last enqueued it.
+	Connector        *DesiredConnector
+	ConnectorApplied record.ConnectorState
 }
 
 // ApplyPlan is what apply enqueues and records.
@@ -101,6 +107,9 @@ type ApplyPlan struct {
 	MassDelete bool
 	// Held: the deletes wait for the mass-delete label (Hold).
 	Held bool
+	// Connector is the connector to record as enqueued (with the
+	// operations); nil when it did not change.
+	Connector *record.ConnectorState
 }
 
 // Hold makes the plan's deletes wait for the mass-delete label.
@@ -201,8 +210,10 @@ func readChanged(in ApplyInput) (map[string]render.Entity, []string) {
 }
 
 // Apply plans one operation per changed entity file (create or update,
-// and a delete of the old entity when the file now defines another one)
-// and one delete per removed file whose entity no other file defines.
+// and a delete of the old entity when the file now defines another one),
+// one delete per removed file whose entity no other file defines, and
+// the connector's create or update when it differs from what was last
+// enqueued.
 // Operations are ordered and linked so that Harness receives each entity
 // after those it refers to, and deletes before those they referred to.
 // MassDelete says whether the deletes cross the settings' threshold: the
@@ -272,7 +283,10 @@ func Apply(in ApplyInput) ApplyPlan {
 			plan.States = append(plan.States, st)
 		}
 	}
-	plan.Ops = orderOps(ops, in.Diff.Applied)
+	if op, st := connectorOp(in.Connector, in.ConnectorApplied, in.Head); op != nil {
+		ops, plan.Connector = append(ops, *op), st
+	}
+	plan.Ops = orderOps(ops, in.Diff.Applied, ManagedConnector(in.Settings))
 	plan.countDeletes(in, len(removedUnits))
 	for c := range commits {
 		plan.ConfigCommits = append(plan.ConfigCommits, c)

@@ -120,7 +120,7 @@ func TestApply(t *testing.T) {
 			want: []string{
 				"create environment int_stable",
 				"create infrastructure int_stable_euw1_k8s after environment/int_stable",
-				"create service svc_000",
+				"create service svc_000 after connector/github_platform_next_cross_org",
 				"create pipeline svc_000_cd after environment/int_stable infrastructure/int_stable_euw1_k8s service/svc_000",
 				"create trigger svc_000_cd_new_image after pipeline/svc_000_cd",
 			},
@@ -215,6 +215,94 @@ func TestApply(t *testing.T) {
 
 // TestApplyRecordsWhatIsApplied checks the entity states apply records:
 // what the next apply compares with.
+// TestApplyConnector checks when apply enqueues the connector the
+// settings and the App's installation call for, and that the Services,
+// which read their manifests through it, wait for it.
+func TestApplyConnector(t *testing.T) {
+	one := only(rendered(t, services(1, "small")), "services/", "pipelines/", "triggers/")
+	desired := func(t *testing.T, s catalog.Settings, installation int64) *planner.DesiredConnector {
+		t.Helper()
+		d, err := planner.NewDesiredConnector(s, render.ConnectorApp{WebURL: "https://github.com", Owner: "company", AppID: 424242, InstallationID: installation})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &d
+	}
+	def := catalog.DefaultSettings()
+	moved := catalog.DefaultSettings()
+	moved.Project = "payments"
+	scoped := catalog.DefaultSettings()
+	scoped.Manifests.Connector = "account.github_shared"
+	const (
+		svc      = "create service svc_000"
+		pipeline = "create pipeline svc_000_cd after service/svc_000"
+		trigger  = "create trigger svc_000_cd_new_image after pipeline/svc_000_cd"
+		waits    = " after connector/github_platform_next_cross_org"
+	)
+	tests := map[string]struct {
+		settings catalog.Settings
+		files    map[string][]byte
+		want     *planner.DesiredConnector
+		applied  record.ConnectorState
+		ops      []string
+		recorded bool
+	}{
+		"the first apply creates the connector before everything": {
+			settings: def, files: one, want: desired(t, def, 51), recorded: true,
+			ops: []string{"create connector github_platform_next_cross_org", svc + waits, pipeline, trigger},
+		},
+		"a connector already enqueued is not enqueued again": {
+			settings: def, want: desired(t, def, 51), applied: desired(t, def, 51).State(),
+		},
+		"a new installation of the App updates it": {
+			settings: def, want: desired(t, def, 52), applied: desired(t, def, 51).State(), recorded: true,
+			ops: []string{"update connector github_platform_next_cross_org"},
+		},
+		"settings naming another project create it there": {
+			settings: moved, want: desired(t, moved, 51), applied: desired(t, def, 51).State(), recorded: true,
+			ops: []string{"create connector github_platform_next_cross_org"},
+		},
+		"an unknown connector is left as it is; the Services still wait for one on its way": {
+			settings: def, files: one, applied: desired(t, def, 51).State(),
+			ops: []string{svc + waits, pipeline, trigger},
+		},
+		"a connector of the account is not the app's: nothing waits for it": {
+			settings: scoped, files: one,
+			ops: []string{svc, pipeline, trigger},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			shas, contents := map[string]string{}, map[string][]byte{}
+			for p, c := range tt.files {
+				shas[p], contents[gh.BlobSHA(c)] = gh.BlobSHA(c), c
+			}
+			in := planner.ApplyInput{Diff: planner.DiffApplied(shas, nil), Head: pipelinesHead, Files: shas, Contents: contents,
+				Settings: tt.settings, ConfigRepo: configRepo, Connector: tt.want, ConnectorApplied: tt.applied}
+			plan := planner.Apply(in)
+			if d := cmp.Diff(tt.ops, summarize(plan.Ops)); d != "" {
+				t.Errorf("operations (-want +got):\n%s", d)
+			}
+			if !tt.recorded {
+				if plan.Connector != nil {
+					t.Errorf("records the connector %+v, want nothing", *plan.Connector)
+				}
+				return
+			}
+			if plan.Connector == nil || *plan.Connector != tt.want.State() {
+				t.Fatalf("records %v, want %+v", plan.Connector, tt.want.State())
+			}
+			op := plan.Ops[0]
+			if string(op.YAML) != string(tt.want.YAML) || op.ContentHash != tt.want.State().Hash || op.Commit != pipelinesHead || op.Key != "" {
+				t.Errorf("connector operation %+v: want the document, keyed by commit and content", op)
+			}
+			if again := planner.Apply(in); again.Ops[0].ContentHash != op.ContentHash || record.DefaultKey(again.Ops[0]) != record.DefaultKey(op) {
+				t.Error("planning the same apply twice gives the connector another key")
+			}
+		})
+	}
+}
+
 func TestApplyRecordsWhatIsApplied(t *testing.T) {
 	one := only(rendered(t, services(1, "small")), "services/", "pipelines/", "triggers/")
 	plan := applyPlan(t, one, nil)

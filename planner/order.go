@@ -8,21 +8,30 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
-// rank is each kind's place in render.ApplyOrder.
-func rank(k render.Kind) int { return slices.Index(render.ApplyOrder, k) }
+// rank is each kind's place in render.ApplyOrder; the connector, which is
+// not rendered, comes before them all.
+func rank(k render.Kind) int {
+	if k == render.KindConnector {
+		return -1
+	}
+	return slices.Index(render.ApplyOrder, k)
+}
 
 // orderOps sorts ops into the order Harness must receive them and links
 // each to the entities whose operations must finish first
-// (Operation.After): creates and updates in render.ApplyOrder (an
-// infrastructure definition after its environment; a Service; a pipeline
-// after its Service and the environments and infrastructure definitions
-// written with it; a trigger after its pipeline), then deletes in the
+// (Operation.After): the connector first, then creates and updates in
+// render.ApplyOrder (an infrastructure definition after its environment;
+// a Service after connector, which it reads its manifests through,
+// whenever that was enqueued; a pipeline after its Service and the
+// environments and infrastructure definitions written with it; a
+// trigger after its pipeline), then deletes in the
 // reverse order (a trigger; a pipeline after its triggers; a Service
 // after its pipeline; an infrastructure definition, then its environment,
 // after every pipeline written or deleted with them, which may have
 // referred to them). applied, by path, tells which triggers and which
-// Service an entity has beyond those in ops.
-func orderOps(ops []Op, applied map[string]record.EntityState) []record.Operation {
+// Service an entity has beyond those in ops; connector is the managed
+// connector's identifier ("" for none).
+func orderOps(ops []Op, applied map[string]record.EntityState, connector string) []record.Operation {
 	slices.SortStableFunc(ops, func(a, b Op) int {
 		ad, bd := a.Kind == record.KindDelete, b.Kind == record.KindDelete
 		if ad != bd {
@@ -58,6 +67,9 @@ func orderOps(ops []Op, applied map[string]record.EntityState) []record.Operatio
 	out := make([]record.Operation, 0, len(ops))
 	for i, o := range ops {
 		o.After = dependencies(o, ops[:i], serviceEntity, envInfra, pipelines)
+		if o.Entity == render.KindService && o.Kind != record.KindDelete && connector != "" {
+			o.After = compact(append(o.After, record.EntityKey(string(render.KindConnector), connector)))
+		}
 		out = append(out, NewOperation(o))
 	}
 	return out

@@ -77,6 +77,9 @@ type ReconcileInput struct {
 	// Run names this run in the keys of its repairs; Now is when it ran.
 	Run string
 	Now time.Time
+	// Connector is the managed connector's identifier (ManagedConnector),
+	// which repairs of Services wait for; "" for none.
+	Connector string
 }
 
 // ReconcilePlan is the drift found and the repairs to enqueue.
@@ -106,17 +109,19 @@ func driftDiff(id string, git, harness []byte) string {
 // Reconcile compares Harness with Git: an entity Git has that Harness
 // lacks is created, one that differs (as data, not bytes) is updated, and
 // one tagged as managed by the app that Git no longer has is deleted.
-// Entities without the tag are never touched. The repairs are ordered and
+// Entities without the tag are never touched: one that Git has too is
+// reported as unmanaged (a person created it; Harness would refuse the
+// app's update with harness.ErrNotManaged on every run), not repaired. The repairs are ordered and
 // linked like apply's (orderOps).
 func Reconcile(in ReconcileInput) ReconcilePlan {
 	r := reconciler{in: in, rep: record.DriftReport{At: in.Now.UTC(), Commit: in.Head}}
 	for _, sc := range sortedScopes(in.Wanted) {
 		r.scope(sc)
 	}
-	for _, l := range [][]string{r.rep.Missing, r.rep.Different, r.rep.Extra, r.rep.Skipped} {
+	for _, l := range [][]string{r.rep.Missing, r.rep.Different, r.rep.Extra, r.rep.Skipped, r.rep.Unmanaged} {
 		sort.Strings(l)
 	}
-	ops := orderOps(r.ops, nil)
+	ops := orderOps(r.ops, nil, in.Connector)
 	plan := ReconcilePlan{Report: r.rep, Ops: ops, Events: r.events}
 	// orderOps sorted the repairs: find each event's again.
 	index := map[EntityID]int{}
@@ -167,6 +172,17 @@ func (r *reconciler) drifted(id EntityID, drift, diff string, repair Op) {
 	r.repaired = append(r.repaired, !busy)
 }
 
+// unmanaged records an entity Git has that Harness holds without the
+// managed tag: reported, never repaired.
+func (r *reconciler) unmanaged(id EntityID) {
+	r.rep.Unmanaged = append(r.rep.Unmanaged, id.String())
+	r.events = append(r.events, record.DriftEvent{At: r.rep.At, Commit: r.in.Head, Entity: string(id.Kind),
+		Identifier: id.Identifier, Drift: record.DriftUnmanaged,
+		Diff: fmt.Sprintf("%s exists in Harness without the tag %s: %s, so the app leaves it alone: delete it, or tag it, for the app to manage it", id, render.ManagedByTag, render.ManagedByValue)})
+	r.eventIDs = append(r.eventIDs, id)
+	r.repaired = append(r.repaired, false)
+}
+
 // scope compares one scope.
 func (r *reconciler) scope(sc Scope) {
 	wanted, h := r.in.Wanted[sc], r.in.Harness[sc]
@@ -182,6 +198,10 @@ func (r *reconciler) scope(sc Scope) {
 			drift = "different"
 		}
 		if drift == "" {
+			continue
+		}
+		if drift == "different" && h.Tags[id][render.ManagedByTag] != render.ManagedByValue {
+			r.unmanaged(id)
 			continue
 		}
 		kind, diff := record.KindUpdate, ""

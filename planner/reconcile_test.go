@@ -153,3 +153,79 @@ func TestWantedEntitiesGroupsByScope(t *testing.T) {
 		t.Errorf("wanted by scope (-want +got):\n%s", d)
 	}
 }
+
+// TestReconcileConnector checks that reconcile repairs the connector
+// like any entity (the Services' repairs after it), and leaves alone one
+// of the same identifier that a person made.
+func TestReconcileConnector(t *testing.T) {
+	files := only(rendered(t, services(1, "small")), "services/")
+	shas := map[string]string{}
+	for p, c := range files {
+		shas[p] = gh.BlobSHA(c)
+	}
+	scope := planner.Scope{Org: "default", Project: "platform"}
+	wanted := planner.WantedEntities(files, shas, catalog.DefaultSettings())[scope]
+	d, err := planner.NewDesiredConnector(catalog.DefaultSettings(), render.ConnectorApp{WebURL: "https://github.com", Owner: "company", AppID: 7, InstallationID: 51})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, w := d.Wanted()
+	if sc != scope {
+		t.Fatalf("the connector's scope is %+v, want the settings' %+v", sc, scope)
+	}
+	wanted[d.ID()] = w
+	service := planner.EntityID{Kind: render.KindService, Identifier: "svc_000"}
+	oldInstallation := bytes.Replace(d.YAML, []byte(`"51"`), []byte(`"50"`), -1)
+	handMade := inHarness(wanted, map[planner.EntityID][]byte{d.ID(): oldInstallation}, nil)
+	handMade.Tags[d.ID()] = map[string]string{"owner": "platform-team"}
+
+	tests := map[string]struct {
+		harness planner.InHarness
+		want    record.DriftReport
+		ops     []string
+		events  []string
+	}{
+		"a missing connector is created before the Services repaired with it": {
+			harness: inHarness(wanted, map[planner.EntityID][]byte{d.ID(): nil, service: nil}, nil),
+			want:    record.DriftReport{Checked: 2, Missing: []string{"connector github_platform_next_cross_org", "service svc_000"}, Queued: 2},
+			ops:     []string{"create connector github_platform_next_cross_org", "create service svc_000 after connector/github_platform_next_cross_org"},
+			events:  []string{"missing connector github_platform_next_cross_org", "missing service svc_000"},
+		},
+		"the app's connector on another installation is updated": {
+			harness: inHarness(wanted, map[planner.EntityID][]byte{d.ID(): oldInstallation}, nil),
+			want:    record.DriftReport{Checked: 2, Different: []string{"connector github_platform_next_cross_org"}, Queued: 1},
+			ops:     []string{"update connector github_platform_next_cross_org"},
+			events:  []string{"different connector github_platform_next_cross_org"},
+		},
+		"a person's connector of the same identifier is reported and left alone": {
+			harness: handMade,
+			want:    record.DriftReport{Checked: 2, Unmanaged: []string{"connector github_platform_next_cross_org"}},
+			events:  []string{"unmanaged connector github_platform_next_cross_org"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+			plan := planner.Reconcile(planner.ReconcileInput{Head: pipelinesHead, Wanted: map[planner.Scope]map[planner.EntityID]planner.Wanted{scope: wanted},
+				Harness: map[planner.Scope]planner.InHarness{scope: tt.harness}, Same: harness.SameEntity, Run: "run1", Now: now,
+				Connector: planner.ManagedConnector(catalog.DefaultSettings())})
+			tt.want.At, tt.want.Commit = now, pipelinesHead
+			if d := cmp.Diff(tt.want, plan.Report); d != "" {
+				t.Errorf("report (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.ops, summarize(plan.Ops)); d != "" {
+				t.Errorf("operations (-want +got):\n%s", d)
+			}
+			var events []string
+			for i, e := range plan.Events {
+				events = append(events, e.Drift+" "+e.Entity+" "+e.Identifier)
+				if e.Drift == record.DriftUnmanaged && (plan.Repair[i] != -1 || !strings.Contains(e.Diff, "without the tag managed_by")) {
+					t.Errorf("unmanaged event: repair %d, %q", plan.Repair[i], e.Diff)
+				}
+			}
+			if d := cmp.Diff(tt.events, events); d != "" {
+				t.Errorf("drift events (-want +got):\n%s", d)
+			}
+		})
+	}
+}

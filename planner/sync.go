@@ -159,7 +159,7 @@ func Sync(in SyncInput) (SyncPlan, error) {
 	for _, st := range in.Applied {
 		appliedByPath[st.Path] = st
 	}
-	return SyncPlan{Ops: orderOps(ops, appliedByPath), State: syncState(in, pipeline)}, nil
+	return SyncPlan{Ops: orderOps(ops, appliedByPath, ManagedConnector(in.Settings)), State: syncState(in, pipeline)}, nil
 }
 
 // syncState is the service's pipeline state to record before a sync's

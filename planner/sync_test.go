@@ -35,13 +35,13 @@ func TestSync(t *testing.T) {
 	}{
 		"an applied service is applied again": {
 			in: planner.SyncInput{State: appliedState, Known: true, Applied: entities, Files: shas},
-			ops: []string{"update service svc_000", "update pipeline svc_000_cd after service/svc_000",
+			ops: []string{"update service svc_000 after connector/github_platform_next_cross_org", "update pipeline svc_000_cd after service/svc_000",
 				"update trigger svc_000_cd_new_image after pipeline/svc_000_cd"},
 			newState: true,
 		},
 		"files the store never saw are created": {
 			in: planner.SyncInput{Files: shas},
-			ops: []string{"create service svc_000", "create pipeline svc_000_cd after service/svc_000",
+			ops: []string{"create service svc_000 after connector/github_platform_next_cross_org", "create pipeline svc_000_cd after service/svc_000",
 				"create trigger svc_000_cd_new_image after pipeline/svc_000_cd"},
 			newState: true,
 		},

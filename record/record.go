@@ -144,7 +144,15 @@ type DriftReport struct {
 	Extra     []string  `json:"extra"`     // managed by the app in Harness, not in Git: deleted
 	Queued    int       `json:"queued"`
 	Skipped   []string  `json:"skipped"` // drifted but an operation is already on its way
+	// Unmanaged are in Git, and in Harness without the managed tag: a
+	// person's entities the app never changes; they are not counted as
+	// drift.
+	Unmanaged []string `json:"unmanaged,omitempty"`
 }
+
+// DriftUnmanaged is the DriftEvent.Drift of an entity Git has that
+// Harness holds without the managed tag (DriftReport.Unmanaged).
+const DriftUnmanaged = "unmanaged"
 
 // Drifted is the number of pipelines that differ.
 func (r DriftReport) Drifted() int { return len(r.Missing) + len(r.Different) + len(r.Extra) }
@@ -239,7 +247,8 @@ type DriftEvent struct {
 	Entity     string // kind, as Operation.Entity
 	Identifier string
 	// Drift is "missing" (in Git, not in Harness), "different" (changed
-	// in Harness) or "extra" (managed by the app, no longer in Git).
+	// in Harness), "extra" (managed by the app, no longer in Git) or
+	// DriftUnmanaged (in Git, and in Harness without the managed tag).
 	Drift string
 	// Diff shows Git's version against Harness's, cut to a few lines; ""
 	// when one side is missing.

@@ -294,6 +294,7 @@ var driftLabels = map[string]string{
 	"missing":   "missing in Harness",
 	"different": "changed in Harness",
 	"extra":     "in Harness, no longer in Git",
+	"unmanaged": "in Harness without the managed_by tag: left alone",
 }
 
 // drift lists the recent drift events and what became of their repairs.
