@@ -105,7 +105,7 @@ func New(cfg Config, deps Deps) (*App, error) {
 	a.loop = loop.New(loop.Deps{
 		GitHub: a.gh, Harness: deps.Harness, Store: a.db,
 		Reader: snapshot.New(a.gh, a.db.Blobs, a.repos, a.now), Checks: a.checks, Metrics: a.metrics,
-		Notify: func() { a.runner.Notify() }, Now: a.now, Links: links,
+		Notify: func() { a.runner.Notify() }, Now: a.now, Links: links, Connector: connectorSource(cfg, a.gh),
 	})
 	opts := outbox.DefaultOptions()
 	opts.Concurrency = cfg.Workers.Operations
@@ -123,9 +123,31 @@ func New(cfg Config, deps Deps) (*App, error) {
 		Store: readModel{a.db}, Loop: a.loop, Enqueue: a.Enqueue, Metrics: a.metrics.Handler(),
 		ConfigRepo: a.repos.Config, PipelinesRepo: a.repos.Pipelines, Links: links,
 		Tokens: webTokens(cfg.Server.Tokens()), StatusRequiresToken: cfg.Server.StatusRequiresToken, Log: a.log, Now: a.now,
-		Reachability: a.reach.Problems,
+		Reachability: a.problems,
 	})
 	return a, nil
+}
+
+// connectorSource is how the loop manages the cross-org GitHub connector:
+// as this App, whose installations the GitHub adapter finds; nil (no
+// connector) when the adapter cannot find them.
+func connectorSource(cfg Config, g gh.GitHub) *loop.ConnectorSource {
+	finder, ok := g.(gh.InstallationFinder)
+	if !ok || cfg.GitHub.AppID <= 0 {
+		return nil
+	}
+	return &loop.ConnectorSource{AppID: cfg.GitHub.AppID, WebURL: cfg.GitHub.WebURL, Installations: finder}
+}
+
+// problems lists what keeps the App from the repositories it needs: the
+// two it serves, and the one Harness reads the manifests from through
+// the connector.
+func (a *App) problems() []web.RepoProblem {
+	out := a.reach.Problems()
+	if p, ok := a.loop.ConnectorProblem(); ok {
+		out = append(out, web.RepoProblem{Repo: p.Repo.String(), Problem: p.Problem, Fix: p.Fix})
+	}
+	return out
 }
 
 // webTokens hands the configured admin tokens to the surfaces.

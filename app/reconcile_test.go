@@ -64,10 +64,10 @@ func TestReconcileRepairsDrift(t *testing.T) {
 
 	rep := w.reconcile()
 	// Deleting a pipeline deleted its trigger too. Checked: 3 Services,
-	// pipelines and triggers, 3 environments and 4 infrastructure
-	// definitions.
+	// pipelines and triggers, 3 environments, 4 infrastructure
+	// definitions and the GitHub connector.
 	want := store.DriftReport{Missing: []string{"pipeline svc_001_cd", "trigger svc_001_cd/svc_001_cd_new_image"},
-		Different: []string{"environment int_stable", "pipeline svc_000_cd"}, Extra: []string{"pipeline stray_one_cd"}, Queued: 5, Checked: 16}
+		Different: []string{"environment int_stable", "pipeline svc_000_cd"}, Extra: []string{"pipeline stray_one_cd"}, Queued: 5, Checked: 17}
 	if diff := cmp.Diff(want, rep, cmpDrift); diff != "" {
 		t.Errorf("drift report (-want +got):\n%s", diff)
 	}

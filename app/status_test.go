@@ -370,9 +370,9 @@ func TestStatusPageFollowsTheLoop(t *testing.T) {
 		t.Errorf("#no-bot-pr = %q, want it to name the merged #%d", textOf(page, "no-bot-pr"), bot.Number)
 	}
 	counts := countsOn(page, "queue-pending", "queue-running", "queue-failed", "queue-done", "deliveries-pending", "deliveries-failed")
-	// Done: the 7 environment entities onboarded first, then the
-	// service's Service, pipeline and trigger.
-	wantCounts := map[string]string{"queue-pending": "0", "queue-running": "0", "queue-failed": "0", "queue-done": "10",
+	// Done: the GitHub connector and the 7 environment entities onboarded
+	// first, then the service's Service, pipeline and trigger.
+	wantCounts := map[string]string{"queue-pending": "0", "queue-running": "0", "queue-failed": "0", "queue-done": "11",
 		"deliveries-pending": "0", "deliveries-failed": "0"}
 	if diff := cmp.Diff(wantCounts, counts); diff != "" {
 		t.Errorf("counts after apply (-want +got):\n%s", diff)
@@ -384,9 +384,9 @@ func TestStatusPageFollowsTheLoop(t *testing.T) {
 	adminOf(w).do(http.MethodPost, "/api/v1/reconcile", http.StatusAccepted)
 	w.settle()
 	page, _ = statusPage(t, w.App.App.Handler())
-	// Checked: the service's 3 entities and the settings' 7; the trigger
-	// went with its pipeline.
-	if got := textOf(page, "drift-summary"); !strings.Contains(got, "checked 10, drifted 2, repairs queued 2") ||
+	// Checked: the service's 3 entities, the settings' 7 and the GitHub
+	// connector; the trigger went with its pipeline.
+	if got := textOf(page, "drift-summary"); !strings.Contains(got, "checked 11, drifted 2, repairs queued 2") ||
 		!strings.Contains(got, pipelinesMerge[:7]) {
 		t.Errorf("#drift-summary = %q", got)
 	}

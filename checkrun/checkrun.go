@@ -32,6 +32,8 @@ type State interface {
 	SetHarnessChecks(ctx context.Context, commit string, refs []record.CheckRunRef) error
 	Unreadable(ctx context.Context, commit string) (string, error)
 	SetUnreadable(ctx context.Context, commit, list string) error
+	HarnessNote(ctx context.Context, commit string) (string, error)
+	SetHarnessNote(ctx context.Context, commit, note string) error
 }
 
 // Operations lists the operations a harness check run reports on.
@@ -126,8 +128,10 @@ type Target struct {
 // OpenHarness creates the in-progress harness check runs of a pipelines
 // commit's operations on each target that has none yet (the commit itself
 // and the config commits behind it), remembers them for the updates, and
-// records the commit's unreadable files.
-func (r *Reporter) OpenHarness(ctx context.Context, commit string, targets []Target, ops int, unreadable []string) error {
+// records the commit's unreadable files and note: what a person must fix
+// for the changes to work in Harness beyond the operations ("" for
+// nothing), such as the GitHub App's installation the connector needs.
+func (r *Reporter) OpenHarness(ctx context.Context, commit string, targets []Target, ops int, unreadable []string, note string) error {
 	existing, err := r.state.HarnessChecks(ctx, commit)
 	if err != nil {
 		return err
@@ -153,6 +157,9 @@ func (r *Reporter) OpenHarness(ctx context.Context, commit string, targets []Tar
 		if err := r.state.SetUnreadable(ctx, commit, strings.Join(unreadable, "\n")); err != nil {
 			return err
 		}
+	}
+	if err := r.state.SetHarnessNote(ctx, commit, note); err != nil {
+		return err
 	}
 	return r.state.SetHarnessChecks(ctx, commit, existing)
 }
@@ -225,11 +232,30 @@ func (r *Reporter) refresh(ctx context.Context, commit string) error {
 	if err != nil {
 		return err
 	}
-	run := r.completed(gh.CheckHarness, present.HarnessReport(ops, unreadable))
+	note, err := r.state.HarnessNote(ctx, commit)
+	if err != nil {
+		return err
+	}
+	run := r.completed(gh.CheckHarness, withNote(present.HarnessReport(ops, unreadable), note))
 	for _, c := range refs {
 		if err := r.gh.UpdateCheckRun(ctx, gh.Repo{Owner: c.Repo.Owner, Name: c.Repo.Name}, c.ID, run); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// withNote puts what a person must fix first in a harness report. A
+// report that would call Harness up to date asks for action instead: the
+// operations took effect, but deploys fail until the fix.
+func withNote(rep present.Report, note string) present.Report {
+	if note == "" {
+		return rep
+	}
+	rep.Summary = "**Action needed:** " + note + "\n\n" + rep.Summary
+	if rep.Conclusion == gh.ConclusionSuccess {
+		rep.Conclusion = gh.ConclusionActionRequired
+		rep.Title = "Applied, but deploys need a fix: " + present.FirstLine(note)
+	}
+	return rep
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/checkrun"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
@@ -70,8 +71,12 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 	if err != nil {
 		return work.Outcome{}, 0, err
 	}
-	plan := planner.Apply(planner.ApplyInput{Diff: diff, Head: head, Files: files, Contents: contents,
-		Services: services, Settings: pipes.Settings, ConfigRepo: l.repos.Config})
+	in := planner.ApplyInput{Diff: diff, Head: head, Files: files, Contents: contents,
+		Services: services, Settings: pipes.Settings, ConfigRepo: l.repos.Config}
+	if in.Connector, in.ConnectorApplied, err = l.connectorInput(ctx, pipes.Settings); err != nil {
+		return work.Outcome{}, 0, err
+	}
+	plan := planner.Apply(in)
 	if plan.MassDelete {
 		allowed, err := l.massDeleteAllowed(ctx, triggers)
 		if err != nil {
@@ -97,7 +102,7 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 		for _, c := range plan.ConfigCommits {
 			targets = append(targets, checkrun.Target{Repo: l.repos.Config, SHA: c})
 		}
-		if err := l.Checks.OpenHarness(ctx, head, targets, len(plan.Ops), plan.Unreadable); err != nil {
+		if err := l.Checks.OpenHarness(ctx, head, targets, len(plan.Ops), plan.Unreadable, l.connectorNote()); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("opening harness check runs")
 		}
 	}
@@ -129,6 +134,11 @@ func (l *Loop) record(ctx context.Context, head string, plan planner.ApplyPlan) 
 		if _, err := l.Store.Operations.Enqueue(ctx, plan.Ops); err != nil {
 			return err
 		}
+		if plan.Connector != nil {
+			if err := l.Store.State.SetConnector(ctx, *plan.Connector); err != nil {
+				return err
+			}
+		}
 		l.Notify()
 		l.audit(ctx, "enqueue", head, fmt.Sprintf("%d operation(s), %d delete(s)", len(plan.Ops), plan.Deletes), head)
 	}
@@ -136,6 +146,17 @@ func (l *Loop) record(ctx context.Context, head string, plan planner.ApplyPlan) 
 		return l.Store.Entities.Record(ctx, plan.Entities, plan.Gone)
 	}
 	return nil
+}
+
+// connectorInput is the connector apply wants Harness to hold (nil when
+// unknown) and the one apply last enqueued.
+func (l *Loop) connectorInput(ctx context.Context, s catalog.Settings) (*planner.DesiredConnector, record.ConnectorState, error) {
+	d, err := l.desiredConnector(ctx, s)
+	if err != nil {
+		return nil, record.ConnectorState{}, err
+	}
+	applied, err := l.Store.State.Connector(ctx)
+	return d, applied, err
 }
 
 // serviceStates returns the services' pipeline states, by service.

@@ -49,7 +49,7 @@ type Harness interface {
 // HarnessScoper returns the Harness client for an org and project.
 type HarnessScoper func(org, project string) Harness
 
-// Deps are the loop's collaborators; all are required.
+// Deps are the loop's collaborators; all are required except Connector.
 type Deps struct {
 	GitHub  gh.GitHub
 	Harness HarnessScoper
@@ -63,6 +63,9 @@ type Deps struct {
 	Now func() time.Time
 	// Links build links to GitHub's web pages.
 	Links present.Links
+	// Connector makes the loop manage the cross-org GitHub connector
+	// (optional: nil manages none).
+	Connector *ConnectorSource
 }
 
 // Loop runs the steps. It is safe for concurrent use; the workers
@@ -72,8 +75,9 @@ type Loop struct {
 	repos   snapshot.Repos
 	schemas schemaSource // Harness's schemas for renderings (schema.go)
 
-	mu        sync.Mutex
-	lastError string
+	mu               sync.Mutex
+	lastError        string
+	connectorProblem *ConnectorProblem
 }
 
 // New returns a Loop.

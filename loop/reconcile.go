@@ -38,6 +38,17 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 		return work.Outcome{}, err
 	}
 	wanted := planner.WantedEntities(contents, pipes.EntityFiles(), pipes.Settings)
+	connector, err := l.desiredConnector(ctx, pipes.Settings)
+	if err != nil {
+		return work.Outcome{}, err
+	}
+	if connector != nil {
+		sc, w := connector.Wanted()
+		if wanted[sc] == nil {
+			wanted[sc] = map[planner.EntityID]planner.Wanted{}
+		}
+		wanted[sc][connector.ID()] = w
+	}
 	inHarness := map[planner.Scope]planner.InHarness{}
 	for sc, entities := range wanted {
 		if inHarness[sc], err = l.readHarness(ctx, sc, entities); err != nil {
@@ -57,6 +68,7 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 	plan := planner.Reconcile(planner.ReconcileInput{
 		Head: pipes.Head.SHA, Wanted: wanted, Harness: inHarness, Busy: busy,
 		Same: harness.SameEntity, Run: now.UTC().Format("20060102T150405.000"), Now: now,
+		Connector: planner.ManagedConnector(pipes.Settings),
 	})
 	rep := plan.Report
 	var ids []int64
@@ -117,8 +129,11 @@ func (l *Loop) readHarness(ctx context.Context, sc planner.Scope, wanted map[pla
 			return planner.InHarness{}, err
 		}
 	}
+	if err := readConnector(ctx, h, wanted, in); err != nil {
+		return planner.InHarness{}, err
+	}
 	for id := range wanted {
-		if _, listed := in.Tags[id]; !listed {
+		if _, listed := in.Tags[id]; !listed || id.Kind == render.KindConnector {
 			continue
 		}
 		got, err := h.Get(ctx, harness.Ref{Kind: harness.Kind(id.Kind), Identifier: id.Identifier,
