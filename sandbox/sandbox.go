@@ -55,7 +55,15 @@ type StandInOptions struct {
 	// Harness's schemas from ../shared/schemas when they are there (see
 	// SharedSchemas).
 	WithoutSchemas bool
+	// HarnessTimeScale compresses the time the Harness stand-in's runs
+	// wait in Wait steps (harnesstest.Options.TimeScale); default
+	// DefaultHarnessTimeScale.
+	HarnessTimeScale float64
 }
+
+// DefaultHarnessTimeScale makes an hour's Wait step take a tenth of a
+// second in the Harness stand-in's runs.
+const DefaultHarnessTimeScale = 36000
 
 // SharedSchemas reads Harness's pipeline and trigger JSON Schemas from the
 // shared folder beside the checkout (../shared/schemas, or where
@@ -93,10 +101,17 @@ type StandIns struct {
 	UserToken     string
 	WebhookSecret string
 	privateKeyPEM string
+	key           *rsa.PrivateKey
+	// ci is the config repository's CI, once started (StartConfigCI).
+	ci *configCI
 }
 
 // StartStandIns starts both stand-ins and creates the two repositories in
-// two orgs, each with the App installed.
+// two orgs, each with the App installed. The Harness stand-in runs
+// pipelines for real: it reads manifests from the GitHub stand-in as the
+// App, with the App's key stored as the Harness secret the pipelines
+// repository's settings name, and holds the registry and cluster
+// connectors those settings name (see seedHarness).
 func StartStandIns(opts StandInOptions) (*StandIns, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -109,6 +124,7 @@ func StartStandIns(opts StandInOptions) (*StandIns, error) {
 		UserToken:     "ghp_" + randomHex(18),
 		WebhookSecret: randomHex(20),
 		privateKeyPEM: pemKey,
+		key:           key,
 	}
 	s.GitHub = githubtest.New(githubtest.Options{
 		AppID: AppID, AppPublicKey: &key.PublicKey, AppSlug: AppSlug,
@@ -116,7 +132,10 @@ func StartStandIns(opts StandInOptions) (*StandIns, error) {
 		Events:    []string{"push", "pull_request", "check_suite", "check_run"},
 		RateLimit: -1, ServeWeb: opts.ServeWeb,
 	})
-	var hopts harnesstest.Options
+	hopts := harnesstest.Options{GitHubAPIURL: s.GitHub.URL, GitHubWebURL: s.GitHub.WebURL, TimeScale: opts.HarnessTimeScale}
+	if hopts.TimeScale == 0 {
+		hopts.TimeScale = DefaultHarnessTimeScale
+	}
 	if !opts.WithoutSchemas {
 		if hopts.PipelineSchema, hopts.TriggerSchema, err = SharedSchemas(); err != nil {
 			s.GitHub.Close()
@@ -136,11 +155,18 @@ func StartStandIns(opts StandInOptions) (*StandIns, error) {
 		}
 		s.GitHub.CreateRepo(owner, name, DefaultBranch, files)
 	}
+	if err := s.seedHarness(settingsOf(opts.PipelinesFiles)); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-// Close stops both stand-ins.
+// Close stops the config repository's CI and both stand-ins.
 func (s *StandIns) Close() {
+	if s.ci != nil {
+		s.ci.close()
+	}
 	s.GitHub.Close()
 	s.Harness.Close()
 }
@@ -187,6 +213,11 @@ type Options struct {
 	Logger *zerolog.Logger
 	// Tune adjusts the configuration before the app starts.
 	Tune func(*app.Config)
+	// ConfigCI starts the config repository's CI (StartConfigCI) before
+	// the app, so that the Harness stand-in's runs find the generated
+	// manifests. Without it the config repository holds only what the
+	// test commits.
+	ConfigCI bool
 }
 
 // Start starts the stand-ins and the app, and points GitHub's webhooks at
@@ -217,6 +248,12 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err := cfg.Validate(); err != nil {
 		si.Close()
 		return nil, fmt.Errorf("sandbox configuration: %w", err)
+	}
+	if opts.ConfigCI {
+		if err := si.StartConfigCI(); err != nil {
+			si.Close()
+			return nil, err
+		}
 	}
 	if err := e.startApp(ctx, cfg); err != nil {
 		si.Close()
@@ -261,17 +298,25 @@ func (e *Env) Close() error {
 	return err
 }
 
-// Settle waits until GitHub has sent every webhook and the app has no
-// delivery or operation left to process (retries waiting included), then
-// refreshes the check runs. It fails when timeout passes first.
+// Settle waits until the config repository's CI has caught up, GitHub
+// has sent every webhook and the app has no delivery or operation left to
+// process (retries waiting included), then refreshes the check runs. It
+// fails when timeout passes first, or when the CI failed.
 func (e *Env) Settle(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	quiet := 0
 	for {
+		ci, err := e.ConfigCIBusy()
+		if err != nil {
+			return err
+		}
 		e.GitHub.WaitIdle()
 		busy, err := e.App.DB.Unfinished(ctx)
 		if err != nil {
 			return err
+		}
+		if ci {
+			busy = "the config repository's CI"
 		}
 		if busy == "" {
 			quiet++
