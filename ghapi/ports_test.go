@@ -186,23 +186,38 @@ func TestReachability(t *testing.T) {
 		t.Errorf("InstallationRepos(org-n) = %v, want not installed", err)
 	}
 
-	// The installation a connector authenticates with is the one covering
-	// the repository; where none does, the error says why.
-	if id, err := c.RepoInstallation(ctx, gh.ParseRepo("org-s/in")); err != nil || id != instS {
-		t.Errorf("RepoInstallation(org-s/in) = %d, %v; want %d", id, err, instS)
-	}
-	if _, err := c.RepoInstallation(ctx, gh.ParseRepo("org-n/repo")); !errors.As(err, &u) || u.Reason != gh.NotInstalled {
-		t.Errorf("RepoInstallation(org-n/repo) = %v, want not installed", err)
-	}
-
 	// Once the repository is selected, it is reachable: the answer is not
 	// cached while it is unreachable.
 	stub.AddInstallationRepos(instS, "out")
 	if r := reach("org-s/out"); r != (result{}) {
 		t.Errorf("after selecting org-s/out: %+v", r)
 	}
-	if id, err := c.RepoInstallation(ctx, gh.ParseRepo("org-s/out")); err != nil || id != instS {
-		t.Errorf("RepoInstallation(org-s/out) once selected = %d, %v; want %d", id, err, instS)
+}
+
+// TestRepoInstallation checks the installation a Harness connector
+// authenticates as: the one covering the repository; where none does, the
+// error says why.
+func TestRepoInstallation(t *testing.T) {
+	c, stub := newClientWith(t, nil, func(s *githubtest.Server) {
+		s.CreateRepo("org-s", "in", "main", nil)
+		s.CreateRepo("org-s", "out", "main", nil)
+		s.CreateRepo("org-n", "repo", "main", nil)
+	})
+	ctx := context.Background()
+	inst := stub.AddInstallation("org-s", "in")
+	if id, err := c.RepoInstallation(ctx, gh.ParseRepo("org-s/in")); err != nil || id != inst {
+		t.Errorf("RepoInstallation(org-s/in) = %d, %v; want %d", id, err, inst)
+	}
+	var u *gh.UnreachableError
+	if _, err := c.RepoInstallation(ctx, gh.ParseRepo("org-n/repo")); !errors.As(err, &u) || u.Reason != gh.NotInstalled {
+		t.Errorf("RepoInstallation(org-n/repo) = %v, want not installed", err)
+	}
+	if _, err := c.RepoInstallation(ctx, gh.ParseRepo("org-s/out")); !errors.As(err, &u) || u.Reason != gh.NotSelected {
+		t.Errorf("RepoInstallation(org-s/out) = %v, want not selected", err)
+	}
+	stub.AddInstallationRepos(inst, "out")
+	if id, err := c.RepoInstallation(ctx, gh.ParseRepo("org-s/out")); err != nil || id != inst {
+		t.Errorf("RepoInstallation(org-s/out) once selected = %d, %v; want %d", id, err, inst)
 	}
 }
 

@@ -105,6 +105,21 @@ func (l *Loop) connectorNote() string {
 	return p.Problem + ". " + p.Fix
 }
 
+// wantConnector adds the connector the settings call for, when it is
+// known, to what reconcile compares Harness with.
+func (l *Loop) wantConnector(ctx context.Context, s catalog.Settings, wanted map[planner.Scope]map[planner.EntityID]planner.Wanted) error {
+	d, err := l.desiredConnector(ctx, s)
+	if err != nil || d == nil {
+		return err
+	}
+	sc, w := d.Wanted()
+	if wanted[sc] == nil {
+		wanted[sc] = map[planner.EntityID]planner.Wanted{}
+	}
+	wanted[sc][d.ID()] = w
+	return nil
+}
+
 // readConnector reads the connector wanted in one scope, if any, into in:
 // reconcile compares it like any entity, but Harness is asked for it by
 // its identifier, never listed, so that no other connector of the project

@@ -38,16 +38,8 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 		return work.Outcome{}, err
 	}
 	wanted := planner.WantedEntities(contents, pipes.EntityFiles(), pipes.Settings)
-	connector, err := l.desiredConnector(ctx, pipes.Settings)
-	if err != nil {
+	if err := l.wantConnector(ctx, pipes.Settings, wanted); err != nil {
 		return work.Outcome{}, err
-	}
-	if connector != nil {
-		sc, w := connector.Wanted()
-		if wanted[sc] == nil {
-			wanted[sc] = map[planner.EntityID]planner.Wanted{}
-		}
-		wanted[sc][connector.ID()] = w
 	}
 	inHarness := map[planner.Scope]planner.InHarness{}
 	for sc, entities := range wanted {

@@ -283,23 +283,32 @@ func TestApplyConnector(t *testing.T) {
 			if d := cmp.Diff(tt.ops, summarize(plan.Ops)); d != "" {
 				t.Errorf("operations (-want +got):\n%s", d)
 			}
-			if !tt.recorded {
-				if plan.Connector != nil {
-					t.Errorf("records the connector %+v, want nothing", *plan.Connector)
-				}
-				return
-			}
-			if plan.Connector == nil || *plan.Connector != tt.want.State() {
-				t.Fatalf("records %v, want %+v", plan.Connector, tt.want.State())
-			}
-			op := plan.Ops[0]
-			if string(op.YAML) != string(tt.want.YAML) || op.ContentHash != tt.want.State().Hash || op.Commit != pipelinesHead || op.Key != "" {
-				t.Errorf("connector operation %+v: want the document, keyed by commit and content", op)
-			}
-			if again := planner.Apply(in); again.Ops[0].ContentHash != op.ContentHash || record.DefaultKey(again.Ops[0]) != record.DefaultKey(op) {
-				t.Error("planning the same apply twice gives the connector another key")
-			}
+			checkConnectorRecorded(t, in, plan, tt.recorded)
 		})
+	}
+}
+
+// checkConnectorRecorded checks the connector state a plan records (when
+// recorded), and that its operation carries the document under a key from
+// the commit and the content, the same when planned again.
+func checkConnectorRecorded(t *testing.T, in planner.ApplyInput, plan planner.ApplyPlan, recorded bool) {
+	t.Helper()
+	if !recorded {
+		if plan.Connector != nil {
+			t.Errorf("records the connector %+v, want nothing", *plan.Connector)
+		}
+		return
+	}
+	want := in.Connector.State()
+	if plan.Connector == nil || *plan.Connector != want {
+		t.Fatalf("records %v, want %+v", plan.Connector, want)
+	}
+	op := plan.Ops[0]
+	if string(op.YAML) != string(in.Connector.YAML) || op.ContentHash != want.Hash || op.Commit != pipelinesHead || op.Key != "" {
+		t.Errorf("connector operation %+v: want the document, keyed by commit and content", op)
+	}
+	if again := planner.Apply(in); record.DefaultKey(again.Ops[0]) != record.DefaultKey(op) {
+		t.Error("planning the same apply twice gives the connector another key")
 	}
 }
 

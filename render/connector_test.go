@@ -11,23 +11,28 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
+// githubApp is a GithubAppDTO's or GithubAppSpecDTO's fields.
+func githubApp(installation, appID, key string) map[string]any {
+	return map[string]any{"installationId": installation, "applicationId": appID, "privateKeyRef": key}
+}
+
+// githubConnector is a GitHub connector of type Repo, as decoded YAML,
+// authenticated with creds for both Git and API access.
+func githubConnector(name, id, org, project, url string, creds map[string]any) map[string]any {
+	return map[string]any{"connector": map[string]any{
+		"name": name, "identifier": id, "orgIdentifier": org, "projectIdentifier": project,
+		"tags": map[string]any{"managed_by": "pipeline-orchestrator"},
+		"type": "Github",
+		"spec": map[string]any{
+			"url": url, "type": "Repo", "executeOnDelegate": false,
+			"authentication": map[string]any{"type": "Http", "spec": map[string]any{"type": "GithubApp", "spec": creds}},
+			"apiAccess":      map[string]any{"type": "GithubApp", "spec": creds},
+		},
+	}}
+}
+
 func TestGitHubConnector(t *testing.T) {
 	app := render.ConnectorApp{WebURL: "https://github.com/", Owner: "company", AppID: 424242, InstallationID: 51}
-	githubApp := func(installation, appID, key string) map[string]any {
-		return map[string]any{"installationId": installation, "applicationId": appID, "privateKeyRef": key}
-	}
-	connector := func(name, id, org, project, url string, creds map[string]any) map[string]any {
-		return map[string]any{"connector": map[string]any{
-			"name": name, "identifier": id, "orgIdentifier": org, "projectIdentifier": project,
-			"tags": map[string]any{"managed_by": "pipeline-orchestrator"},
-			"type": "Github",
-			"spec": map[string]any{
-				"url": url, "type": "Repo", "executeOnDelegate": false,
-				"authentication": map[string]any{"type": "Http", "spec": map[string]any{"type": "GithubApp", "spec": creds}},
-				"apiAccess":      map[string]any{"type": "GithubApp", "spec": creds},
-			},
-		}}
-	}
 	custom := catalog.DefaultSettings()
 	custom.Org, custom.Project = "platform_eng", "checkout"
 	custom.Manifests.Connector, custom.Manifests.Repo = "manifests_gh", "k8s.config"
@@ -43,12 +48,12 @@ func TestGitHubConnector(t *testing.T) {
 	}{
 		"the default settings: the config repo of the App's installation, the key in an account secret": {
 			settings: catalog.DefaultSettings(), app: app,
-			want: connector("platform-next manifests", "github_platform_next_cross_org", "default", "platform",
+			want: githubConnector("platform-next manifests", "github_platform_next_cross_org", "default", "platform",
 				"https://github.com/company/platform-next", githubApp("51", "424242", "account.po_github_app_key")),
 		},
 		"the settings' scope, connector, repository and secret; GitHub Enterprise Server's web URL": {
 			settings: custom, app: ghes,
-			want: connector("k8s-config manifests", "manifests_gh", "platform_eng", "checkout",
+			want: githubConnector("k8s-config manifests", "manifests_gh", "platform_eng", "checkout",
 				"https://git.example.com/platform/k8s.config", githubApp("51", "424242", "org.gh_app_pem")),
 		},
 		"an account connector is not the application's to manage": {
