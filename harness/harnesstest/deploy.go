@@ -2,6 +2,8 @@ package harnesstest
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"sort"
@@ -311,27 +313,17 @@ func (s *Server) infrastructureStep(e *execution, st *stageRun, spec map[string]
 	// InfrastructureValidator.validateK8sDirectInfrastructure: namespace,
 	// then release name, each neither empty nor a runtime input left
 	// without a value (the double space is Harness's).
-	val := func(k string) (string, string) {
-		raw := scalarText(ispec[k])
-		if raw == "" {
-			return "", fmt.Sprintf("Invalid argument(s): %s: cannot be empty", k)
+	for _, k := range []string{"namespace", "releaseName"} {
+		switch raw := scalarText(ispec[k]); raw {
+		case "":
+			return fmt.Sprintf("Invalid argument(s): %s: cannot be empty", k)
+		case "<+input>":
+			return fmt.Sprintf("Invalid argument(s): %s:  set as runtime input but no value was provided", k)
 		}
-		if raw == "<+input>" {
-			return "", fmt.Sprintf("Invalid argument(s): %s:  set as runtime input but no value was provided", k)
-		}
-		v, err := ev.resolve(raw)
-		if err != nil {
-			return "", err.Error()
-		}
-		return v, ""
 	}
-	ns, msg := val("namespace")
-	if msg != "" {
-		return msg
-	}
-	rel, msg := val("releaseName")
-	if msg != "" {
-		return msg
+	ns, err := ev.resolve(scalarText(ispec["namespace"]))
+	if err != nil {
+		return err.Error()
 	}
 	// InfrastructureStepHelper.validateConnector.
 	conn := scalarText(ispec["connectorRef"])
@@ -350,17 +342,37 @@ func (s *Server) infrastructureStep(e *execution, st *stageRun, spec map[string]
 	if c, _ := s.connectorInfo(e.scope, conn); c == nil {
 		return fmt.Sprintf("Connector not found for identifier : [%s]", conn)
 	}
+	// The release name may name the infrastructure key, which the outcome
+	// holds before the name is rendered (InfrastructureMapper.toOutcome).
+	key := infrastructureKey(st.service, st.env, conn, ns)
+	ev.infra = map[string]string{"infrastructureKey": key, "infrastructureKeyShort": key[:6]}
+	rel, err := ev.resolve(scalarText(ispec["releaseName"]))
+	if err != nil {
+		return err.Error()
+	}
 	s.changeRun(e, func() {
 		st.infra, st.infraName, st.namespace, st.releaseName, st.cluster = ent.id, ent.name, ns, rel, conn
 		st.infraStep.outcomes = map[string]any{"output": map[string]any{
 			"connectorRef": conn, "namespace": ns, "releaseName": rel, "infraIdentifier": ent.id, "infraName": ent.name,
 			"environment": map[string]any{"identifier": st.env, "name": st.envName, "type": st.envType},
-			"kind":        "KubernetesDirect",
+			"kind":        "KubernetesDirect", "infrastructureKey": key, "infrastructureKeyShort": key[:6],
 		}}
 	})
 	ev.infra = map[string]string{"namespace": ns, "releaseName": rel, "connectorRef": conn, "infraIdentifier": ent.id,
-		"infraName": ent.name}
+		"infraName": ent.name, "infrastructureKey": key, "infrastructureKeyShort": key[:6]}
 	return ""
+}
+
+// infrastructureKey is a KubernetesDirect infrastructure's key: the SHA-1,
+// in hex, of the service, environment, connector and namespace joined by
+// "-" (InfrastructureKey.generate with K8SDirectInfrastructure
+// .getInfrastructureKeyValues in harness-core's 125-cd-nextgen); its short
+// form, INFRA_KEY_SHORT_ID, is the first six characters
+// (InfrastructureKeyGeneratorTest: "ABC", "DEF", "G", "H" give
+// 80064c5b9075322a1eac0ecbdb3df0aa6f108a58 and 80064c).
+func infrastructureKey(service, env, connectorRef, namespace string) string {
+	sum := sha1.Sum([]byte(strings.Join([]string{service, env, connectorRef, namespace}, "-")))
+	return hex.EncodeToString(sum[:])
 }
 
 // manifestsOutcomeJSON is the manifests outcome: each manifest with its

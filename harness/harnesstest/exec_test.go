@@ -677,3 +677,18 @@ func TestDockerRegistryImage(t *testing.T) {
 		t.Errorf("image %q, deployed %v (%s %q); want %s", rec.Stages[0].Image, rec.Stages[0].Images, rec.Status, rec.FailureMessage, want)
 	}
 }
+
+// TestDefaultReleaseNameNamesTheInfrastructureKey runs a stage whose
+// infrastructure keeps Harness's default release name,
+// release-<+INFRA_KEY_SHORT_ID>: the first six characters of the SHA-1 of
+// service, environment, connector and namespace.
+func TestDefaultReleaseNameNamesTheInfrastructureKey(t *testing.T) {
+	d := newDeployWorld(t, harnesstest.Options{})
+	d.edit("infrastructure-staging-eu.yaml", "releaseName: payments-api", "releaseName: release-<+INFRA_KEY_SHORT_ID>")
+	d.save(graph...)
+	rec := d.await(d.execute(imageTagIn), harnesstest.StatusApprovalWaiting)
+	// sha1("payments_api-staging-k8s_eu-payments-staging") = bfb07a52…
+	if st := rec.Stages[0]; st.Status != harnesstest.StatusSuccess || st.ReleaseName != "release-bfb07a" {
+		t.Errorf("staging stage %s (%s), release name %q; want release-bfb07a", st.Status, st.FailureMessage, st.ReleaseName)
+	}
+}

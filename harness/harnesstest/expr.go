@@ -33,7 +33,7 @@ type evalCtx struct {
 
 	service  map[string]string // identifier, name
 	env      map[string]string // identifier, name, type
-	infra    map[string]string // namespace, releaseName, connectorRef, infraIdentifier, infraName
+	infra    map[string]string // namespace, releaseName, connectorRef, infraIdentifier, infraName, infrastructureKey(Short)
 	artifact map[string]string // image, tag, imagePath, connectorRef, registryHostname, identifier, type
 	depth    int
 }
@@ -84,8 +84,10 @@ func (c *evalCtx) resolve(s string) (string, error) {
 //   - stage.identifier, stage.name;
 //   - service.identifier, service.name; env.identifier, env.name, env.type;
 //     infra.namespace, infra.releaseName, infra.connectorRef,
-//     infra.infraIdentifier, infra.infraName (the service, environment and
-//     infrastructure outcomes);
+//     infra.infraIdentifier, infra.infraName, infra.infrastructureKey,
+//     infra.infrastructureKeyShort (the service, environment and
+//     infrastructure outcomes), and INFRA_KEY and INFRA_KEY_SHORT_ID, the
+//     aliases of the last two;
 //   - artifacts.primary.<field> and its older alias artifact.<field>:
 //     image, tag, imagePath, connectorRef, registryHostname, identifier,
 //     type (the primary artifact's outcome, DockerArtifactOutcome and
@@ -157,6 +159,14 @@ func (c *evalCtx) lookup(name string) (string, bool) {
 		return field(c.env, parts[1])
 	case len(parts) == 2 && parts[0] == "infra":
 		return field(c.infra, parts[1])
+	case len(parts) == 1 && parts[0] == "INFRA_KEY":
+		// Static aliases of the infrastructure outcome's keys
+		// (NextGenApplication.getStaticAliases in harness-core's
+		// ng-manager: INFRA_KEY → …output.infrastructureKey,
+		// INFRA_KEY_SHORT_ID → …output.infrastructureKeyShort).
+		return field(c.infra, "infrastructureKey")
+	case len(parts) == 1 && parts[0] == "INFRA_KEY_SHORT_ID":
+		return field(c.infra, "infrastructureKeyShort")
 	case len(parts) == 3 && parts[0] == "artifacts" && parts[1] == "primary":
 		return field(c.artifact, parts[2])
 	case len(parts) == 2 && parts[0] == "artifact":
