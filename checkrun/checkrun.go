@@ -7,6 +7,8 @@ package checkrun
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -141,6 +143,9 @@ func (r *Reporter) OpenHarness(ctx context.Context, commit string, targets []Tar
 		have[c.Repo.Owner+"/"+c.Repo.Name+"@"+c.SHA] = true
 	}
 	rep := present.Applying(ops)
+	// A target the App cannot write to (its repository left the
+	// installation, say) does not keep the others from their check runs.
+	var failed []error
 	for _, t := range targets {
 		if have[t.Repo.String()+"@"+t.SHA] {
 			continue
@@ -148,7 +153,8 @@ func (r *Reporter) OpenHarness(ctx context.Context, commit string, targets []Tar
 		id, err := r.gh.CreateCheckRun(ctx, t.Repo, gh.CheckRun{Name: gh.CheckHarness, HeadSHA: t.SHA,
 			Status: gh.StatusInProgress, DetailsURL: r.detailsURL, Title: rep.Title, Summary: rep.Summary})
 		if err != nil {
-			return err
+			failed = append(failed, fmt.Errorf("creating the harness check run on %s@%s: %w", t.Repo, gh.ShortSHA(t.SHA), err))
+			continue
 		}
 		existing = append(existing, record.CheckRunRef{Repo: record.RepoRef{Owner: t.Repo.Owner, Name: t.Repo.Name},
 			ID: id, Name: gh.CheckHarness, SHA: t.SHA})
@@ -161,7 +167,10 @@ func (r *Reporter) OpenHarness(ctx context.Context, commit string, targets []Tar
 	if err := r.state.SetHarnessNote(ctx, commit, note); err != nil {
 		return err
 	}
-	return r.state.SetHarnessChecks(ctx, commit, existing)
+	if err := r.state.SetHarnessChecks(ctx, commit, existing); err != nil {
+		return err
+	}
+	return errors.Join(failed...)
 }
 
 // Touch asks for a commit's harness check runs to be refreshed.
@@ -237,12 +246,13 @@ func (r *Reporter) refresh(ctx context.Context, commit string) error {
 		return err
 	}
 	run := r.completed(gh.CheckHarness, withNote(present.HarnessReport(ops, unreadable), note))
+	var failed []error // one repository out of reach does not hold up the others
 	for _, c := range refs {
 		if err := r.gh.UpdateCheckRun(ctx, gh.Repo{Owner: c.Repo.Owner, Name: c.Repo.Name}, c.ID, run); err != nil {
-			return err
+			failed = append(failed, err)
 		}
 	}
-	return nil
+	return errors.Join(failed...)
 }
 
 // withNote puts what a person must fix first in a harness report. A
