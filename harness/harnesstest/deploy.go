@@ -310,45 +310,9 @@ func (s *Server) infrastructureStep(e *execution, st *stageRun, spec map[string]
 	if t := str(info, "type"); t != "KubernetesDirect" {
 		return fmt.Sprintf("harnesstest: infrastructure type %s is not modelled", t)
 	}
-	// InfrastructureValidator.validateK8sDirectInfrastructure: namespace,
-	// then release name, each neither empty nor a runtime input left
-	// without a value (the double space is Harness's).
-	for _, k := range []string{"namespace", "releaseName"} {
-		switch raw := scalarText(ispec[k]); raw {
-		case "":
-			return fmt.Sprintf("Invalid argument(s): %s: cannot be empty", k)
-		case "<+input>":
-			return fmt.Sprintf("Invalid argument(s): %s:  set as runtime input but no value was provided", k)
-		}
-	}
-	ns, err := ev.resolve(scalarText(ispec["namespace"]))
-	if err != nil {
-		return err.Error()
-	}
-	// InfrastructureStepHelper.validateConnector.
-	conn := scalarText(ispec["connectorRef"])
-	switch {
-	case ispec["connectorRef"] == nil || conn == "":
-		return "Connector ref field not present in infrastructure"
-	case isRuntimeInput(conn):
-		return "Connector ref is a runtime input but its value is not provided in the infrastructure"
-	case isExpression(conn):
-		r, unresolved := ev.render(conn)
-		if len(unresolved) > 0 {
-			return fmt.Sprintf("Connector ref [%s] could not be resolved in infrastructure", conn)
-		}
-		conn = r
-	}
-	if c, _ := s.connectorInfo(e.scope, conn); c == nil {
-		return fmt.Sprintf("Connector not found for identifier : [%s]", conn)
-	}
-	// The release name may name the infrastructure key, which the outcome
-	// holds before the name is rendered (InfrastructureMapper.toOutcome).
-	key := infrastructureKey(st.service, st.env, conn, ns)
-	ev.infra = map[string]string{"infrastructureKey": key, "infrastructureKeyShort": key[:6]}
-	rel, err := ev.resolve(scalarText(ispec["releaseName"]))
-	if err != nil {
-		return err.Error()
+	ns, conn, rel, key, msg := s.k8sDirect(e, st, ispec, ev)
+	if msg != "" {
+		return msg
 	}
 	s.changeRun(e, func() {
 		st.infra, st.infraName, st.namespace, st.releaseName, st.cluster = ent.id, ent.name, ns, rel, conn
@@ -361,6 +325,54 @@ func (s *Server) infrastructureStep(e *execution, st *stageRun, spec map[string]
 	ev.infra = map[string]string{"namespace": ns, "releaseName": rel, "connectorRef": conn, "infraIdentifier": ent.id,
 		"infraName": ent.name, "infrastructureKey": key, "infrastructureKeyShort": key[:6]}
 	return ""
+}
+
+// k8sDirect resolves a KubernetesDirect infrastructure's namespace,
+// cluster connector and release name, and computes its key; it returns
+// them in that order, then why the step fails, or "".
+func (s *Server) k8sDirect(e *execution, st *stageRun, ispec map[string]any, ev *evalCtx) (string, string, string, string, string) {
+	fail := func(m string) (string, string, string, string, string) { return "", "", "", "", m }
+	// InfrastructureValidator.validateK8sDirectInfrastructure: namespace,
+	// then release name, each neither empty nor a runtime input left
+	// without a value (the double space is Harness's).
+	for _, k := range []string{"namespace", "releaseName"} {
+		switch raw := scalarText(ispec[k]); raw {
+		case "":
+			return fail(fmt.Sprintf("Invalid argument(s): %s: cannot be empty", k))
+		case "<+input>":
+			return fail(fmt.Sprintf("Invalid argument(s): %s:  set as runtime input but no value was provided", k))
+		}
+	}
+	ns, err := ev.resolve(scalarText(ispec["namespace"]))
+	if err != nil {
+		return fail(err.Error())
+	}
+	// InfrastructureStepHelper.validateConnector.
+	conn := scalarText(ispec["connectorRef"])
+	switch {
+	case ispec["connectorRef"] == nil || conn == "":
+		return fail("Connector ref field not present in infrastructure")
+	case isRuntimeInput(conn):
+		return fail("Connector ref is a runtime input but its value is not provided in the infrastructure")
+	case isExpression(conn):
+		r, unresolved := ev.render(conn)
+		if len(unresolved) > 0 {
+			return fail(fmt.Sprintf("Connector ref [%s] could not be resolved in infrastructure", conn))
+		}
+		conn = r
+	}
+	if c, _ := s.connectorInfo(e.scope, conn); c == nil {
+		return fail(fmt.Sprintf("Connector not found for identifier : [%s]", conn))
+	}
+	// The release name may name the infrastructure key, which the outcome
+	// holds before the name is rendered (InfrastructureMapper.toOutcome).
+	key := infrastructureKey(st.service, st.env, conn, ns)
+	ev.infra = map[string]string{"infrastructureKey": key, "infrastructureKeyShort": key[:6]}
+	rel, err := ev.resolve(scalarText(ispec["releaseName"]))
+	if err != nil {
+		return fail(err.Error())
+	}
+	return ns, conn, rel, key, ""
 }
 
 // infrastructureKey is a KubernetesDirect infrastructure's key: the SHA-1,
