@@ -214,7 +214,20 @@ func (d *Demo) changedFiles(pr githubtest.PullRequest) []string {
 
 func (d *Demo) bootstrap(ctx context.Context) error {
 	d.Say("  • The App is installed on %s and %s; at start it renders the existing catalog", d.Env.ConfigRepo, d.Env.PipelinesRepo)
+	if err := d.Env.StartConfigCI(); err != nil {
+		return err
+	}
+	files := 0
+	for p := range d.Env.GitHub.Tree(d.Env.ConfigRepo, DefaultBranch) {
+		if strings.HasPrefix(p, "generated/") {
+			files++
+		}
+	}
+	d.Say("  • %s's own CI generates the Kubernetes manifests and values of every service, environment and region (%d files under generated/)", d.Env.ConfigRepo, files)
 	if err := d.settle(ctx); err != nil {
+		return err
+	}
+	if err := d.sayConnector(); err != nil {
 		return err
 	}
 	_, c, err := d.mergeBotPR(ctx)
@@ -253,11 +266,17 @@ func (d *Demo) onboard(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := d.harness()["loyalty_api_cd"]; !ok || c.Conclusion != "success" {
-		return fmt.Errorf("loyalty_api_cd is not in Harness (harness check: %s)", c.Conclusion)
+	if c.Conclusion != "success" {
+		return fmt.Errorf("the harness check run ended %s: %s", c.Conclusion, c.Title)
+	}
+	for kind, id := range map[harnesstest.Kind]string{harnesstest.KindService: "loyalty_api",
+		harnesstest.KindPipeline: "loyalty_api_cd", harnesstest.KindTrigger: "loyalty_api_cd/loyalty_api_cd_new_image"} {
+		if _, ok := d.Env.Harness.Entities(kind, "default", "platform")[id]; !ok {
+			return fmt.Errorf("Harness lacks the %s %s", kind, id)
+		}
 	}
 	d.sayHarness()
-	return nil
+	return d.deploy(ctx, "loyalty-api", "v2.3.1")
 }
 
 func (d *Demo) configOnly(ctx context.Context) error {

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -17,7 +18,8 @@ import (
 // /metrics as Prometheus would, checking that each counter moved as the
 // scenarios imply.
 func TestDemoScenariosMoveTheMetrics(t *testing.T) {
-	env := playedDemo(t)
+	env, story := playDemo(t)
+	checkDeployStory(t, story)
 
 	resp, err := http.Get(env.App.URL + "/metrics")
 	if err != nil {
@@ -56,10 +58,13 @@ func TestDemoScenariosMoveTheMetrics(t *testing.T) {
 		}
 	}
 	exactly := map[string]float64{
-		`pipeline_orchestrator_queue_operations{state="pending"}`: 0,
-		`pipeline_orchestrator_queue_operations{state="failed"}`:  0,
-		`pipeline_orchestrator_queue_oldest_pending_seconds`:      0,
-		`pipeline_orchestrator_bot_prs_total{action="closed"}`:    0,
+		// The app created the GitHub connector once, at start, and never
+		// wrote it again: nothing changed it.
+		`pipeline_orchestrator_harness_requests_total{operation="create_connector",result="ok"}`: 1,
+		`pipeline_orchestrator_queue_operations{state="pending"}`:                                0,
+		`pipeline_orchestrator_queue_operations{state="failed"}`:                                 0,
+		`pipeline_orchestrator_queue_oldest_pending_seconds`:                                     0,
+		`pipeline_orchestrator_bot_prs_total{action="closed"}`:                                   0,
 	}
 	for name, want := range exactly {
 		if got, ok := metrics[name]; !ok || got != want {
@@ -68,9 +73,43 @@ func TestDemoScenariosMoveTheMetrics(t *testing.T) {
 	}
 }
 
+// checkDeployStory checks what the demo tells of the deploy of
+// loyalty-api v2.3.1: the connector the app made, authenticated as the
+// App, and for each stage the image and the manifests of its environment
+// and region, read through that connector.
+func checkDeployStory(t *testing.T, story []string) {
+	t.Helper()
+	all := strings.Join(story, "\n")
+	if !strings.Contains(all, "created the Harness connector github_platform_next_cross_org") ||
+		!strings.Contains(all, "authenticated as the GitHub App "+strconv.Itoa(sandbox.AppID)) {
+		t.Errorf("the demo does not tell of the app's connector:\n%s", all)
+	}
+	for _, stage := range []string{"int-stable/euw1", "pre-stable/euw1", "prod/euw1", "prod/euw2"} {
+		want := "gcr.io/project/loyalty-api:v2.3.1 with manifests.yaml + values.yaml from generated/loyalty-api/" + stage +
+			"/ of company/platform-next@"
+		found := false
+		for _, line := range story {
+			found = found || strings.Contains(line, want) && strings.HasSuffix(line, "through github_platform_next_cross_org")
+		}
+		if !found {
+			t.Errorf("the demo does not tell what stage %s deployed (want %q):\n%s", stage, want, all)
+		}
+	}
+	if !strings.Contains(all, "loyalty_api_cd: Success") {
+		t.Errorf("the demo does not tell how the run ended:\n%s", all)
+	}
+}
+
 // playedDemo starts the bundled examples in a sandbox and plays the demo's
 // scenarios on them.
 func playedDemo(t *testing.T) *sandbox.Env {
+	t.Helper()
+	env, _ := playDemo(t)
+	return env
+}
+
+// playDemo is playedDemo that also returns what the demo told.
+func playDemo(t *testing.T) (*sandbox.Env, []string) {
 	t.Helper()
 	ctx := context.Background()
 	env, err := sandbox.Start(ctx, sandbox.Options{
@@ -84,10 +123,12 @@ func playedDemo(t *testing.T) *sandbox.Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Close() })
-	if failed := sandbox.NewDemo(env, examples.Catalog, func(string, ...any) {}).Play(ctx); len(failed) > 0 {
-		t.Fatalf("scenarios failed: %v", failed)
+	var story []string
+	say := func(format string, args ...any) { story = append(story, fmt.Sprintf(format, args...)) }
+	if failed := sandbox.NewDemo(env, examples.Catalog, say).Play(ctx); len(failed) > 0 {
+		t.Fatalf("scenarios failed: %v\n%s", failed, strings.Join(story, "\n"))
 	}
-	return env
+	return env, story
 }
 
 // parseMetrics reads Prometheus text format into series → value.
