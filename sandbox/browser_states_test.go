@@ -120,7 +120,8 @@ func TestHeldDeletesInABrowser(t *testing.T) {
 		"PR text":       b.text("#held-pr"),
 		"service state": b.text(`#services tr[data-service="search-indexer"] .harness-state`),
 	}
-	want := map[string]string{"first section": "Needs a person", "count": "4", "kinds": "4 pipelines",
+	// Held: each of the 4 services' trigger, pipeline and Service.
+	want := map[string]string{"first section": "Needs a person", "count": "12", "kinds": "4 pipelines, 4 services and 4 triggers",
 		"label": gh.MassDeleteLabel, "PR link": wantPR, "PR text": "PR #" + strconv.Itoa(removal), "service state": "delete held"}
 	for k, w := range want {
 		if got[k] != w {
@@ -217,12 +218,16 @@ func TestDriftInABrowser(t *testing.T) {
 	diff := b.text(changed + " pre.diff")
 	b.screenshot("status-drift.png")
 
-	for k, w := range map[string]string{"changed": "different repaired", "missing": "missing repaired", "history entries": "2"} {
+	// Drifted: the edited pipeline, the deleted one and its trigger, which
+	// Harness deleted with it.
+	for k, w := range map[string]string{"changed": "different repaired", "missing": "missing repaired", "history entries": "3"} {
 		if !strings.HasPrefix(got[k], w) {
 			t.Errorf("%s: %q, want %q…", k, got[k], w)
 		}
 	}
-	if !strings.Contains(got["summary"], "checked 12, drifted 2, repairs queued 2") {
+	// Checked: the 12 services' Services, pipelines and triggers, 3
+	// environments, 4 infrastructure definitions and the GitHub connector.
+	if !strings.Contains(got["summary"], "checked 44, drifted 3, repairs queued 3") {
 		t.Errorf("#drift-summary = %q", got["summary"])
 	}
 	if !strings.HasPrefix(got["nothing to do"], "Nothing needs a person") {
