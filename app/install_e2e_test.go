@@ -80,7 +80,17 @@ func TestRepositoryOutsideTheInstallationIsReportedThenCaughtUp(t *testing.T) {
 	if bot, _ := w.botPR(); !strings.Contains(bot.Title, "1 service to create") {
 		t.Errorf("bot PR %q, want the service pushed while the repo was out of reach", bot.Title)
 	}
-	if c := w.check(w.ConfigRepo, w.GitHub.Head(w.ConfigRepo, sandbox.DefaultBranch), gh.CheckSync); c.Conclusion != "success" {
+	// The propose run that opened the bot PR reports on the catalog next.
+	head := w.GitHub.Head(w.ConfigRepo, sandbox.DefaultBranch)
+	eventually(t, "the sync check run on the catalog", func() bool {
+		for _, c := range w.GitHub.CheckRuns(w.ConfigRepo, head) {
+			if c.Name == gh.CheckSync {
+				return true
+			}
+		}
+		return false
+	})
+	if c := w.check(w.ConfigRepo, head, gh.CheckSync); c.Conclusion != "success" {
 		t.Errorf("sync check run on the catalog pushed while out of reach = %s %q", c.Conclusion, c.Title)
 	}
 }
