@@ -227,12 +227,13 @@ func shapingFields(fields []catalog.FieldChange) string {
 	return strings.Join(parts, "; ")
 }
 
-// fieldValue shows a catalog value in a table cell.
+// fieldValue shows a catalog value in a table cell, as code: text such
+// as <+input> or an HTML comment shows as it is.
 func fieldValue(s string) string {
 	if s == "" {
 		return "—"
 	}
-	return mdCell(cutRunes(s, 60))
+	return "`" + mdCode(cutRunes(s, 60)) + "`"
 }
 
 // wholeService reports whether fields describe a whole service that was
