@@ -94,8 +94,10 @@ func botPRBody(p BotPR, c ProposeContext, budget int) string {
 	var b strings.Builder
 	b.WriteString(head)
 	held := p.Meta.MassDelete
-	shownDeletes := f.deletes(&b, deletes, held)
-	shownOthers := f.rows(&b, "\n#### Creates and updates\n\n", others, held)
+	shownDeletes, shownOthers := f.deletes(&b, deletes, held), 0
+	if shownDeletes == len(deletes) {
+		shownOthers = f.rows(&b, "\n#### Creates and updates\n\n", others, held)
+	}
 	if shown := shownDeletes + shownOthers; shown < len(units) {
 		b.WriteString(cutLine(len(units)-shown, len(deletes)-shownDeletes, p.filesLink(c)))
 	}
@@ -166,8 +168,8 @@ func (p BotPR) filesLink(c ProposeContext) string {
 	return c.Links.Compare(c.Pipelines, c.PipelinesCommit, gh.SyncBranch)
 }
 
-// cutLine says how many services and environments (deletes of them with
-// deletes) the body leaves out, and where to see them.
+// cutLine says how many services and environments the body leaves out,
+// how many of those have deletes, and where to see them all.
 func cutLine(left, deletes int, filesLink string) string {
 	what := strconv.Itoa(left) + " more services and environments are"
 	if left == 1 {
