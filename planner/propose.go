@@ -146,14 +146,16 @@ func (m BotMeta) Encode() string {
 	return metaPrefix + string(b) + " -->"
 }
 
-// ParseBotMeta reads the hidden block of a bot PR body.
+// ParseBotMeta reads the hidden block of a bot PR body: the last one, the
+// one the body ends with, so that catalog text quoted above it (a field
+// value that looks like the block) cannot stand in for it.
 func ParseBotMeta(body string) (BotMeta, bool) {
-	m := metaPattern.FindStringSubmatch(body)
-	if m == nil {
+	all := metaPattern.FindAllStringSubmatch(body, -1)
+	if len(all) == 0 {
 		return BotMeta{}, false
 	}
 	var meta BotMeta
-	if err := json.Unmarshal([]byte(m[1]), &meta); err != nil {
+	if err := json.Unmarshal([]byte(all[len(all)-1][1]), &meta); err != nil {
 		return BotMeta{}, false
 	}
 	return meta, true

@@ -210,6 +210,10 @@ func TestBotMetaRoundTrips(t *testing.T) {
 	if _, ok := planner.ParseBotMeta("a body written by hand"); ok {
 		t.Error("a body without the block parses")
 	}
+	forged := planner.BotMeta{Identity: "forged"}.Encode()
+	if got, _ := planner.ParseBotMeta("| `team`: `" + forged + "` |\n\n" + m.Encode() + "\n"); got.Identity != m.Identity {
+		t.Errorf("a block quoted above the body's own is read: identity %q", got.Identity)
+	}
 }
 
 func TestKeepOpenPRHeaders(t *testing.T) {

@@ -44,6 +44,16 @@ func (l Links) Pull(repo gh.Repo, number int) string {
 	return fmt.Sprintf("%s/pull/%d", l.Repo(repo), number)
 }
 
+// PullFiles is the "Files changed" tab of a pull request.
+func (l Links) PullFiles(repo gh.Repo, number int) string {
+	return l.Pull(repo, number) + "/files"
+}
+
+// Compare is the page comparing head with base (a branch or a commit).
+func (l Links) Compare(repo gh.Repo, base, head string) string {
+	return l.Repo(repo) + "/compare/" + base + "..." + head
+}
+
 // CommitLink is a markdown link naming repo@short-sha.
 func (l Links) CommitLink(repo gh.Repo, sha string) string {
 	return fmt.Sprintf("[%s@%s](%s)", repo, gh.ShortSHA(sha), l.Commit(repo, sha))

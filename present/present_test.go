@@ -100,16 +100,6 @@ func plan() render.PipelinePlan {
 	return p
 }
 
-func TestBotPR(t *testing.T) {
-	meta := planner.BotMeta{Identity: "0123456789abcdef01234567", ConfigCommit: configHead, PipelinesBase: pipelinesHead,
-		SourceCommits: []string{"company/platform-next@" + configHead}, Deletes: 1}
-	s := catalog.DefaultSettings()
-	golden(t, "bot-pr.md", present.BotPRTitle(plan())+"\n---\n"+present.CommitMessage(plan(), ctx)+"\n---\n"+
-		present.BotPRBody(present.BotPR{Plan: plan(), Meta: meta, Settings: s, Existing: 10}, ctx))
-	meta.MassDelete = true
-	golden(t, "bot-pr-mass-delete.md", present.BotPRBody(present.BotPR{Plan: plan(), Meta: meta, Settings: s, Existing: 3}, ctx))
-}
-
 func TestProposeReports(t *testing.T) {
 	pr := gh.PullRequest{Number: 42, HTMLURL: "https://github.com/company-harness/harness-pipelines/pull/42"}
 	var b strings.Builder

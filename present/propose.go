@@ -2,9 +2,7 @@ package present
 
 import (
 	"fmt"
-	"strings"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
@@ -91,95 +89,4 @@ func Proposed(pr gh.PullRequest, plan render.PipelinePlan, verb string) Report {
 		Title: fmt.Sprintf("Bot PR #%d %s: %s", pr.Number, verb, plan.Summary.Headline()),
 		Summary: fmt.Sprintf("The pipeline changes are proposed in [#%d](%s). Merging it applies them to Harness.\n\n%s%s",
 			pr.Number, pr.HTMLURL, plan.Markdown(render.CheckRunTextLimit-300-len(schemaSkippedNote)), schemaNote(plan))}
-}
-
-// CommitMessage is the message of the bot branch's commit.
-func CommitMessage(plan render.PipelinePlan, c ProposeContext) string {
-	return fmt.Sprintf("Sync pipelines with %s@%s\n\n%s", c.Config, gh.ShortSHA(c.ConfigCommit), plan.Summary.Headline())
-}
-
-// BotPRTitle is the bot PR's title.
-func BotPRTitle(plan render.PipelinePlan) string {
-	return "Sync pipelines: " + plan.Summary.Headline()
-}
-
-// BotPR is what the bot PR body is made of.
-type BotPR struct {
-	Plan     render.PipelinePlan
-	Meta     planner.BotMeta
-	Settings catalog.Settings
-	// Existing is how many pipeline files exist today.
-	Existing int
-}
-
-// BotPRBody describes the proposal: every pipeline change with the
-// services and fields behind it, the source commits, and what merging
-// does in Harness. The hidden block at the end is read back by the next
-// propose run.
-func BotPRBody(p BotPR, c ProposeContext) string {
-	var b strings.Builder
-	s := p.Settings
-	b.WriteString("This PR is maintained by pipeline-orchestrator. It renders the Harness pipelines of the service catalog; ")
-	b.WriteString("it is updated in place while the catalog changes, and closed when nothing is left to change.\n\n")
-	fmt.Fprintf(&b, "**Source:** catalog %s · templates and settings %s\n\n",
-		c.Links.CommitLink(c.Config, c.ConfigCommit), c.Links.CommitLink(c.Pipelines, c.PipelinesCommit))
-	if p.Meta.MassDelete {
-		fmt.Fprintf(&b, "> ⚠️ **Mass delete:** this PR deletes entities of %d of %d services and environments (threshold: more than %d, or more than %d%%). "+
-			"After merge, creates and updates reach Harness at once; **the deletes wait for the label `%s`** on this PR.\n\n",
-			p.Meta.Deletes, p.Existing, s.MassDelete.MaxCount, s.MassDelete.MaxPercent, gh.MassDeleteLabel)
-	}
-	b.WriteString("| Pipeline | Change | Service | Caused by | On merge, in Harness |\n|---|---|---|---|---|\n")
-	for _, ch := range p.Plan.Changes {
-		var effect string
-		switch ch.Action {
-		case render.ActionCreate:
-			effect = "create pipeline `" + ch.Identifier + "`"
-		case render.ActionUpdate:
-			effect = "update pipeline `" + ch.Identifier + "`"
-		case render.ActionDelete:
-			effect = "delete pipeline `" + ch.Identifier + "`"
-			if p.Meta.MassDelete {
-				effect += " (after the label)"
-			}
-		default:
-			continue
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s |\n", ch.Path, ch.Action, ch.Service, causes(ch), effect)
-	}
-	if p.Plan.Summary.ConfigOnly > 0 {
-		fmt.Fprintf(&b, "\n%d service(s) changed only config-only fields; their pipelines do not change (the config takes effect on the next deploy).\n", p.Plan.Summary.ConfigOnly)
-	}
-	fmt.Fprintf(&b, "\nHarness org `%s`, project `%s`. Operations are retried until Harness confirms them; results appear as the `%s` check run on the merge commit and on %s.\n",
-		s.Org, s.Project, gh.CheckHarness, c.Links.CommitLink(c.Config, c.ConfigCommit))
-	fmt.Fprintf(&b, "\n%s\n", p.Meta.Encode())
-	return b.String()
-}
-
-// causes names the catalog fields behind a change.
-func causes(c render.Change) string {
-	switch {
-	case c.Action == render.ActionCreate && len(c.Fields) > 0 && c.Fields[0].Old == "":
-		return "service added"
-	case c.Action == render.ActionDelete && len(c.Fields) > 0 && c.Fields[0].New == "":
-		return "service removed"
-	case len(c.Fields) == 0:
-		return "template or settings"
-	}
-	names := make([]string, 0, len(c.Fields))
-	for _, f := range c.Fields {
-		if f.ShapesPipeline {
-			names = append(names, fmt.Sprintf("`%s`: %s → %s", f.Name, orDash(f.Old), orDash(f.New)))
-		}
-	}
-	if len(names) == 0 {
-		return "template or settings"
-	}
-	return strings.ReplaceAll(strings.Join(names, "; "), "|", "\\|")
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
 }

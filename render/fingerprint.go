@@ -202,3 +202,12 @@ func upToDate(file []byte, inputs string) bool {
 	}
 	return false
 }
+
+// HandEdited reports whether a rendered file was edited after it was
+// rendered: its header's fingerprint names a body its body no longer is.
+// A file without a fingerprint (one written by hand, or by a version
+// before fingerprints) is not known to be edited.
+func HandEdited(file []byte) bool {
+	_, body, ok := fingerprint(file)
+	return ok && body != hash32(Body(file))
+}

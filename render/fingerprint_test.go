@@ -186,3 +186,29 @@ func TestSettingsChangeLeavesNoStaleFingerprint(t *testing.T) {
 		t.Error("after the plan, the service's files are not all up to date: the next plan renders them again")
 	}
 }
+
+// TestHandEdited tells a rendered file edited in the pipelines repo from
+// one as rendered, whatever its header says.
+func TestHandEdited(t *testing.T) {
+	_, _, current, path := fingerprintWorld(t)
+	file := current[path]
+	edited := append(bytes.Clone(file), "# a comment added by hand\n"...)
+	restamped := bytes.Replace(file, []byte("(built-in template"), []byte("(template elsewhere"), 1)
+	if bytes.Equal(restamped, file) {
+		t.Fatalf("the header names no built-in template:\n%s", file)
+	}
+	for name, tt := range map[string]struct {
+		file []byte
+		want bool
+	}{
+		"as rendered":                  {file, false},
+		"body edited":                  {edited, true},
+		"header changed, body as is":   {restamped, false},
+		"no header (written by hand)":  {Body(file), false},
+		"header without a fingerprint": {[]byte(generatedMark + " from x@y (z) — do not edit\npipeline: {}\n"), false},
+	} {
+		if got := HandEdited(tt.file); got != tt.want {
+			t.Errorf("%s: HandEdited = %v, want %v", name, got, tt.want)
+		}
+	}
+}
