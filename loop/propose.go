@@ -204,7 +204,12 @@ func (l *Loop) actOnBotPR(ctx context.Context, plan planner.BotPRPlan, in planne
 		return proposal{}, err
 	}
 	title := present.BotPRTitle(rendered)
-	body := present.BotPRBody(present.BotPR{Plan: rendered, Meta: plan.Meta, Settings: pipes.Settings, Existing: in.Proposal.Existing}, pc)
+	number := 0
+	if in.Open != nil {
+		number = in.Open.Number // the body can link the PR's own files
+	}
+	body := present.BotPRBody(present.BotPR{Plan: rendered, Meta: plan.Meta, Settings: pipes.Settings,
+		Existing: in.Proposal.Existing, Number: number}, pc)
 	var pr gh.PullRequest
 	verb := "opened"
 	if in.Open != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
 // ApplyBlocked is the harness check run of a pipelines commit whose
@@ -109,12 +110,15 @@ func HarnessReport(ops []record.Operation, unreadable string) Report {
 
 // DriftCheck is the drift check run of a reconcile run.
 func DriftCheck(rep record.DriftReport) Report {
-	if rep.Drifted() == 0 {
+	if rep.Drifted() == 0 && len(rep.Unmanaged) == 0 {
 		return Report{Conclusion: gh.ConclusionSuccess, Title: "No drift",
-			Summary: fmt.Sprintf("Harness holds exactly the %d pipelines of this commit.", rep.Checked)}
+			Summary: fmt.Sprintf("Harness holds exactly the %d entities of this commit.", rep.Checked)}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Harness differs from this commit for %d pipeline(s); %d repair operation(s) were queued.\n\n", rep.Drifted(), rep.Queued)
+	if rep.Drifted() > 0 {
+		fmt.Fprintf(&b, "Harness differs from this commit for %d entit%s; %d repair operation(s) were queued.\n\n",
+			rep.Drifted(), plural(rep.Drifted(), "y", "ies"), rep.Queued)
+	}
 	list := func(title string, ids []string) {
 		if len(ids) == 0 {
 			return
@@ -132,5 +136,23 @@ func DriftCheck(rep record.DriftReport) Report {
 	list("Different in Harness (updated)", rep.Different)
 	list("Managed by the app but no longer in Git (deleted)", rep.Extra)
 	list("Already being repaired", rep.Skipped)
-	return Report{Conclusion: gh.ConclusionNeutral, Title: fmt.Sprintf("Drift: %d pipeline(s) repaired", rep.Drifted()), Summary: b.String()}
+	list(fmt.Sprintf("In Git, but held in Harness without the tag %s: %s, so never changed by the app (delete or tag them in Harness)",
+		render.ManagedByTag, render.ManagedByValue), rep.Unmanaged)
+	var parts []string
+	if rep.Drifted() > 0 {
+		parts = append(parts, fmt.Sprintf("Drift: %d entit%s repaired", rep.Drifted(), plural(rep.Drifted(), "y", "ies")))
+	}
+	if n := len(rep.Unmanaged); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d entit%s in Harness not the app's", n, plural(n, "y", "ies")))
+	}
+	title := strings.Join(parts, "; ")
+	return Report{Conclusion: gh.ConclusionNeutral, Title: title, Summary: b.String()}
+}
+
+// plural picks the suffix for n: one or many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -199,7 +199,9 @@ func TestDriftReports(t *testing.T) {
 	none := record.DriftReport{At: at, Commit: pipelinesHead, Checked: 12}
 	drift := record.DriftReport{At: at, Commit: pipelinesHead, Checked: 12, Missing: []string{"a_cd"}, Different: []string{"b_cd", "c_cd"},
 		Extra: []string{"stray_cd"}, Skipped: []string{"c_cd"}, Queued: 3}
-	golden(t, "drift.md", "## none\n"+report(present.DriftCheck(none))+"\n\n## drift\n"+report(present.DriftCheck(drift))+"\n")
+	unmanaged := record.DriftReport{Checked: 10, Unmanaged: []string{"service payments"}}
+	golden(t, "drift.md", "## none\n"+report(present.DriftCheck(none))+"\n\n## drift\n"+report(present.DriftCheck(drift))+
+		"\n\n## someone else's entity\n"+report(present.DriftCheck(unmanaged))+"\n")
 }
 
 func TestFitTextCutsAtALineAndClosesCodeBlocks(t *testing.T) {
