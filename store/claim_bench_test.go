@@ -100,3 +100,85 @@ func BenchmarkClaim(b *testing.B) {
 		}
 	}
 }
+
+// bootstrapOps are the operations of a first apply of n services, as the
+// planner orders and links them: the settings' 3 environments and 4
+// infrastructure definitions, then per service its Service, its pipeline
+// (after its Service and the environments and infrastructure definitions)
+// and its trigger (after its pipeline). Each carries a few kilobytes of
+// YAML, as rendered entities do.
+func bootstrapOps(n int) []Operation {
+	yaml := make([]byte, 4<<10)
+	for i := range yaml {
+		yaml[i] = 'a' + byte(i%26)
+	}
+	var ops, envInfra []Operation
+	var envKeys []string
+	for _, e := range []struct{ kind, id, parent string }{
+		{"environment", "int", ""}, {"environment", "pre", ""}, {"environment", "prod", ""},
+		{"infrastructure", "int_euw1", "int"}, {"infrastructure", "pre_euw1", "pre"},
+		{"infrastructure", "prod_euw1", "prod"}, {"infrastructure", "prod_euw2", "prod"},
+	} {
+		op := Operation{Entity: e.kind, Identifier: e.id, Parent: e.parent, Kind: KindCreate, Commit: "c1", ContentHash: e.id, YAML: yaml}
+		if e.parent != "" {
+			op.After = []string{"environment/" + e.parent}
+		}
+		envInfra = append(envInfra, op)
+		envKeys = append(envKeys, e.kind+"/"+e.id)
+	}
+	ops = append(ops, envInfra...)
+	for i := range n {
+		svc := fmt.Sprintf("svc_%04d", i)
+		ops = append(ops,
+			Operation{Entity: "service", Identifier: svc, Kind: KindCreate, Commit: "c1", ContentHash: svc, YAML: yaml})
+	}
+	for i := range n {
+		svc := fmt.Sprintf("svc_%04d", i)
+		ops = append(ops, Operation{Entity: "pipeline", Identifier: svc + "_cd", Kind: KindCreate, Commit: "c1", ContentHash: svc,
+			YAML: yaml, After: append([]string{"service/" + svc}, envKeys...)})
+	}
+	for i := range n {
+		svc := fmt.Sprintf("svc_%04d", i)
+		ops = append(ops, Operation{Entity: "trigger", Identifier: svc + "_cd_new_image", Parent: svc + "_cd", Kind: KindCreate,
+			Commit: "c1", ContentHash: svc, YAML: yaml, After: []string{"pipeline/" + svc + "_cd"}})
+	}
+	return ops
+}
+
+// BenchmarkDrainBootstrap measures how long the outbox takes to claim and
+// complete, eight at a time as the workers do, every operation of a first
+// apply of 1,500 services (4,507 operations with their dependencies).
+func BenchmarkDrainBootstrap(b *testing.B) {
+	ctx := context.Background()
+	ops := bootstrapOps(1500)
+	for b.Loop() {
+		b.StopTimer()
+		db, err := Open(ctx, filepath.Join(b.TempDir(), "s.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Operations.Enqueue(ctx, ops); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		done := 0
+		for done < len(ops) {
+			claimed, err := db.Operations.Claim(ctx, "w", 8, time.Minute)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(claimed) == 0 {
+				b.Fatalf("nothing claimable after %d of %d operations", done, len(ops))
+			}
+			for _, op := range claimed {
+				if err := db.Operations.Complete(ctx, op, "ok"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			done += len(claimed)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+}

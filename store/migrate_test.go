@@ -84,7 +84,7 @@ func checkV1Sample(t *testing.T, path string) {
 		indexes = append(indexes, name)
 	}
 	rows.Close()
-	wantIndexes := []string{"deliveries_state", "operations_commit", "operations_entity_state", "operations_state"}
+	wantIndexes := []string{"deliveries_state", "operations_commit", "operations_entity_state", "operations_ready", "operations_state"}
 	if diff := cmp.Diff(wantIndexes, indexes); diff != "" {
 		t.Errorf("indexes after migration (-want +got):\n%s", diff)
 	}

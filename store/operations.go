@@ -113,6 +113,11 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 			return err
 		}
 		defer existing.Close()
+		dep, err := tx.PrepareContext(ctx, `INSERT INTO operation_deps (op_id, entity_kind, identifier) VALUES (?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer dep.Close()
 		supersede, err := tx.PrepareContext(ctx, `UPDATE operations
 			SET state = 'superseded', superseded_by = ?1, updated_at = ?2, done_at = ?2
 			WHERE entity_kind = ?3 AND pipeline = ?4 AND parent = ?5 AND id < ?1 AND state IN ('pending', 'held')`)
@@ -151,6 +156,12 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 				return fmt.Errorf("operation %q: %w", key, err)
 			}
 			ids[i] = id
+			for _, a := range o.After {
+				kind, identifier, _ := strings.Cut(a, "/")
+				if _, err := dep.ExecContext(ctx, id, kind, identifier); err != nil {
+					return fmt.Errorf("operation %q: %w", key, err)
+				}
+			}
 			if _, err := supersede.ExecContext(ctx, id, ms(now), entity, o.Identifier, o.Parent); err != nil {
 				return fmt.Errorf("superseding operations on %s: %w", o.Identifier, err)
 			}
@@ -208,35 +219,18 @@ func (ops *Operations) Claim(ctx context.Context, worker string, max int, lease 
 	}
 	var claimed []Operation
 	err := ops.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
-		rows, err := tx.QueryContext(ctx, `SELECT o.id FROM operations o
-			WHERE ((o.state = 'pending' AND o.not_before <= ?1) OR (o.state = 'running' AND o.lease_until <= ?1))
-			  AND NOT EXISTS (SELECT 1 FROM operations p
-			                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline AND p.parent = o.parent
-			                    AND p.state = 'running' AND p.lease_until > ?1)
-			  AND NOT EXISTS (SELECT 1 FROM operations p
-			                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline AND p.parent = o.parent
-			                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
-			  AND NOT EXISTS (SELECT 1 FROM json_each(o.after_entities) d, operations p
-			                  WHERE p.entity_kind = substr(d.value, 1, instr(d.value, '/') - 1)
-			                    AND p.pipeline = substr(d.value, instr(d.value, '/') + 1)
-			                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
-			ORDER BY o.id LIMIT ?2`, ms(now), max)
+		// Expired leases first (a worker died holding them), then what is
+		// pending, each in id order: each query walks operations_ready and
+		// stops at max claimable rows.
+		ids, err := claimable(ctx, tx, `o.state = 'running' AND o.lease_until <= ?1`, ms(now), max)
 		if err != nil {
 			return err
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		more, err := claimable(ctx, tx, `o.state = 'pending' AND o.not_before <= ?1`, ms(now), max-len(ids))
+		if err != nil {
 			return err
 		}
+		ids = append(ids, more...)
 		for _, id := range ids {
 			o, err := scanOperation(tx.QueryRowContext(ctx, `UPDATE operations
 				SET state = 'running', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
@@ -253,6 +247,45 @@ func (ops *Operations) Claim(ctx context.Context, worker string, max int, lease 
 		return nil, fmt.Errorf("claiming operations: %w", err)
 	}
 	return claimed, nil
+}
+
+// claimableSQL selects, in id order, the operations that ready matches
+// (a condition on o) and that nothing holds back: no operation of the same
+// entity runs under a live lease or is older and still open, and no older
+// operation of an entity it waits for is still open.
+const claimableSQL = `SELECT o.id FROM operations o
+	WHERE o.state IN ('pending', 'running') AND %s
+	  AND NOT EXISTS (SELECT 1 FROM operations p
+	                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline AND p.parent = o.parent
+	                    AND p.state = 'running' AND p.lease_until > ?1)
+	  AND NOT EXISTS (SELECT 1 FROM operations p
+	                  WHERE p.entity_kind = o.entity_kind AND p.pipeline = o.pipeline AND p.parent = o.parent
+	                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
+	  AND NOT EXISTS (SELECT 1 FROM operation_deps d, operations p
+	                  WHERE d.op_id = o.id AND p.entity_kind = d.entity_kind AND p.pipeline = d.identifier
+	                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
+	ORDER BY o.id LIMIT ?2`
+
+// claimable returns up to max ids of operations ready to claim (see
+// claimableSQL).
+func claimable(ctx context.Context, tx *sql.Tx, ready string, now int64, max int) ([]int64, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(claimableSQL, ready), now, max)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // finish applies update (a SET clause) to op if op's claim still
