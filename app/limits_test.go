@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 )
@@ -107,6 +108,17 @@ func TestBootstrapOf1500ServicesOpensAFittingBotPR(t *testing.T) {
 	for _, kind := range []string{"service", "pipeline", "trigger"} {
 		if got[kind] != n {
 			t.Errorf("merging queued %d %s operations, want %d (all: %v)", got[kind], kind, n, got)
+		}
+	}
+	// And Harness receives them all.
+	start := time.Now()
+	if err := w.Settle(context.Background(), 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d operations applied to Harness in %s", 3*n, time.Since(start).Round(time.Millisecond))
+	for _, kind := range []harnesstest.Kind{harnesstest.KindService, harnesstest.KindPipeline, harnesstest.KindTrigger} {
+		if held := len(w.Harness.Entities(kind, "default", "platform")); held != n {
+			t.Errorf("Harness holds %d %ss, want %d", held, kind, n)
 		}
 	}
 }
