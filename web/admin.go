@@ -11,7 +11,7 @@ package web
 //	GET  /api/v1/pipelines                  {"pipelines": [pipeline...]}
 //	GET  /api/v1/pipelines/{service}        pipeline
 //	POST /api/v1/pipelines/{service}/sync   202 {"operations": [id...], "proposeQueued": true}
-//	GET  /api/v1/operations?status=&pipeline=&limit=
+//	GET  /api/v1/operations?status=&entity=&identifier=&service=&pipeline=&limit=
 //	                                        {"operations": [operation...]}
 //	POST /api/v1/reconcile                  202 {"queued": true}
 //	GET  /api/v1/audit?subject=&limit=      {"entries": [entry...]}
