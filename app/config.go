@@ -16,6 +16,20 @@ import (
 // that names no key is an error.
 const EnvPrefix = "PIPELINE_ORCHESTRATOR_"
 
+// Variables with EnvPrefix that are not configuration: the offline
+// commands' schema files, and the test suite's switches. The server
+// ignores them, so that one shell can run both the server and the CLI.
+const (
+	EnvPipelineSchema = EnvPrefix + "PIPELINE_SCHEMA" // --schema of validate, plan and render
+	EnvTriggerSchema  = EnvPrefix + "TRIGGER_SCHEMA"  // --trigger-schema
+)
+
+// notConfigVariables are the variables overlayEnv leaves alone.
+var notConfigVariables = map[string]bool{
+	EnvPipelineSchema: true, EnvTriggerSchema: true,
+	EnvPrefix + "SHARED_DIR": true, EnvPrefix + "BROWSER_TEST": true, EnvPrefix + "SCREENSHOTS": true,
+}
+
 // Secret is a configuration value that must never be printed. It formats as
 // "[redacted]" in logs, errors, JSON and YAML.
 type Secret string

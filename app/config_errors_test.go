@@ -442,6 +442,14 @@ func TestConfigAccepted(t *testing.T) {
 				}
 			},
 		},
+		"the offline commands' variables are not configuration": {
+			env: map[string]string{EnvPipelineSchema: "schema.json", EnvTriggerSchema: "trigger.json"},
+			check: func(t *testing.T, cfg Config) {
+				if cfg.Log.Level != DefaultConfig().Log.Level {
+					t.Errorf("log level = %q", cfg.Log.Level)
+				}
+			},
+		},
 		"a key without a value keeps its default": {
 			yaml: "github:\n  timeout:\nlog:\n",
 			check: func(t *testing.T, cfg Config) {

@@ -298,7 +298,7 @@ func (l *configLoader) overlayEnv(environ []string, cfg *Config) {
 	var names []string
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || notConfigVariables[name] {
 			continue
 		}
 		if _, dup := vars[name]; dup {

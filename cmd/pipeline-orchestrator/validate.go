@@ -9,14 +9,15 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/app"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
 // Environment variables that stand for --schema and --trigger-schema.
 const (
-	envPipelineSchema = "PIPELINE_ORCHESTRATOR_PIPELINE_SCHEMA"
-	envTriggerSchema  = "PIPELINE_ORCHESTRATOR_TRIGGER_SCHEMA"
+	envPipelineSchema = app.EnvPipelineSchema
+	envTriggerSchema  = app.EnvTriggerSchema
 )
 
 // inputFlags are the flags every offline command shares: where the
