@@ -96,74 +96,14 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 	}
 	ids := make([]int64, len(ops))
 	err := ob.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
-		// Prepared once per batch: parsing the statements would otherwise
-		// be half the cost of an enqueue.
-		insert, err := tx.PrepareContext(ctx, `INSERT INTO operations
-			(dedupe_key, entity_kind, pipeline, parent, after_entities, service, path, kind, commit_sha,
-			 config_commit, content_hash, yaml, reason, state, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (dedupe_key) DO NOTHING
-			RETURNING id`)
+		st, err := prepareEnqueue(ctx, tx)
 		if err != nil {
 			return err
 		}
-		defer insert.Close()
-		existing, err := tx.PrepareContext(ctx, `SELECT id FROM operations WHERE dedupe_key = ?`)
-		if err != nil {
-			return err
-		}
-		defer existing.Close()
-		dep, err := tx.PrepareContext(ctx, `INSERT INTO operation_deps (op_id, entity_kind, identifier) VALUES (?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer dep.Close()
-		supersede, err := tx.PrepareContext(ctx, `UPDATE operations
-			SET state = 'superseded', superseded_by = ?1, updated_at = ?2, done_at = ?2
-			WHERE entity_kind = ?3 AND pipeline = ?4 AND parent = ?5 AND id < ?1 AND state IN ('pending', 'held')`)
-		if err != nil {
-			return err
-		}
-		defer supersede.Close()
-
+		defer st.close()
 		for i, o := range ops {
-			key := o.Key
-			if key == "" {
-				key = defaultKey(o)
-			}
-			state := o.State
-			if state == "" {
-				state = OpPending
-			}
-			entity := o.Entity
-			if entity == "" {
-				entity = record.EntityPipeline
-			}
-			after, err := json.Marshal(append([]string{}, o.After...))
-			if err != nil {
-				return fmt.Errorf("operation %q: %w", key, err)
-			}
-			var id int64
-			err = insert.QueryRowContext(ctx, key, entity, o.Identifier, o.Parent, string(after), o.Service, o.Path, o.Kind,
-				o.Commit, o.ConfigCommit, o.ContentHash, o.YAML, o.Reason, state, ms(now), ms(now)).Scan(&id)
-			if errors.Is(err, sql.ErrNoRows) {
-				if err := existing.QueryRowContext(ctx, key).Scan(&ids[i]); err != nil {
-					return fmt.Errorf("operation %q: %w", key, err)
-				}
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("operation %q: %w", key, err)
-			}
-			ids[i] = id
-			for _, a := range o.After {
-				kind, identifier, _ := strings.Cut(a, "/")
-				if _, err := dep.ExecContext(ctx, id, kind, identifier); err != nil {
-					return fmt.Errorf("operation %q: %w", key, err)
-				}
-			}
-			if _, err := supersede.ExecContext(ctx, id, ms(now), entity, o.Identifier, o.Parent); err != nil {
-				return fmt.Errorf("superseding operations on %s: %w", o.Identifier, err)
+			if ids[i], err = st.enqueue(ctx, o, now); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -172,6 +112,91 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 		return nil, fmt.Errorf("enqueueing operations: %w", err)
 	}
 	return ids, nil
+}
+
+// enqueueStmts are the statements of one Enqueue, prepared once per batch:
+// parsing them would otherwise be half the cost of an enqueue.
+type enqueueStmts struct {
+	insert, existing, dep, supersede *sql.Stmt
+}
+
+func prepareEnqueue(ctx context.Context, tx *sql.Tx) (*enqueueStmts, error) {
+	st := &enqueueStmts{}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&st.insert, `INSERT INTO operations
+			(dedupe_key, entity_kind, pipeline, parent, after_entities, service, path, kind, commit_sha,
+			 config_commit, content_hash, yaml, reason, state, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (dedupe_key) DO NOTHING
+			RETURNING id`},
+		{&st.existing, `SELECT id FROM operations WHERE dedupe_key = ?`},
+		{&st.dep, `INSERT INTO operation_deps (op_id, entity_kind, identifier) VALUES (?, ?, ?)`},
+		{&st.supersede, `UPDATE operations
+			SET state = 'superseded', superseded_by = ?1, updated_at = ?2, done_at = ?2
+			WHERE entity_kind = ?3 AND pipeline = ?4 AND parent = ?5 AND id < ?1 AND state IN ('pending', 'held')`},
+	} {
+		var err error
+		if *p.stmt, err = tx.PrepareContext(ctx, p.query); err != nil {
+			st.close()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+func (st *enqueueStmts) close() {
+	for _, s := range []*sql.Stmt{st.insert, st.existing, st.dep, st.supersede} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// enqueue inserts o unless its key is in the store already, records what
+// it waits for, and supersedes the older waiting operations of its
+// entity. It returns o's id, or the id of the operation with its key.
+func (st *enqueueStmts) enqueue(ctx context.Context, o Operation, now time.Time) (int64, error) {
+	key := o.Key
+	if key == "" {
+		key = defaultKey(o)
+	}
+	state := o.State
+	if state == "" {
+		state = OpPending
+	}
+	entity := o.Entity
+	if entity == "" {
+		entity = record.EntityPipeline
+	}
+	after, err := json.Marshal(append([]string{}, o.After...))
+	if err != nil {
+		return 0, fmt.Errorf("operation %q: %w", key, err)
+	}
+	var id int64
+	err = st.insert.QueryRowContext(ctx, key, entity, o.Identifier, o.Parent, string(after), o.Service, o.Path, o.Kind,
+		o.Commit, o.ConfigCommit, o.ContentHash, o.YAML, o.Reason, state, ms(now), ms(now)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := st.existing.QueryRowContext(ctx, key).Scan(&id); err != nil {
+			return 0, fmt.Errorf("operation %q: %w", key, err)
+		}
+		return id, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("operation %q: %w", key, err)
+	}
+	for _, a := range o.After {
+		kind, identifier, _ := strings.Cut(a, "/")
+		if _, err := st.dep.ExecContext(ctx, id, kind, identifier); err != nil {
+			return 0, fmt.Errorf("operation %q: %w", key, err)
+		}
+	}
+	if _, err := st.supersede.ExecContext(ctx, id, ms(now), entity, o.Identifier, o.Parent); err != nil {
+		return 0, fmt.Errorf("superseding operations on %s: %w", o.Identifier, err)
+	}
+	return id, nil
 }
 
 func validateOperation(o Operation) error {
