@@ -220,79 +220,102 @@ func readChanged(in ApplyInput) (map[string]render.Entity, []string) {
 // caller then holds them (Hold) unless the label allows them.
 func Apply(in ApplyInput) ApplyPlan {
 	read, unreadable := readChanged(in)
-	plan := ApplyPlan{Unreadable: unreadable}
-	wanted, appliedIDs := map[EntityID]bool{}, map[EntityID]bool{}
+	a := applier{in: in, plan: ApplyPlan{Unreadable: unreadable}, wanted: map[EntityID]bool{}, applied: map[EntityID]bool{},
+		commits: map[string]bool{}, removedUnits: map[string]bool{}}
 	for p, st := range in.Diff.Applied {
-		appliedIDs[stateID(st)] = true
+		a.applied[stateID(st)] = true
 		if _, present := in.Files[p]; present {
 			if _, changed := read[p]; !changed {
-				wanted[stateID(st)] = true
+				a.wanted[stateID(st)] = true
 			}
 		}
 	}
 	for _, e := range read {
-		wanted[EntityID{e.Kind, e.Identifier, parentOf(e)}] = true
+		a.wanted[EntityID{e.Kind, e.Identifier, parentOf(e)}] = true
 	}
-	commits, removedUnits := map[string]bool{}, map[string]bool{}
-	var ops []Op
 	for _, p := range in.Diff.Changed {
-		e, ok := read[p]
-		if !ok {
-			continue
-		}
-		blob, prev := in.Files[p], in.Diff.Applied[p]
-		id := EntityID{e.Kind, e.Identifier, parentOf(e)}
-		service := e.Service
-		if service == "" {
-			service = render.ServiceOfPath(in.Settings, p)
-		}
-		kind := record.KindCreate
-		if appliedIDs[id] {
-			kind = record.KindUpdate // here or, before a move, at another path
-		}
-		if prev.ContentHash != "" && stateID(prev) != id && !wanted[stateID(prev)] {
-			ops = append(ops, deleteOf(prev, in, "the file "+p+" now defines "+id.String(), FromRename))
-		}
-		ops = append(ops, Op{
-			Kind: kind, Entity: e.Kind, Identifier: e.Identifier, Parent: id.Parent, Service: service, Path: p,
-			Commit: in.Head, ConfigCommit: e.CatalogCommit, Blob: blob, YAML: in.Contents[blob],
-			Reason: "changed in " + p, Cause: FromApply,
-		})
-		if e.CatalogCommit != "" && in.ConfigRepo.Is(e.CatalogRepo) {
-			commits[e.CatalogCommit] = true
-		}
-		plan.Entities = append(plan.Entities, record.EntityState{Path: p, Kind: string(e.Kind), Identifier: e.Identifier,
-			Parent: id.Parent, Service: service, ContentHash: blob, LastRenderedCommit: e.CatalogCommit})
-		if e.Kind == render.KindPipeline {
-			plan.States = append(plan.States, pipelineApplied(in.Services[service], service, p, blob, e))
+		if e, ok := read[p]; ok {
+			a.write(p, e)
 		}
 	}
 	for _, p := range in.Diff.Removed {
-		prev := in.Diff.Applied[p]
-		plan.Gone = append(plan.Gone, p)
-		if wanted[stateID(prev)] {
-			continue // another file defines it now: nothing to delete
-		}
-		ops = append(ops, deleteOf(prev, in, "removed from "+path.Dir(p), FromRemoval))
-		removedUnits[unitOf(render.Kind(prev.Kind), prev.Identifier, prev.Parent, prev.Service)] = true
-		if prev.LastRenderedCommit != "" {
-			commits[prev.LastRenderedCommit] = true
-		}
-		if st, ok := in.Services[prev.Service]; ok && prev.Kind == string(render.KindPipeline) && st.Pipeline == prev.Identifier {
-			st.ContentHash, st.HarnessState, st.LastError = "", record.HarnessPending, ""
-			plan.States = append(plan.States, st)
-		}
+		a.remove(p)
 	}
 	if op, st := connectorOp(in.Connector, in.ConnectorApplied, in.Head); op != nil {
-		ops, plan.Connector = append(ops, *op), st
+		a.ops, a.plan.Connector = append(a.ops, *op), st
 	}
-	plan.Ops = orderOps(ops, in.Diff.Applied, ManagedConnector(in.Settings))
-	plan.countDeletes(in, len(removedUnits))
-	for c := range commits {
+	plan := a.plan
+	plan.Ops = orderOps(a.ops, in.Diff.Applied, ManagedConnector(in.Settings))
+	plan.countDeletes(in, len(a.removedUnits))
+	for c := range a.commits {
 		plan.ConfigCommits = append(plan.ConfigCommits, c)
 	}
 	sort.Strings(plan.ConfigCommits)
 	return plan
+}
+
+// applier gathers what Apply plans.
+type applier struct {
+	in   ApplyInput
+	plan ApplyPlan
+	ops  []Op
+	// wanted are the entities Git defines now; applied those the store
+	// says were applied, at any path.
+	wanted, applied map[EntityID]bool
+	commits         map[string]bool // config commits behind the changes
+	removedUnits    map[string]bool // units a removed file belonged to
+}
+
+// write plans the create or update of the entity e that the changed file
+// p defines, and the delete of the entity p defined before, if Git no
+// longer has it.
+func (a *applier) write(p string, e render.Entity) {
+	in := a.in
+	blob, prev := in.Files[p], in.Diff.Applied[p]
+	id := EntityID{e.Kind, e.Identifier, parentOf(e)}
+	service := e.Service
+	if service == "" {
+		service = render.ServiceOfPath(in.Settings, p)
+	}
+	kind := record.KindCreate
+	if a.applied[id] {
+		kind = record.KindUpdate // here or, before a move, at another path
+	}
+	if prev.ContentHash != "" && stateID(prev) != id && !a.wanted[stateID(prev)] {
+		a.ops = append(a.ops, deleteOf(prev, in, "the file "+p+" now defines "+id.String(), FromRename))
+	}
+	a.ops = append(a.ops, Op{
+		Kind: kind, Entity: e.Kind, Identifier: e.Identifier, Parent: id.Parent, Service: service, Path: p,
+		Commit: in.Head, ConfigCommit: e.CatalogCommit, Blob: blob, YAML: in.Contents[blob],
+		Reason: "changed in " + p, Cause: FromApply,
+	})
+	if e.CatalogCommit != "" && in.ConfigRepo.Is(e.CatalogRepo) {
+		a.commits[e.CatalogCommit] = true
+	}
+	a.plan.Entities = append(a.plan.Entities, record.EntityState{Path: p, Kind: string(e.Kind), Identifier: e.Identifier,
+		Parent: id.Parent, Service: service, ContentHash: blob, LastRenderedCommit: e.CatalogCommit})
+	if e.Kind == render.KindPipeline {
+		a.plan.States = append(a.plan.States, pipelineApplied(in.Services[service], service, p, blob, e))
+	}
+}
+
+// remove plans the delete of the entity the removed file p defined,
+// unless another file defines it now.
+func (a *applier) remove(p string) {
+	prev := a.in.Diff.Applied[p]
+	a.plan.Gone = append(a.plan.Gone, p)
+	if a.wanted[stateID(prev)] {
+		return // another file defines it now: nothing to delete
+	}
+	a.ops = append(a.ops, deleteOf(prev, a.in, "removed from "+path.Dir(p), FromRemoval))
+	a.removedUnits[unitOf(render.Kind(prev.Kind), prev.Identifier, prev.Parent, prev.Service)] = true
+	if prev.LastRenderedCommit != "" {
+		a.commits[prev.LastRenderedCommit] = true
+	}
+	if st, ok := a.in.Services[prev.Service]; ok && prev.Kind == string(render.KindPipeline) && st.Pipeline == prev.Identifier {
+		st.ContentHash, st.HarnessState, st.LastError = "", record.HarnessPending, ""
+		a.plan.States = append(a.plan.States, st)
+	}
 }
 
 // deleteOf is the delete of the entity an applied file defined.
