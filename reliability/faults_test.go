@@ -54,7 +54,7 @@ func TestFaults(t *testing.T) {
 			applyCatalogChange(cat, changeRemove, rng)
 			w.mergeCatalog("remove-one", cat.YAML())
 		}},
-		{"edit the api template", func() { w.mergeTemplate("api-template", "api", 1) }},
+		{"edit the api template", func() { w.mergeTemplate("api-template", "api-pipeline", 1) }},
 		{"a config-only change", func() {
 			applyCatalogChange(cat, changeProfile, rng)
 			w.mergeCatalog("profile", cat.YAML())
