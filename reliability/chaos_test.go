@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 )
@@ -30,6 +31,11 @@ func TestChaosShort(t *testing.T) {
 	runChaos(t, chaosOptions{Changes: 10, Kills: 5, Services: 8, MaxOpen: 3})
 }
 
+// chaosSettings are the pipelines repo's settings in chaos runs: a low
+// mass-delete threshold, so that bot PRs get flagged and labelled along
+// the way. Settings changes add revisions to them (settingsAt).
+const chaosSettings = "mass_delete: {max_count: 2, max_percent: 10}\n"
+
 // chaos drives one chaos run. Everything it does goes through the
 // stand-ins as users and GitHub would: commits, PRs, merges, labels,
 // webhook deliveries (shuffled, duplicated, redelivered), and kills of the
@@ -37,12 +43,13 @@ func TestChaosShort(t *testing.T) {
 type chaos struct {
 	t    *testing.T
 	w    *world
+	seed uint64
 	rng  *rand.Rand
 	opts chaosOptions
 
-	catalog      *catalogModel  // the config repo's default branch
-	templateRevs map[string]int // the pipelines repo's templates, by archetype
-	nextRev      int
+	catalog         *catalogModel // the config repo's default branch
+	nextRev         int           // revision of the next template edit merged
+	nextSettingsRev int           // revision of the next settings change merged
 
 	open    []*changePR
 	created int
@@ -89,32 +96,47 @@ func runChaos(t *testing.T, opts chaosOptions) {
 	if testing.Short() {
 		t.Skip("starts and kills server processes")
 	}
+	c := newChaos(t, opts)
+	start := time.Now()
+
+	// Bootstrap: the first catalog becomes entities.
+	c.settle()
+	c.mergeBotPR()
+	c.run()
+	c.finish()
+	took := time.Since(start)
+	c.checkAlive()
+	c.w.Server.Stop()
+	c.report(took)
+}
+
+// newChaos starts a chaos run's world: a random first catalog, the
+// built-in templates in the pipelines repo, webhooks delivered by hand.
+func newChaos(t *testing.T, opts chaosOptions) *chaos {
 	seed := chaosSeed(t)
 	t.Logf("seed %d (RELIABILITY_SEED=%d repeats the test's own choices; the server's timing still varies)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	initial := newCatalog(rng, opts.Services)
 	w := newWorld(t, worldOptions{
 		Catalog: initial.YAML(), Templates: true, Delivery: githubtest.DeliverManually,
-		// A low mass-delete threshold, so that bot PRs get flagged and
-		// labelled along the way.
-		Settings: "mass_delete: {max_count: 2, max_percent: 10}\n",
+		Settings: settingsAt(chaosSettings, 0),
 	})
 	// A network's worth of latency, so that kills find operations in flight.
 	w.Harness.SetLatency(15 * time.Millisecond)
-	c := &chaos{
-		t: t, w: w, rng: rng, opts: opts, catalog: initial, templateRevs: map[string]int{},
+	return &chaos{
+		t: t, w: w, seed: seed, rng: rng, opts: opts, catalog: initial,
 		kinds: map[changeKind]int{}, methods: map[string]int{},
 	}
-	start := time.Now()
+}
 
-	// Bootstrap: the first catalog becomes pipelines.
-	c.settle()
-	c.mergeBotPR()
-
-	for c.merged < opts.Changes {
+// run merges opts.Changes random changes, delivering webhooks, merging
+// bot PRs and killing the server along the way, then kills until
+// opts.Kills.
+func (c *chaos) run() {
+	for c.merged < c.opts.Changes {
 		c.checkAlive()
-		switch x := rng.IntN(100); {
-		case c.created < opts.Changes && len(c.open) < opts.MaxOpen && (len(c.open) == 0 || x < 35):
+		switch x := c.rng.IntN(100); {
+		case c.created < c.opts.Changes && len(c.open) < c.opts.MaxOpen && (len(c.open) == 0 || x < 35):
 			c.openChange()
 		case len(c.open) > 0 && x < 65:
 			c.mergeChange()
@@ -131,21 +153,23 @@ func runChaos(t *testing.T, opts chaosOptions) {
 		case x < 88:
 			// People take their time: the app gets on with its work.
 			c.deliverSome()
-			time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+			time.Sleep(time.Duration(c.rng.IntN(1000)) * time.Millisecond)
 		default:
-			if c.mergeBotPR() && rng.IntN(2) == 0 {
+			if c.mergeBotPR() && c.rng.IntN(2) == 0 {
 				c.deliverSome()
 				c.kill() // while the apply runs
 			}
 		}
 	}
-	for c.kills < opts.Kills { // more kills than changes asked for
+	for c.kills < c.opts.Kills { // more kills than changes asked for
 		c.deliverSome()
 		c.kill()
 	}
+}
 
-	// The end: everything delivered, the last bot PR merged, Harness
-	// converged.
+// finish ends the run: everything delivered, held deletes labelled, the
+// last bot PR merged, Harness converged.
+func (c *chaos) finish() {
 	c.final = true
 	for round := 0; ; round++ {
 		c.settle()
@@ -161,17 +185,19 @@ func runChaos(t *testing.T, opts chaosOptions) {
 			break
 		}
 		if round > 20 {
-			t.Fatal("a bot PR is still open after 20 rounds of merging")
+			c.t.Fatal("a bot PR is still open after 20 rounds of merging")
 		}
 	}
 	c.settle()
-	if pr, ok := w.openBotPR(); ok {
-		t.Fatalf("bot PR #%d is open after the end", pr.Number)
+	if pr, ok := c.w.openBotPR(); ok {
+		c.t.Fatalf("bot PR #%d is open after the end", pr.Number)
 	}
-	took := time.Since(start)
-	c.checkAlive()
-	w.Server.Stop()
+}
 
+// report logs the run's figures and its RESULT line, and fails the test
+// on anything lost, done twice, failed or held.
+func (c *chaos) report(took time.Duration) {
+	t, w := c.t, c.w
 	conv := w.checkConvergence()
 	effects := auditEffects(w.Harness.Effects())
 	figs := w.storeFigures()
@@ -184,14 +210,16 @@ func runChaos(t *testing.T, opts chaosOptions) {
 		figs.Queue.Failed, figs.Queue.Held, figs.Retries)
 	t.Logf("bot PRs merged: %d %v, mass-delete labels: %d on flagged PRs, %d for held deletes; found with conflicts (for now) and left: %d",
 		c.botMerges, c.methods, c.botLabels, c.heldLabels, c.conflicted)
-	t.Logf("Harness: %d entities desired, %d effects, lost %d, extra %d, stale %d, duplicated effects %d, redundant updates %d",
-		conv.Desired, effects.Effects, len(conv.Lost), len(conv.Extra), len(conv.Stale), len(effects.Duplicates), len(effects.Redundant))
+	t.Logf("Harness: %d entities desired (%s)", conv.Desired, conv.kinds())
+	t.Logf("Harness: %d effects (%s); lost %d, extra %d, stale %d, duplicated effects %d, redundant updates %d",
+		effects.Effects, countsByKind(effects.ByKind), len(conv.Lost), len(conv.Extra), len(conv.Stale),
+		len(effects.Duplicates), len(effects.Redundant))
 	t.Logf("RESULT %s: seed=%d changes=%d kills=%d deliveries_processed=%d operations_done=%d lost=%d duplicated_effects=%d redundant_updates=%d entities=%d converged=%v took=%s",
-		t.Name(), seed, c.merged, c.kills, figs.Deliveries.Done, figs.Queue.Done, len(conv.Lost), len(effects.Duplicates),
+		t.Name(), c.seed, c.merged, c.kills, figs.Deliveries.Done, figs.Queue.Done, len(conv.Lost), len(effects.Duplicates),
 		len(effects.Redundant), conv.Desired, conv.ok(), took.Round(time.Second))
 
-	if c.kills < opts.Kills {
-		t.Errorf("%d kills, want at least %d", c.kills, opts.Kills)
+	if c.kills < c.opts.Kills {
+		t.Errorf("%d kills, want at least %d", c.kills, c.opts.Kills)
 	}
 	if !conv.ok() {
 		t.Errorf("Harness and the pipelines repo do not match the final catalog:\nlost %v\nextra %v\nstale %v\nrepo %v",
@@ -201,9 +229,7 @@ func runChaos(t *testing.T, opts chaosOptions) {
 		t.Errorf("effects done twice:\n%s", strings.Join(effects.Duplicates, "\n"))
 	}
 	if len(effects.Redundant) > 0 {
-		// The same data written again changes nothing in Harness; it is
-		// reported, not failed (a write in flight when its process was
-		// killed can land after the next process read the pipeline).
+		// Reported, not failed: see effectAudit.Redundant.
 		t.Logf("redundant updates:\n%s", strings.Join(effects.Redundant, "\n"))
 	}
 	if len(figs.FailedOperations) > 0 || figs.Queue.Held > 0 {
@@ -231,9 +257,10 @@ func (c *chaos) kindSummary() string {
 func (c *chaos) openChange() {
 	c.created++
 	pr := &changePR{id: c.created, kind: randomKind(c.rng), seed: c.rng.Uint64()}
-	if pr.kind == changeTemplate {
-		pr.repo, pr.branch = c.w.PipelinesRepo, fmt.Sprintf("template-change-%d", pr.id)
-	} else {
+	switch pr.kind {
+	case changeTemplate, changeSettings:
+		pr.repo, pr.branch = c.w.PipelinesRepo, fmt.Sprintf("%s-change-%d", pr.kind, pr.id)
+	default:
 		pr.repo, pr.branch = c.w.ConfigRepo, fmt.Sprintf("catalog-change-%d", pr.id)
 	}
 	path, content, desc := c.render(pr)
@@ -248,13 +275,20 @@ func (c *chaos) openChange() {
 // file to commit. The same PR applied to the same branch state gives the
 // same file.
 func (c *chaos) render(pr *changePR) (path, content, desc string) {
+	return c.changeFile(pr, c.catalog.clone(), c.nextRev+1, c.nextSettingsRev+1)
+}
+
+// changeFile applies pr's change: a catalog change to m, a template edit
+// at revision rev, a settings change at revision settingsRev.
+func (c *chaos) changeFile(pr *changePR, m *catalogModel, rev, settingsRev int) (path, content, desc string) {
 	rng := rand.New(rand.NewPCG(pr.seed, uint64(pr.id)))
-	if pr.kind == changeTemplate {
-		arch := pick(rng, modelArchetypes)
-		rev := c.nextRev + 1
-		return templatePath(arch), templateAt(arch, rev), fmt.Sprintf("%s template: revision %d", arch, rev)
+	switch pr.kind {
+	case changeTemplate:
+		name := pick(rng, modelTemplates)
+		return templatePath(name), templateAt(name, rev), fmt.Sprintf("%s template: revision %d", name, rev)
+	case changeSettings:
+		return catalog.SettingsPath, settingsAt(chaosSettings, settingsRev), fmt.Sprintf("settings: revision %d", settingsRev)
 	}
-	m := c.catalog.clone()
 	desc = applyCatalogChange(m, pr.kind, rng)
 	return catalogPath, m.YAML(), desc
 }
@@ -267,18 +301,16 @@ func (c *chaos) mergeChange() {
 	pr := c.open[i]
 	c.open = slices.Delete(c.open, i, i+1)
 
-	rng := rand.New(rand.NewPCG(pr.seed, uint64(pr.id)))
-	var path, content, desc string
-	if pr.kind == changeTemplate {
-		arch := pick(rng, modelArchetypes)
+	m := c.catalog.clone()
+	switch pr.kind {
+	case changeTemplate:
 		c.nextRev++
-		c.templateRevs[arch] = c.nextRev
-		path, content, desc = templatePath(arch), templateAt(arch, c.nextRev), fmt.Sprintf("%s template: revision %d", arch, c.nextRev)
-	} else {
-		m := c.catalog.clone()
-		desc = applyCatalogChange(m, pr.kind, rng)
+	case changeSettings:
+		c.nextSettingsRev++
+	}
+	path, content, desc := c.changeFile(pr, m, c.nextRev, c.nextSettingsRev)
+	if pr.kind != changeTemplate && pr.kind != changeSettings {
 		c.catalog = m
-		path, content = catalogPath, m.YAML()
 	}
 	if err := c.w.GitHub.SetBranch(pr.repo, pr.branch, c.w.GitHub.Head(pr.repo, mainBranch)); err != nil {
 		c.t.Fatal(err)

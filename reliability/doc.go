@@ -6,6 +6,11 @@
 // kill is a real SIGKILL and a restart starts from the SQLite file alone.
 // The stand-ins live in the test process.
 //
+// Every test checks every kind of entity the app manages (environments,
+// infrastructure definitions, Services, pipelines, triggers): Harness must
+// end up holding exactly what the final catalog, templates and settings
+// render, and replaying Harness's effects must find none done twice.
+//
 // A short chaos test runs with every `go test ./...`. The full suite sits
 // behind the build tag `reliability`:
 //

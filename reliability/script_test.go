@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 )
@@ -28,11 +29,20 @@ func (w *world) mergeCatalog(branch, catalog string) string {
 	return w.mergePR(w.ConfigRepo, n)
 }
 
-// mergeTemplate changes a template through a PR on the pipelines repo.
-func (w *world) mergeTemplate(branch, archetype string, rev int) string {
+// mergeTemplate changes the template name ("api-pipeline",
+// "job-service") to its revision rev through a PR on the pipelines repo.
+func (w *world) mergeTemplate(branch, name string, rev int) string {
 	w.tb.Helper()
-	w.GitHub.Commit(w.PipelinesRepo, branch, "Change a template", map[string]*string{templatePath(archetype): ptr(templateAt(archetype, rev))})
-	n := w.GitHub.OpenPR(w.PipelinesRepo, branch, mainBranch, "Change the "+archetype+" template", "")
+	w.GitHub.Commit(w.PipelinesRepo, branch, "Change a template", map[string]*string{templatePath(name): ptr(templateAt(name, rev))})
+	n := w.GitHub.OpenPR(w.PipelinesRepo, branch, mainBranch, "Change the "+name+" template", "")
+	return w.mergePR(w.PipelinesRepo, n)
+}
+
+// mergeSettings replaces the pipelines repo's settings file through a PR.
+func (w *world) mergeSettings(branch, settings string) string {
+	w.tb.Helper()
+	w.GitHub.Commit(w.PipelinesRepo, branch, "Change the settings", map[string]*string{catalog.SettingsPath: &settings})
+	n := w.GitHub.OpenPR(w.PipelinesRepo, branch, mainBranch, "Change the settings", "")
 	return w.mergePR(w.PipelinesRepo, n)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -185,23 +186,70 @@ func (w *world) latestCheck(repo, sha, name string) (githubtest.CheckRun, bool) 
 // convergence is how the final state compares with the rendering of the
 // final catalog and templates.
 type convergence struct {
-	Desired  int      // entities the final catalog and settings render
-	Lost     []string // desired entities missing in Harness
-	Extra    []string // entities in Harness the catalog does not render
-	Stale    []string // entities in Harness whose YAML differs as data
-	RepoDiff []string // differences between the pipelines repo and the rendering
+	Desired int // entities the final catalog and settings render
+	// DesiredByKind counts them by kind ("service", "pipeline", ...).
+	DesiredByKind map[string]int
+	Lost          []string // desired entities missing in Harness
+	Extra         []string // entities in Harness the catalog does not render
+	Stale         []string // entities in Harness whose YAML differs as data
+	RepoDiff      []string // differences between the pipelines repo and the rendering
 }
 
 func (c convergence) ok() bool {
 	return len(c.Lost)+len(c.Extra)+len(c.Stale)+len(c.RepoDiff) == 0
 }
 
-// checkConvergence renders the config repo's final catalog with the
-// pipelines repo's final templates and settings, as render.All does, and
-// compares the result with Harness and with the pipelines repo's default
-// branch. YAML is compared as data: the header comments naming source
-// commits do not count.
-func (w *world) checkConvergence() convergence {
+// kinds lists the desired entities by kind, in apply order.
+func (c convergence) kinds() string { return countsByKind(c.DesiredByKind) }
+
+// entityKinds are the kinds of entity the app manages, in apply order.
+var entityKinds = []harnesstest.Kind{harnesstest.KindEnvironment, harnesstest.KindInfrastructure,
+	harnesstest.KindService, harnesstest.KindPipeline, harnesstest.KindTrigger}
+
+// countsByKind writes counts keyed by entity kind, the rendered kinds in
+// apply order, then any other (a connector): "environment 3,
+// infrastructure 4, service 8, pipeline 8, trigger 8".
+func countsByKind(counts map[string]int) string {
+	var parts []string
+	for _, k := range entityKinds {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[string(k)]))
+	}
+	var others []string
+	for k, n := range counts {
+		if !slices.Contains(entityKinds, harnesstest.Kind(k)) {
+			others = append(others, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	sort.Strings(others)
+	return strings.Join(append(parts, others...), ", ")
+}
+
+// harnessEntities returns every entity Harness holds in org/project, of
+// every kind the app manages, by entityKey.
+func (w *world) harnessEntities(org, project string) map[string][]byte {
+	out := map[string][]byte{}
+	for _, kind := range entityKinds {
+		for k, y := range w.Harness.Entities(kind, org, project) {
+			parent, id, ok := strings.Cut(k, "/")
+			if !ok {
+				parent, id = "", k
+			}
+			out[entityKey(string(kind), parent, id)] = y
+		}
+	}
+	return out
+}
+
+// finalState is the final rendering and the trees it came from.
+type finalState struct {
+	Settings catalog.Settings
+	Tree     map[string]string // the pipelines repo's default branch
+	Desired  map[string][]byte // render.All of the final catalog, by path
+}
+
+// render renders the config repo's final catalog with the pipelines repo's
+// final templates and settings, as render.All does.
+func (w *world) render() finalState {
 	w.tb.Helper()
 	tree := w.GitHub.Tree(w.PipelinesRepo, mainBranch)
 	settings := catalog.DefaultSettings()
@@ -234,28 +282,28 @@ func (w *world) checkConvergence() convergence {
 	if len(diags) > 0 {
 		w.tb.Fatalf("the final catalog does not render:\n%v", diags)
 	}
+	return finalState{Settings: settings, Tree: tree, Desired: desired}
+}
 
-	var c convergence
+// checkConvergence compares the rendering of the final catalog, templates
+// and settings (see render) with Harness, entity by entity of every kind,
+// and with the pipelines repo's default branch. YAML is compared as data:
+// the header comments naming source commits do not count.
+func (w *world) checkConvergence() convergence {
+	w.tb.Helper()
+	fs := w.render()
+	c := convergence{DesiredByKind: map[string]int{}}
 	byKey := map[string][]byte{}
-	for p, b := range desired {
+	for p, b := range fs.Desired {
 		e, err := render.ReadEntity(b)
 		if err != nil {
 			w.tb.Fatalf("%s: %v", p, err)
 		}
 		byKey[entityKey(string(e.Kind), e.EnvironmentRef+e.PipelineRef, e.Identifier)] = b
+		c.DesiredByKind[string(e.Kind)]++
 	}
 	c.Desired = len(byKey)
-	inHarness := map[string][]byte{}
-	for _, kind := range []harnesstest.Kind{harnesstest.KindEnvironment, harnesstest.KindInfrastructure,
-		harnesstest.KindService, harnesstest.KindPipeline, harnesstest.KindTrigger} {
-		for k, y := range w.Harness.Entities(kind, settings.Org, settings.Project) {
-			parent, id, ok := strings.Cut(k, "/")
-			if !ok {
-				parent, id = "", k
-			}
-			inHarness[entityKey(string(kind), parent, id)] = y
-		}
-	}
+	inHarness := w.harnessEntities(fs.Settings.Org, fs.Settings.Project)
 	for key, want := range byKey {
 		got, ok := inHarness[key]
 		if !ok {
@@ -271,27 +319,35 @@ func (w *world) checkConvergence() convergence {
 			c.Extra = append(c.Extra, key)
 		}
 	}
-	for p, want := range desired {
-		got, ok := tree[p]
-		if !ok {
-			c.RepoDiff = append(c.RepoDiff, "missing "+p)
-			continue
-		}
-		if same, err := harness.SameYAML(want, []byte(got)); err != nil || !same {
-			c.RepoDiff = append(c.RepoDiff, "differs "+p)
-		}
-	}
-	for p := range tree {
-		if _, entity := render.KindOfPath(settings, p); entity {
-			if _, ok := desired[p]; !ok {
-				c.RepoDiff = append(c.RepoDiff, "extra "+p)
-			}
-		}
-	}
+	c.RepoDiff = repoDiff(fs)
 	for _, l := range [][]string{c.Lost, c.Extra, c.Stale, c.RepoDiff} {
 		sort.Strings(l)
 	}
 	return c
+}
+
+// repoDiff lists how the pipelines repo's entity files differ from the
+// rendering.
+func repoDiff(fs finalState) []string {
+	var out []string
+	for p, want := range fs.Desired {
+		got, ok := fs.Tree[p]
+		if !ok {
+			out = append(out, "missing "+p)
+			continue
+		}
+		if same, err := harness.SameYAML(want, []byte(got)); err != nil || !same {
+			out = append(out, "differs "+p)
+		}
+	}
+	for p := range fs.Tree {
+		if _, entity := render.KindOfPath(fs.Settings, p); entity {
+			if _, ok := fs.Desired[p]; !ok {
+				out = append(out, "extra "+p)
+			}
+		}
+	}
+	return out
 }
 
 // entityKey names an entity in convergence and effect reports: "pipeline
@@ -306,23 +362,35 @@ func entityKey(kind, parent, id string) string {
 // effectAudit is what replaying Harness's effect log finds.
 type effectAudit struct {
 	Effects int
-	// Duplicates are effects that would conflict on replay: a create of a
-	// pipeline that exists, a delete or update of one that does not.
+	// ByKind counts the effects by entity kind ("service", ...).
+	ByKind map[string]int
+	// Duplicates are effects that would conflict on replay: a create of an
+	// entity that exists, a delete or update of one that does not.
 	Duplicates []string
-	// Redundant are updates that wrote the data the pipeline already held.
+	// Redundant are updates that wrote the data the entity already held.
+	// They change nothing in Harness and are reported, not failed: a
+	// write in flight when its process was killed can land after the next
+	// process read the entity (which then writes it again), and after an
+	// ambiguous failure of an update (the write took effect, the answer
+	// was lost) the client writes again. Harness has no conditional
+	// update that would rule either out.
 	Redundant []string
 }
 
 // auditEffects replays every create, update and delete that took effect
-// in Harness, from an empty Harness.
+// in Harness, of every kind, from an empty Harness. Cascading deletes
+// (the triggers of a deleted pipeline, the infrastructure definitions of
+// a deleted environment) are replayed too, so that a later delete of the
+// same entity counts as a duplicate.
 func auditEffects(effects []harnesstest.Effect) effectAudit {
-	a := effectAudit{}
+	a := effectAudit{ByKind: map[string]int{}}
 	state := map[string][]byte{}
 	for i, e := range effects {
 		if e.Kind == "execute" {
 			continue
 		}
 		a.Effects++
+		a.ByKind[string(e.Entity)]++
 		key := e.Org + "/" + e.Project + " " + entityKey(string(e.Entity), e.Parent, e.ID)
 		cur, exists := state[key]
 		switch e.Kind {
@@ -379,10 +447,18 @@ func (w *world) storeFigures() storeFigures {
 			f.Retries += op.Attempts - 1
 		}
 		if op.State == store.OpFailed {
-			f.FailedOperations = append(f.FailedOperations, fmt.Sprintf("%s %s: %s", op.Kind, op.Identifier, op.LastError))
+			f.FailedOperations = append(f.FailedOperations, fmt.Sprintf("%s %s: %s", op.Kind, entityKey(orPipeline(op.Entity), op.Parent, op.Identifier), op.LastError))
 		}
 	}
 	return f
+}
+
+// orPipeline is an operation's entity kind: "" means a pipeline.
+func orPipeline(kind string) string {
+	if kind == "" {
+		return string(harnesstest.KindPipeline)
+	}
+	return kind
 }
 
 // ptr returns a pointer to s, for githubtest's Commit.
