@@ -117,7 +117,7 @@ func (ob *Operations) Enqueue(ctx context.Context, ops []Operation) ([]int64, er
 // enqueueStmts are the statements of one Enqueue, prepared once per batch:
 // parsing them would otherwise be half the cost of an enqueue.
 type enqueueStmts struct {
-	insert, existing, dep, supersede *sql.Stmt
+	insert, existing, dep, place, supersede *sql.Stmt
 }
 
 func prepareEnqueue(ctx context.Context, tx *sql.Tx) (*enqueueStmts, error) {
@@ -128,12 +128,15 @@ func prepareEnqueue(ctx context.Context, tx *sql.Tx) (*enqueueStmts, error) {
 	}{
 		{&st.insert, `INSERT INTO operations
 			(dedupe_key, entity_kind, pipeline, parent, after_entities, service, path, kind, commit_sha,
-			 config_commit, content_hash, yaml, reason, state, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			 config_commit, content_hash, yaml, reason, state, created_at, updated_at, place)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (dedupe_key) DO NOTHING
 			RETURNING id`},
 		{&st.existing, `SELECT id FROM operations WHERE dedupe_key = ?`},
 		{&st.dep, `INSERT INTO operation_deps (op_id, entity_kind, identifier) VALUES (?, ?, ?)`},
+		// The place of the operations the new one will supersede.
+		{&st.place, `SELECT min(coalesce(place, id)) FROM operations
+			WHERE entity_kind = ? AND pipeline = ? AND parent = ? AND state IN ('pending', 'held')`},
 		{&st.supersede, `UPDATE operations
 			SET state = 'superseded', superseded_by = ?1, updated_at = ?2, done_at = ?2
 			WHERE entity_kind = ?3 AND pipeline = ?4 AND parent = ?5 AND id < ?1 AND state IN ('pending', 'held')`},
@@ -148,7 +151,7 @@ func prepareEnqueue(ctx context.Context, tx *sql.Tx) (*enqueueStmts, error) {
 }
 
 func (st *enqueueStmts) close() {
-	for _, s := range []*sql.Stmt{st.insert, st.existing, st.dep, st.supersede} {
+	for _, s := range []*sql.Stmt{st.insert, st.existing, st.dep, st.place, st.supersede} {
 		if s != nil {
 			s.Close()
 		}
@@ -157,7 +160,9 @@ func (st *enqueueStmts) close() {
 
 // enqueue inserts o unless its key is in the store already, records what
 // it waits for, and supersedes the older waiting operations of its
-// entity. It returns o's id, or the id of the operation with its key.
+// entity, taking the place of the oldest of them in the queue (see
+// claimableSQL). It returns o's id, or the id of the operation with its
+// key.
 func (st *enqueueStmts) enqueue(ctx context.Context, o Operation, now time.Time) (int64, error) {
 	key := o.Key
 	if key == "" {
@@ -175,9 +180,13 @@ func (st *enqueueStmts) enqueue(ctx context.Context, o Operation, now time.Time)
 	if err != nil {
 		return 0, fmt.Errorf("operation %q: %w", key, err)
 	}
+	var place sql.NullInt64
+	if err := st.place.QueryRowContext(ctx, entity, o.Identifier, o.Parent).Scan(&place); err != nil {
+		return 0, fmt.Errorf("operation %q: %w", key, err)
+	}
 	var id int64
 	err = st.insert.QueryRowContext(ctx, key, entity, o.Identifier, o.Parent, string(after), o.Service, o.Path, o.Kind,
-		o.Commit, o.ConfigCommit, o.ContentHash, o.YAML, o.Reason, state, ms(now), ms(now)).Scan(&id)
+		o.Commit, o.ConfigCommit, o.ContentHash, o.YAML, o.Reason, state, ms(now), ms(now), place).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		if err := st.existing.QueryRowContext(ctx, key).Scan(&id); err != nil {
 			return 0, fmt.Errorf("operation %q: %w", key, err)
@@ -229,8 +238,9 @@ func validateOperation(o Operation) error {
 // first. Ready means pending with NotBefore reached, or running with an
 // expired lease (its worker died). An operation is only claimed when no
 // other operation of its entity is running under a live lease, none older
-// than it is still open (pending, running or held), and no older operation
-// of an entity it waits for (Operation.After) is still open: the
+// than it is still open (pending, running or held), and no operation of
+// an entity it waits for (Operation.After) placed before it in the queue
+// is still open (see claimableSQL): the
 // operations of one entity (its kind, identifier and parent: a trigger of
 // another pipeline is another entity) never run concurrently and run in the order
 // enqueued, and an entity is changed after those it depends on.
@@ -276,8 +286,14 @@ func (ops *Operations) Claim(ctx context.Context, worker string, max int, lease 
 
 // claimableSQL selects, in id order, the operations that ready matches
 // (a condition on o) and that nothing holds back: no operation of the same
-// entity runs under a live lease or is older and still open, and no older
-// operation of an entity it waits for is still open.
+// entity runs under a live lease or is older and still open, and no
+// operation of an entity it waits for is still open with an earlier place
+// in the queue. An operation's place is its id, or the place of the
+// operations it superseded (column place, NULL for its own id): a trigger
+// queued after its pipeline's create still waits for the update that
+// superseded that create, although the update was queued after it.
+// Places are distinct and totally ordered, so no two operations can wait
+// for each other.
 const claimableSQL = `SELECT o.id FROM operations o
 	WHERE o.state IN ('pending', 'running') AND %s
 	  AND NOT EXISTS (SELECT 1 FROM operations p
@@ -288,7 +304,8 @@ const claimableSQL = `SELECT o.id FROM operations o
 	                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
 	  AND NOT EXISTS (SELECT 1 FROM operation_deps d, operations p
 	                  WHERE d.op_id = o.id AND p.entity_kind = d.entity_kind AND p.pipeline = d.identifier
-	                    AND p.state IN ('pending', 'running', 'held') AND p.id < o.id)
+	                    AND p.state IN ('pending', 'running', 'held')
+	                    AND coalesce(p.place, p.id) < coalesce(o.place, o.id))
 	ORDER BY o.id LIMIT ?2`
 
 // claimable returns up to max ids of operations ready to claim (see

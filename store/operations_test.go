@@ -483,3 +483,37 @@ func TestEnqueueRefusesAMalformedDependency(t *testing.T) {
 		t.Error("a dependency that is not kind/identifier was enqueued")
 	}
 }
+
+// A trigger queued after its pipeline's create must still wait when a
+// newer change of the pipeline supersedes that create before it runs:
+// the newer operation takes the create's place in the queue. Run first,
+// the trigger would be saved before its pipeline exists, and Harness
+// keeps such a trigger disabled.
+func TestAnOperationWaitsForTheChangeThatSupersededWhatItWaitedFor(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t, newClock())
+	first := enqueue(t, db,
+		entityOp("pipeline", "pay", "c1"),
+		entityOp("trigger", "pay_new_image", "c1", "pipeline/pay"),
+	)
+	// The next commit changes the pipeline only: the trigger's operation
+	// stays, the pipeline's create is superseded, twice.
+	second := enqueue(t, db, entityOp("pipeline", "pay", "c2"))
+	third := enqueue(t, db, entityOp("pipeline", "pay", "c3"))
+	if got := getOp(t, db, first[0]).State; got != store.OpSuperseded {
+		t.Fatalf("the first pipeline operation is %s, want superseded", got)
+	}
+	if got := getOp(t, db, second[0]).State; got != store.OpSuperseded {
+		t.Fatalf("the second pipeline operation is %s, want superseded", got)
+	}
+	claimed := claimOps(t, db, "w", 10)
+	if diff := cmp.Diff([]int64{third[0]}, opIDs(claimed)); diff != "" {
+		t.Fatalf("claimed (-want +got):\n%s", diff)
+	}
+	if err := db.Operations.Complete(ctx, claimed[0], "created"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{first[1]}, opIDs(claimOps(t, db, "w", 10))); diff != "" {
+		t.Fatalf("claimed after the pipeline (-want +got):\n%s", diff)
+	}
+}
