@@ -17,10 +17,12 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/githubtest"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness/harnesstest"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/sandbox"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/store"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/templates"
+	"gopkg.in/yaml.v3"
 )
 
 const (
@@ -203,11 +205,11 @@ func (c convergence) ok() bool {
 func (c convergence) kinds() string { return countsByKind(c.DesiredByKind) }
 
 // entityKinds are the kinds of entity the app manages, in apply order.
-var entityKinds = []harnesstest.Kind{harnesstest.KindEnvironment, harnesstest.KindInfrastructure,
+var entityKinds = []harnesstest.Kind{harnesstest.KindConnector, harnesstest.KindEnvironment, harnesstest.KindInfrastructure,
 	harnesstest.KindService, harnesstest.KindPipeline, harnesstest.KindTrigger}
 
 // countsByKind writes counts keyed by entity kind, the rendered kinds in
-// apply order, then any other (a connector): "environment 3,
+// apply order, then any other: "connector 1, environment 3,
 // infrastructure 4, service 8, pipeline 8, trigger 8".
 func countsByKind(counts map[string]int) string {
 	var parts []string
@@ -225,11 +227,16 @@ func countsByKind(counts map[string]int) string {
 }
 
 // harnessEntities returns every entity Harness holds in org/project, of
-// every kind the app manages, by entityKey.
+// every kind the app manages, by entityKey. Of the connectors, only those
+// tagged as the app's count: the registry and cluster connectors the
+// sandbox seeds are the platform team's.
 func (w *world) harnessEntities(org, project string) map[string][]byte {
 	out := map[string][]byte{}
 	for _, kind := range entityKinds {
 		for k, y := range w.Harness.Entities(kind, org, project) {
+			if kind == harnesstest.KindConnector && !taggedManaged(y) {
+				continue
+			}
 			parent, id, ok := strings.Cut(k, "/")
 			if !ok {
 				parent, id = "", k
@@ -238,6 +245,17 @@ func (w *world) harnessEntities(org, project string) map[string][]byte {
 		}
 	}
 	return out
+}
+
+// taggedManaged reports whether a connector's YAML carries the tag the
+// app puts on what it manages.
+func taggedManaged(src []byte) bool {
+	var doc struct {
+		Connector struct {
+			Tags map[string]string `yaml:"tags"`
+		} `yaml:"connector"`
+	}
+	return yaml.Unmarshal(src, &doc) == nil && doc.Connector.Tags["managed_by"] == "pipeline-orchestrator"
 }
 
 // finalState is the final rendering and the trees it came from.
@@ -302,6 +320,10 @@ func (w *world) checkConvergence() convergence {
 		byKey[entityKey(string(e.Kind), e.EnvironmentRef+e.PipelineRef, e.Identifier)] = b
 		c.DesiredByKind[string(e.Kind)]++
 	}
+	if key, doc, ok := w.desiredConnector(fs.Settings); ok {
+		byKey[key] = doc
+		c.DesiredByKind[string(harnesstest.KindConnector)]++
+	}
 	c.Desired = len(byKey)
 	inHarness := w.harnessEntities(fs.Settings.Org, fs.Settings.Project)
 	for key, want := range byKey {
@@ -324,6 +346,24 @@ func (w *world) checkConvergence() convergence {
 		sort.Strings(l)
 	}
 	return c
+}
+
+// desiredConnector is the cross-org GitHub connector the app must keep in
+// Harness for settings s: authenticated as the sandbox's App through its
+// installation on the config repository's owner. ok is false when the
+// settings name a connector of another scope, which the app leaves alone.
+func (w *world) desiredConnector(s catalog.Settings) (key string, doc []byte, ok bool) {
+	w.tb.Helper()
+	if planner.ManagedConnector(s) == "" {
+		return "", nil, false
+	}
+	owner, _ := app.SplitRepo(w.ConfigRepo)
+	doc, err := render.GitHubConnector(s, render.ConnectorApp{WebURL: w.Config.GitHub.WebURL, Owner: owner,
+		AppID: sandbox.AppID, InstallationID: w.GitHub.AddInstallation(owner)}) // the sandbox's: returns its id
+	if err != nil {
+		w.tb.Fatal(err)
+	}
+	return entityKey(string(harnesstest.KindConnector), "", s.Manifests.Connector), doc, true
 }
 
 // repoDiff lists how the pipelines repo's entity files differ from the
