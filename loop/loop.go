@@ -74,15 +74,19 @@ type Loop struct {
 	Deps
 	repos   snapshot.Repos
 	schemas schemaSource // Harness's schemas for renderings (schema.go)
+	// connector manages the connector Deps.Connector describes
+	// (connector.go).
+	connector *connectorKeeper
 
-	mu               sync.Mutex
-	lastError        string
-	connectorProblem *ConnectorProblem
+	mu        sync.Mutex
+	lastError string
 }
 
 // New returns a Loop.
 func New(d Deps) *Loop {
-	return &Loop{Deps: d, repos: d.Reader.Repos()}
+	repos := d.Reader.Repos()
+	return &Loop{Deps: d, repos: repos,
+		connector: &connectorKeeper{src: d.Connector, owner: repos.Config.Owner, state: d.Store.State}}
 }
 
 // SetLastError records the last error of a run for the status page; nil
