@@ -77,6 +77,7 @@ type Loop struct {
 	// connector manages the connector Deps.Connector describes
 	// (connector.go).
 	connector *connectorKeeper
+	preview   *previewer // plans the PRs Preview reports on (preview.go)
 
 	mu        sync.Mutex
 	lastError string
@@ -84,9 +85,10 @@ type Loop struct {
 
 // New returns a Loop.
 func New(d Deps) *Loop {
-	repos := d.Reader.Repos()
-	return &Loop{Deps: d, repos: repos,
-		connector: &connectorKeeper{src: d.Connector, owner: repos.Config.Owner, state: d.Store.State}}
+	l := &Loop{Deps: d, repos: d.Reader.Repos()}
+	l.connector = &connectorKeeper{src: d.Connector, owner: l.repos.Config.Owner, state: d.Store.State}
+	l.preview = &previewer{github: d.GitHub, reader: d.Reader, repos: l.repos, links: d.Links, schemas: l.renderSchemas}
+	return l
 }
 
 // SetLastError records the last error of a run for the status page; nil
@@ -108,10 +110,10 @@ func (l *Loop) LastError() string {
 	return l.lastError
 }
 
-// source names the inputs of a rendering in pipeline headers.
-func (l *Loop) source(catalogCommit, templatesCommit string) render.Source {
+// sourceOf names the inputs of a rendering in pipeline headers.
+func sourceOf(repos snapshot.Repos, catalogCommit, templatesCommit string) render.Source {
 	return render.Source{
-		CatalogRepo: l.repos.Config.String(), CatalogPath: l.repos.CatalogPath,
+		CatalogRepo: repos.Config.String(), CatalogPath: repos.CatalogPath,
 		CatalogCommit: catalogCommit, TemplatesCommit: templatesCommit,
 	}
 }
