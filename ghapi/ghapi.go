@@ -12,7 +12,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-github/v62/github"
@@ -36,42 +35,26 @@ const maxAnnotationsPerRequest = 50
 
 // Client talks to GitHub for any repository the App is installed on.
 type Client struct {
-	cc  githubapp.ClientCreator
-	ttl time.Duration
-	now func() time.Time
-
-	mu       sync.Mutex
-	insts    map[string]cachedInstallation // "owner/name" → installation
-	botLogin string                        // cached by BotLogin
-}
-
-type cachedInstallation struct {
-	id      int64
-	expires time.Time
+	now  func() time.Time
+	inst *installations // finds and authenticates installations (installations.go)
 }
 
 // New returns a Client. Installation ids are looked up per repository and
 // cached for ttl (GET /repos/{owner}/{repo}/installation also proves the
 // repository is in the installation's selection).
 func New(cc githubapp.ClientCreator, ttl time.Duration) *Client {
-	return &Client{cc: cc, ttl: ttl, now: time.Now, insts: map[string]cachedInstallation{}}
+	c := &Client{now: time.Now}
+	c.inst = &installations{cc: cc, ttl: ttl, now: c.now, classify: c.classify, ids: map[string]cachedInstallation{}}
+	return c
 }
 
 // Forget drops the cached installation of every repository of owner, after
 // an installation event.
-func (c *Client) Forget(owner string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := range c.insts {
-		if strings.EqualFold(strings.SplitN(k, "/", 2)[0], owner) {
-			delete(c.insts, k)
-		}
-	}
-}
+func (c *Client) Forget(owner string) { c.inst.forget(owner) }
 
 // DefaultBranch implements gh.RepoReader.
 func (c *Client) DefaultBranch(ctx context.Context, repo gh.Repo) (string, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return "", err
 	}
@@ -84,7 +67,7 @@ func (c *Client) DefaultBranch(ctx context.Context, repo gh.Repo) (string, error
 
 // Branch implements gh.RepoReader.
 func (c *Client) Branch(ctx context.Context, repo gh.Repo, branch string) (gh.Commit, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return gh.Commit{}, err
 	}
@@ -97,7 +80,7 @@ func (c *Client) Branch(ctx context.Context, repo gh.Repo, branch string) (gh.Co
 
 // Resolve implements gh.RepoReader.
 func (c *Client) Resolve(ctx context.Context, repo gh.Repo, sha string) (gh.Commit, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return gh.Commit{}, err
 	}
@@ -114,7 +97,7 @@ func (c *Client) resolve(ctx context.Context, client *github.Client, repo gh.Rep
 
 // Tree implements gh.RepoReader with one recursive tree request.
 func (c *Client) Tree(ctx context.Context, repo gh.Repo, treeSHA, dir string) (map[string]string, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +126,7 @@ func (c *Client) Tree(ctx context.Context, repo gh.Repo, treeSHA, dir string) (m
 
 // Blobs implements gh.RepoReader.
 func (c *Client) Blobs(ctx context.Context, repo gh.Repo, shas []string) (map[string][]byte, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +146,7 @@ func (c *Client) Blobs(ctx context.Context, repo gh.Repo, shas []string) (map[st
 
 // File implements gh.RepoReader.
 func (c *Client) File(ctx context.Context, repo gh.Repo, ref, filePath string) ([]byte, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +175,7 @@ func (c *Client) File(ctx context.Context, repo gh.Repo, ref, filePath string) (
 // CommitFiles implements gh.BranchWriter with two calls: one tree (inline
 // contents and deletions over the parent's tree) and one commit.
 func (c *Client) CommitFiles(ctx context.Context, repo gh.Repo, parent gh.Commit, message string, files map[string][]byte) (gh.Commit, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return gh.Commit{}, err
 	}
@@ -229,7 +212,7 @@ func (c *Client) CommitFiles(ctx context.Context, repo gh.Repo, parent gh.Commit
 // SetBranch implements gh.BranchWriter: force-update, or create when the
 // branch does not exist (and update again if it appeared meanwhile).
 func (c *Client) SetBranch(ctx context.Context, repo gh.Repo, branch, sha string) error {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return err
 	}
@@ -281,7 +264,7 @@ func toPR(p *github.PullRequest) gh.PullRequest {
 // Compare implements gh.Comparer. One commit per page is enough: the port
 // reads the counts and the merge base, not the list.
 func (c *Client) Compare(ctx context.Context, repo gh.Repo, base, head string) (gh.Comparison, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return gh.Comparison{}, err
 	}
@@ -323,7 +306,7 @@ func (c *Client) LastPR(ctx context.Context, repo gh.Repo, head string) (gh.Pull
 }
 
 func (c *Client) listPRs(ctx context.Context, repo gh.Repo, head, base, state string) ([]gh.PullRequest, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +326,7 @@ func (c *Client) listPRs(ctx context.Context, repo gh.Repo, head, base, state st
 
 // GetPR implements gh.PullRequests.
 func (c *Client) GetPR(ctx context.Context, repo gh.Repo, number int) (gh.PullRequest, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return gh.PullRequest{}, err
 	}
@@ -356,7 +339,7 @@ func (c *Client) GetPR(ctx context.Context, repo gh.Repo, number int) (gh.PullRe
 
 // CreatePR implements gh.PullRequests.
 func (c *Client) CreatePR(ctx context.Context, repo gh.Repo, head, base, title, body string) (gh.PullRequest, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return gh.PullRequest{}, err
 	}
@@ -372,7 +355,7 @@ func (c *Client) CreatePR(ctx context.Context, repo gh.Repo, head, base, title, 
 
 // EditPR implements gh.PullRequests.
 func (c *Client) EditPR(ctx context.Context, repo gh.Repo, number int, title, body, state string) error {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return err
 	}
@@ -394,7 +377,7 @@ func (c *Client) EditPR(ctx context.Context, repo gh.Repo, number int, title, bo
 
 // AddLabels implements gh.PullRequests.
 func (c *Client) AddLabels(ctx context.Context, repo gh.Repo, number int, labels ...string) error {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return err
 	}
@@ -406,7 +389,7 @@ func (c *Client) AddLabels(ctx context.Context, repo gh.Repo, number int, labels
 
 // Comment implements gh.PullRequests.
 func (c *Client) Comment(ctx context.Context, repo gh.Repo, number int, body string) error {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return err
 	}
@@ -419,7 +402,7 @@ func (c *Client) Comment(ctx context.Context, repo gh.Repo, number int, body str
 // CreateCheckRun implements gh.Checks. Annotations beyond the first 50 are
 // sent by follow-up updates, which GitHub appends.
 func (c *Client) CreateCheckRun(ctx context.Context, repo gh.Repo, run gh.CheckRun) (int64, error) {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return 0, err
 	}
@@ -445,7 +428,7 @@ func (c *Client) CreateCheckRun(ctx context.Context, repo gh.Repo, run gh.CheckR
 
 // UpdateCheckRun implements gh.Checks.
 func (c *Client) UpdateCheckRun(ctx context.Context, repo gh.Repo, id int64, run gh.CheckRun) error {
-	client, err := c.installationClient(ctx, repo)
+	client, err := c.inst.client(ctx, repo)
 	if err != nil {
 		return err
 	}
@@ -539,7 +522,7 @@ func short(sha string) string {
 // given time, newest first, at most max of them. It uses the App's JWT
 // (GET /app/hook/deliveries).
 func (c *Client) RecentDeliveries(ctx context.Context, since time.Time, max int) ([]gh.WebhookAttempt, error) {
-	appClient, err := c.appClient()
+	appClient, err := c.inst.app()
 	if err != nil {
 		return nil, err
 	}
@@ -573,7 +556,7 @@ func (c *Client) RecentDeliveries(ctx context.Context, since time.Time, max int)
 // answers 202 Accepted, which go-github v62 reports as an
 // *github.AcceptedError (CheckResponse in github.go): that is success.
 func (c *Client) Redeliver(ctx context.Context, id int64) error {
-	appClient, err := c.appClient()
+	appClient, err := c.inst.app()
 	if err != nil {
 		return err
 	}

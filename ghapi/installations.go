@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/go-github/v62/github"
+	"github.com/palantir/go-githubapp/githubapp"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 )
@@ -26,57 +29,88 @@ func fresh(gc *github.Client) *github.Client {
 	return f
 }
 
-// appClient returns a go-github client authenticated as the App (JWT).
-func (c *Client) appClient() (*github.Client, error) {
-	app, err := c.cc.NewAppClient()
+// installations finds the App's installations and authenticates as the
+// App (JWT) or as one of its installations. It caches the installation
+// covering each repository for ttl, and the bot's login for good; it is
+// safe for concurrent use.
+type installations struct {
+	cc       githubapp.ClientCreator
+	ttl      time.Duration
+	now      func() time.Time
+	classify func(error) error // Client.classify
+
+	mu    sync.Mutex
+	ids   map[string]cachedInstallation // "owner/name" → installation
+	login string                        // cached by botLogin
+}
+
+type cachedInstallation struct {
+	id      int64
+	expires time.Time
+}
+
+// forget drops the cached installation of every repository of owner.
+func (in *installations) forget(owner string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for k := range in.ids {
+		if strings.EqualFold(strings.SplitN(k, "/", 2)[0], owner) {
+			delete(in.ids, k)
+		}
+	}
+}
+
+// app returns a go-github client authenticated as the App (JWT).
+func (in *installations) app() (*github.Client, error) {
+	app, err := in.cc.NewAppClient()
 	if err != nil {
 		return nil, fmt.Errorf("creating app client: %w", err)
 	}
 	return fresh(app), nil
 }
 
-// installationClient returns a go-github client authenticated with the
+// client returns a go-github client authenticated with the
 // installation token of the installation covering repo. When there is
 // none, the error is a *gh.UnreachableError saying why.
-func (c *Client) installationClient(ctx context.Context, repo gh.Repo) (*github.Client, error) {
-	id, err := c.installationID(ctx, repo)
+func (in *installations) client(ctx context.Context, repo gh.Repo) (*github.Client, error) {
+	id, err := in.id(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	return c.clientFor(repo, id)
+	return in.clientFor(repo, id)
 }
 
-func (c *Client) clientFor(repo gh.Repo, installationID int64) (*github.Client, error) {
-	client, err := c.cc.NewInstallationClient(installationID)
+func (in *installations) clientFor(repo gh.Repo, installationID int64) (*github.Client, error) {
+	client, err := in.cc.NewInstallationClient(installationID)
 	if err != nil {
 		return nil, fmt.Errorf("creating installation client for %s: %w", repo, err)
 	}
 	return fresh(client), nil
 }
 
-// installationID finds, and caches, the installation covering repo.
-func (c *Client) installationID(ctx context.Context, repo gh.Repo) (int64, error) {
+// id finds, and caches, the installation covering repo.
+func (in *installations) id(ctx context.Context, repo gh.Repo) (int64, error) {
 	key := strings.ToLower(repo.String())
-	c.mu.Lock()
-	ci, ok := c.insts[key]
-	c.mu.Unlock()
-	if ok && !c.now().After(ci.expires) {
+	in.mu.Lock()
+	ci, ok := in.ids[key]
+	in.mu.Unlock()
+	if ok && !in.now().After(ci.expires) {
 		return ci.id, nil
 	}
-	app, err := c.appClient()
+	app, err := in.app()
 	if err != nil {
 		return 0, err
 	}
 	inst, _, err := app.Apps.FindRepositoryInstallation(ctx, repo.Owner, repo.Name)
 	if isNotFound(err) {
-		return 0, c.unreachable(ctx, app, repo)
+		return 0, in.unreachable(ctx, app, repo)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("finding the App's installation for %s: %w", repo, c.classify(err))
+		return 0, fmt.Errorf("finding the App's installation for %s: %w", repo, in.classify(err))
 	}
-	c.mu.Lock()
-	c.insts[key] = cachedInstallation{id: inst.GetID(), expires: c.now().Add(c.ttl)}
-	c.mu.Unlock()
+	in.mu.Lock()
+	in.ids[key] = cachedInstallation{id: inst.GetID(), expires: in.now().Add(in.ttl)}
+	in.mu.Unlock()
 	return inst.GetID(), nil
 }
 
@@ -89,8 +123,8 @@ func isNotFound(err error) bool {
 // has two causes: the App is not installed on the owner, or it is, with
 // selected repositories that do not include this one (observed in
 // fabro-sh/fabro#797). The owner's installation tells them apart.
-func (c *Client) unreachable(ctx context.Context, app *github.Client, repo gh.Repo) error {
-	inst, err := c.ownerInstallation(ctx, app, repo.Owner)
+func (in *installations) unreachable(ctx context.Context, app *github.Client, repo gh.Repo) error {
+	inst, err := in.owner(ctx, app, repo.Owner)
 	if err != nil {
 		return fmt.Errorf("finding the App's installation for %s: %w", repo, err)
 	}
@@ -104,9 +138,9 @@ func (c *Client) unreachable(ctx context.Context, app *github.Client, repo gh.Re
 	return &gh.UnreachableError{Repo: repo, Reason: gh.NotSelected, InstallationID: inst.GetID(), FixURL: inst.GetHTMLURL()}
 }
 
-// ownerInstallation finds the App's installation on an organization or a
+// owner finds the App's installation on an organization or a
 // user, as go-githubapp's GetByOwner does; nil when there is none.
-func (c *Client) ownerInstallation(ctx context.Context, app *github.Client, owner string) (*github.Installation, error) {
+func (in *installations) owner(ctx context.Context, app *github.Client, owner string) (*github.Installation, error) {
 	inst, _, err := app.Apps.FindOrganizationInstallation(ctx, owner)
 	if isNotFound(err) {
 		inst, _, err = app.Apps.FindUserInstallation(ctx, owner)
@@ -115,39 +149,26 @@ func (c *Client) ownerInstallation(ctx context.Context, app *github.Client, owne
 		return nil, nil
 	}
 	if err != nil {
-		return nil, c.classify(err)
+		return nil, in.classify(err)
 	}
 	return inst, nil
 }
 
-// Reachable implements gh.Installations.
-func (c *Client) Reachable(ctx context.Context, repo gh.Repo) error {
-	_, err := c.installationID(ctx, repo)
-	return err
-}
-
-// RepoInstallation implements gh.InstallationFinder. The answer is
-// cached as the installation clients' are (see New); an unreachable
-// repository is asked about again every time.
-func (c *Client) RepoInstallation(ctx context.Context, repo gh.Repo) (int64, error) {
-	return c.installationID(ctx, repo)
-}
-
-// InstallationRepos implements gh.Installations with the installation's
-// token (GET /installation/repositories).
-func (c *Client) InstallationRepos(ctx context.Context, owner string) ([]gh.Repo, error) {
-	app, err := c.appClient()
+// repos lists the repositories of the App's installation on owner with
+// the installation's token (GET /installation/repositories).
+func (in *installations) repos(ctx context.Context, owner string) ([]gh.Repo, error) {
+	app, err := in.app()
 	if err != nil {
 		return nil, err
 	}
-	inst, err := c.ownerInstallation(ctx, app, owner)
+	inst, err := in.owner(ctx, app, owner)
 	if err != nil {
 		return nil, fmt.Errorf("finding the App's installation on %s: %w", owner, err)
 	}
 	if inst == nil {
-		return nil, c.unreachable(ctx, app, gh.Repo{Owner: owner})
+		return nil, in.unreachable(ctx, app, gh.Repo{Owner: owner})
 	}
-	client, err := c.clientFor(gh.Repo{Owner: owner}, inst.GetID())
+	client, err := in.clientFor(gh.Repo{Owner: owner}, inst.GetID())
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +177,7 @@ func (c *Client) InstallationRepos(ctx context.Context, owner string) ([]gh.Repo
 	for {
 		page, resp, err := client.Apps.ListRepos(ctx, opts)
 		if err != nil {
-			return nil, fmt.Errorf("listing the repositories of the App's installation on %s: %w", owner, c.classify(err))
+			return nil, fmt.Errorf("listing the repositories of the App's installation on %s: %w", owner, in.classify(err))
 		}
 		for _, r := range page.Repositories {
 			out = append(out, gh.ParseRepo(r.GetFullName()))
@@ -168,26 +189,50 @@ func (c *Client) InstallationRepos(ctx context.Context, owner string) ([]gh.Repo
 	}
 }
 
-// BotLogin implements gh.AppIdentity from the App's slug (GET /app), the
-// only way: an installation token cannot call GET /user.
-func (c *Client) BotLogin(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	login := c.botLogin
-	c.mu.Unlock()
+// botLogin is the login of the App's bot user, from the App's slug
+// (GET /app), the only way: an installation token cannot call GET /user.
+func (in *installations) botLogin(ctx context.Context) (string, error) {
+	in.mu.Lock()
+	login := in.login
+	in.mu.Unlock()
 	if login != "" {
 		return login, nil
 	}
-	app, err := c.appClient()
+	app, err := in.app()
 	if err != nil {
 		return "", err
 	}
 	a, _, err := app.Apps.Get(ctx, "")
 	if err != nil {
-		return "", fmt.Errorf("reading the App: %w", c.classify(err))
+		return "", fmt.Errorf("reading the App: %w", in.classify(err))
 	}
 	login = gh.BotLogin(a.GetSlug())
-	c.mu.Lock()
-	c.botLogin = login
-	c.mu.Unlock()
+	in.mu.Lock()
+	in.login = login
+	in.mu.Unlock()
 	return login, nil
+}
+
+// Reachable implements gh.Installations.
+func (c *Client) Reachable(ctx context.Context, repo gh.Repo) error {
+	_, err := c.inst.id(ctx, repo)
+	return err
+}
+
+// RepoInstallation implements gh.InstallationFinder. The answer is
+// cached as the installation clients' are (see New); an unreachable
+// repository is asked about again every time.
+func (c *Client) RepoInstallation(ctx context.Context, repo gh.Repo) (int64, error) {
+	return c.inst.id(ctx, repo)
+}
+
+// InstallationRepos implements gh.Installations with the installation's
+// token (GET /installation/repositories).
+func (c *Client) InstallationRepos(ctx context.Context, owner string) ([]gh.Repo, error) {
+	return c.inst.repos(ctx, owner)
+}
+
+// BotLogin implements gh.AppIdentity from the App's slug (GET /app).
+func (c *Client) BotLogin(ctx context.Context) (string, error) {
+	return c.inst.botLogin(ctx)
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/checkrun"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
@@ -73,7 +72,7 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 	}
 	in := planner.ApplyInput{Diff: diff, Head: head, Files: files, Contents: contents,
 		Services: services, Settings: pipes.Settings, ConfigRepo: l.repos.Config}
-	if in.Connector, in.ConnectorApplied, err = l.connectorInput(ctx, pipes.Settings); err != nil {
+	if in.Connector, in.ConnectorApplied, err = l.connector.input(ctx, pipes.Settings); err != nil {
 		return work.Outcome{}, 0, err
 	}
 	plan := planner.Apply(in)
@@ -102,7 +101,7 @@ func (l *Loop) applyAt(ctx context.Context, pipes snapshot.Pipelines, triggers [
 		for _, c := range plan.ConfigCommits {
 			targets = append(targets, checkrun.Target{Repo: l.repos.Config, SHA: c})
 		}
-		if err := l.Checks.OpenHarness(ctx, head, targets, len(plan.Ops), plan.Unreadable, l.connectorNote()); err != nil {
+		if err := l.Checks.OpenHarness(ctx, head, targets, len(plan.Ops), plan.Unreadable, l.connector.note()); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("opening harness check runs")
 		}
 	}
@@ -146,17 +145,6 @@ func (l *Loop) record(ctx context.Context, head string, plan planner.ApplyPlan) 
 		return l.Store.Entities.Record(ctx, plan.Entities, plan.Gone)
 	}
 	return nil
-}
-
-// connectorInput is the connector apply wants Harness to hold (nil when
-// unknown) and the one apply last enqueued.
-func (l *Loop) connectorInput(ctx context.Context, s catalog.Settings) (*planner.DesiredConnector, record.ConnectorState, error) {
-	d, err := l.desiredConnector(ctx, s)
-	if err != nil {
-		return nil, record.ConnectorState{}, err
-	}
-	applied, err := l.Store.State.Connector(ctx)
-	return d, applied, err
 }
 
 // serviceStates returns the services' pipeline states, by service.

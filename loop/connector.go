@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/harness"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/record"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 )
 
@@ -40,20 +42,43 @@ type ConnectorProblem struct {
 
 // ConnectorProblem returns why the loop could not build the connector at
 // its last try; false when it could, or never tried.
-func (l *Loop) ConnectorProblem() (ConnectorProblem, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.connectorProblem == nil {
-		return ConnectorProblem{}, false
-	}
-	return *l.connectorProblem, true
+func (l *Loop) ConnectorProblem() (ConnectorProblem, bool) { return l.connector.Problem() }
+
+// connectorStore is where apply records the connector it last enqueued;
+// *store.State is one.
+type connectorStore interface {
+	Connector(ctx context.Context) (record.ConnectorState, error)
 }
 
-func (l *Loop) setConnectorProblem(ctx context.Context, p *ConnectorProblem) {
-	l.mu.Lock()
-	was := l.connectorProblem
-	l.connectorProblem = p
-	l.mu.Unlock()
+// connectorKeeper manages the app's cross-org GitHub connector for the
+// loop: it finds the App's installation on the manifests' repository,
+// builds the connector Harness must hold, and remembers why it could not.
+// It is safe for concurrent use.
+type connectorKeeper struct {
+	src   *ConnectorSource // nil: the loop manages no connector
+	owner string           // the config repository's owner
+	state connectorStore
+
+	mu      sync.Mutex
+	problem *ConnectorProblem
+}
+
+// Problem returns why the keeper could not build the connector at its
+// last try; false when it could, or never tried.
+func (k *connectorKeeper) Problem() (ConnectorProblem, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.problem == nil {
+		return ConnectorProblem{}, false
+	}
+	return *k.problem, true
+}
+
+func (k *connectorKeeper) setProblem(ctx context.Context, p *ConnectorProblem) {
+	k.mu.Lock()
+	was := k.problem
+	k.problem = p
+	k.mu.Unlock()
 	switch {
 	case p != nil && (was == nil || *was != *p):
 		zerolog.Ctx(ctx).Error().Str("github_repo", p.Repo.String()).Str("fix", p.Fix).Msg(p.Problem)
@@ -62,25 +87,25 @@ func (l *Loop) setConnectorProblem(ctx context.Context, p *ConnectorProblem) {
 	}
 }
 
-// desiredConnector discovers the App's installation on the repository the
+// desired discovers the App's installation on the repository the
 // settings' manifests are in and builds the connector Harness must hold.
 // It returns nil when the loop manages no connector (no ConnectorSource,
 // or the settings name a connector of another scope), and nil with a
 // ConnectorProblem recorded when the App is not installed there: the rest
 // of the run goes on without the connector. An error is GitHub failing to
 // answer.
-func (l *Loop) desiredConnector(ctx context.Context, s catalog.Settings) (*planner.DesiredConnector, error) {
-	src := l.Connector
+func (k *connectorKeeper) desired(ctx context.Context, s catalog.Settings) (*planner.DesiredConnector, error) {
+	src := k.src
 	if src == nil || planner.ManagedConnector(s) == "" {
-		l.setConnectorProblem(ctx, nil)
+		k.setProblem(ctx, nil)
 		return nil, nil
 	}
-	repo := gh.Repo{Owner: l.repos.Config.Owner, Name: s.Manifests.Repo}
+	repo := gh.Repo{Owner: k.owner, Name: s.Manifests.Repo}
 	inst, err := src.Installations.RepoInstallation(ctx, repo)
 	var unreachable *gh.UnreachableError
 	switch {
 	case errors.As(err, &unreachable):
-		l.setConnectorProblem(ctx, &ConnectorProblem{Repo: repo,
+		k.setProblem(ctx, &ConnectorProblem{Repo: repo,
 			Problem: fmt.Sprintf("Harness cannot read the manifests in %s through the connector %s: %s", repo, s.Manifests.Connector, unreachable.Error()),
 			Fix:     unreachable.Fix() + " The app then creates the connector."})
 		return nil, nil
@@ -91,24 +116,35 @@ func (l *Loop) desiredConnector(ctx context.Context, s catalog.Settings) (*plann
 	if err != nil {
 		return nil, err
 	}
-	l.setConnectorProblem(ctx, nil)
+	k.setProblem(ctx, nil)
 	return &d, nil
 }
 
-// connectorNote is what the harness check run of a commit says a person
-// must fix about the connector; "" when nothing.
-func (l *Loop) connectorNote() string {
-	p, ok := l.ConnectorProblem()
+// note is what the harness check run of a commit says a person must fix
+// about the connector; "" when nothing.
+func (k *connectorKeeper) note() string {
+	p, ok := k.Problem()
 	if !ok {
 		return ""
 	}
 	return p.Problem + ". " + p.Fix
 }
 
-// wantConnector adds the connector the settings call for, when it is
-// known, to what reconcile compares Harness with.
-func (l *Loop) wantConnector(ctx context.Context, s catalog.Settings, wanted map[planner.Scope]map[planner.EntityID]planner.Wanted) error {
-	d, err := l.desiredConnector(ctx, s)
+// input is the connector apply wants Harness to hold (nil when unknown)
+// and the one apply last enqueued.
+func (k *connectorKeeper) input(ctx context.Context, s catalog.Settings) (*planner.DesiredConnector, record.ConnectorState, error) {
+	d, err := k.desired(ctx, s)
+	if err != nil {
+		return nil, record.ConnectorState{}, err
+	}
+	applied, err := k.state.Connector(ctx)
+	return d, applied, err
+}
+
+// want adds the connector the settings call for, when it is known, to
+// what reconcile compares Harness with.
+func (k *connectorKeeper) want(ctx context.Context, s catalog.Settings, wanted map[planner.Scope]map[planner.EntityID]planner.Wanted) error {
+	d, err := k.desired(ctx, s)
 	if err != nil || d == nil {
 		return err
 	}

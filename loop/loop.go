@@ -72,42 +72,55 @@ type Deps struct {
 // serialise the steps of one repository.
 type Loop struct {
 	Deps
-	repos   snapshot.Repos
-	schemas schemaSource // Harness's schemas for renderings (schema.go)
-
-	mu               sync.Mutex
-	lastError        string
-	connectorProblem *ConnectorProblem
+	runStatus // the last error of a run, for the status page
+	repos     snapshot.Repos
+	schemas   schemaSource // Harness's schemas for renderings (schema.go)
+	// connector manages the connector Deps.Connector describes
+	// (connector.go).
+	connector *connectorKeeper
+	preview   *previewer // plans the PRs Preview reports on (preview.go)
 }
 
 // New returns a Loop.
 func New(d Deps) *Loop {
-	return &Loop{Deps: d, repos: d.Reader.Repos()}
+	l := &Loop{Deps: d, runStatus: runStatus{now: d.Now}, repos: d.Reader.Repos()}
+	l.connector = &connectorKeeper{src: d.Connector, owner: l.repos.Config.Owner, state: d.Store.State}
+	l.preview = &previewer{github: d.GitHub, reader: d.Reader, repos: l.repos, links: d.Links, schemas: l.renderSchemas}
+	return l
+}
+
+// runStatus keeps the last error of the loop's runs for the status page.
+// It is safe for concurrent use.
+type runStatus struct {
+	now func() time.Time
+
+	mu        sync.Mutex
+	lastError string
 }
 
 // SetLastError records the last error of a run for the status page; nil
 // clears it.
-func (l *Loop) SetLastError(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (s *runStatus) SetLastError(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err == nil {
-		l.lastError = ""
+		s.lastError = ""
 		return
 	}
-	l.lastError = fmt.Sprintf("%s: %v", l.Now().UTC().Format(time.RFC3339), err)
+	s.lastError = fmt.Sprintf("%s: %v", s.now().UTC().Format(time.RFC3339), err)
 }
 
 // LastError is the last error of a run, or "".
-func (l *Loop) LastError() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lastError
+func (s *runStatus) LastError() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastError
 }
 
-// source names the inputs of a rendering in pipeline headers.
-func (l *Loop) source(catalogCommit, templatesCommit string) render.Source {
+// sourceOf names the inputs of a rendering in pipeline headers.
+func sourceOf(repos snapshot.Repos, catalogCommit, templatesCommit string) render.Source {
 	return render.Source{
-		CatalogRepo: l.repos.Config.String(), CatalogPath: l.repos.CatalogPath,
+		CatalogRepo: repos.Config.String(), CatalogPath: repos.CatalogPath,
 		CatalogCommit: catalogCommit, TemplatesCommit: templatesCommit,
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/gh"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/planner"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/present"
+	"github.com/pipeline-orchestrator/pipeline-orchestrator/render"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/snapshot"
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/work"
 )
@@ -38,9 +39,9 @@ func (l *Loop) Preview(ctx context.Context, req PreviewRequest) (work.Outcome, e
 	var p planner.Preview
 	var c present.PreviewContext
 	if template {
-		p, c, err = l.previewTemplates(ctx, req)
+		p, c, err = l.preview.templates(ctx, req)
 	} else {
-		p, c, err = l.previewCatalog(ctx, req)
+		p, c, err = l.preview.catalog(ctx, req)
 	}
 	if err != nil {
 		return work.Outcome{}, err
@@ -70,87 +71,103 @@ func previewOutcome(p planner.Preview, rep present.Report, template bool) work.O
 	return work.Outcome{Result: work.Invalid, Text: "invalid: " + rep.Title}
 }
 
-func (l *Loop) previewCatalog(ctx context.Context, req PreviewRequest) (planner.Preview, present.PreviewContext, error) {
-	pipes, err := l.Reader.Pipelines(ctx)
+// previewer reads the snapshots a PR's preview is planned from and plans
+// it; Loop.Preview reports the plan.
+type previewer struct {
+	github gh.GitHub
+	reader *snapshot.Reader
+	repos  snapshot.Repos
+	links  present.Links
+	// schemas returns Harness's schemas for the renderings
+	// (Loop.renderSchemas); it is called only when a rendering needs them.
+	schemas func(context.Context) *render.Schemas
+}
+
+// catalog plans a config-repo PR: what its catalog change does to the
+// pipelines.
+func (pv *previewer) catalog(ctx context.Context, req PreviewRequest) (planner.Preview, present.PreviewContext, error) {
+	pipes, err := pv.reader.Pipelines(ctx)
 	if err != nil {
 		return planner.Preview{}, present.PreviewContext{}, err
 	}
 	c := present.PreviewContext{
-		Links: l.Links, CatalogPath: l.repos.CatalogPath, Pipelines: l.repos.Pipelines, PipelinesCommit: pipes.Head.SHA,
-		Settings: pipes.Settings, InRepo: func(f string) bool { return f == l.repos.CatalogPath },
+		Links: pv.links, CatalogPath: pv.repos.CatalogPath, Pipelines: pv.repos.Pipelines, PipelinesCommit: pipes.Head.SHA,
+		Settings: pipes.Settings, InRepo: func(f string) bool { return f == pv.repos.CatalogPath },
 	}
 	in := planner.CatalogPreviewInput{Pipelines: pipes, Base: snapshot.Catalog{Missing: true},
-		Source: l.source(req.SHA, pipes.Head.SHA), Schemas: l.renderSchemas(ctx)}
+		Source: sourceOf(pv.repos, req.SHA, pipes.Head.SHA), Schemas: pv.schemas(ctx)}
 	if len(pipes.Diags) == 0 {
-		if in.Head, err = l.Reader.Catalog(ctx, req.SHA, pipes); err != nil {
+		if in.Head, err = pv.reader.Catalog(ctx, req.SHA, pipes); err != nil {
 			return planner.Preview{}, c, err
 		}
-		if err := l.readPreviewBase(ctx, req, pipes, &in); err != nil {
+		if err := pv.readBase(ctx, req, pipes, &in); err != nil {
 			return planner.Preview{}, c, err
 		}
 	}
 	if p := planner.SettleCatalogPreview(in); p != nil {
 		return *p, c, nil
 	}
-	if in.Current, err = l.Reader.EntityContents(ctx, pipes); err != nil {
+	if in.Current, err = pv.reader.EntityContents(ctx, pipes); err != nil {
 		return planner.Preview{}, c, err
 	}
 	return planner.PlanCatalogPreview(in), c, nil
 }
 
-func (l *Loop) previewTemplates(ctx context.Context, req PreviewRequest) (planner.Preview, present.PreviewContext, error) {
-	base, err := l.Reader.Pipelines(ctx)
+// templates plans a pipelines-repo PR: which pipelines its template or
+// settings change rewrites.
+func (pv *previewer) templates(ctx context.Context, req PreviewRequest) (planner.Preview, present.PreviewContext, error) {
+	base, err := pv.reader.Pipelines(ctx)
 	if err != nil {
 		return planner.Preview{}, present.PreviewContext{}, err
 	}
-	prHead, err := l.GitHub.Resolve(ctx, l.repos.Pipelines, req.SHA)
+	prHead, err := pv.github.Resolve(ctx, pv.repos.Pipelines, req.SHA)
 	if err != nil {
 		return planner.Preview{}, present.PreviewContext{}, err
 	}
-	head, err := l.Reader.PipelinesAt(ctx, prHead)
+	head, err := pv.reader.PipelinesAt(ctx, prHead)
 	if err != nil {
 		return planner.Preview{}, present.PreviewContext{}, err
 	}
 	c := present.PreviewContext{
-		Links: l.Links, CatalogPath: l.repos.CatalogPath, Template: true,
-		Pipelines: l.repos.Pipelines, PipelinesCommit: base.Head.SHA, Config: l.repos.Config, Settings: head.Settings,
+		Links: pv.links, CatalogPath: pv.repos.CatalogPath, Template: true,
+		Pipelines: pv.repos.Pipelines, PipelinesCommit: base.Head.SHA, Config: pv.repos.Config, Settings: head.Settings,
 		InRepo: func(f string) bool { _, ok := head.Files[f]; return ok },
 	}
 	if p := planner.SettleTemplatePreview(base, head); p != nil {
 		return *p, c, nil
 	}
-	_, cfgHead, err := l.Reader.Head(ctx, l.repos.Config)
+	_, cfgHead, err := pv.reader.Head(ctx, pv.repos.Config)
 	if err != nil {
 		return planner.Preview{}, c, err
 	}
 	c.ConfigCommit = cfgHead.SHA
-	in := planner.TemplatePreviewInput{Base: base, Head: head, Source: l.source(cfgHead.SHA, req.SHA), Schemas: l.renderSchemas(ctx)}
-	if in.Catalog, err = l.Reader.Catalog(ctx, cfgHead.SHA, head); err != nil {
+	in := planner.TemplatePreviewInput{Base: base, Head: head, Source: sourceOf(pv.repos, cfgHead.SHA, req.SHA), Schemas: pv.schemas(ctx)}
+	if in.Catalog, err = pv.reader.Catalog(ctx, cfgHead.SHA, head); err != nil {
 		return planner.Preview{}, c, err
 	}
 	if in.Catalog.Valid() {
-		if in.Current, err = l.Reader.EntityContents(ctx, base); err != nil {
+		if in.Current, err = pv.reader.EntityContents(ctx, base); err != nil {
 			return planner.Preview{}, c, err
 		}
 	}
 	return planner.PlanTemplatePreview(in), c, nil
 }
 
-// readPreviewBase reads the catalog a PR's change is planned from: at the
+// readBase reads the catalog a PR's change is planned from: at the
 // merge base of the PR's head and its base branch (GitHub's compare API),
 // so that a branch behind its base is planned for its own change; and,
 // when it is behind, at the base branch's head too. Without a comparison
 // (an adapter without one, a base unknown or gone) it is the catalog at
 // the PR's base commit.
-func (l *Loop) readPreviewBase(ctx context.Context, req PreviewRequest, pipes snapshot.Pipelines, in *planner.CatalogPreviewInput) error {
+func (pv *previewer) readBase(ctx context.Context, req PreviewRequest, pipes snapshot.Pipelines, in *planner.CatalogPreviewInput) error {
 	base := req.Before
-	cmp, ok := l.GitHub.(gh.Comparer)
+	cmp, ok := pv.github.(gh.Comparer)
 	if ok && (req.BaseRef != "" || req.Before != "") {
 		against := req.BaseRef
 		if against == "" {
 			against = req.Before
 		}
-		c, err := cmp.Compare(ctx, l.repos.Config, against, req.SHA)
+		c, err := cmp.Compare(ctx, pv.repos.Config, against, req.SHA)
 		switch {
 		case err == nil && c.MergeBase != "":
 			base = c.MergeBase
@@ -165,11 +182,11 @@ func (l *Loop) readPreviewBase(ctx context.Context, req PreviewRequest, pipes sn
 		return nil
 	}
 	var err error
-	if in.Base, err = l.Reader.Catalog(ctx, base, pipes); err != nil {
+	if in.Base, err = pv.reader.Catalog(ctx, base, pipes); err != nil {
 		return err
 	}
 	if in.Behind > 0 && req.Before != "" {
-		in.Tip, err = l.Reader.Catalog(ctx, req.Before, pipes)
+		in.Tip, err = pv.reader.Catalog(ctx, req.Before, pipes)
 	}
 	return err
 }

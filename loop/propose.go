@@ -81,7 +81,7 @@ func (l *Loop) proposeAt(ctx context.Context, pipes snapshot.Pipelines, cfgHead 
 	if err != nil {
 		return proposal{}, err
 	}
-	in := planner.ProposeInput{Pipelines: pipes, Source: l.source(cfgHead.SHA, pipes.Head.SHA), Schemas: l.renderSchemas(ctx)}
+	in := planner.ProposeInput{Pipelines: pipes, Source: sourceOf(l.repos, cfgHead.SHA, pipes.Head.SHA), Schemas: l.renderSchemas(ctx)}
 	if len(pipes.Diags) == 0 {
 		if in.Head, err = l.Reader.Catalog(ctx, cfgHead.SHA, pipes); err != nil {
 			return proposal{}, err

@@ -38,7 +38,7 @@ func (l *Loop) Reconcile(ctx context.Context) (work.Outcome, error) {
 		return work.Outcome{}, err
 	}
 	wanted := planner.WantedEntities(contents, pipes.EntityFiles(), pipes.Settings)
-	if err := l.wantConnector(ctx, pipes.Settings, wanted); err != nil {
+	if err := l.connector.want(ctx, pipes.Settings, wanted); err != nil {
 		return work.Outcome{}, err
 	}
 	inHarness := map[planner.Scope]planner.InHarness{}

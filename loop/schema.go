@@ -25,7 +25,8 @@ type SchemaFetcher interface {
 	YAMLSchema(ctx context.Context, entityType string) ([]byte, error)
 }
 
-// schemaStore keeps fetched schemas across restarts; *store.State is one.
+// schemaStore keeps fetched schemas across restarts; *store.Schemas is
+// one.
 type schemaStore interface {
 	PutSchema(ctx context.Context, entityType string, schema []byte, fetchedAt time.Time) error
 	Schema(ctx context.Context, entityType string) ([]byte, time.Time, error)
@@ -49,7 +50,7 @@ var schemaEntities = []string{harness.SchemaPipelines, harness.SchemaTriggers}
 // schema check, which is logged once at warn. See schemaSource.get.
 func (l *Loop) renderSchemas(ctx context.Context) *render.Schemas {
 	fetch, _ := l.Harness("", "").(SchemaFetcher)
-	return l.schemas.get(ctx, l.Store.State, fetch, l.Now())
+	return l.schemas.get(ctx, l.Store.Schemas, fetch, l.Now())
 }
 
 // schemaSource keeps the compiled schemas the loop renders with. Its zero

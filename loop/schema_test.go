@@ -74,25 +74,25 @@ func TestSchemaSourceFetchesKeepsAndRefreshes(t *testing.T) {
 		harness.SchemaPipelines: testSchema("p1"), harness.SchemaTriggers: []byte(`{"type": "object"}`),
 	}}
 	var src schemaSource
-	first := src.get(ctx, db.State, f, t0)
+	first := src.get(ctx, db.Schemas, f, t0)
 	if first == nil || !first.HasTrigger() {
 		t.Fatalf("get() = %v, want schemas with the trigger schema", first)
 	}
-	if got, at, err := db.State.Schema(ctx, harness.SchemaPipelines); err != nil || !bytes.Equal(got, testSchema("p1")) || !at.Equal(t0) {
+	if got, at, err := db.Schemas.Schema(ctx, harness.SchemaPipelines); err != nil || !bytes.Equal(got, testSchema("p1")) || !at.Equal(t0) {
 		t.Errorf("kept pipeline schema = %.20q…, %v, %v", got, at, err)
 	}
 	// Fresh: nothing is fetched again.
-	if again := src.get(ctx, db.State, f, t0.Add(23*time.Hour)); again != first || f.calls[harness.SchemaPipelines] != 1 {
+	if again := src.get(ctx, db.Schemas, f, t0.Add(23*time.Hour)); again != first || f.calls[harness.SchemaPipelines] != 1 {
 		t.Errorf("within a day: same schemas %v, %d fetches; want the same, 1 fetch", again == first, f.calls[harness.SchemaPipelines])
 	}
 	// A day old: fetched again, and a new version is compiled and kept.
 	f.schemas[harness.SchemaPipelines] = testSchema("p2")
 	later := t0.Add(25 * time.Hour)
-	next := src.get(ctx, db.State, f, later)
+	next := src.get(ctx, db.Schemas, f, later)
 	if next == nil || next == first || f.calls[harness.SchemaPipelines] != 2 {
 		t.Errorf("after a day: new schemas %v, %d fetches; want new ones, 2 fetches", next != first, f.calls[harness.SchemaPipelines])
 	}
-	if got, at, _ := db.State.Schema(ctx, harness.SchemaPipelines); !bytes.Equal(got, testSchema("p2")) || !at.Equal(later) {
+	if got, at, _ := db.Schemas.Schema(ctx, harness.SchemaPipelines); !bytes.Equal(got, testSchema("p2")) || !at.Equal(later) {
 		t.Errorf("kept pipeline schema after the refresh = %.20q…, %v", got, at)
 	}
 	if strings.Contains(logs.String(), `"level":"warn"`) {
@@ -103,27 +103,27 @@ func TestSchemaSourceFetchesKeepsAndRefreshes(t *testing.T) {
 func TestSchemaSourceStartsFromTheStore(t *testing.T) {
 	ctx := context.Background()
 	db := openStore(t)
-	if err := db.State.PutSchema(ctx, harness.SchemaPipelines, testSchema("kept"), t0); err != nil {
+	if err := db.Schemas.PutSchema(ctx, harness.SchemaPipelines, testSchema("kept"), t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.State.PutSchema(ctx, harness.SchemaTriggers, []byte(`{}`), t0); err != nil {
+	if err := db.Schemas.PutSchema(ctx, harness.SchemaTriggers, []byte(`{}`), t0); err != nil {
 		t.Fatal(err)
 	}
 	f := &fakeFetcher{err: errors.New("must not be called")}
 	var src schemaSource
-	if s := src.get(ctx, db.State, f, t0.Add(time.Hour)); s == nil || len(f.calls) != 0 {
+	if s := src.get(ctx, db.Schemas, f, t0.Add(time.Hour)); s == nil || len(f.calls) != 0 {
 		t.Errorf("get() = %v with %d fetches; want the kept schemas without fetching", s, len(f.calls))
 	}
 
 	// Harness unreachable a week later: the kept schema still serves.
 	var stale schemaSource
-	if s := stale.get(ctx, db.State, f, t0.Add(7*24*time.Hour)); s == nil || f.calls[harness.SchemaPipelines] != 1 {
+	if s := stale.get(ctx, db.Schemas, f, t0.Add(7*24*time.Hour)); s == nil || f.calls[harness.SchemaPipelines] != 1 {
 		t.Errorf("stale and unfetchable: get() = %v with %d fetches; want the kept schemas after one try", s, f.calls[harness.SchemaPipelines])
 	}
 
 	// No fetcher at all (a Harness client without YAMLSchema).
 	var storeOnly schemaSource
-	if s := storeOnly.get(ctx, db.State, nil, t0.Add(7*24*time.Hour)); s == nil {
+	if s := storeOnly.get(ctx, db.Schemas, nil, t0.Add(7*24*time.Hour)); s == nil {
 		t.Error("without a fetcher: get() = nil, want the kept schemas")
 	}
 }
@@ -135,7 +135,7 @@ func TestSchemaSourceWithoutAnySchemaWarnsOnceAndRetriesHourly(t *testing.T) {
 	f := &fakeFetcher{err: &harness.APIError{HTTPStatus: 400, Code: "UNEXPECTED_SCHEMA_EXCEPTION"}}
 	var src schemaSource
 	for _, at := range []time.Time{t0, t0.Add(10 * time.Minute), t0.Add(30 * time.Minute)} {
-		if s := src.get(ctx, db.State, f, at); s != nil {
+		if s := src.get(ctx, db.Schemas, f, at); s != nil {
 			t.Fatalf("get() = %v, want nil", s)
 		}
 	}
@@ -152,10 +152,10 @@ func TestSchemaSourceWithoutAnySchemaWarnsOnceAndRetriesHourly(t *testing.T) {
 	// An hour on, Harness serves it: fetched, compiled, kept.
 	f.err = nil
 	f.schemas = map[string][]byte{harness.SchemaPipelines: testSchema("late")}
-	if s := src.get(ctx, db.State, f, t0.Add(61*time.Minute)); s == nil || s.HasTrigger() {
+	if s := src.get(ctx, db.Schemas, f, t0.Add(61*time.Minute)); s == nil || s.HasTrigger() {
 		t.Errorf("get() = %v, want the pipeline schema alone", s)
 	}
-	if _, _, err := db.State.Schema(ctx, harness.SchemaPipelines); err != nil {
+	if _, _, err := db.Schemas.Schema(ctx, harness.SchemaPipelines); err != nil {
 		t.Errorf("the fetched schema is not kept: %v", err)
 	}
 }

@@ -227,14 +227,14 @@ func TestOpenVersion4File(t *testing.T) {
 	if got, err := db.Blobs.Get(ctx, []string{"abc"}); err != nil || string(got["abc"]) != "pipeline: {}" {
 		t.Errorf("GetBlobs on the migrated file = %q, %v", got, err)
 	}
-	if _, _, err := db.State.Schema(ctx, "Pipelines"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := db.Schemas.Schema(ctx, "Pipelines"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Schema on the migrated file: %v, want ErrNotFound", err)
 	}
 	fetched := used.Add(time.Hour)
-	if err := db.State.PutSchema(ctx, "Pipelines", []byte(`{}`), fetched); err != nil {
+	if err := db.Schemas.PutSchema(ctx, "Pipelines", []byte(`{}`), fetched); err != nil {
 		t.Fatalf("PutSchema on the migrated file: %v", err)
 	}
-	if s, at, err := db.State.Schema(ctx, "Pipelines"); err != nil || string(s) != "{}" || !at.Equal(fetched) {
+	if s, at, err := db.Schemas.Schema(ctx, "Pipelines"); err != nil || string(s) != "{}" || !at.Equal(fetched) {
 		t.Errorf("Schema after PutSchema = %q, %v, %v", s, at, err)
 	}
 }

@@ -60,6 +60,8 @@ type DB struct {
 	Audit *Audit
 	// State holds the typed key/value facts of the loop.
 	State *State
+	// Schemas keeps the JSON Schemas fetched from Harness.
+	Schemas *Schemas
 	// Drift is the record of drift reconcile found.
 	Drift *Drift
 
@@ -81,6 +83,7 @@ type (
 	Blobs      struct{ db *DB }
 	Audit      struct{ db *DB }
 	State      struct{ db *DB }
+	Schemas    struct{ db *DB }
 	Drift      struct{ db *DB }
 )
 
@@ -165,6 +168,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	db := &DB{write: write, path: path, cfg: cfg}
 	db.Deliveries, db.Operations, db.Pipelines, db.BotPRs = &Deliveries{db}, &Operations{db}, &Pipelines{db}, &BotPRs{db}
 	db.Blobs, db.Audit, db.State, db.Entities, db.Drift = &Blobs{db}, &Audit{db}, &State{db}, &Entities{db}, &Drift{db}
+	db.Schemas = &Schemas{db}
 	if err := connect(ctx, write, cfg.busyTimeout); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
