@@ -12,7 +12,8 @@ import (
 // DriftEvent is record.DriftEvent.
 type DriftEvent = record.DriftEvent
 
-// Record appends drift events, and returns their ids in order.
+// Record appends drift events, and returns their ids in order. An event
+// whose repair is done already is recorded repaired.
 func (d *Drift) Record(ctx context.Context, events []DriftEvent) ([]int64, error) {
 	ids := make([]int64, len(events))
 	err := d.db.writeTx(ctx, func(tx *sql.Tx, now time.Time) error {
@@ -25,8 +26,12 @@ func (d *Drift) Record(ctx context.Context, events []DriftEvent) ([]int64, error
 			if e.OperationID != 0 {
 				op = e.OperationID
 			}
+			// The repair may be done already: the runner can claim it
+			// between its enqueue and this record, and then its Repaired
+			// found no event to mark.
 			if err := tx.QueryRowContext(ctx, `INSERT INTO drift_events
-				(at, commit_sha, entity_kind, identifier, drift, diff, operation_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+				(at, commit_sha, entity_kind, identifier, drift, diff, operation_id, repaired_at)
+				VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT done_at FROM operations WHERE id = ?7 AND state = 'done'))
 				RETURNING id`, ms(at), e.Commit, e.Entity, e.Identifier, e.Drift, e.Diff, op).Scan(&ids[i]); err != nil {
 				return err
 			}

@@ -436,3 +436,35 @@ func TestDriftEventsAreRecordedAndMarkedRepaired(t *testing.T) {
 		t.Errorf("a_cd's event = %+v", got[1])
 	}
 }
+
+// The runner may finish a repair before reconcile records the drift it
+// repairs: the event is then recorded repaired, at the time the repair
+// was done.
+func TestDriftRecordedAfterItsRepairIsDoneIsRepaired(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := mustOpen(t, c)
+	ids := enqueue(t, db, upsert("a_cd", "c1", "h1"), upsert("b_cd", "c1", "h1"))
+	claimed := claimOps(t, db, "w", 1)
+	if err := db.Operations.Complete(ctx, claimed[0], "updated"); err != nil {
+		t.Fatal(err)
+	}
+	doneAt := c.Now()
+	if err := db.Drift.Repaired(ctx, ids[0]); err != nil { // no event to mark yet
+		t.Fatal(err)
+	}
+	c.Advance(time.Minute)
+	if _, err := db.Drift.Record(ctx, []store.DriftEvent{
+		{Commit: "c1", Entity: "pipeline", Identifier: "a_cd", Drift: "different", OperationID: ids[0]},
+		{Commit: "c1", Entity: "pipeline", Identifier: "b_cd", Drift: "different", OperationID: ids[1]},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Drift.List(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got[1].RepairedAt.Equal(doneAt) || !got[0].RepairedAt.IsZero() {
+		t.Errorf("drift events = %+v; want a_cd repaired when its operation was done, b_cd (still pending) not", got)
+	}
+}
