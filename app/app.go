@@ -241,6 +241,11 @@ func (a *App) Run(ctx context.Context) error {
 	return nil
 }
 
+// Executing returns how many operations this process is still executing,
+// their results included: the store can already say an operation is done
+// while its OnResult (a drift repair's record, a service's state) runs.
+func (a *App) Executing() int { return a.runner.Executing() }
+
 // Flush updates every pending check run now (tests and shutdown).
 func (a *App) Flush(ctx context.Context) { a.checks.Flush(ctx) }
 

@@ -20,6 +20,7 @@ import (
 	mathrand "math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -164,6 +165,9 @@ type Runner struct {
 	exec   Executor
 	opts   Options
 	notify chan struct{}
+	// executing counts the operations between their claim and the end of
+	// their OnResult.
+	executing atomic.Int64
 }
 
 // New returns a Runner executing db's operations with exec.
@@ -217,6 +221,11 @@ func defaultWorker() string {
 
 // Worker returns the name this runner claims operations under.
 func (r *Runner) Worker() string { return r.opts.Worker }
+
+// Executing returns how many claimed operations this runner has not
+// finished with: their attempt, or the OnResult that follows it once the
+// store says the operation is done, is still running.
+func (r *Runner) Executing() int { return int(r.executing.Load()) }
 
 // Notify wakes the runner to look for ready operations now, e.g. right
 // after Operations.Enqueue. It never blocks.
@@ -357,6 +366,8 @@ func (r *Runner) execute(ctx, callBase context.Context, op store.Operation) {
 		Int(logKeyAttempt, op.Attempts).Logger()
 	ctx = log.WithContext(ctx)
 	res := Result{Op: op}
+	r.executing.Add(1)
+	defer r.executing.Add(-1)
 	defer func() {
 		if r.opts.OnResult != nil {
 			r.opts.OnResult(ctx, res)

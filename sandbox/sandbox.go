@@ -300,7 +300,8 @@ func (e *Env) Close() error {
 
 // Settle waits until the config repository's CI has caught up, GitHub
 // has sent every webhook and the app has no delivery or operation left to
-// process (retries waiting included), then refreshes the check runs. It
+// process (retries waiting included, and the results of those done), then
+// refreshes the check runs. It
 // fails when timeout passes first, or when the CI failed.
 func (e *Env) Settle(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
@@ -317,6 +318,9 @@ func (e *Env) Settle(ctx context.Context, timeout time.Duration) error {
 		}
 		if ci {
 			busy = "the config repository's CI"
+		}
+		if busy == "" && e.App.App.Executing() > 0 {
+			busy = "operations finishing"
 		}
 		if busy == "" {
 			quiet++
