@@ -274,7 +274,9 @@ func (e *entities) prepare(ref Ref, src []byte) (*desired, error) {
 //   - Present with other data: update; if the update finds none (Harness
 //     answers that it does not exist), create.
 //   - Absent: create; if the create finds one (a race, or an earlier
-//     attempt that took effect), update.
+//     attempt that took effect), update. With Config.ManagedTag set the
+//     entity is read first, as above: holding the same data, it is left
+//     as it is and Apply returns Unchanged.
 //   - An existing entity without Config.ManagedTag is never changed:
 //     ErrNotManaged.
 //   - A create is never replayed blindly: it is repeated only when the
@@ -327,7 +329,9 @@ func (e *entities) checkManaged(ent *Entity) error {
 }
 
 // createElseUpdate creates d, absent when read; if the create finds it (a
-// race, or an earlier attempt that took effect), it updates it.
+// race, or an earlier attempt that took effect), it updates it. With a
+// managed tag it reads the entity first, to check the tag, and then
+// compares as Apply does: the same data is Unchanged, with no write.
 func (e *entities) createElseUpdate(ctx context.Context, f family, d *desired) (Action, error) {
 	err := createConfirmed(ctx, f, d)
 	if err == nil {
@@ -336,7 +340,7 @@ func (e *entities) createElseUpdate(ctx context.Context, f family, d *desired) (
 	if !errors.Is(err, ErrAlreadyExists) {
 		return 0, err
 	}
-	zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("create found the entity: updating")
+	zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("create found the entity")
 	if e.sh.managed.Key != "" {
 		// Someone else may have created it: look before replacing it.
 		cur, gerr := f.get(ctx, d.ref)
@@ -348,6 +352,10 @@ func (e *entities) createElseUpdate(ctx context.Context, f family, d *desired) (
 		}
 		if merr := e.checkManaged(cur); merr != nil {
 			return 0, merr
+		}
+		if sameContent(cur.YAML, d.yaml) {
+			zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("harness entity unchanged")
+			return Unchanged, nil
 		}
 	}
 	if err := f.update(ctx, d); err != nil {
