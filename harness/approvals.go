@@ -72,18 +72,23 @@ func (a *approvalJSON) approval() Approval {
 // waiting or not. An unknown run is ErrInvalidRequest, as Harness answers
 // 400 for it.
 func (c *Client) ApprovalInstances(ctx context.Context, executionID string) ([]Approval, error) {
+	return c.runs.approvalInstances(ctx, executionID)
+}
+
+// approvalInstances is Client.ApprovalInstances.
+func (r *runAPI) approvalInstances(ctx context.Context, executionID string) ([]Approval, error) {
 	if err := checkExecutionID(executionID); err != nil {
 		return nil, err
 	}
-	if err := c.scope(); err != nil {
+	if err := r.sc.check(); err != nil {
 		return nil, err
 	}
 	var list []approvalJSON
-	err := c.do(ctx, call{
+	err := r.do(ctx, call{
 		op: "list_approvals", method: http.MethodGet,
-		path: pathApprovalsV1 + url.PathEscape(c.org) + "/projects/" + url.PathEscape(c.project) +
+		path: pathApprovalsV1 + url.PathEscape(r.sc.org) + "/projects/" + url.PathEscape(r.sc.project) +
 			"/approvals/execution/" + url.PathEscape(executionID),
-		accountScope: true, bare: true, header: http.Header{"Harness-Account": {c.sh.account}},
+		accountScope: true, bare: true, header: http.Header{"Harness-Account": {r.t.account}},
 		decode: func(raw json.RawMessage) error {
 			if err := json.Unmarshal(raw, &list); err != nil {
 				return unexpected("approvals answer is not a list of approval instances")
@@ -103,11 +108,16 @@ func (c *Client) ApprovalInstances(ctx context.Context, executionID string) ([]A
 
 // GetApproval reads an approval instance.
 func (c *Client) GetApproval(ctx context.Context, approvalInstanceID string) (*Approval, error) {
+	return c.runs.getApproval(ctx, approvalInstanceID)
+}
+
+// getApproval is Client.GetApproval.
+func (r *runAPI) getApproval(ctx context.Context, approvalInstanceID string) (*Approval, error) {
 	if err := checkExecutionID(approvalInstanceID); err != nil {
 		return nil, err
 	}
 	var a approvalJSON
-	err := c.do(ctx, call{
+	err := r.do(ctx, call{
 		op: "get_approval", method: http.MethodGet, path: pathApprovals + url.PathEscape(approvalInstanceID),
 		accountScope: true, decode: decodeApproval(&a),
 	})
@@ -137,15 +147,17 @@ func decodeApproval(a *approvalJSON) func(json.RawMessage) error {
 // throttled; after an ambiguous failure the instance is read back, and one
 // already decided that way ends the call with success.
 func (c *Client) Approve(ctx context.Context, approvalInstanceID, comments string) (*Approval, error) {
-	return c.approvalActivity(ctx, approvalInstanceID, "APPROVE", comments)
+	return c.runs.approvalActivity(ctx, approvalInstanceID, "APPROVE", comments)
 }
 
 // Reject rejects a waiting Harness approval instance (see Approve).
 func (c *Client) Reject(ctx context.Context, approvalInstanceID, comments string) (*Approval, error) {
-	return c.approvalActivity(ctx, approvalInstanceID, "REJECT", comments)
+	return c.runs.approvalActivity(ctx, approvalInstanceID, "REJECT", comments)
 }
 
-func (c *Client) approvalActivity(ctx context.Context, id, action, comments string) (*Approval, error) {
+// approvalActivity approves (action APPROVE) or rejects (REJECT) the
+// instance id (Client.Approve, Client.Reject).
+func (r *runAPI) approvalActivity(ctx context.Context, id, action, comments string) (*Approval, error) {
 	if err := checkExecutionID(id); err != nil {
 		return nil, err
 	}
@@ -155,12 +167,12 @@ func (c *Client) approvalActivity(ctx context.Context, id, action, comments stri
 	}
 	decided := map[string]string{"APPROVE": "APPROVED", "REJECT": "REJECTED"}[action]
 	var a approvalJSON
-	err = c.do(ctx, call{
+	err = r.do(ctx, call{
 		op: "approval_activity", method: http.MethodPost,
 		path: pathApprovals + url.PathEscape(id) + "/harness/activity", accountScope: true,
 		body: body, contentType: "application/json", mode: retryUnsent, decode: decodeApproval(&a),
 		settled: func(ctx context.Context) bool {
-			got, err := c.GetApproval(ctx, id)
+			got, err := r.getApproval(ctx, id)
 			return err == nil && got.Status == decided
 		},
 	})
@@ -169,7 +181,7 @@ func (c *Client) approvalActivity(ctx context.Context, id, action, comments stri
 	}
 	if a.ID == "" {
 		// Settled by the read-back: read it again for the answer.
-		return c.GetApproval(ctx, id)
+		return r.getApproval(ctx, id)
 	}
 	out := a.approval()
 	return &out, nil

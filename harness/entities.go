@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/rs/zerolog"
 	yamlv3 "gopkg.in/yaml.v3"
@@ -196,8 +197,21 @@ func tagsOf(info map[string]any) map[string]string {
 	return out
 }
 
+// entities is the idempotent entity surface behind Apply, Remove, Get and
+// List: it checks what it is given before anything is sent, serialises
+// writes per entity, refuses entities without the managed tag, compares
+// before it writes, and hands each kind's calls to the family of
+// endpoints that serves it (ngAPI, pipelineAPI, triggerAPI).
+type entities struct {
+	sh        *shared
+	sc        scope
+	ng        *ngAPI
+	pipelines *pipelineAPI
+	triggers  *triggerAPI
+}
+
 // prepare checks what Apply is given before anything is sent.
-func (c *Client) prepare(ref Ref, src []byte) (*desired, error) {
+func (e *entities) prepare(ref Ref, src []byte) (*desired, error) {
 	if err := ref.check(); err != nil {
 		return nil, err
 	}
@@ -236,12 +250,12 @@ func (c *Client) prepare(ref Ref, src []byte) (*desired, error) {
 		// (DefaultConnectorServiceImpl.createInternal); without org and
 		// project it would be an account connector this client does not
 		// address.
-		if d.str("orgIdentifier") != c.org || d.str("projectIdentifier") != c.project {
+		if d.str("orgIdentifier") != e.sc.org || d.str("projectIdentifier") != e.sc.project {
 			return bad("yaml has %s.orgIdentifier %q and projectIdentifier %q, the client %q and %q",
-				root, d.str("orgIdentifier"), d.str("projectIdentifier"), c.org, c.project)
+				root, d.str("orgIdentifier"), d.str("projectIdentifier"), e.sc.org, e.sc.project)
 		}
 	}
-	if m := c.sh.managed; !m.on(d.tags()) {
+	if m := e.sh.managed; !m.on(d.tags()) {
 		return bad("yaml does not carry the managed tag %s: %s", m.Key, m.Value)
 	}
 	return d, nil
@@ -260,7 +274,9 @@ func (c *Client) prepare(ref Ref, src []byte) (*desired, error) {
 //   - Present with other data: update; if the update finds none (Harness
 //     answers that it does not exist), create.
 //   - Absent: create; if the create finds one (a race, or an earlier
-//     attempt that took effect), update.
+//     attempt that took effect), update. With Config.ManagedTag set the
+//     entity is read first, as above: holding the same data, it is left
+//     as it is and Apply returns Unchanged.
 //   - An existing entity without Config.ManagedTag is never changed:
 //     ErrNotManaged.
 //   - A create is never replayed blindly: it is repeated only when the
@@ -271,71 +287,87 @@ func (c *Client) prepare(ref Ref, src []byte) (*desired, error) {
 // Client derived from it with In). Errors follow IsRetryable, so an outbox
 // can call Apply again until it succeeds.
 func (c *Client) Apply(ctx context.Context, ref Ref, yaml []byte) (Action, error) {
-	d, err := c.prepare(ref, yaml)
+	return c.entities.apply(ctx, ref, yaml)
+}
+
+// apply is Client.Apply.
+func (e *entities) apply(ctx context.Context, ref Ref, yaml []byte) (Action, error) {
+	d, err := e.prepare(ref, yaml)
 	if err != nil {
 		return 0, err
 	}
-	unlock, err := c.lockRef(ctx, ref)
+	unlock, err := e.lockRef(ctx, ref)
 	if err != nil {
 		return 0, fmt.Errorf("apply %s: %w", ref, err)
 	}
 	defer unlock()
 
-	cur, err := c.getEntity(ctx, ref)
+	f := e.family(ref.Kind)
+	cur, err := f.get(ctx, ref)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return c.createElseUpdate(ctx, d)
+		return e.createElseUpdate(ctx, f, d)
 	case err != nil:
 		return 0, err
 	}
-	if err := c.checkManaged(cur); err != nil {
+	if err := e.checkManaged(cur); err != nil {
 		return 0, err
 	}
 	if sameContent(cur.YAML, d.yaml) {
 		zerolog.Ctx(ctx).Debug().Str(logKeyEntity, ref.String()).Msg("harness entity unchanged")
 		return Unchanged, nil
 	}
-	return c.updateElseCreate(ctx, d)
+	return updateElseCreate(ctx, f, d)
 }
 
 // checkManaged refuses an entity that does not carry the managed tag.
-func (c *Client) checkManaged(e *Entity) error {
-	if m := c.sh.managed; !m.on(e.Tags) {
-		return fmt.Errorf("%s exists without the tag %s: %s: %w", e.Ref, m.Key, m.Value, ErrNotManaged)
+func (e *entities) checkManaged(ent *Entity) error {
+	if m := e.sh.managed; !m.on(ent.Tags) {
+		return fmt.Errorf("%s exists without the tag %s: %s: %w", ent.Ref, m.Key, m.Value, ErrNotManaged)
 	}
 	return nil
 }
 
-func (c *Client) createElseUpdate(ctx context.Context, d *desired) (Action, error) {
-	err := c.createConfirmed(ctx, d)
+// createElseUpdate creates d, absent when read; if the create finds it (a
+// race, or an earlier attempt that took effect), it updates it. With a
+// managed tag it reads the entity first, to check the tag, and then
+// compares as Apply does: the same data is Unchanged, with no write.
+func (e *entities) createElseUpdate(ctx context.Context, f family, d *desired) (Action, error) {
+	err := createConfirmed(ctx, f, d)
 	if err == nil {
 		return Created, nil
 	}
 	if !errors.Is(err, ErrAlreadyExists) {
 		return 0, err
 	}
-	zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("create found the entity: updating")
-	if c.sh.managed.Key != "" {
+	zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("create found the entity")
+	if e.sh.managed.Key != "" {
 		// Someone else may have created it: look before replacing it.
-		cur, gerr := c.getEntity(ctx, d.ref)
+		cur, gerr := f.get(ctx, d.ref)
 		switch {
 		case errors.Is(gerr, ErrNotFound):
 			return 0, err // there and gone again: let the caller retry
 		case gerr != nil:
 			return 0, gerr
 		}
-		if merr := c.checkManaged(cur); merr != nil {
+		if merr := e.checkManaged(cur); merr != nil {
 			return 0, merr
 		}
+		if sameContent(cur.YAML, d.yaml) {
+			zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("harness entity unchanged")
+			return Unchanged, nil
+		}
 	}
-	if err := c.updateEntity(ctx, d); err != nil {
+	if err := f.update(ctx, d); err != nil {
 		return 0, err
 	}
 	return Updated, nil
 }
 
-func (c *Client) updateElseCreate(ctx context.Context, d *desired) (Action, error) {
-	err := c.updateEntity(ctx, d)
+// updateElseCreate updates d, present when read; if the update finds none
+// (Harness answers that it does not exist), it creates it.
+func updateElseCreate(ctx context.Context, f family, d *desired) (Action, error) {
+	err := f.update(ctx, d)
 	if err == nil {
 		return Updated, nil
 	}
@@ -343,7 +375,7 @@ func (c *Client) updateElseCreate(ctx context.Context, d *desired) (Action, erro
 		return 0, err
 	}
 	zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("update found no entity: creating")
-	if err := c.createConfirmed(ctx, d); err != nil {
+	if err := createConfirmed(ctx, f, d); err != nil {
 		return 0, err
 	}
 	return Created, nil
@@ -353,12 +385,12 @@ func (c *Client) updateElseCreate(ctx context.Context, d *desired) (Action, erro
 // connection, 5xx after the request was sent) it reads the entity back:
 // found with the same data means the create took effect; found with other
 // data is ErrAlreadyExists; absent returns the original (retryable) error.
-func (c *Client) createConfirmed(ctx context.Context, d *desired) error {
-	err := c.createEntity(ctx, d)
+func createConfirmed(ctx context.Context, f family, d *desired) error {
+	err := f.create(ctx, d)
 	if err == nil || !ambiguous(err) || ctx.Err() != nil {
 		return err
 	}
-	cur, gerr := c.getEntity(ctx, d.ref)
+	cur, gerr := f.get(ctx, d.ref)
 	switch {
 	case gerr == nil:
 		if sameContent(cur.YAML, d.yaml) {
@@ -387,33 +419,39 @@ func (c *Client) createConfirmed(ctx context.Context, d *desired) error {
 // After an ambiguous failure the entity is read back before the DELETE is
 // repeated.
 func (c *Client) Remove(ctx context.Context, ref Ref) (bool, error) {
+	return c.entities.remove(ctx, ref)
+}
+
+// remove is Client.Remove.
+func (e *entities) remove(ctx context.Context, ref Ref) (bool, error) {
 	if err := ref.check(); err != nil {
 		return false, err
 	}
-	unlock, err := c.lockRef(ctx, ref)
+	unlock, err := e.lockRef(ctx, ref)
 	if err != nil {
 		return false, fmt.Errorf("remove %s: %w", ref, err)
 	}
 	defer unlock()
 
-	cur, err := c.getEntity(ctx, ref)
+	f := e.family(ref.Kind)
+	cur, err := f.get(ctx, ref)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, err
 	}
-	if err := c.checkManaged(cur); err != nil {
+	if err := e.checkManaged(cur); err != nil {
 		return false, err
 	}
-	err = c.deleteEntity(ctx, ref)
+	err = f.remove(ctx, ref)
 	switch {
 	case err == nil, errors.Is(err, ErrNotFound):
 		return true, nil
 	case !errors.Is(err, ErrInvalidRequest):
 		return false, err
 	}
-	if _, gerr := c.getEntity(ctx, ref); errors.Is(gerr, ErrNotFound) {
+	if _, gerr := f.get(ctx, ref); errors.Is(gerr, ErrNotFound) {
 		zerolog.Ctx(ctx).Debug().Str(logKeyEntity, ref.String()).Str("error", err.Error()).
 			Msg("delete answered with a failure but the entity is gone")
 		return true, nil
@@ -426,7 +464,7 @@ func (c *Client) Get(ctx context.Context, ref Ref) (*Entity, error) {
 	if err := ref.check(); err != nil {
 		return nil, err
 	}
-	return c.getEntity(ctx, ref)
+	return c.entities.family(ref.Kind).get(ctx, ref)
 }
 
 // List returns every entity of kind in the client's org and project,
@@ -435,6 +473,11 @@ func (c *Client) Get(ctx context.Context, ref Ref) (*Entity, error) {
 // required; it must be "" for the other kinds. The infrastructure
 // definitions of an environment that does not exist are none.
 func (c *Client) List(ctx context.Context, kind Kind, parent string) ([]Summary, error) {
+	return c.entities.list(ctx, kind, parent)
+}
+
+// list is Client.List.
+func (e *entities) list(ctx context.Context, kind Kind, parent string) ([]Summary, error) {
 	switch kind {
 	case KindInfrastructure, KindTrigger:
 		if err := checkIdentifier(kind, "parent", parent); err != nil {
@@ -448,22 +491,7 @@ func (c *Client) List(ctx context.Context, kind Kind, parent string) ([]Summary,
 			return nil, fmt.Errorf("harness: %s has no parent, got %q: %w", kind, parent, ErrInvalidRequest)
 		}
 	}
-	var out []Summary
-	var err error
-	switch kind {
-	case KindPipeline:
-		var ps []PipelineSummary
-		ps, err = c.ListPipelines(ctx)
-		for _, p := range ps {
-			out = append(out, Summary{Kind: KindPipeline, Identifier: p.Identifier, Name: p.Name, Tags: p.Tags})
-		}
-	case KindTrigger:
-		out, err = c.listTriggers(ctx, parent)
-	case KindConnector:
-		out, err = c.listConnectors(ctx)
-	default:
-		out, err = c.listNG(ctx, kind, parent)
-	}
+	out, err := e.family(kind).list(ctx, kind, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -471,86 +499,107 @@ func (c *Client) List(ctx context.Context, kind Kind, parent string) ([]Summary,
 	return out, nil
 }
 
-// getEntity reads ref, which has been checked.
-func (c *Client) getEntity(ctx context.Context, ref Ref) (*Entity, error) {
-	switch ref.Kind {
+// family is what the entity surface needs from the endpoints that serve
+// a group of kinds. Every method takes an entity (or kind) that has been
+// checked, of a kind the family serves.
+type family interface {
+	// get reads ref; a missing entity is ErrNotFound.
+	get(ctx context.Context, ref Ref) (*Entity, error)
+	// create sends one create of d, with the retry rules of creates.
+	create(ctx context.Context, d *desired) error
+	// update replaces the entity with d. A full replacement is
+	// idempotent, so it is retried on every retryable failure; after an
+	// ambiguous failure the entity is read back first, and one that
+	// already holds d ends the call with success instead of a second
+	// write. A missing entity is ErrNotFound.
+	update(ctx context.Context, d *desired) error
+	// remove deletes ref. It is retried on every retryable failure;
+	// after an ambiguous failure the entity is read back first, and one
+	// that is gone ends the call with success.
+	remove(ctx context.Context, ref Ref) error
+	// list returns every entity of kind (of parent, for the kinds that
+	// have one), in no particular order.
+	list(ctx context.Context, kind Kind, parent string) ([]Summary, error)
+}
+
+var (
+	_ family = (*ngAPI)(nil)
+	_ family = (*pipelineAPI)(nil)
+	_ family = (*triggerAPI)(nil)
+)
+
+// family returns the endpoints that serve kind.
+func (e *entities) family(kind Kind) family {
+	switch kind {
 	case KindPipeline:
-		p, err := c.GetPipeline(ctx, ref.Identifier)
-		if err != nil {
-			return nil, err
-		}
-		return &Entity{Ref: ref, Name: p.Name, YAML: p.YAML, Tags: p.Tags}, nil
+		return e.pipelines
 	case KindTrigger:
-		return c.getTrigger(ctx, ref)
-	case KindConnector:
-		return c.getConnector(ctx, ref)
+		return e.triggers
 	default:
-		return c.getNG(ctx, ref)
+		return e.ng
 	}
 }
 
-// createEntity sends one create of d, with the retry rules of creates.
-func (c *Client) createEntity(ctx context.Context, d *desired) error {
-	switch d.ref.Kind {
-	case KindPipeline:
-		return c.createPipelineOnce(ctx, d.ref.Identifier, d.yaml)
-	case KindTrigger:
-		return c.saveTrigger(ctx, d, false)
-	case KindConnector:
-		return c.saveConnector(ctx, d, false)
-	default:
-		return c.saveNG(ctx, d, false)
-	}
-}
-
-// updateEntity replaces the entity with d. A full replacement is
-// idempotent, so it is retried on every retryable failure; after an
-// ambiguous failure the entity is read back first, and one that already
-// holds d ends the call with success instead of a second write. A missing
-// entity is ErrNotFound.
-func (c *Client) updateEntity(ctx context.Context, d *desired) error {
-	switch d.ref.Kind {
-	case KindPipeline:
-		return c.UpdatePipeline(ctx, d.ref.Identifier, d.yaml)
-	case KindTrigger:
-		return c.saveTrigger(ctx, d, true)
-	case KindConnector:
-		return c.saveConnector(ctx, d, true)
-	default:
-		return c.saveNG(ctx, d, true)
-	}
-}
-
-// deleteEntity deletes ref. It is retried on every retryable failure;
-// after an ambiguous failure the entity is read back first, and one that
-// is gone ends the call with success.
-func (c *Client) deleteEntity(ctx context.Context, ref Ref) error {
-	switch ref.Kind {
-	case KindPipeline:
-		return c.DeletePipeline(ctx, ref.Identifier)
-	case KindTrigger:
-		return c.deleteTrigger(ctx, ref)
-	default:
-		return c.deleteNG(ctx, ref)
-	}
-}
-
-// settledUpdate is the read-back of an update: the entity holds yaml.
-func (c *Client) settledUpdate(ref Ref, yaml []byte) func(context.Context) bool {
+// settledUpdate is the read-back of an update through f: the entity holds
+// yaml.
+func settledUpdate(f family, ref Ref, yaml []byte) func(context.Context) bool {
 	return func(ctx context.Context) bool {
-		cur, err := c.getEntity(ctx, ref)
+		cur, err := f.get(ctx, ref)
 		return err == nil && sameContent(cur.YAML, yaml)
 	}
 }
 
-// settledDelete is the read-back of a delete: the entity is gone.
-func (c *Client) settledDelete(ref Ref) func(context.Context) bool {
+// settledDelete is the read-back of a delete through f: the entity is
+// gone.
+func settledDelete(f family, ref Ref) func(context.Context) bool {
 	return func(ctx context.Context) bool {
-		_, err := c.getEntity(ctx, ref)
+		_, err := f.get(ctx, ref)
 		return errors.Is(err, ErrNotFound)
 	}
 }
 
-func (c *Client) lockRef(ctx context.Context, ref Ref) (func(), error) {
-	return c.sh.locks.lock(ctx, c.sh.account+"/"+c.org+"/"+c.project+"/"+string(ref.Kind)+"/"+ref.parent()+"/"+ref.Identifier)
+// lockRef serialises writes to ref across every Client derived with In.
+func (e *entities) lockRef(ctx context.Context, ref Ref) (func(), error) {
+	return e.sh.locks.lock(ctx, e.sh.t.account+"/"+e.sc.org+"/"+e.sc.project+"/"+string(ref.Kind)+"/"+ref.parent()+"/"+ref.Identifier)
+}
+
+// keyedMutex serialises work per key, honouring ctx while waiting.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	ch   chan struct{} // holds one token while locked
+	refs int
+}
+
+func (k *keyedMutex) lock(ctx context.Context, key string) (unlock func(), err error) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = make(map[string]*keyLock)
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyLock{ch: make(chan struct{}, 1)}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+
+	release := func() {
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
 }

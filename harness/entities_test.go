@@ -340,6 +340,60 @@ func TestApplyRaces(t *testing.T) {
 	}
 }
 
+// TestCreateThatFindsTheEntityComparesFirst shows, for every kind, that
+// when another writer stores the entity between Apply's read and its
+// create, the create answered "already exists" is followed by a read and
+// a comparison: the same data is left as it is (no PUT reaches the
+// stand-in, no effect, Unchanged), other data is replaced (Updated).
+func TestCreateThatFindsTheEntityComparesFirst(t *testing.T) {
+	for _, e := range entityFixtures() {
+		tests := []struct {
+			name        string
+			there       string // what the other writer stores
+			want        harness.Action
+			wantMethods []string
+			wantEffects []string
+		}{
+			{
+				name: "same data", there: e.changed, want: harness.Unchanged,
+				wantMethods: []string{"GET", "POST", "GET"},
+			},
+			{
+				name: "other data", there: e.yaml, want: harness.Updated,
+				wantMethods: []string{"GET", "POST", "GET", "PUT"},
+				wantEffects: []string{"update " + e.ref.Identifier},
+			},
+		}
+		for _, tt := range tests {
+			t.Run(string(e.ref.Kind)+": "+tt.name, func(t *testing.T) {
+				f := entityFixture(t)
+				seed(t, f, e.ref.Kind)
+				if e.ref.Kind == harness.KindTrigger {
+					// Harness disables a trigger saved without its pipeline.
+					if err := f.srv.PutEntity(harnesstest.KindPipeline, testOrg, testProject, []byte(entityFixtures()[4].yaml)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				afterFirstGet(f, func() {
+					if err := f.srv.PutEntity(standInKind(e.ref.Kind), testOrg, testProject, []byte(tt.there)); err != nil {
+						t.Error(err)
+					}
+				})
+				got, err := f.client.Apply(context.Background(), e.ref, []byte(e.changed))
+				if err != nil || got != tt.want {
+					t.Fatalf("Apply = %v, %v; want %v", got, err, tt.want)
+				}
+				wantMethods(t, f.srv, tt.wantMethods...)
+				wantEffects(t, f.srv, tt.wantEffects...)
+				stored := f.srv.Entities(standInKind(e.ref.Kind), testOrg, testProject)[e.key]
+				if same, err := harness.SameEntity(stored, []byte(e.changed)); err != nil || !same {
+					t.Errorf("the stand-in holds:\n%s\nwant:\n%s", stored, e.changed)
+				}
+			})
+		}
+	}
+}
+
 // seed stores what an entity of kind needs to exist before it: the
 // environment of an infrastructure definition.
 func seed(tb testing.TB, f *fixture, k harness.Kind) {

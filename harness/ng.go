@@ -92,10 +92,51 @@ func decodeWrapped(wrapper string, out *ngDTO) func(json.RawMessage) error {
 	}
 }
 
-func (c *Client) getNG(ctx context.Context, ref Ref) (*Entity, error) {
+// ngAPI is the NG manager's endpoints under /ng/api: services,
+// environments and infrastructure definitions, which take and answer JSON
+// DTOs that carry the entity's YAML, and connectors, which are JSON only.
+// It is the family of those kinds for the entity surface.
+type ngAPI struct {
+	endpoint
+}
+
+// get reads a service, environment, infrastructure definition or
+// connector.
+func (n *ngAPI) get(ctx context.Context, ref Ref) (*Entity, error) {
+	if ref.Kind == KindConnector {
+		return n.getConnector(ctx, ref)
+	}
+	return n.getNG(ctx, ref)
+}
+
+// create sends one create of d.
+func (n *ngAPI) create(ctx context.Context, d *desired) error { return n.save(ctx, d, false) }
+
+// update replaces the entity with d.
+func (n *ngAPI) update(ctx context.Context, d *desired) error { return n.save(ctx, d, true) }
+
+// save creates (update false) or updates d.
+func (n *ngAPI) save(ctx context.Context, d *desired, update bool) error {
+	if d.ref.Kind == KindConnector {
+		return n.saveConnector(ctx, d, update)
+	}
+	return n.saveNG(ctx, d, update)
+}
+
+// list lists the services, environments, infrastructure definitions of
+// environment parent, or connectors.
+func (n *ngAPI) list(ctx context.Context, kind Kind, parent string) ([]Summary, error) {
+	if kind == KindConnector {
+		return n.listConnectors(ctx)
+	}
+	return n.listNG(ctx, kind, parent)
+}
+
+// getNG reads a service, environment or infrastructure definition.
+func (n *ngAPI) getNG(ctx context.Context, ref Ref) (*Entity, error) {
 	sp := ngSpecOf(ref.Kind)
 	var dto ngDTO
-	err := c.do(ctx, call{
+	err := n.do(ctx, call{
 		op: "get_" + string(ref.Kind), method: http.MethodGet, path: sp.path + "/" + url.PathEscape(ref.Identifier),
 		query: parentQuery(ref), decode: decodeWrapped(sp.wrapper, &dto),
 	})
@@ -120,11 +161,11 @@ func (c *Client) getNG(ctx context.Context, ref Ref) (*Entity, error) {
 // and tags override the YAML's, so they are sent equal to the YAML's.
 // An environment's type is used for access control on create and compared
 // with the YAML's (EnvironmentMapper.validateYamlOrThrow).
-func (c *Client) ngRequest(d *desired) map[string]any {
+func (n *ngAPI) ngRequest(d *desired) map[string]any {
 	body := map[string]any{
 		"identifier":        d.ref.Identifier,
-		"orgIdentifier":     c.org,
-		"projectIdentifier": c.project,
+		"orgIdentifier":     n.sc.org,
+		"projectIdentifier": n.sc.project,
 		"yaml":              string(d.yaml),
 	}
 	for _, k := range []string{"name", "description"} {
@@ -147,9 +188,9 @@ func (c *Client) ngRequest(d *desired) map[string]any {
 
 // saveNG creates (update false) or updates d, a service, environment or
 // infrastructure definition.
-func (c *Client) saveNG(ctx context.Context, d *desired, update bool) error {
+func (n *ngAPI) saveNG(ctx context.Context, d *desired, update bool) error {
 	sp := ngSpecOf(d.ref.Kind)
-	return c.saveJSON(ctx, d, update, sp, c.ngRequest(d))
+	return n.saveJSON(ctx, d, update, sp, n.ngRequest(d))
 }
 
 // saveConnector creates or updates d, a connector. ConnectorResource's
@@ -158,11 +199,11 @@ func (c *Client) saveNG(ctx context.Context, d *desired, update bool) error {
 // provider send JSON); the connector's YAML is that same object under
 // "connector:", so the YAML's root mapping is sent as it is. Update
 // replaces every field ("provide values for all fields").
-func (c *Client) saveConnector(ctx context.Context, d *desired, update bool) error {
-	return c.saveJSON(ctx, d, update, ngSpecOf(KindConnector), map[string]any{"connector": d.info})
+func (n *ngAPI) saveConnector(ctx context.Context, d *desired, update bool) error {
+	return n.saveJSON(ctx, d, update, ngSpecOf(KindConnector), map[string]any{"connector": d.info})
 }
 
-func (c *Client) saveJSON(ctx context.Context, d *desired, update bool, sp ngSpec, body map[string]any) error {
+func (n *ngAPI) saveJSON(ctx context.Context, d *desired, update bool, sp ngSpec, body map[string]any) error {
 	raw, err := marshalJSON(body)
 	if err != nil {
 		return fmt.Errorf("apply %s: encoding the request: %v: %w", d.ref, err, ErrInvalidRequest)
@@ -179,10 +220,10 @@ func (c *Client) saveJSON(ctx context.Context, d *desired, update bool, sp ngSpe
 	verb := "creating"
 	if update {
 		cl.op, cl.method, cl.mode = "update_"+string(d.ref.Kind), http.MethodPut, retryIdempotent
-		cl.settled = c.settledUpdate(d.ref, d.yaml)
+		cl.settled = settledUpdate(n, d.ref, d.yaml)
 		verb = "updating"
 	}
-	if err := c.do(ctx, cl); err != nil {
+	if err := n.do(ctx, cl); err != nil {
 		return fmt.Errorf("%s %s: %w", verb, d.ref, err)
 	}
 	if dto.Identifier != "" && dto.Identifier != d.ref.Identifier {
@@ -191,15 +232,15 @@ func (c *Client) saveJSON(ctx context.Context, d *desired, update bool, sp ngSpe
 	return nil
 }
 
-// deleteNG deletes a service, environment, infrastructure definition or
+// remove deletes a service, environment, infrastructure definition or
 // connector. forceDelete is left at its default, false: Harness then
 // refuses to delete an entity others reference (ENTITY_REFERENCE_EXCEPTION).
-func (c *Client) deleteNG(ctx context.Context, ref Ref) error {
+func (n *ngAPI) remove(ctx context.Context, ref Ref) error {
 	sp := ngSpecOf(ref.Kind)
-	err := c.do(ctx, call{
+	err := n.do(ctx, call{
 		op: "delete_" + string(ref.Kind), method: http.MethodDelete, path: sp.path + "/" + url.PathEscape(ref.Identifier),
 		query: parentQuery(ref), decode: decodeTrue, reclassify: reclassifyDelete(ref.Kind),
-		settled: c.settledDelete(ref),
+		settled: settledDelete(n, ref),
 	})
 	if err != nil {
 		return fmt.Errorf("deleting %s: %w", ref, err)
@@ -232,7 +273,7 @@ func (p *pageResponse) done(page int) bool {
 // listNG lists services, environments or the infrastructure definitions
 // of environment parent: GET with page (0-based) and size (services allow
 // at most 1000, the others have no bound; the default is 100).
-func (c *Client) listNG(ctx context.Context, kind Kind, parent string) ([]Summary, error) {
+func (n *ngAPI) listNG(ctx context.Context, kind Kind, parent string) ([]Summary, error) {
 	sp := ngSpecOf(kind)
 	var out []Summary
 	seen := map[string]bool{}
@@ -242,7 +283,7 @@ func (c *Client) listNG(ctx context.Context, kind Kind, parent string) ([]Summar
 			q.Set("environmentIdentifier", parent)
 		}
 		var data pageResponse
-		err := c.do(ctx, call{
+		err := n.do(ctx, call{
 			op: "list_" + string(kind) + "s", method: http.MethodGet, path: sp.path, query: q,
 			decode: decodePage(&data),
 		})
@@ -289,9 +330,9 @@ func decodePage(out *pageResponse) func(json.RawMessage) error {
 // getConnector reads a connector. Its answer is JSON only
 // (ConnectorResponseDTO, data.connector being ConnectorInfoDTO); Entity.YAML
 // is that object under "connector:", numbers read as such.
-func (c *Client) getConnector(ctx context.Context, ref Ref) (*Entity, error) {
+func (n *ngAPI) getConnector(ctx context.Context, ref Ref) (*Entity, error) {
 	var info map[string]any
-	err := c.do(ctx, call{
+	err := n.do(ctx, call{
 		op: "get_connector", method: http.MethodGet, path: pathConnectors + "/" + url.PathEscape(ref.Identifier),
 		decode: func(raw json.RawMessage) error {
 			var data struct {
@@ -356,12 +397,12 @@ const connectorListPageSize = 100
 // by its filterType, "Connector" (FilterConstants.CONNECTOR_FILTER). Its
 // page parameters are PageRequest's pageIndex and pageSize, not page and
 // size. The call is read-only, so it is retried like a GET.
-func (c *Client) listConnectors(ctx context.Context) ([]Summary, error) {
+func (n *ngAPI) listConnectors(ctx context.Context) ([]Summary, error) {
 	var out []Summary
 	seen := map[string]bool{}
 	for page := 0; ; page++ {
 		var data pageResponse
-		err := c.do(ctx, call{
+		err := n.do(ctx, call{
 			op: "list_connectors", method: http.MethodPost, path: pathConnectorList,
 			query:       url.Values{"pageIndex": {strconv.Itoa(page)}, "pageSize": {strconv.Itoa(connectorListPageSize)}},
 			body:        []byte(`{"filterType":"Connector"}`),

@@ -59,29 +59,50 @@ func unexpected(format string, args ...any) error {
 	return &APIError{HTTPStatus: http.StatusOK, Message: fmt.Sprintf(format, args...), kind: ErrUnexpectedResponse}
 }
 
+// pipelineAPI is the pipeline service's pipeline endpoints
+// (/pipeline/api/pipelines): the pipeline-specific calls of Client and the
+// family of KindPipeline for the entity surface.
+type pipelineAPI struct {
+	endpoint
+}
+
 // GetPipeline reads a pipeline. A missing pipeline is ErrNotFound.
 func (c *Client) GetPipeline(ctx context.Context, id string) (*Pipeline, error) {
-	y, err := c.getYAML(ctx, id)
+	return c.pipelines.getPipeline(ctx, id)
+}
+
+// getPipeline is Client.GetPipeline.
+func (p *pipelineAPI) getPipeline(ctx context.Context, id string) (*Pipeline, error) {
+	y, err := p.getYAML(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{Identifier: id, YAML: y}
+	pl := &Pipeline{Identifier: id, YAML: y}
 	if m, err := parseMeta(y); err == nil {
-		p.Name = m.Name
-		p.Tags = m.Tags
+		pl.Name = m.Name
+		pl.Tags = m.Tags
 	}
-	return p, nil
+	return pl, nil
+}
+
+// get reads the pipeline ref as an Entity.
+func (p *pipelineAPI) get(ctx context.Context, ref Ref) (*Entity, error) {
+	pl, err := p.getPipeline(ctx, ref.Identifier)
+	if err != nil {
+		return nil, err
+	}
+	return &Entity{Ref: ref, Name: pl.Name, YAML: pl.YAML, Tags: pl.Tags}, nil
 }
 
 // getYAML reads the stored YAML of pipeline id.
-func (c *Client) getYAML(ctx context.Context, id string) ([]byte, error) {
+func (p *pipelineAPI) getYAML(ctx context.Context, id string) ([]byte, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
 	var data struct {
 		YAMLPipeline *string `json:"yamlPipeline"`
 	}
-	err := c.do(ctx, call{
+	err := p.do(ctx, call{
 		op: "get_pipeline", method: http.MethodGet, path: pathPipelines + url.PathEscape(id),
 		decode: func(raw json.RawMessage) error {
 			if err := json.Unmarshal(raw, &data); err != nil || data.YAMLPipeline == nil {
@@ -152,29 +173,34 @@ func decodeSave(out *saveResponse) func(json.RawMessage) error {
 // other content is ErrAlreadyExists; absent returns the original (retryable)
 // error, so the next attempt starts again from a read.
 func (c *Client) CreatePipeline(ctx context.Context, yaml []byte) (string, error) {
+	return c.pipelines.createPipeline(ctx, yaml)
+}
+
+// createPipeline is Client.CreatePipeline.
+func (p *pipelineAPI) createPipeline(ctx context.Context, yaml []byte) (string, error) {
 	m, err := parseMeta(yaml)
 	if err != nil || !identifierRE.MatchString(m.Identifier) {
 		// Let Harness say what is wrong; without an identifier there is
 		// nothing to read back, so ambiguous failures are returned as they are.
-		return c.postPipeline(ctx, m.Identifier, yaml)
+		return p.postPipeline(ctx, m.Identifier, yaml)
 	}
-	if err := c.createConfirmed(ctx, &desired{ref: Ref{Kind: KindPipeline, Identifier: m.Identifier}, yaml: yaml}); err != nil {
+	if err := createConfirmed(ctx, p, &desired{ref: Ref{Kind: KindPipeline, Identifier: m.Identifier}, yaml: yaml}); err != nil {
 		return "", err
 	}
 	return m.Identifier, nil
 }
 
-// createPipelineOnce is the create call of createConfirmed.
-func (c *Client) createPipelineOnce(ctx context.Context, id string, yaml []byte) error {
-	_, err := c.postPipeline(ctx, id, yaml)
+// create is the create call of createConfirmed.
+func (p *pipelineAPI) create(ctx context.Context, d *desired) error {
+	_, err := p.postPipeline(ctx, d.ref.Identifier, d.yaml)
 	return err
 }
 
 // postPipeline sends POST /pipeline/api/pipelines/v2 with the retry rules
 // of creates and returns the saved identifier.
-func (c *Client) postPipeline(ctx context.Context, id string, yaml []byte) (string, error) {
+func (p *pipelineAPI) postPipeline(ctx context.Context, id string, yaml []byte) (string, error) {
 	var saved saveResponse
-	err := c.do(ctx, call{
+	err := p.do(ctx, call{
 		op: "create_pipeline", method: http.MethodPost, path: pathCreateV2,
 		body: yaml, contentType: "application/yaml", mode: retryUnsent,
 		decode: decodeSave(&saved),
@@ -192,18 +218,28 @@ func (c *Client) postPipeline(ctx context.Context, id string, yaml []byte) (stri
 // the call with success instead of a second write. A missing pipeline is
 // ErrNotFound.
 func (c *Client) UpdatePipeline(ctx context.Context, id string, yaml []byte) error {
+	return c.pipelines.updatePipeline(ctx, id, yaml)
+}
+
+// update replaces the pipeline with d (Client.UpdatePipeline).
+func (p *pipelineAPI) update(ctx context.Context, d *desired) error {
+	return p.updatePipeline(ctx, d.ref.Identifier, d.yaml)
+}
+
+// updatePipeline is Client.UpdatePipeline.
+func (p *pipelineAPI) updatePipeline(ctx context.Context, id string, yaml []byte) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
 	var saved saveResponse
-	err := c.do(ctx, call{
+	err := p.do(ctx, call{
 		op: "update_pipeline", method: http.MethodPut, path: pathUpdateV2 + url.PathEscape(id),
 		body: yaml, contentType: "application/yaml", mode: retryIdempotent,
 		decode: decodeSave(&saved),
 		// The server answers an update of a missing pipeline with 400
 		// INVALID_REQUEST, not 404 (see missingOnWrite).
 		reclassify: reclassifyWrite(KindPipeline, true),
-		settled:    c.settledUpdate(Ref{Kind: KindPipeline, Identifier: id}, yaml),
+		settled:    settledUpdate(p, Ref{Kind: KindPipeline, Identifier: id}, yaml),
 	})
 	if err != nil {
 		return fmt.Errorf("updating pipeline %q: %w", id, err)
@@ -217,12 +253,22 @@ func (c *Client) UpdatePipeline(ctx context.Context, id string, yaml []byte) err
 // success. Harness does not handle a delete of a missing pipeline
 // explicitly; use DeleteIfExists for an idempotent delete.
 func (c *Client) DeletePipeline(ctx context.Context, id string) error {
+	return c.pipelines.deletePipeline(ctx, id)
+}
+
+// remove deletes the pipeline ref (Client.DeletePipeline).
+func (p *pipelineAPI) remove(ctx context.Context, ref Ref) error {
+	return p.deletePipeline(ctx, ref.Identifier)
+}
+
+// deletePipeline is Client.DeletePipeline.
+func (p *pipelineAPI) deletePipeline(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	err := c.do(ctx, call{
+	err := p.do(ctx, call{
 		op: "delete_pipeline", method: http.MethodDelete, path: pathPipelines + url.PathEscape(id),
-		decode: decodeTrue, settled: c.settledDelete(Ref{Kind: KindPipeline, Identifier: id}),
+		decode: decodeTrue, settled: settledDelete(p, Ref{Kind: KindPipeline, Identifier: id}),
 	})
 	if err != nil {
 		return fmt.Errorf("deleting pipeline %q: %w", id, err)
@@ -236,6 +282,21 @@ func (c *Client) DeletePipeline(ctx context.Context, id string) error {
 // that paging is stable while pipelines change; a pipeline seen twice is
 // returned once.
 func (c *Client) ListPipelines(ctx context.Context) ([]PipelineSummary, error) {
+	return c.pipelines.listPipelines(ctx)
+}
+
+// list lists the pipelines as Summaries (Client.ListPipelines).
+func (p *pipelineAPI) list(ctx context.Context, _ Kind, _ string) ([]Summary, error) {
+	ps, err := p.listPipelines(ctx)
+	var out []Summary
+	for _, pl := range ps {
+		out = append(out, Summary{Kind: KindPipeline, Identifier: pl.Identifier, Name: pl.Name, Tags: pl.Tags})
+	}
+	return out, err
+}
+
+// listPipelines is Client.ListPipelines.
+func (p *pipelineAPI) listPipelines(ctx context.Context) ([]PipelineSummary, error) {
 	var out []PipelineSummary
 	seen := make(map[string]bool)
 	for page := 0; ; page++ {
@@ -248,7 +309,7 @@ func (c *Client) ListPipelines(ctx context.Context) ([]PipelineSummary, error) {
 			TotalPages *int  `json:"totalPages"`
 			Last       *bool `json:"last"`
 		}
-		err := c.do(ctx, call{
+		err := p.do(ctx, call{
 			op: "list_pipelines", method: http.MethodPost, path: pathList,
 			query: url.Values{
 				"page": {strconv.Itoa(page)},
@@ -267,12 +328,12 @@ func (c *Client) ListPipelines(ctx context.Context) ([]PipelineSummary, error) {
 		if err != nil {
 			return nil, fmt.Errorf("listing pipelines (page %d): %w", page, err)
 		}
-		for _, p := range data.Content {
-			if seen[p.Identifier] {
+		for _, pl := range data.Content {
+			if seen[pl.Identifier] {
 				continue
 			}
-			seen[p.Identifier] = true
-			out = append(out, PipelineSummary{Identifier: p.Identifier, Name: p.Name, Tags: p.Tags})
+			seen[pl.Identifier] = true
+			out = append(out, PipelineSummary{Identifier: pl.Identifier, Name: pl.Name, Tags: pl.Tags})
 		}
 		switch {
 		case len(data.Content) == 0,
@@ -281,77 +342,4 @@ func (c *Client) ListPipelines(ctx context.Context) ([]PipelineSummary, error) {
 			return out, nil
 		}
 	}
-}
-
-// Execute starts the pipeline id with runtimeInputYAML (may be empty when
-// the pipeline has no <+input> fields) and returns the plan execution id.
-// It sends moduleType=cd: PlanExecutionResource's execute takes the module
-// as a query parameter, and Harness is reported to answer 400 without it
-// (the Dec-2023 server signature declares it optional, so that 400 is
-// reported behaviour, not read in code; sending it is right either way).
-//
-// Harness has no idempotency key for runs, so Execute is repeated only when
-// the request provably did not reach Harness or was throttled. A failure
-// after the request may have arrived wraps ErrOutcomeUnknown, which
-// IsRetryable reports as not retryable: check the pipeline's executions
-// before running it again.
-func (c *Client) Execute(ctx context.Context, id string, runtimeInputYAML []byte) (string, error) {
-	if err := checkID(id); err != nil {
-		return "", err
-	}
-	var data struct {
-		PlanExecution struct {
-			UUID string `json:"uuid"`
-		} `json:"planExecution"`
-	}
-	if runtimeInputYAML == nil {
-		runtimeInputYAML = []byte{}
-	}
-	err := c.do(ctx, call{
-		op: "execute", method: http.MethodPost, path: pathExecute + url.PathEscape(id),
-		query: url.Values{"moduleType": {"cd"}},
-		body:  runtimeInputYAML, contentType: "application/yaml", mode: retryUnsent,
-		decode: func(raw json.RawMessage) error {
-			if err := json.Unmarshal(raw, &data); err != nil || data.PlanExecution.UUID == "" {
-				return unexpected("execute answer has no data.planExecution.uuid")
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		if ambiguous(err) {
-			return "", fmt.Errorf("executing pipeline %q: %w: %w", id, ErrOutcomeUnknown, err)
-		}
-		return "", fmt.Errorf("executing pipeline %q: %w", id, err)
-	}
-	return data.PlanExecution.UUID, nil
-}
-
-// ExecutionStatus returns the status of a plan execution, one of Harness's
-// ExecutionStatus names ("Running", "ApprovalWaiting", "Success", "Failed",
-// "Aborted", ...). An unknown execution is ErrNotFound.
-//
-// It reads the run's summary only; GetExecution reads its stages and steps.
-func (c *Client) ExecutionStatus(ctx context.Context, executionID string) (string, error) {
-	if err := checkExecutionID(executionID); err != nil {
-		return "", err
-	}
-	var data struct {
-		Summary struct {
-			Status string `json:"status"`
-		} `json:"pipelineExecutionSummary"`
-	}
-	err := c.do(ctx, call{
-		op: "execution_status", method: http.MethodGet, path: pathExecutionStatus + url.PathEscape(executionID),
-		decode: func(raw json.RawMessage) error {
-			if err := json.Unmarshal(raw, &data); err != nil || data.Summary.Status == "" {
-				return unexpected("execution answer has no data.pipelineExecutionSummary.status")
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		return "", fmt.Errorf("reading execution %q: %w", executionID, err)
-	}
-	return data.Summary.Status, nil
 }

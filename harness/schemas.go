@@ -40,11 +40,22 @@ const pathYAMLSchema = "/pipeline/api/yaml-schema"
 // (ErrInvalidRequest). A success whose data is not a JSON object is
 // ErrUnexpectedResponse.
 func (c *Client) YAMLSchema(ctx context.Context, entityType string) ([]byte, error) {
+	return c.schemas.get(ctx, entityType)
+}
+
+// schemaAPI is the pipeline service's YAML schema endpoint: account-wide
+// calls that need no org or project.
+type schemaAPI struct {
+	endpoint
+}
+
+// get is Client.YAMLSchema.
+func (s *schemaAPI) get(ctx context.Context, entityType string) ([]byte, error) {
 	if entityType == "" {
 		return nil, fmt.Errorf("harness: yaml schema: no entity type: %w", ErrInvalidRequest)
 	}
 	var schema []byte
-	err := c.do(ctx, call{
+	err := s.do(ctx, call{
 		op:           "get_yaml_schema",
 		method:       http.MethodGet,
 		path:         pathYAMLSchema,

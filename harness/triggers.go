@@ -64,12 +64,19 @@ func triggerQuery(pipeline string) url.Values {
 	return url.Values{"targetIdentifier": {pipeline}}
 }
 
-// getTrigger reads a trigger. A missing one is 404 ENTITY_NOT_FOUND
+// triggerAPI is the pipeline service's trigger endpoints
+// (/pipeline/api/triggers): the family of KindTrigger for the entity
+// surface.
+type triggerAPI struct {
+	endpoint
+}
+
+// get reads a trigger. A missing one is 404 ENTITY_NOT_FOUND
 // "Trigger X does not exist" (NGTriggerResourceImpl.get). The answer has
 // no tags; they are read from the YAML.
-func (c *Client) getTrigger(ctx context.Context, ref Ref) (*Entity, error) {
+func (tr *triggerAPI) get(ctx context.Context, ref Ref) (*Entity, error) {
 	var resp triggerResponse
-	err := c.do(ctx, call{
+	err := tr.do(ctx, call{
 		op: "get_trigger", method: http.MethodGet, path: pathTriggers + "/" + url.PathEscape(ref.Identifier),
 		query: triggerQuery(ref.PipelineRef), decode: decodeTrigger(&resp),
 	})
@@ -83,7 +90,13 @@ func (c *Client) getTrigger(ctx context.Context, ref Ref) (*Entity, error) {
 		WebhookURL: resp.WebhookURL}, nil
 }
 
-// saveTrigger creates (update false) or updates the trigger d. Harness
+// create sends one create of the trigger d.
+func (tr *triggerAPI) create(ctx context.Context, d *desired) error { return tr.save(ctx, d, false) }
+
+// update replaces the trigger with d.
+func (tr *triggerAPI) update(ctx context.Context, d *desired) error { return tr.save(ctx, d, true) }
+
+// save creates (update false) or updates the trigger d. Harness
 // wraps every failure of either as 400 INVALID_REQUEST "Failed while
 // Saving Trigger: …" / "Failed while updating Trigger: …", a duplicate
 // included; an update of a missing trigger is 404 ENTITY_NOT_FOUND. A
@@ -93,7 +106,7 @@ func (c *Client) getTrigger(ctx context.Context, ref Ref) (*Entity, error) {
 // Creates send withServiceV2=true, as the Terraform provider does
 // (terraform-provider-harness internal/service/pipeline/triggers); updates
 // keep the stored trigger's value.
-func (c *Client) saveTrigger(ctx context.Context, d *desired, update bool) error {
+func (tr *triggerAPI) save(ctx context.Context, d *desired, update bool) error {
 	var resp triggerResponse
 	cl := call{
 		op: "create_trigger", method: http.MethodPost, path: pathTriggers,
@@ -106,10 +119,10 @@ func (c *Client) saveTrigger(ctx context.Context, d *desired, update bool) error
 		cl.op, cl.method, cl.mode = "update_trigger", http.MethodPut, retryIdempotent
 		cl.path += "/" + url.PathEscape(d.ref.Identifier)
 		cl.query = triggerQuery(d.ref.PipelineRef)
-		cl.settled = c.settledUpdate(d.ref, d.yaml)
+		cl.settled = settledUpdate(tr, d.ref, d.yaml)
 		verb = "updating"
 	}
-	if err := c.do(ctx, cl); err != nil {
+	if err := tr.do(ctx, cl); err != nil {
 		return fmt.Errorf("%s %s: %w", verb, d.ref, err)
 	}
 	// resp stays empty when the read-back after an ambiguous failure found
@@ -120,12 +133,12 @@ func (c *Client) saveTrigger(ctx context.Context, d *desired, update bool) error
 	return nil
 }
 
-// deleteTrigger deletes a trigger. Harness deletes without looking first
+// remove deletes a trigger. Harness deletes without looking first
 // and answers data:true for a missing trigger too (NGTriggerServiceImpl.delete).
-func (c *Client) deleteTrigger(ctx context.Context, ref Ref) error {
-	err := c.do(ctx, call{
+func (tr *triggerAPI) remove(ctx context.Context, ref Ref) error {
+	err := tr.do(ctx, call{
 		op: "delete_trigger", method: http.MethodDelete, path: pathTriggers + "/" + url.PathEscape(ref.Identifier),
-		query: triggerQuery(ref.PipelineRef), decode: decodeTrue, settled: c.settledDelete(ref),
+		query: triggerQuery(ref.PipelineRef), decode: decodeTrue, settled: settledDelete(tr, ref),
 	})
 	if err != nil {
 		return fmt.Errorf("deleting %s: %w", ref, err)
@@ -133,10 +146,10 @@ func (c *Client) deleteTrigger(ctx context.Context, ref Ref) error {
 	return nil
 }
 
-// listTriggers lists the triggers of pipeline: GET with page (0-based) and
+// list lists the triggers of pipeline: GET with page (0-based) and
 // size (default 25); the answer is a PageResponse of
 // NGTriggerDetailsResponseDTO, which carries tags.
-func (c *Client) listTriggers(ctx context.Context, pipeline string) ([]Summary, error) {
+func (tr *triggerAPI) list(ctx context.Context, _ Kind, pipeline string) ([]Summary, error) {
 	var out []Summary
 	seen := map[string]bool{}
 	for page := 0; ; page++ {
@@ -144,7 +157,7 @@ func (c *Client) listTriggers(ctx context.Context, pipeline string) ([]Summary, 
 		q.Set("page", strconv.Itoa(page))
 		q.Set("size", strconv.Itoa(listPageSize))
 		var data pageResponse
-		err := c.do(ctx, call{
+		err := tr.do(ctx, call{
 			op: "list_triggers", method: http.MethodGet, path: pathTriggers, query: q, decode: decodePage(&data),
 		})
 		if err != nil {

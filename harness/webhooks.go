@@ -35,14 +35,19 @@ var webhookTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 // provably did not reach Harness or was throttled; a failure after it may
 // have arrived wraps ErrOutcomeUnknown.
 func (c *Client) FireTrigger(ctx context.Context, webhook string, payload []byte) (string, error) {
+	return c.runs.fireTrigger(ctx, webhook, payload)
+}
+
+// fireTrigger is Client.FireTrigger.
+func (r *runAPI) fireTrigger(ctx context.Context, webhook string, payload []byte) (string, error) {
 	cl := call{op: "fire_trigger", method: http.MethodPost, body: payload, contentType: "application/json",
 		mode: retryUnsent}
 	if strings.Contains(webhook, "://") {
 		u, err := url.Parse(webhook)
-		if err != nil || u.Host != c.sh.base.Host || u.Scheme != c.sh.base.Scheme {
-			return "", fmt.Errorf("harness: webhook URL is not on %s: %w", c.sh.base.Host, ErrInvalidRequest)
+		if err != nil || u.Host != r.t.base.Host || u.Scheme != r.t.base.Scheme {
+			return "", fmt.Errorf("harness: webhook URL is not on %s: %w", r.t.base.Host, ErrInvalidRequest)
 		}
-		p := strings.TrimPrefix(u.EscapedPath(), c.sh.base.EscapedPath())
+		p := strings.TrimPrefix(u.EscapedPath(), r.t.base.EscapedPath())
 		if !strings.HasPrefix(p, pathCustomWebhook) {
 			return "", fmt.Errorf("harness: %s is no custom webhook URL: %w", u.Path, ErrInvalidRequest)
 		}
@@ -70,7 +75,7 @@ func (c *Client) FireTrigger(ctx context.Context, webhook string, payload []byte
 		}
 		return nil
 	}
-	if err := c.do(ctx, cl); err != nil {
+	if err := r.do(ctx, cl); err != nil {
 		if ambiguous(err) {
 			return "", fmt.Errorf("firing the webhook: %w: %w", ErrOutcomeUnknown, err)
 		}
@@ -99,6 +104,11 @@ type TriggerEvent struct {
 // (NGTriggerServiceImpl.fetchTriggerEventHistory): that is ErrNotFound,
 // so poll until it is not.
 func (c *Client) TriggerEvent(ctx context.Context, eventID string) (*TriggerEvent, error) {
+	return c.runs.triggerEvent(ctx, eventID)
+}
+
+// triggerEvent is Client.TriggerEvent.
+func (r *runAPI) triggerEvent(ctx context.Context, eventID string) (*TriggerEvent, error) {
 	if !webhookTokenRE.MatchString(eventID) {
 		return nil, fmt.Errorf("harness: event id %q is not valid: %w", eventID, ErrInvalidRequest)
 	}
@@ -110,7 +120,7 @@ func (c *Client) TriggerEvent(ctx context.Context, eventID string) (*TriggerEven
 		Message             string  `json:"message"`
 		PipelineExecutionID *string `json:"pipelineExecutionId"`
 	}
-	err := c.do(ctx, call{
+	err := r.do(ctx, call{
 		op: "get_trigger_event", method: http.MethodGet, path: pathProcessingDetails, accountScope: true,
 		query: url.Values{"eventId": {eventID}},
 		decode: func(raw json.RawMessage) error {
