@@ -10,6 +10,7 @@ import (
 // TestStatusPageInABrowser plays the demo's scenarios, then opens the
 // status page in headless chromium and checks what a user sees there.
 func TestStatusPageInABrowser(t *testing.T) {
+	t.Parallel() // the demo mostly waits: its retries back off for seconds
 	browser := chromium(t)
 	env := playedDemo(t)
 	b := openTab(t, browser)

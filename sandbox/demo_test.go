@@ -18,6 +18,7 @@ import (
 // /metrics as Prometheus would, checking that each counter moved as the
 // scenarios imply.
 func TestDemoScenariosMoveTheMetrics(t *testing.T) {
+	t.Parallel() // the demo mostly waits: its retries back off for seconds
 	env, story := playDemo(t)
 	checkDeployStory(t, story)
 

@@ -15,6 +15,7 @@ import (
 // in any object (strict parsers reject those), every line with a level, a
 // time and a message.
 func TestDemoLogsAreStrictJSON(t *testing.T) {
+	t.Parallel() // the demo mostly waits: its retries back off for seconds
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"--once", "--data", t.TempDir(), "--log-format", "json", "--log-level", "debug"}, &stdout, &stderr)
 	if code != exitOK {

@@ -14,6 +14,7 @@ import (
 // TestDemoOnce runs `pipeline-orchestrator-demo --once` as the README's
 // first command does, and checks it exits 0 having played every scenario.
 func TestDemoOnce(t *testing.T) {
+	t.Parallel() // the demo mostly waits: its retries back off for seconds
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"--once", "--data", t.TempDir()}, &stdout, &stderr)
 	if code != exitOK {
