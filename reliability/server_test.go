@@ -77,7 +77,6 @@ func runChild(path string) int {
 	if l, err := zerolog.ParseLevel(os.Getenv("RELIABILITY_LOG_LEVEL")); err == nil && l != zerolog.NoLevel {
 		level = l
 	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano // as serve logs
 	log := zerolog.New(logFile).Level(level).With().Timestamp().Int("pid", os.Getpid()).Logger()
 	zerolog.DefaultContextLogger = &log
 
