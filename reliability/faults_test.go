@@ -82,6 +82,12 @@ func TestFaults(t *testing.T) {
 		t.Errorf("operations failed:\n%s", strings.Join(figs.FailedOperations, "\n"))
 	}
 	for _, k := range entityKinds {
+		if k == harnesstest.KindConnector {
+			// Created once, before the faults start; no step changes the
+			// settings' manifests or the App's installation, so nothing
+			// calls its endpoints under faults.
+			continue
+		}
 		if calls[string(k)].refused == 0 {
 			t.Errorf("no %s call was refused: the faults did not reach the %s endpoints", k, k)
 		}
