@@ -183,9 +183,16 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 		}
 	default:
 		a.loop.SetLastError(fmt.Errorf("%s: %w", last.Key, err))
-		delay := a.deliveryBackoff(last.Attempts, err)
-		log.Error().Err(err).Int("delivery_attempt", last.Attempts).Int64("retry_in_ms", delay.Milliseconds()).Msg("work failed")
-		if err := a.db.Deliveries.Retry(recordCtx, batch, err.Error(), a.now().Add(delay)); err != nil {
+		// Each delivery backs off by its own attempts: one that used them
+		// up, coalesced with a newer one, must not get the newer's short
+		// wait.
+		now, delays := a.now(), map[string]time.Duration{}
+		for _, d := range batch {
+			delays[d.ID] = a.deliveryBackoff(d.Attempts, err)
+		}
+		log.Error().Err(err).Int("delivery_attempt", last.Attempts).Int64("retry_in_ms", delays[last.ID].Milliseconds()).Msg("work failed")
+		notBefore := func(d store.Delivery) time.Time { return now.Add(delays[d.ID]) }
+		if err := a.db.Deliveries.Retry(recordCtx, batch, err.Error(), notBefore); err != nil {
 			log.Error().Err(err).Msg("recording delivery retry")
 		}
 	}

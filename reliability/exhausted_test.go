@@ -92,6 +92,12 @@ func TestFaultsProposeExhausted(t *testing.T) {
 		// failure stays visible until then.
 		t.Errorf("the exhausted delivery is %s, want failed", after.State)
 	}
+	if soonest := start.Add(exhausted).Add(4 * time.Minute); after.NotBefore.Before(soonest) {
+		// The long back-off of an exhausted delivery starts at 5
+		// minutes, whatever newer delivery it was claimed with.
+		t.Errorf("the exhausted delivery is to be tried again from %s, less than 5 minutes after it failed",
+			after.NotBefore.Format(time.RFC3339))
+	}
 }
 
 // waitFailedPropose waits for the propose delivery of a push to fail and

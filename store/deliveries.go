@@ -311,20 +311,22 @@ func (d *Deliveries) Complete(ctx context.Context, claimed []Delivery, outcome s
 	return nil
 }
 
-// Retry records a failed attempt on the claimed deliveries: each
-// goes back to pending, claimable from notBefore on, or to failed once it has
-// been attempted the maximum number of times (WithMaxDeliveryAttempts). A
-// failed delivery is not abandoned: Revive makes it pending again from
-// notBefore on, so the caller gives a failed one a long back-off.
-func (d *Deliveries) Retry(ctx context.Context, claimed []Delivery, errMsg string, notBefore time.Time) error {
+// Retry records a failed attempt on the claimed deliveries: each goes
+// back to pending, claimable from notBefore(it) on, or to failed once it
+// has been attempted the maximum number of times
+// (WithMaxDeliveryAttempts). A failed delivery is not abandoned: Revive
+// makes it pending again from notBefore on, so the caller gives a failed
+// one a long back-off. Each delivery gets its own back-off: deliveries
+// claimed together can have been attempted a different number of times.
+func (d *Deliveries) Retry(ctx context.Context, claimed []Delivery, errMsg string, notBefore func(Delivery) time.Time) error {
 	maxAttempts := d.db.cfg.maxDeliveryAttempts
 	err := d.finish(ctx, claimed,
 		`UPDATE deliveries SET
 			state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END,
 			done_at = CASE WHEN attempts >= ? THEN ? ELSE NULL END,
 			last_error = ?, not_before = ?, lease_until = NULL, updated_at = ?`,
-		func(_ Delivery, now time.Time) []any {
-			return []any{maxAttempts, maxAttempts, ms(now), errMsg, ms(notBefore), ms(now)}
+		func(dl Delivery, now time.Time) []any {
+			return []any{maxAttempts, maxAttempts, ms(now), errMsg, ms(notBefore(dl)), ms(now)}
 		})
 	if err != nil {
 		return fmt.Errorf("retrying deliveries: %w", err)

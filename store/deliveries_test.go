@@ -28,6 +28,11 @@ func delivery(id, repo, key string) store.Delivery {
 	return store.Delivery{ID: id, Event: "push", Repo: repo, Key: key, Installation: 1}
 }
 
+// after is a back-off that gives every delivery the same time t.
+func after(t time.Time) func(store.Delivery) time.Time {
+	return func(store.Delivery) time.Time { return t }
+}
+
 // ids lists the delivery IDs of ds, in order.
 func ids(ds []store.Delivery) []string {
 	var out []string
@@ -207,7 +212,7 @@ func TestRetryDeliveries(t *testing.T) {
 	if err != nil || len(first) != 1 {
 		t.Fatalf("claim = %v, %v", ids(first), err)
 	}
-	if err := db.Deliveries.Retry(ctx, first, "github: 502", c.Now().Add(10*time.Second)); err != nil {
+	if err := db.Deliveries.Retry(ctx, first, "github: 502", after(c.Now().Add(10*time.Second))); err != nil {
 		t.Fatal(err)
 	}
 	// a1 waits for its back-off; b1 goes first.
@@ -226,7 +231,7 @@ func TestRetryDeliveries(t *testing.T) {
 	if again[0].Attempts != 2 || again[0].LastError != "github: 502" {
 		t.Errorf("retried delivery: attempts %d, last error %q", again[0].Attempts, again[0].LastError)
 	}
-	if err := db.Deliveries.Retry(ctx, again, "github: 502 again", c.Now()); err != nil {
+	if err := db.Deliveries.Retry(ctx, again, "github: 502 again", after(c.Now())); err != nil {
 		t.Fatal(err)
 	}
 	stats, err := db.Deliveries.Stats(ctx)
@@ -443,7 +448,7 @@ func TestFailedDeliveriesAreRevivedAfterTheirBackOff(t *testing.T) {
 		t.Fatalf("claimed %d deliveries, want both", len(failing))
 	}
 	for _, d := range failing {
-		if err := db.Deliveries.Retry(ctx, []store.Delivery{d}, "github: 502", c.Now().Add(time.Hour)); err != nil {
+		if err := db.Deliveries.Retry(ctx, []store.Delivery{d}, "github: 502", after(c.Now().Add(time.Hour))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -512,5 +517,40 @@ func claimAll(tb testing.TB, db *store.DB) []store.Delivery {
 			return out
 		}
 		out = append(out, batch...)
+	}
+}
+
+// Deliveries claimed together back off by their own attempts: one that
+// has used them up fails with its long back-off, although it ran with a
+// newer delivery whose back-off is short.
+func TestRetryBacksEachDeliveryOffByItsOwnAttempts(t *testing.T) {
+	c := newClock()
+	db := mustOpen(t, c, store.WithMaxDeliveryAttempts(2))
+	ctx := context.Background()
+	record(t, db, delivery("old", "org/a", "propose"))
+	first := claimAll(t, db)
+	if err := db.Deliveries.Retry(ctx, first, "github: 502", after(c.Now())); err != nil {
+		t.Fatal(err)
+	}
+	record(t, db, delivery("new", "org/a", "propose"))
+	batch := claimAll(t, db)
+	if !cmp.Equal(ids(batch), []string{"old", "new"}) {
+		t.Fatalf("claimed %v, want old and new together", ids(batch))
+	}
+	byAttempts := func(d store.Delivery) time.Time { return c.Now().Add(time.Duration(d.Attempts) * time.Hour) }
+	if err := db.Deliveries.Retry(ctx, batch, "github: 502 again", byAttempts); err != nil {
+		t.Fatal(err)
+	}
+	recent, err := db.Deliveries.Recent(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range recent {
+		got[d.ID] = fmt.Sprintf("%s from +%s", d.State, d.NotBefore.Sub(c.Now()))
+	}
+	want := map[string]string{"old": "failed from +2h0m0s", "new": "pending from +1h0m0s"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after the retry (-want +got):\n%s", diff)
 	}
 }
