@@ -310,14 +310,27 @@ func (e *entities) apply(ctx context.Context, ref Ref, yaml []byte) (Action, err
 	case err != nil:
 		return 0, err
 	}
-	if err := e.checkManaged(cur); err != nil {
+	same, err := e.holds(ctx, cur, d)
+	if err != nil {
 		return 0, err
 	}
-	if sameContent(cur.YAML, d.yaml) {
-		zerolog.Ctx(ctx).Debug().Str(logKeyEntity, ref.String()).Msg("harness entity unchanged")
+	if same {
 		return Unchanged, nil
 	}
 	return updateElseCreate(ctx, f, d)
+}
+
+// holds reports whether the entity found, cur, already holds d's data;
+// an entity without the managed tag is an error.
+func (e *entities) holds(ctx context.Context, cur *Entity, d *desired) (bool, error) {
+	if err := e.checkManaged(cur); err != nil {
+		return false, err
+	}
+	if !sameContent(cur.YAML, d.yaml) {
+		return false, nil
+	}
+	zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("harness entity unchanged")
+	return true, nil
 }
 
 // checkManaged refuses an entity that does not carry the managed tag.
@@ -350,11 +363,11 @@ func (e *entities) createElseUpdate(ctx context.Context, f family, d *desired) (
 		case gerr != nil:
 			return 0, gerr
 		}
-		if merr := e.checkManaged(cur); merr != nil {
-			return 0, merr
+		same, herr := e.holds(ctx, cur, d)
+		if herr != nil {
+			return 0, herr
 		}
-		if sameContent(cur.YAML, d.yaml) {
-			zerolog.Ctx(ctx).Debug().Str(logKeyEntity, d.ref.String()).Msg("harness entity unchanged")
+		if same {
 			return Unchanged, nil
 		}
 	}

@@ -255,7 +255,7 @@ func taggedManaged(src []byte) bool {
 			Tags map[string]string `yaml:"tags"`
 		} `yaml:"connector"`
 	}
-	return yaml.Unmarshal(src, &doc) == nil && doc.Connector.Tags["managed_by"] == "pipeline-orchestrator"
+	return yaml.Unmarshal(src, &doc) == nil && doc.Connector.Tags[render.ManagedByTag] == render.ManagedByValue
 }
 
 // finalState is the final rendering and the trees it came from.
