@@ -127,33 +127,11 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 		Logger()
 	ctx = log.WithContext(ctx)
 
-	// Keep the lease while the run goes on.
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(deliveryLease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := a.db.Deliveries.Extend(runCtx, batch, deliveryLease); err != nil {
-					log.Warn().Err(err).Msg("extending delivery lease")
-					if errors.Is(err, store.ErrLeaseLost) {
-						cancel()
-						return
-					}
-				}
-			}
-		}
-	}()
-
+	runCtx, release := a.keepLease(ctx, batch)
 	start := a.now()
 	kind := work.KindOf(last.Key)
 	outcome, err := a.dispatch(runCtx, kind, batch)
-	close(done)
-	cancel()
+	release()
 	a.metrics.ObserveRun(kind, outcome, err, a.now().Sub(start))
 
 	// Record the outcome even if the run was cut short by shutdown.
@@ -196,6 +174,34 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 			log.Error().Err(err).Msg("recording delivery retry")
 		}
 	}
+}
+
+// keepLease extends the batch's lease while its run goes on, and cancels
+// the returned context if another worker took the lease over. Calling
+// release stops the extension.
+func (a *App) keepLease(ctx context.Context, batch []store.Delivery) (context.Context, func()) {
+	log := zerolog.Ctx(ctx)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(deliveryLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := a.db.Deliveries.Extend(runCtx, batch, deliveryLease); err != nil {
+					log.Warn().Err(err).Msg("extending delivery lease")
+					if errors.Is(err, store.ErrLeaseLost) {
+						cancel()
+						return
+					}
+				}
+			}
+		}
+	}()
+	return runCtx, func() { close(done); cancel() }
 }
 
 // isRateLimit reports whether err is GitHub asking the App to wait.
