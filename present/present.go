@@ -142,7 +142,10 @@ func DiagnosticList(diags catalog.Diagnostics) string {
 	return b.String()
 }
 
+// cellEscaper keeps a value inside its markdown table cell.
+var cellEscaper = strings.NewReplacer("|", "\\|", "\n", " ")
+
 // mdCell escapes a value for a markdown table cell, cut to 500 bytes.
 func mdCell(s string) string {
-	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(CutUTF8(s, 500))
+	return cellEscaper.Replace(CutUTF8(s, 500))
 }
