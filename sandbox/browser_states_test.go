@@ -88,6 +88,7 @@ func pushCatalog(t *testing.T, env *sandbox.Env, message, catalog string) {
 // put on which PR; then does what it says, and checks the deletes reach
 // Harness and the page has nothing left to ask.
 func TestHeldDeletesInABrowser(t *testing.T) {
+	t.Parallel()
 	browser := chromium(t)
 	env := bootstrapped(t)
 	// The example's last two teams, 4 pipelines of 12: over the
@@ -170,6 +171,7 @@ const loyaltyAPI = `  - name: loyalty-api
 // and checks that the status page keeps the trace once the repairs are
 // done: when, which pipeline, what differed, and that it was repaired.
 func TestDriftInABrowser(t *testing.T) {
+	t.Parallel()
 	browser := chromium(t)
 	env := bootstrapped(t)
 	const file = "pipelines/payment-service-cd.yaml"

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pipeline-orchestrator/pipeline-orchestrator/catalog"
@@ -101,8 +103,31 @@ func checkDeployStory(t *testing.T, story []string) {
 	}
 }
 
+// played is the one play of the demo's scenarios that the tests reading
+// its end state share: a play takes seconds, and those tests only look.
+// TestMain closes it.
+var played struct {
+	sync.Once
+	env   *sandbox.Env
+	dir   string
+	story []string
+	err   error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if played.env != nil {
+		played.env.Close()
+	}
+	if played.dir != "" {
+		os.RemoveAll(played.dir)
+	}
+	os.Exit(code)
+}
+
 // playedDemo starts the bundled examples in a sandbox and plays the demo's
-// scenarios on them.
+// scenarios on them, once for the whole package. The caller must only
+// read the sandbox.
 func playedDemo(t *testing.T) *sandbox.Env {
 	t.Helper()
 	env, _ := playDemo(t)
@@ -112,24 +137,38 @@ func playedDemo(t *testing.T) *sandbox.Env {
 // playDemo is playedDemo that also returns what the demo told.
 func playDemo(t *testing.T) (*sandbox.Env, []string) {
 	t.Helper()
+	played.Do(func() {
+		played.env, played.dir, played.story, played.err = play()
+	})
+	if played.err != nil {
+		t.Fatalf("%v\n%s", played.err, strings.Join(played.story, "\n"))
+	}
+	return played.env, played.story
+}
+
+// play starts a sandbox in a new directory and plays the scenarios.
+func play() (*sandbox.Env, string, []string, error) {
 	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "sandbox-demo-")
+	if err != nil {
+		return nil, "", nil, err
+	}
 	env, err := sandbox.Start(ctx, sandbox.Options{
 		StandInOptions: sandbox.StandInOptions{
 			ConfigFiles:    map[string]string{sandbox.CatalogPath: examples.Catalog},
 			PipelinesFiles: map[string]string{catalog.SettingsPath: examples.Settings},
 		},
-		Dir: t.TempDir(),
+		Dir: dir,
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, dir, nil, err
 	}
-	t.Cleanup(func() { env.Close() })
 	var story []string
 	say := func(format string, args ...any) { story = append(story, fmt.Sprintf(format, args...)) }
 	if failed := sandbox.NewDemo(env, examples.Catalog, say).Play(ctx); len(failed) > 0 {
-		t.Fatalf("scenarios failed: %v\n%s", failed, strings.Join(story, "\n"))
+		return env, dir, story, fmt.Errorf("scenarios failed: %v", failed)
 	}
-	return env, story
+	return env, dir, story, nil
 }
 
 // parseMetrics reads Prometheus text format into series → value.

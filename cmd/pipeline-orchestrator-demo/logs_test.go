@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,13 +15,9 @@ import (
 // time and a message.
 func TestDemoLogsAreStrictJSON(t *testing.T) {
 	t.Parallel() // the demo mostly waits: its retries back off for seconds
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"--once", "--data", t.TempDir(), "--log-format", "json", "--log-level", "debug"}, &stdout, &stderr)
-	if code != exitOK {
-		t.Fatalf("demo exited %d\n%s", code, stdout.String())
-	}
+	stderr := &demoOnce(t).stderr
 	lines := 0
-	sc := bufio.NewScanner(&stderr)
+	sc := bufio.NewScanner(bytes.NewReader(stderr.Bytes()))
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		line := sc.Bytes()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -15,12 +16,7 @@ import (
 // first command does, and checks it exits 0 having played every scenario.
 func TestDemoOnce(t *testing.T) {
 	t.Parallel() // the demo mostly waits: its retries back off for seconds
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"--once", "--data", t.TempDir()}, &stdout, &stderr)
-	if code != exitOK {
-		t.Fatalf("demo --once exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
-	}
-	out := stdout.String()
+	out := demoOnce(t).stdout.String()
 	for _, want := range []string{
 		"Scenario 1: onboard a new service",
 		"Scenario 2: a config-only change",
@@ -36,6 +32,31 @@ func TestDemoOnce(t *testing.T) {
 	if strings.Contains(out, "✗") {
 		t.Errorf("a scenario failed:\n%s", out)
 	}
+}
+
+// onceRun is the one run of `demo --once`, with debug logs in JSON, that
+// TestDemoOnce and TestDemoLogsAreStrictJSON both read: a run takes
+// seconds, and what each checks is in the same run's output.
+var onceRun demoRun
+
+// demoRun is what a run of the demo left.
+type demoRun struct {
+	sync.Once
+	code           int
+	stdout, stderr bytes.Buffer
+}
+
+// demoOnce runs the demo once for the package, in a temporary directory
+// removed on exit, and fails t if it did not exit 0.
+func demoOnce(t *testing.T) *demoRun {
+	t.Helper()
+	onceRun.Do(func() {
+		onceRun.code = run(context.Background(), []string{"--once", "--log-format", "json", "--log-level", "debug"}, &onceRun.stdout, &onceRun.stderr)
+	})
+	if onceRun.code != exitOK {
+		t.Fatalf("demo --once exited %d\nstdout:\n%s\nstderr:\n%.5000s", onceRun.code, onceRun.stdout.String(), onceRun.stderr.String())
+	}
+	return &onceRun
 }
 
 func TestDemoRejectsArguments(t *testing.T) {

@@ -39,7 +39,7 @@ func (s *syncBuffer) String() string {
 // every link of the status page and the pages it names lead somewhere,
 // then stops the demo and checks that its temporary directory is gone.
 func TestWalkthrough(t *testing.T) {
-	t.Setenv("TMPDIR", t.TempDir())
+	t.Parallel() // the demo mostly waits: its retries back off for seconds
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
