@@ -315,7 +315,11 @@ func TestConfigMistakes(t *testing.T) {
 		},
 		"GHES URL with another path": {
 			env:  map[string]string{"PIPELINE_ORCHESTRATOR_GITHUB_API_URL": "https://ghe.example.com/api/"},
-			want: []string{`PIPELINE_ORCHESTRATOR_GITHUB_API_URL: github.api_url: "https://ghe.example.com/api/" is a GitHub Enterprise Server URL without /api/v3/: use "https://ghe.example.com/api/api/v3/"`},
+			want: []string{`PIPELINE_ORCHESTRATOR_GITHUB_API_URL: github.api_url: "https://ghe.example.com/api/" is a GitHub Enterprise Server URL without /api/v3/: use "https://ghe.example.com/api/v3/"`},
+		},
+		"GHES URL with another API version": {
+			yaml: "github:\n  api_url: https://ghe.example.com/prefix/api/v4\n",
+			want: []string{`config.yml:2:12: github.api_url: "https://ghe.example.com/prefix/api/v4" is a GitHub Enterprise Server URL without /api/v3/: use "https://ghe.example.com/prefix/api/v3/"`},
 		},
 		"web address for the API": {
 			yaml: "github:\n  api_url: https://github.com/\n",

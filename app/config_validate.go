@@ -321,9 +321,15 @@ func checkAPIURL(s string) error {
 	case strings.HasSuffix(path, "/api/v3/"), strings.HasPrefix(host, "api."), strings.Contains(host, ".api."), isLoopback(host):
 		return nil
 	}
-	fix := u.Scheme + "://" + u.Host + strings.TrimSuffix(path, "/") + "/api/v3/"
+	// A URL that already ends in /api or another API version gets it
+	// replaced, not a second /api.
+	base := apiSuffix.ReplaceAllString(strings.TrimSuffix(path, "/"), "")
+	fix := u.Scheme + "://" + u.Host + base + "/api/v3/"
 	return fmt.Errorf("%q is a GitHub Enterprise Server URL without /api/v3/: use %q", s, fix)
 }
+
+// apiSuffix is a trailing /api, /api/v or /api/vN of a URL path.
+var apiSuffix = regexp.MustCompile(`/api(/v\d*)?$`)
 
 func isLoopback(host string) bool {
 	if host == "localhost" {
