@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -112,15 +113,34 @@ type AuditFilter struct {
 	Limit   int // default 100
 }
 
+// auditQuery is the query of List: only the filters given are in its
+// WHERE clause, so that SQLite reads the log, which is never pruned,
+// through the index of one of them (audit_log_subject, audit_log_action,
+// audit_log_commit) rather than scanning it.
+func auditQuery(f AuditFilter, limit int) (string, []any) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ column, value string }{{"subject", f.Subject}, {"action", f.Action}, {"commit_sha", f.Commit}} {
+		if c.value != "" {
+			where = append(where, c.column+" = ?")
+			args = append(args, c.value)
+		}
+	}
+	query := `SELECT id, at, actor, action, subject, detail, commit_sha FROM audit_log`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	return query + ` ORDER BY id DESC LIMIT ?`, append(args, limit)
+}
+
 // List returns the audit entries matching f, newest first.
 func (a *Audit) List(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := a.db.read.QueryContext(ctx, `SELECT id, at, actor, action, subject, detail, commit_sha
-		FROM audit_log WHERE (?1 = '' OR subject = ?1) AND (?2 = '' OR action = ?2) AND (?3 = '' OR commit_sha = ?3)
-		ORDER BY id DESC LIMIT ?4`, f.Subject, f.Action, f.Commit, limit)
+	query, args := auditQuery(f, limit)
+	rows, err := a.db.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing audit log: %w", err)
 	}
