@@ -161,15 +161,9 @@ func (a *App) process(ctx context.Context, batch []store.Delivery) {
 		}
 	default:
 		a.loop.SetLastError(fmt.Errorf("%s: %w", last.Key, err))
-		// Each delivery backs off by its own attempts: one that used them
-		// up, coalesced with a newer one, must not get the newer's short
-		// wait.
-		now, delays := a.now(), map[string]time.Duration{}
-		for _, d := range batch {
-			delays[d.ID] = a.deliveryBackoff(d.Attempts, err)
-		}
-		log.Error().Err(err).Int("delivery_attempt", last.Attempts).Int64("retry_in_ms", delays[last.ID].Milliseconds()).Msg("work failed")
-		notBefore := func(d store.Delivery) time.Time { return now.Add(delays[d.ID]) }
+		now := a.now()
+		notBefore := a.retryAt(batch, err, now)
+		log.Error().Err(err).Int("delivery_attempt", last.Attempts).Int64("retry_in_ms", notBefore(last).Sub(now).Milliseconds()).Msg("work failed")
 		if err := a.db.Deliveries.Retry(recordCtx, batch, err.Error(), notBefore); err != nil {
 			log.Error().Err(err).Msg("recording delivery retry")
 		}
@@ -214,6 +208,17 @@ func isRateLimit(err error) bool {
 // fails, visibly, and is tried again later (Deliveries.Revive), from ten
 // minutes to six hours apart, never abandoned.
 var exhausted = backoff.Exponential{Base: 10 * time.Minute, Max: 6 * time.Hour, Floor: 5 * time.Minute}
+
+// retryAt is when each delivery of a batch whose run failed with err is
+// tried again. Each backs off by its own attempts: one that used them up,
+// coalesced with a newer one, must not get the newer's short wait.
+func (a *App) retryAt(batch []store.Delivery, err error, now time.Time) func(store.Delivery) time.Time {
+	at := make(map[string]time.Time, len(batch))
+	for _, d := range batch {
+		at[d.ID] = now.Add(a.deliveryBackoff(d.Attempts, err))
+	}
+	return func(d store.Delivery) time.Time { return at[d.ID] }
+}
 
 // deliveryBackoff is the wait before a failed run is tried again: a wait
 // GitHub or Harness asked for wins; otherwise the app's one back-off, and
