@@ -27,21 +27,7 @@ func TestClaimReadsIndexesOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ready := range []string{`o.state = 'running' AND o.lease_until <= ?1`, `o.state = 'pending' AND o.not_before <= ?1`} {
-		rows, err := db.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+fmt.Sprintf(claimableSQL, ready), 0, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		text := strings.Join(plan, "\n")
+		text := queryPlan(t, db, fmt.Sprintf(claimableSQL, ready), 0, 8)
 		t.Logf("claim where %s:\n%s", ready, text)
 		if strings.Contains(text, "SCAN o\n") || strings.Contains(text, "SCAN p") || strings.Contains(text, "SCAN operations") ||
 			!strings.Contains(text, "operations_ready") || strings.Contains(text, "TEMP B-TREE") {
@@ -76,21 +62,7 @@ func TestAuditListReadsThroughAnIndex(t *testing.T) {
 		"subject and commit": {Subject: "company/repo#7", Commit: fmt.Sprintf("%040d", 7)},
 	} {
 		query, args := auditQuery(f, 100)
-		rows, err := db.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		text := strings.Join(plan, "\n")
+		text := queryPlan(t, db, query, args...)
 		if !strings.Contains(text, "SEARCH audit_log USING INDEX") || strings.Contains(text, "TEMP B-TREE") {
 			t.Errorf("listing by %s plans a scan or a sort:\n%s", name, text)
 		}
@@ -108,4 +80,27 @@ func TestAuditListReadsThroughAnIndex(t *testing.T) {
 			}
 		}
 	}
+}
+
+// queryPlan is SQLite's plan for query, one step a line.
+func queryPlan(t *testing.T, db *DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.read.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
 }
