@@ -379,6 +379,20 @@ type FieldChange struct {
 	ShapesPipeline bool
 }
 
+// WholeService reports whether fields describe a whole service that was
+// added (added true) or removed: every field, the name among them, only
+// on that side.
+func WholeService(fields []FieldChange, added bool) bool {
+	named := false
+	for _, f := range fields {
+		if (added && f.Old != "") || (!added && f.New != "") {
+			return false
+		}
+		named = named || f.Name == FieldName
+	}
+	return named
+}
+
 // ServiceChange is one service that was added, removed or changed.
 type ServiceChange struct {
 	Name   string

@@ -135,13 +135,13 @@ func (u *prUnit) cause() (cause, string) {
 	case u.environment && action == render.ActionCreate:
 		return causeSettings, "environment added to the settings"
 	case u.environment:
-	case action == render.ActionDelete && wholeService(u.fields, false):
+	case action == render.ActionDelete && catalog.WholeService(u.fields, false):
 		return causeRemoval, "service removed from the catalog"
 	case action == render.ActionDelete && fields != "":
 		return causeRemoval, fields
 	case action == render.ActionDelete:
 		return causeRemoval, "not in the catalog"
-	case wholeService(u.fields, true):
+	case catalog.WholeService(u.fields, true):
 		return causeCatalog, "service added to the catalog"
 	case fields != "":
 		return causeCatalog, fields
@@ -234,20 +234,6 @@ func fieldValue(s string) string {
 		return "—"
 	}
 	return "`" + mdCode(cutRunes(s, 60)) + "`"
-}
-
-// wholeService reports whether fields describe a whole service that was
-// added (added true) or removed: every field, the name among them, only
-// on that side.
-func wholeService(fields []catalog.FieldChange, added bool) bool {
-	named := false
-	for _, f := range fields {
-		if (added && f.Old != "") || (!added && f.New != "") {
-			return false
-		}
-		named = named || f.Name == catalog.FieldName
-	}
-	return named
 }
 
 // mdCode keeps a value inside one code span of one table cell.

@@ -460,18 +460,8 @@ func (pl *planner) finish(schemaSkipped bool) PipelinePlan {
 			strings.Compare(a.Path, b.Path),
 		)
 	})
-	tallies := map[unitKey]*Counts{}
-	for _, c := range plan.Changes {
-		k := c.unit()
-		t := tallies[k]
-		if t == nil {
-			t = &Counts{}
-			tallies[k] = t
-		}
-		t.add(c.Action)
-	}
 	var services, envs Counts
-	for k, t := range tallies {
+	for k, t := range unitTallies(plan.Changes) {
 		if k.environment {
 			envs.add(t.action())
 		} else {
@@ -532,15 +522,8 @@ type planUnit struct {
 func (p PipelinePlan) units() []planUnit {
 	var out []planUnit
 	index := map[unitKey]int{}
-	tallies := map[unitKey]*Counts{}
 	for _, c := range p.Changes {
 		k := c.unit()
-		t := tallies[k]
-		if t == nil {
-			t = &Counts{}
-			tallies[k] = t
-		}
-		t.add(c.Action)
 		if c.Action == ActionUnchanged {
 			continue
 		}
@@ -552,10 +535,27 @@ func (p PipelinePlan) units() []planUnit {
 		}
 		out[i].changes = append(out[i].changes, c)
 	}
+	tallies := unitTallies(p.Changes)
 	for i := range out {
 		out[i].action = tallies[out[i].key].action()
 	}
 	return out
+}
+
+// unitTallies counts the file actions of each unit (a service with its
+// files, an environment with its infrastructure definitions) in changes.
+func unitTallies(changes []Change) map[unitKey]*Counts {
+	tallies := map[unitKey]*Counts{}
+	for _, c := range changes {
+		k := c.unit()
+		t := tallies[k]
+		if t == nil {
+			t = &Counts{}
+			tallies[k] = t
+		}
+		t.add(c.Action)
+	}
+	return tallies
 }
 
 // action is what a unit's file actions, counted in c, amount to.

@@ -165,9 +165,9 @@ func (u planUnit) causes() []string {
 	switch {
 	case u.key.environment:
 		return []string{"settings changed"}
-	case wholeService(u.fields, true):
+	case catalog.WholeService(u.fields, true):
 		return []string{"new service"}
-	case wholeService(u.fields, false):
+	case catalog.WholeService(u.fields, false):
 		return []string{"service removed from the catalog"}
 	case len(u.fields) == 0 && u.action == ActionUpdate:
 		return []string{"catalog entry unchanged: " + noFieldsReason}
@@ -183,20 +183,6 @@ func (u planUnit) causes() []string {
 
 // noFieldsReason explains an update whose catalog entry did not change.
 const noFieldsReason = "template, settings or hand edit"
-
-// wholeService reports whether fields describe a whole service that was
-// added (added true) or removed: every field, the name among them, only
-// on that side.
-func wholeService(fields []catalog.FieldChange, added bool) bool {
-	named := false
-	for _, f := range fields {
-		if (added && f.Old != "") || (!added && f.New != "") {
-			return false
-		}
-		named = named || f.Name == catalog.FieldName
-	}
-	return named
-}
 
 // orNone shows an absent value.
 func orNone(s string) string {
@@ -479,9 +465,9 @@ func (u planUnit) fieldsCell() string {
 	switch {
 	case u.key.environment:
 		return "settings"
-	case wholeService(u.fields, true):
+	case catalog.WholeService(u.fields, true):
 		return "new service"
-	case wholeService(u.fields, false):
+	case catalog.WholeService(u.fields, false):
 		return "service removed"
 	case len(u.fields) == 0 && u.action == ActionUpdate:
 		return "catalog entry unchanged (" + noFieldsReason + ")"
