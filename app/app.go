@@ -211,20 +211,22 @@ func (a *App) Run(ctx context.Context) error {
 		start(func() { a.deliveryWorker(ctx, worker) })
 	}
 	start(func() { a.checks.Run(ctx) })
-	start(func() { every(ctx, time.Hour, time.Hour, a.prune) })
+	start(func() { every(ctx, time.Hour, time.Hour, nil, a.prune) })
 	if r, ok := a.gh.(gh.Redeliverer); ok && a.cfg.GitHub.RedeliveryInterval > 0 {
 		// A first sweep once the server listens, then periodically.
 		start(func() {
-			every(ctx, time.Second, a.cfg.GitHub.RedeliveryInterval, func(ctx context.Context) { a.redeliverFailed(ctx, r) })
+			every(ctx, time.Second, a.cfg.GitHub.RedeliveryInterval, nil, func(ctx context.Context) { a.redeliverFailed(ctx, r) })
 		})
 	}
 	if inst, ok := a.gh.(gh.Installations); ok {
-		start(func() { a.watchReach(ctx, inst) })
+		start(func() {
+			every(ctx, 0, reachInterval, a.reach.recheck, func(ctx context.Context) { a.checkReach(ctx, inst) })
+		})
 	}
 	if iv := a.cfg.Reconcile.Interval; iv > 0 {
-		start(func() { every(ctx, iv, iv, a.converge) })
+		start(func() { every(ctx, iv, iv, nil, a.converge) })
 	}
-	start(func() { every(ctx, time.Minute, time.Minute, a.revive) })
+	start(func() { every(ctx, time.Minute, time.Minute, nil, a.revive) })
 	// Catch up on whatever happened while the app was down (webhooks
 	// GitHub could not deliver, a crash mid-run): the loop is level-
 	// triggered, so one propose and one apply converge from the heads.
@@ -249,9 +251,10 @@ func (a *App) Executing() int { return a.runner.Executing() }
 // Flush updates every pending check run now (tests and shutdown).
 func (a *App) Flush(ctx context.Context) { a.checks.Flush(ctx) }
 
-// every runs fn first after first, then every interval, until ctx ends.
-// It is the one loop behind the app's periodic jobs.
-func every(ctx context.Context, first, interval time.Duration, fn func(context.Context)) {
+// every runs fn first after first, then every interval, and at once
+// whenever wake receives (a nil wake never does), until ctx ends. It is
+// the one loop behind the app's periodic jobs.
+func every(ctx context.Context, first, interval time.Duration, wake <-chan struct{}, fn func(context.Context)) {
 	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
@@ -259,6 +262,7 @@ func every(ctx context.Context, first, interval time.Duration, fn func(context.C
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 		fn(ctx)
 		t.Reset(interval)

@@ -49,23 +49,6 @@ func (r *reachability) kick() {
 	}
 }
 
-// watchReach checks the repositories at start, every reachInterval and
-// after every installation event, until ctx ends.
-func (a *App) watchReach(ctx context.Context, inst gh.Installations) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			t.Reset(reachInterval)
-		case <-a.reach.recheck:
-		}
-		a.checkReach(ctx, inst)
-	}
-}
-
 // checkReach asks GitHub whether the App's installations cover each
 // repository, and keeps what it finds. A failure to ask keeps the last
 // answer.
