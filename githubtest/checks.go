@@ -596,10 +596,8 @@ func (c *call) checkRun() *checkRun {
 // they were created, on one page.
 func (s *Server) handleListCheckRuns(c *call) {
 	r := c.repo
-	ref := c.r.PathValue("ref")
-	sha := r.resolveCommit(ref)
-	if sha == "" {
-		c.invalid(fieldError{Resource: "Commit", Code: "custom", Message: "No commit found for SHA: " + ref})
+	sha, ok := c.refCommit()
+	if !ok {
 		return
 	}
 	name := c.r.URL.Query().Get("check_name")

@@ -610,15 +610,26 @@ func (s *Server) handleCompare(c *call) {
 	c.writeJSON(http.StatusOK, resp)
 }
 
+// refCommit resolves the {ref} path value (a SHA, branch or tag) to a
+// commit of the call's repository; where it names none it answers 422 "No
+// commit found for SHA", as GitHub does, and returns false.
+func (c *call) refCommit() (string, bool) {
+	ref := c.r.PathValue("ref")
+	sha := c.repo.resolveCommit(ref)
+	if sha == "" {
+		c.invalid(fieldError{Resource: "Commit", Code: "custom", Message: "No commit found for SHA: " + ref})
+		return "", false
+	}
+	return sha, true
+}
+
 // handleGetCommit answers GET /repos/{owner}/{repo}/commits/{ref}
 // (docs.github.com/en/rest/commits/commits#get-a-commit): the commit a SHA,
 // branch or tag names, or 422 "No commit found for SHA".
 func (s *Server) handleGetCommit(c *call) {
 	r := c.repo
-	ref := c.r.PathValue("ref")
-	sha := r.resolveCommit(ref)
-	if sha == "" {
-		c.invalid(fieldError{Resource: "Commit", Code: "custom", Message: "No commit found for SHA: " + ref})
+	sha, ok := c.refCommit()
+	if !ok {
 		return
 	}
 	c.writeJSON(http.StatusOK, s.repoCommitJSON(r, sha))
